@@ -1,0 +1,176 @@
+//! Command-line arguments and what each subcommand does.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use berth::config::Config;
+use berth::error::Result;
+use berth::server;
+
+/// berth — serve sandboxed WebAssembly plugins as MCP tools, resources and prompts.
+///
+/// Every `*.wasm` component in the plugins folder is loaded at start. Clients
+/// connect over Streamable HTTP (`berth serve`, endpoint /mcp) or stdio
+/// (`berth stdio`), speaking MCP 2026-07-28 or the 2025 revisions.
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, about, long_about)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+
+    /// Log filter for stderr, e.g. `info`, `debug`, `berth=debug,warn`
+    /// (default: `info`, or the RUST_LOG environment variable).
+    #[arg(long, global = true, env = "BERTH_LOG")]
+    log: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the plugins over Streamable HTTP at http://ADDR/mcp (plus /healthz and /readyz).
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free port.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Serve the plugins over stdin/stdout (newline-delimited JSON-RPC), for clients that spawn berth.
+    Stdio {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Load the plugins and print what each one offers.
+    List {
+        #[command(flatten)]
+        common: Common,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, clap::Args)]
+struct Common {
+    /// Folder of plugin components (`*.wasm`) [default: plugins].
+    #[arg(long, value_name = "DIR")]
+    plugins: Option<PathBuf>,
+    /// TOML config file; command-line options override it (see docs/configuration.md).
+    #[arg(long, value_name = "FILE", env = "BERTH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Folder for compiled plugins [default: $XDG_CACHE_HOME/berth or ~/.cache/berth].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile every plugin at start instead of using the compiled-plugin cache.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+impl Common {
+    fn config(&self) -> Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(plugins) = &self.plugins {
+            config.plugins = plugins.clone();
+        }
+        if let Some(dir) = &self.cache_dir {
+            config.cache_dir = Some(dir.clone());
+        }
+        Ok(config)
+    }
+}
+
+/// Sends logs to stderr, never stdout: stdout belongs to the stdio transport.
+pub fn init_logging(args: &Args) {
+    let filter = args
+        .log
+        .clone()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| "info".to_owned());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|e| {
+        eprintln!("berth: ignoring invalid log filter {filter:?}: {e}");
+        tracing_subscriber::EnvFilter::new("info")
+    });
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+/// Runs the chosen subcommand.
+pub async fn run(args: Args) -> Result<()> {
+    match args.command {
+        Command::Serve { common, listen } => {
+            let mut config = common.config()?;
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            // Bind first: a busy port should fail before plugins are compiled.
+            let listener = server::bind(config.listen).await?;
+            let router = server::build_router(&config, !common.no_cache).await?;
+            let snapshot = router.registry().snapshot();
+            for plugin in snapshot.plugins() {
+                let tools: Vec<&str> = plugin.catalog.tools.iter().map(|t| t.name.as_str()).collect();
+                println!("loaded {} ({}): tools [{}]", plugin.name, plugin.path.display(), tools.join(", "));
+            }
+            let addr = listener.local_addr().map_err(|source| berth::Error::Io { what: "listener".into(), source })?;
+            println!("berth listening on http://{addr}/mcp");
+            server::serve_http(listener, router, &config).await
+        }
+        Command::Stdio { common } => {
+            let config = common.config()?;
+            let router = server::build_router(&config, !common.no_cache).await?;
+            berth::transport::stdio::serve(router, tokio::io::stdin(), tokio::io::stdout(), config.http.max_body_bytes)
+                .await
+                .map_err(|source| berth::Error::Io { what: "stdio".into(), source })
+        }
+        Command::List { common, json } => {
+            let config = common.config()?;
+            let router = server::build_router(&config, !common.no_cache).await?;
+            print_list(&router, json);
+            Ok(())
+        }
+    }
+}
+
+fn print_list(router: &berth::router::Router, json: bool) {
+    let snapshot = router.registry().snapshot();
+    if json {
+        let plugins: Vec<serde_json::Value> = snapshot
+            .plugins()
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "name": &*p.name,
+                    "path": p.path.display().to_string(),
+                    "tools": p.catalog.tools.iter().map(berth::protocol::mcp::tool).collect::<Vec<_>>(),
+                    "resources": p.catalog.resources.iter().map(berth::protocol::mcp::resource).collect::<Vec<_>>(),
+                    "resourceTemplates": p.catalog.templates.iter().map(berth::protocol::mcp::resource_template).collect::<Vec<_>>(),
+                    "prompts": p.catalog.prompts.iter().map(berth::protocol::mcp::prompt).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::json!({ "plugins": plugins }));
+        return;
+    }
+    if snapshot.plugins().is_empty() {
+        println!("no plugins found");
+    }
+    for plugin in snapshot.plugins() {
+        println!("{} ({})", plugin.name, plugin.path.display());
+        let describe = |d: &Option<String>| d.clone().unwrap_or_default();
+        for tool in &plugin.catalog.tools {
+            println!("  tool      {:<24} {}", tool.name, describe(&tool.description));
+        }
+        for resource in &plugin.catalog.resources {
+            println!("  resource  {:<24} {}", resource.uri, describe(&resource.description));
+        }
+        for template in &plugin.catalog.templates {
+            println!("  template  {:<24} {}", template.uri_template, describe(&template.description));
+        }
+        for prompt in &plugin.catalog.prompts {
+            println!("  prompt    {:<24} {}", prompt.name, describe(&prompt.description));
+        }
+    }
+}

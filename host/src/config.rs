@@ -1,0 +1,162 @@
+//! Typed server configuration: defaults, the TOML file, and command-line overrides.
+//!
+//! Every setting has a safe default (loopback bind, sandbox limits on), the
+//! file format is strict (an unknown key is an error naming the key), and a
+//! command-line flag wins over the file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// The whole configuration of a berth server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct Config {
+    /// Address `berth serve` listens on.
+    pub listen: SocketAddr,
+    /// Folder of `*.wasm` plugins.
+    pub plugins: PathBuf,
+    /// Folder for compiled plugin artifacts; `None` means the user cache dir.
+    pub cache_dir: Option<PathBuf>,
+    /// HTTP transport settings.
+    pub http: HttpConfig,
+    /// Per-call sandbox limits applied to every plugin.
+    pub limits: LimitsConfig,
+    /// Instance pool sizing.
+    pub pool: PoolConfig,
+}
+
+/// Settings of the Streamable HTTP transport.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct HttpConfig {
+    /// Largest accepted request body, in bytes (larger ones get 413).
+    pub max_body_bytes: usize,
+    /// Extra `Origin` values accepted besides loopback origins, e.g.
+    /// `https://app.example.com`. `*` accepts any origin.
+    pub allowed_origins: Vec<String>,
+    /// Extra `Host` names accepted besides loopback names. `*` accepts any.
+    pub allowed_hosts: Vec<String>,
+    /// Most legacy (2025-era) sessions kept at once.
+    pub max_sessions: usize,
+}
+
+/// Per-call limits of the plugin sandbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct LimitsConfig {
+    /// Linear memory cap of one plugin instance, in MiB.
+    pub memory_mib: u64,
+    /// Wall-clock deadline of one call, in milliseconds.
+    pub deadline_ms: u64,
+    /// Bytes of plugin stdout/stderr logged per call; the rest is dropped.
+    pub max_log_bytes: usize,
+}
+
+/// Sizing of wasmtime's pooling instance allocator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct PoolConfig {
+    /// Most plugin instances alive at once (calls in flight across all plugins).
+    pub instances: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            plugins: PathBuf::from("plugins"),
+            cache_dir: None,
+            http: HttpConfig::default(),
+            limits: LimitsConfig::default(),
+            pool: PoolConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 4 * 1024 * 1024,
+            allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
+            max_sessions: 10_000,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self { memory_mib: 64, deadline_ms: 5_000, max_log_bytes: 64 * 1024 }
+    }
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self { instances: 1_000 }
+    }
+}
+
+impl LimitsConfig {
+    /// The memory cap in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        usize::try_from(self.memory_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
+    }
+
+    /// The call deadline.
+    pub fn deadline(&self) -> Duration {
+        Duration::from_millis(self.deadline_ms)
+    }
+}
+
+impl Config {
+    /// Reads a TOML config file; unknown keys and bad values are errors naming the file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::Io { what: format!("cannot read config {}", path.display()), source })?;
+        let config: Config = toml::from_str(&text)
+            .map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message())))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> Result<()> {
+        if self.limits.memory_mib == 0 || self.limits.memory_mib > 4096 {
+            return Err(Error::Config(format!(
+                "limits.memory_mib must be between 1 and 4096, not {}",
+                self.limits.memory_mib
+            )));
+        }
+        if self.limits.deadline_ms == 0 {
+            return Err(Error::Config("limits.deadline_ms must be at least 1".into()));
+        }
+        if self.pool.instances == 0 {
+            return Err(Error::Config("pool.instances must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// Where compiled artifacts live: the configured folder, else
+    /// `$XDG_CACHE_HOME/berth` or `~/.cache/berth`.
+    pub fn cache_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.cache_dir {
+            return dir.clone();
+        }
+        if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+            return PathBuf::from(dir).join("berth");
+        }
+        match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+            Some(home) => PathBuf::from(home).join(".cache").join("berth"),
+            None => std::env::temp_dir().join("berth-cache"),
+        }
+    }
+}

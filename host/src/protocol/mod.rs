@@ -1,0 +1,7 @@
+//! The MCP wire protocol: JSON-RPC framing, the two protocol eras, and the
+//! mapping between WIT records and MCP JSON.
+
+pub mod era;
+pub mod jsonrpc;
+pub mod mcp;
+pub mod notify;

@@ -1,0 +1,132 @@
+//! The registry: which plugin serves each tool, resource and prompt.
+//!
+//! Lookups read an immutable [`Snapshot`] through an atomic pointer swap, so
+//! request handlers never take a lock; a reload builds a whole new snapshot
+//! and swaps it in, and in-flight calls finish on the plugins they started with.
+
+mod loader;
+mod template;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::protocol::mcp;
+use crate::runtime::Plugin;
+pub use loader::load_dir;
+use template::UriTemplate;
+
+/// Everything the server offers at one moment, with list answers prepared.
+pub struct Snapshot {
+    plugins: Vec<Arc<Plugin>>,
+    tools: HashMap<String, Arc<Plugin>>,
+    resources: HashMap<String, Arc<Plugin>>,
+    templates: Vec<(UriTemplate, Arc<Plugin>)>,
+    prompts: HashMap<String, Arc<Plugin>>,
+    /// `tools/list` entries in plugin order, rendered once.
+    pub tools_json: Vec<Value>,
+    pub resources_json: Vec<Value>,
+    pub templates_json: Vec<Value>,
+    pub prompts_json: Vec<Value>,
+}
+
+impl Snapshot {
+    /// Indexes `plugins`, refusing any name two of them share.
+    pub fn build(plugins: Vec<Arc<Plugin>>) -> Result<Self> {
+        let mut snapshot = Snapshot {
+            plugins: Vec::new(),
+            tools: HashMap::new(),
+            resources: HashMap::new(),
+            templates: Vec::new(),
+            prompts: HashMap::new(),
+            tools_json: Vec::new(),
+            resources_json: Vec::new(),
+            templates_json: Vec::new(),
+            prompts_json: Vec::new(),
+        };
+        for plugin in &plugins {
+            let catalog = &plugin.catalog;
+            for tool in &catalog.tools {
+                claim(&mut snapshot.tools, "tool", &tool.name, plugin)?;
+                snapshot.tools_json.push(mcp::tool(tool));
+            }
+            for resource in &catalog.resources {
+                claim(&mut snapshot.resources, "resource", &resource.uri, plugin)?;
+                snapshot.resources_json.push(mcp::resource(resource));
+            }
+            for template in &catalog.templates {
+                if let Some((_, other)) = snapshot.templates.iter().find(|(t, _)| t.source() == template.uri_template) {
+                    return Err(collision("resource template", &template.uri_template, other, plugin));
+                }
+                snapshot.templates.push((UriTemplate::new(&template.uri_template), plugin.clone()));
+                snapshot.templates_json.push(mcp::resource_template(template));
+            }
+            for prompt in &catalog.prompts {
+                claim(&mut snapshot.prompts, "prompt", &prompt.name, plugin)?;
+                snapshot.prompts_json.push(mcp::prompt(prompt));
+            }
+        }
+        snapshot.plugins = plugins;
+        Ok(snapshot)
+    }
+
+    /// The loaded plugins, in load order.
+    pub fn plugins(&self) -> &[Arc<Plugin>] {
+        &self.plugins
+    }
+
+    /// The plugin that serves tool `name`.
+    pub fn tool(&self, name: &str) -> Option<&Arc<Plugin>> {
+        self.tools.get(name)
+    }
+
+    /// The plugin that serves prompt `name`.
+    pub fn prompt(&self, name: &str) -> Option<&Arc<Plugin>> {
+        self.prompts.get(name)
+    }
+
+    /// The plugin that serves resource `uri`: an exact resource first, then
+    /// the first template that matches.
+    pub fn resource(&self, uri: &str) -> Option<&Arc<Plugin>> {
+        self.resources
+            .get(uri)
+            .or_else(|| self.templates.iter().find(|(t, _)| t.matches(uri)).map(|(_, p)| p))
+    }
+}
+
+fn claim(map: &mut HashMap<String, Arc<Plugin>>, kind: &'static str, name: &str, plugin: &Arc<Plugin>) -> Result<()> {
+    if let Some(first) = map.get(name) {
+        return Err(collision(kind, name, first, plugin));
+    }
+    map.insert(name.to_owned(), plugin.clone());
+    Ok(())
+}
+
+fn collision(kind: &'static str, name: &str, first: &Plugin, second: &Plugin) -> Error {
+    Error::Collision { kind, name: name.to_owned(), first: first.path.clone(), second: second.path.clone() }
+}
+
+/// The live registry: an atomically swappable [`Snapshot`].
+pub struct Registry {
+    current: ArcSwap<Snapshot>,
+}
+
+impl Registry {
+    /// A registry serving `snapshot`.
+    pub fn new(snapshot: Snapshot) -> Self {
+        Self { current: ArcSwap::from_pointee(snapshot) }
+    }
+
+    /// The current snapshot; holding it keeps its plugins alive.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Replaces what is served; in-flight requests keep their old snapshot.
+    pub fn replace(&self, snapshot: Snapshot) {
+        self.current.store(Arc::new(snapshot));
+    }
+}

@@ -1,0 +1,14 @@
+//! The host side of the WIT contract: the one `bindgen!` in berth.
+//!
+//! Exports are generated `async` because every call runs with epoch-based
+//! yielding; the `host` import is plain and synchronous, since logging,
+//! progress and the cancellation check never block.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "plugin",
+    exports: { default: async },
+});
+
+pub use berth::plugin::types;
+pub use exports::berth::plugin::{prompts, resources, tools};

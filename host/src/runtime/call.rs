@@ -1,0 +1,136 @@
+//! One sandboxed call: a fresh instance, armed limits, and how failures are told apart.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::Instance;
+use wasmtime::{Store, UpdateDeadline};
+
+use super::bindings::types::LogLevel;
+use super::plugin::Plugin;
+use super::state::CallState;
+
+/// Something a plugin reported while its call ran.
+#[derive(Debug, Clone)]
+pub enum PluginEvent {
+    /// A `host.log` line.
+    Log { level: LogLevel, message: String },
+    /// A `host.progress` report.
+    Progress { progress: f64, total: Option<f64>, message: Option<String> },
+}
+
+/// Hooks a transport hands to a call: where events go and how to cancel it.
+#[derive(Clone, Default)]
+pub struct CallHooks {
+    /// Receives the call's log and progress events, if anyone listens.
+    pub events: Option<Arc<dyn Fn(PluginEvent) + Send + Sync>>,
+    /// Set to true to cancel the call; the plugin sees it through
+    /// `host.cancelled()` and the host stops it at its next epoch tick.
+    pub cancelled: Arc<AtomicBool>,
+}
+
+impl CallHooks {
+    pub(crate) fn emit(&self, event: PluginEvent) {
+        if let Some(events) = &self.events {
+            events(event);
+        }
+    }
+}
+
+/// Why a call produced no answer from the plugin.
+///
+/// These are the plugin's own failures: they end only this call, and are
+/// reported to the client as a tool error (`isError`), not a protocol error.
+#[derive(Debug, thiserror::Error)]
+pub enum CallFailure {
+    /// The call ran past its wall-clock deadline.
+    #[error("plugin {plugin:?} did not finish within its {} ms deadline and was stopped", .limit.as_millis())]
+    Deadline { plugin: Arc<str>, limit: Duration },
+    /// The client cancelled the call.
+    #[error("the call to plugin {plugin:?} was cancelled")]
+    Cancelled { plugin: Arc<str> },
+    /// The plugin tried to grow its memory past the cap.
+    #[error("plugin {plugin:?} exceeded its memory limit of {mib} MiB and was stopped")]
+    Memory { plugin: Arc<str>, mib: u64 },
+    /// The plugin trapped (panic, `unreachable`, bad memory access, ...).
+    #[error("plugin {plugin:?} failed: {message}")]
+    Trap { plugin: Arc<str>, message: String },
+    /// No instance could be created (pool exhausted, instantiation trap).
+    #[error("plugin {plugin:?} could not start: {message}")]
+    Instantiate { plugin: Arc<str>, message: String },
+}
+
+/// Marker error the epoch callback raises at the deadline.
+#[derive(Debug, thiserror::Error)]
+#[error("deadline exceeded")]
+struct DeadlineExceeded;
+
+/// Marker error the epoch callback raises once the call is cancelled.
+#[derive(Debug, thiserror::Error)]
+#[error("cancelled")]
+struct CancelledByClient;
+
+impl Plugin {
+    /// A new store with limits armed, and a fresh instance of this plugin in it.
+    pub(crate) async fn instantiate(
+        &self,
+        hooks: CallHooks,
+    ) -> Result<(Store<CallState>, Instance), CallFailure> {
+        let limits = &self.runtime.limits;
+        let mut store = Store::new(&self.runtime.engine, CallState::new(self.name.clone(), limits, hooks));
+        store.limiter(|state| &mut state.limits);
+        store.epoch_deadline_callback(|ctx| {
+            let state = ctx.data();
+            if Instant::now() >= state.deadline {
+                return Err(wasmtime::Error::new(DeadlineExceeded));
+            }
+            if state.hooks.cancelled.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(wasmtime::Error::new(CancelledByClient));
+            }
+            // Yield to the executor so a long call never holds a worker thread.
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store.set_epoch_deadline(1);
+        match self.pre.instantiate_async(&mut store).await {
+            Ok(instance) => Ok((store, instance)),
+            Err(e) => Err(self.classify(e, true)),
+        }
+    }
+
+    /// Runs `work` under the call deadline, turning any failure into a [`CallFailure`].
+    ///
+    /// The epoch callback stops wasm that computes past the deadline; the
+    /// timeout here also stops a call blocked inside a host function.
+    pub(crate) async fn bounded<R>(
+        &self,
+        work: impl Future<Output = Result<R, CallFailure>>,
+    ) -> Result<R, CallFailure> {
+        let limit = self.runtime.limits.deadline();
+        match tokio::time::timeout(limit + super::engine::EPOCH_TICK * 2, work).await {
+            Ok(result) => result,
+            Err(_) => Err(CallFailure::Deadline { plugin: self.name.clone(), limit }),
+        }
+    }
+
+    /// Names what went wrong in a wasm call.
+    pub(crate) fn classify(&self, error: wasmtime::Error, instantiating: bool) -> CallFailure {
+        let plugin = self.name.clone();
+        if error.is::<DeadlineExceeded>() {
+            return CallFailure::Deadline { plugin, limit: self.runtime.limits.deadline() };
+        }
+        if error.is::<CancelledByClient>() {
+            return CallFailure::Cancelled { plugin };
+        }
+        let message = format!("{error:#}");
+        if message.contains("growing memory") || message.contains("memory minimum size") {
+            return CallFailure::Memory { plugin, mib: self.runtime.limits.memory_mib };
+        }
+        if instantiating {
+            CallFailure::Instantiate { plugin, message }
+        } else {
+            CallFailure::Trap { plugin, message }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The shared wasmtime engine, tuned for many short calls, and its epoch ticker.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::Linker;
+use wasmtime::{Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::state::CallState;
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// How often the epoch advances; the granularity of deadlines and yields.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The engine, the linker with berth's host imports, and the sandbox limits.
+///
+/// Cheap to clone; every plugin shares one engine so compiled code, the
+/// instance pool and the epoch ticker are shared too.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Arc<Linker<CallState>>,
+    pub(crate) limits: crate::config::LimitsConfig,
+    pub(crate) cache_dir: Option<PathBuf>,
+}
+
+impl Runtime {
+    /// Builds the engine from `config` and starts its epoch ticker.
+    ///
+    /// `cache_dir` of `None` turns the compiled-artifact cache off.
+    pub fn new(config: &Config, cache_dir: Option<PathBuf>) -> Result<Self> {
+        let engine = build_engine(config).map_err(|e| Error::Engine(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        // Components built by language toolchains may import WASI even when
+        // they never use it; every capability stays denied by `CallState`.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| Error::Engine(format!("linking WASI: {e:#}")))?;
+        super::bindings::berth::plugin::host::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(|e| Error::Engine(format!("linking the berth host interface: {e:#}")))?;
+        start_epoch_ticker(&engine);
+        Ok(Self { engine, linker: Arc::new(linker), limits: config.limits.clone(), cache_dir })
+    }
+}
+
+fn build_engine(config: &Config) -> wasmtime::Result<Engine> {
+    let instances = config.pool.instances;
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(instances)
+        // Toolchain components hold several core modules (shims, adapters).
+        .total_core_instances(instances.saturating_mul(8))
+        .max_core_instances_per_component(32)
+        .total_memories(instances.saturating_mul(2))
+        .max_memories_per_component(4)
+        .total_tables(instances.saturating_mul(4))
+        .max_tables_per_component(16)
+        .total_stacks(instances)
+        .max_memory_size(config.limits.memory_bytes())
+        // Resetting a slot by rewriting its resident pages is cheaper than
+        // unmapping and faulting them back in on the next call.
+        .linear_memory_keep_resident(2 * 1024 * 1024)
+        .table_keep_resident(64 * 1024)
+        .pagemap_scan(Enabled::Auto);
+
+    let mut cfg = wasmtime::Config::new();
+    cfg.wasm_component_model(true)
+        .epoch_interruption(true)
+        // berth hosts WASI 0.2 components: component-model async is not
+        // needed, and leaving it off makes each store cheaper to set up.
+        .concurrency_support(false)
+        .memory_init_cow(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&cfg)
+}
+
+/// Advances the engine's epoch every tick until the engine is dropped.
+fn start_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new().name("berth-epoch".into()).spawn(move || {
+        while let Some(engine) = weak.upgrade() {
+            engine.increment_epoch();
+            drop(engine);
+            std::thread::sleep(EPOCH_TICK);
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the epoch ticker, deadlines will not fire: {e}");
+    }
+}

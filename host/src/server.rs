@@ -1,0 +1,72 @@
+//! Assembling a server from its config: runtime, plugins, registry, router, listeners.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::registry::{Registry, Snapshot, load_dir};
+use crate::router::Router;
+use crate::runtime::Runtime;
+use crate::transport::http::{self, HttpState};
+
+/// Builds the runtime, loads every plugin in `config.plugins` and returns a router over them.
+pub async fn build_router(config: &Config, use_cache: bool) -> Result<Arc<Router>> {
+    let cache_dir = use_cache.then(|| config.cache_dir());
+    let runtime = Runtime::new(config, cache_dir)?;
+    let plugins = load_dir(&runtime, &config.plugins).await?;
+    let snapshot = Snapshot::build(plugins)?;
+    Ok(Arc::new(Router::new(Arc::new(Registry::new(snapshot)))))
+}
+
+/// Binds `config.listen`, with an error that names the address.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|source| {
+        let hint = match source.kind() {
+            std::io::ErrorKind::AddrInUse => " (the port is in use: stop the other server or pick another --listen)",
+            std::io::ErrorKind::PermissionDenied => " (ports below 1024 need privileges)",
+            _ => "",
+        };
+        Error::Io { what: format!("cannot listen on {addr}{hint}"), source }
+    })
+}
+
+/// Serves HTTP on `listener` until SIGINT or SIGTERM.
+pub async fn serve_http(listener: TcpListener, router: Arc<Router>, config: &Config) -> Result<()> {
+    let local = listener.local_addr().map_err(|source| Error::Io { what: "listener address".into(), source })?;
+    let state = Arc::new(HttpState::new(router, &config.http, local.ip().is_loopback()));
+    // Nagle's algorithm would hold the last small write of each response for
+    // a delayed ACK (tens of milliseconds on loopback): turn it off.
+    let listener = listener.tap_io(|stream| {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    });
+    axum::serve(listener, http::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|source| Error::Io { what: "HTTP server".into(), source })
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

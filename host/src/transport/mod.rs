@@ -1,0 +1,7 @@
+//! Transports: how bytes reach the router. Streamable HTTP (`http`) and
+//! newline-delimited stdio (`stdio`), with the HTTP guards in `guard`.
+
+pub mod guard;
+pub mod http;
+mod sse;
+pub mod stdio;
