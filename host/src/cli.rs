@@ -95,7 +95,13 @@ pub fn init_logging(args: &Args) {
         eprintln!("berth: ignoring invalid log filter {filter:?}: {e}");
         tracing_subscriber::EnvFilter::new("info")
     });
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(false)
+        .init();
 }
 
 /// Runs the chosen subcommand.
@@ -111,19 +117,40 @@ pub async fn run(args: Args) -> Result<()> {
             let router = server::build_router(&config, !common.no_cache).await?;
             let snapshot = router.registry().snapshot();
             for plugin in snapshot.plugins() {
-                let tools: Vec<&str> = plugin.catalog.tools.iter().map(|t| t.name.as_str()).collect();
-                println!("loaded {} ({}): tools [{}]", plugin.name, plugin.path.display(), tools.join(", "));
+                let tools: Vec<&str> = plugin
+                    .catalog
+                    .tools
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect();
+                println!(
+                    "loaded {} ({}): tools [{}]",
+                    plugin.name,
+                    plugin.path.display(),
+                    tools.join(", ")
+                );
             }
-            let addr = listener.local_addr().map_err(|source| berth::Error::Io { what: "listener".into(), source })?;
+            let addr = listener.local_addr().map_err(|source| berth::Error::Io {
+                what: "listener".into(),
+                source,
+            })?;
             println!("berth listening on http://{addr}/mcp");
             server::serve_http(listener, router, &config).await
         }
         Command::Stdio { common } => {
             let config = common.config()?;
             let router = server::build_router(&config, !common.no_cache).await?;
-            berth::transport::stdio::serve(router, tokio::io::stdin(), tokio::io::stdout(), config.http.max_body_bytes)
-                .await
-                .map_err(|source| berth::Error::Io { what: "stdio".into(), source })
+            berth::transport::stdio::serve(
+                router,
+                tokio::io::stdin(),
+                tokio::io::stdout(),
+                config.http.max_body_bytes,
+            )
+            .await
+            .map_err(|source| berth::Error::Io {
+                what: "stdio".into(),
+                source,
+            })
         }
         Command::List { common, json } => {
             let config = common.config()?;
@@ -161,16 +188,32 @@ fn print_list(router: &berth::router::Router, json: bool) {
         println!("{} ({})", plugin.name, plugin.path.display());
         let describe = |d: &Option<String>| d.clone().unwrap_or_default();
         for tool in &plugin.catalog.tools {
-            println!("  tool      {:<24} {}", tool.name, describe(&tool.description));
+            println!(
+                "  tool      {:<24} {}",
+                tool.name,
+                describe(&tool.description)
+            );
         }
         for resource in &plugin.catalog.resources {
-            println!("  resource  {:<24} {}", resource.uri, describe(&resource.description));
+            println!(
+                "  resource  {:<24} {}",
+                resource.uri,
+                describe(&resource.description)
+            );
         }
         for template in &plugin.catalog.templates {
-            println!("  template  {:<24} {}", template.uri_template, describe(&template.description));
+            println!(
+                "  template  {:<24} {}",
+                template.uri_template,
+                describe(&template.description)
+            );
         }
         for prompt in &plugin.catalog.prompts {
-            println!("  prompt    {:<24} {}", prompt.name, describe(&prompt.description));
+            println!(
+                "  prompt    {:<24} {}",
+                prompt.name,
+                describe(&prompt.description)
+            );
         }
     }
 }

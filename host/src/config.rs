@@ -95,7 +95,11 @@ impl Default for HttpConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self { memory_mib: 64, deadline_ms: 5_000, max_log_bytes: 64 * 1024 }
+        Self {
+            memory_mib: 64,
+            deadline_ms: 5_000,
+            max_log_bytes: 64 * 1024,
+        }
     }
 }
 
@@ -120,8 +124,10 @@ impl LimitsConfig {
 impl Config {
     /// Reads a TOML config file; unknown keys and bad values are errors naming the file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| Error::Io { what: format!("cannot read config {}", path.display()), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            what: format!("cannot read config {}", path.display()),
+            source,
+        })?;
         let config: Config = toml::from_str(&text)
             .map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message())))?;
         config.validate()?;
@@ -137,7 +143,9 @@ impl Config {
             )));
         }
         if self.limits.deadline_ms == 0 {
-            return Err(Error::Config("limits.deadline_ms must be at least 1".into()));
+            return Err(Error::Config(
+                "limits.deadline_ms must be at least 1".into(),
+            ));
         }
         if self.pool.instances == 0 {
             return Err(Error::Config("pool.instances must be at least 1".into()));

@@ -13,7 +13,9 @@ use crate::protocol::jsonrpc::{INTERNAL_ERROR, RESOURCE_NOT_FOUND, Request, RpcE
 use crate::protocol::mcp;
 use crate::registry::Registry;
 use crate::runtime::CallHooks;
-use crate::runtime::bindings::types::{CallContext, CallOutcome, Error as PluginError, PromptOutcome};
+use crate::runtime::bindings::types::{
+    CallContext, CallOutcome, Error as PluginError, PromptOutcome,
+};
 
 /// The era a request was classified into.
 #[derive(Debug, Clone)]
@@ -21,7 +23,10 @@ pub enum Era {
     /// 2026-07-28: the request's own envelope.
     Modern(ModernEnvelope),
     /// A 2025 revision negotiated by `initialize`, with the client's capabilities.
-    Legacy { version: &'static str, client_capabilities: Value },
+    Legacy {
+        version: &'static str,
+        client_capabilities: Value,
+    },
 }
 
 impl Era {
@@ -35,7 +40,10 @@ impl Era {
     fn client_capabilities(&self) -> &Value {
         match self {
             Era::Modern(envelope) => &envelope.client_capabilities,
-            Era::Legacy { client_capabilities, .. } => client_capabilities,
+            Era::Legacy {
+                client_capabilities,
+                ..
+            } => client_capabilities,
         }
     }
 }
@@ -61,8 +69,12 @@ impl Router {
     /// A router over `registry`.
     pub fn new(registry: Arc<Registry>) -> Self {
         let instructions =
-            "berth serves tools, resources and prompts from sandboxed WebAssembly plugins.".to_owned();
-        Self { registry, instructions }
+            "berth serves tools, resources and prompts from sandboxed WebAssembly plugins."
+                .to_owned();
+        Self {
+            registry,
+            instructions,
+        }
     }
 
     /// The registry this router serves.
@@ -94,17 +106,28 @@ impl Router {
         let (result, cacheable) = match request.method.as_str() {
             "tools/list" => (list(request, "tools", &snapshot.tools_json)?, true),
             "resources/list" => (list(request, "resources", &snapshot.resources_json)?, true),
-            "resources/templates/list" => (list(request, "resourceTemplates", &snapshot.templates_json)?, true),
+            "resources/templates/list" => (
+                list(request, "resourceTemplates", &snapshot.templates_json)?,
+                true,
+            ),
             "prompts/list" => (list(request, "prompts", &snapshot.prompts_json)?, true),
             "tools/call" => (self.call_tool(request, cx).await?, false),
             "resources/read" => (self.read_resource(request, cx).await?, true),
             "prompts/get" => (self.get_prompt(request, cx).await?, false),
             "server/discover" if modern => (self.discover(), true),
             "ping" if !modern => (json!({}), false),
-            "initialize" if !modern => return Err(RpcError::invalid_request("this session is already initialized")),
+            "initialize" if !modern => {
+                return Err(RpcError::invalid_request(
+                    "this session is already initialized",
+                ));
+            }
             other => return Err(RpcError::method_not_found(other)),
         };
-        Ok(if modern { decorate_modern(result, cacheable) } else { result })
+        Ok(if modern {
+            decorate_modern(result, cacheable)
+        } else {
+            result
+        })
     }
 
     fn discover(&self) -> Value {
@@ -119,9 +142,14 @@ impl Router {
         let name = required_str(request, "name")?;
         let arguments = object_param(request, "arguments")?;
         let snapshot = self.registry.snapshot();
-        let plugin = snapshot.tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
+        let plugin = snapshot
+            .tool(name)
+            .ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
         let ctx = call_context(request, &cx.era);
-        match plugin.call_tool(&ctx, name, &arguments, cx.hooks.clone()).await {
+        match plugin
+            .call_tool(&ctx, name, &arguments, cx.hooks.clone())
+            .await
+        {
             Ok(Ok(CallOutcome::Complete(result))) => Ok(mcp::tool_result(&result)),
             Ok(Ok(CallOutcome::InputRequired(_))) => Err(RpcError::internal(format!(
                 "tool {name} asked the client for input, which this berth version cannot relay yet"
@@ -134,14 +162,20 @@ impl Router {
         }
     }
 
-    async fn read_resource(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
+    async fn read_resource(
+        &self,
+        request: &Request,
+        cx: &RequestContext,
+    ) -> Result<Value, RpcError> {
         let uri = required_str(request, "uri")?;
         let snapshot = self.registry.snapshot();
         let not_found = || resource_not_found(&cx.era, uri);
         let plugin = snapshot.resource(uri).ok_or_else(not_found)?;
         let ctx = call_context(request, &cx.era);
         match plugin.read_resource(&ctx, uri, cx.hooks.clone()).await {
-            Ok(Ok(contents)) => Ok(json!({ "contents": contents.iter().map(mcp::resource_contents).collect::<Vec<_>>() })),
+            Ok(Ok(contents)) => Ok(
+                json!({ "contents": contents.iter().map(mcp::resource_contents).collect::<Vec<_>>() }),
+            ),
             Ok(Err(PluginError::NotFound(_))) => Err(not_found()),
             Ok(Err(error)) => Err(plugin_error(error)),
             Err(failure) => Err(RpcError::internal(failure.to_string())),
@@ -152,9 +186,14 @@ impl Router {
         let name = required_str(request, "name")?;
         let arguments = object_param(request, "arguments")?;
         let snapshot = self.registry.snapshot();
-        let plugin = snapshot.prompt(name).ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {name}")))?;
+        let plugin = snapshot
+            .prompt(name)
+            .ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {name}")))?;
         let ctx = call_context(request, &cx.era);
-        match plugin.get_prompt(&ctx, name, &arguments, cx.hooks.clone()).await {
+        match plugin
+            .get_prompt(&ctx, name, &arguments, cx.hooks.clone())
+            .await
+        {
             Ok(Ok(PromptOutcome::Complete(result))) => Ok(mcp::prompt_result(&result)),
             Ok(Ok(PromptOutcome::InputRequired(_))) => Err(RpcError::internal(format!(
                 "prompt {name} asked the client for input, which this berth version cannot relay yet"
@@ -169,7 +208,9 @@ impl Router {
 /// it never issued.
 fn list(request: &Request, key: &str, items: &[Value]) -> Result<Value, RpcError> {
     if let Some(cursor) = request.param("cursor").filter(|c| !c.is_null()) {
-        return Err(RpcError::invalid_params(format!("invalid cursor {cursor}: this server issued no cursor")));
+        return Err(RpcError::invalid_params(format!(
+            "invalid cursor {cursor}: this server issued no cursor"
+        )));
     }
     let mut result = Map::new();
     result.insert(key.to_owned(), Value::Array(items.to_vec()));
@@ -180,12 +221,16 @@ fn list(request: &Request, key: &str, items: &[Value]) -> Result<Value, RpcError
 /// cacheable results, and berth's identity in `_meta`.
 fn decorate_modern(mut result: Value, cacheable: bool) -> Value {
     if let Value::Object(object) = &mut result {
-        object.entry("resultType").or_insert_with(|| "complete".into());
+        object
+            .entry("resultType")
+            .or_insert_with(|| "complete".into());
         if cacheable {
             // Lists change when plugins are reloaded, so clients revalidate
             // every time; nothing berth returns is specific to one user.
             object.entry("ttlMs").or_insert_with(|| 0.into());
-            object.entry("cacheScope").or_insert_with(|| "public".into());
+            object
+                .entry("cacheScope")
+                .or_insert_with(|| "public".into());
         }
         let meta = object.entry("_meta").or_insert_with(|| json!({}));
         if let Value::Object(meta) = meta {
@@ -198,8 +243,12 @@ fn decorate_modern(mut result: Value, cacheable: bool) -> Value {
 fn required_str<'a>(request: &'a Request, key: &str) -> Result<&'a str, RpcError> {
     match request.param(key) {
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(RpcError::invalid_params(format!("params.{key} must be a string"))),
-        None => Err(RpcError::invalid_params(format!("params.{key} is required"))),
+        Some(_) => Err(RpcError::invalid_params(format!(
+            "params.{key} must be a string"
+        ))),
+        None => Err(RpcError::invalid_params(format!(
+            "params.{key} is required"
+        ))),
     }
 }
 
@@ -208,7 +257,9 @@ fn object_param(request: &Request, key: &str) -> Result<String, RpcError> {
     match request.param(key) {
         None | Some(Value::Null) => Ok("{}".to_owned()),
         Some(value @ Value::Object(_)) => Ok(value.to_string()),
-        Some(_) => Err(RpcError::invalid_params(format!("params.{key} must be an object"))),
+        Some(_) => Err(RpcError::invalid_params(format!(
+            "params.{key} must be an object"
+        ))),
     }
 }
 
@@ -232,7 +283,9 @@ fn resource_not_found(era: &Era, uri: &str) -> RpcError {
 
 fn plugin_error(error: PluginError) -> RpcError {
     match error {
-        PluginError::InvalidParams(message) | PluginError::NotFound(message) => RpcError::invalid_params(message),
+        PluginError::InvalidParams(message) | PluginError::NotFound(message) => {
+            RpcError::invalid_params(message)
+        }
         PluginError::Internal(message) => RpcError::new(INTERNAL_ERROR, message),
     }
 }

@@ -39,35 +39,58 @@ pub fn unknown_tool(name: &str) -> Error {
 /// A mismatch becomes [`Error::InvalidParams`] naming what was wrong, which
 /// the host returns to the client as JSON-RPC error -32602.
 pub fn parse_args<T: DeserializeOwned>(arguments: &str) -> Result<T, Error> {
-    serde_json::from_str(arguments).map_err(|e| Error::InvalidParams(format!("invalid arguments: {e}")))
+    serde_json::from_str(arguments)
+        .map_err(|e| Error::InvalidParams(format!("invalid arguments: {e}")))
 }
 
 impl ToolResult {
     /// A successful result with one text item.
     pub fn text(value: impl Into<String>) -> Self {
-        Self { content: vec![text(value)], structured_content: None, is_error: false }
+        Self {
+            content: vec![text(value)],
+            structured_content: None,
+            is_error: false,
+        }
     }
 
     /// A failed result with one text item explaining the failure to the model.
     pub fn error(message: impl Into<String>) -> Self {
-        Self { content: vec![text(message)], structured_content: None, is_error: true }
+        Self {
+            content: vec![text(message)],
+            structured_content: None,
+            is_error: true,
+        }
     }
 
     /// A successful result carrying `value` both as JSON text and as structured content.
     pub fn json(value: &serde_json::Value) -> Self {
         let rendered = value.to_string();
-        Self { content: vec![text(rendered.clone())], structured_content: Some(rendered), is_error: false }
+        Self {
+            content: vec![text(rendered.clone())],
+            structured_content: Some(rendered),
+            is_error: false,
+        }
     }
 }
 
 /// A prompt with a description and its arguments.
 pub fn prompt(name: &str, description: &str, arguments: Vec<PromptArgument>) -> Prompt {
-    Prompt { name: name.to_owned(), title: None, description: Some(description.to_owned()), arguments }
+    Prompt {
+        name: name.to_owned(),
+        title: None,
+        description: Some(description.to_owned()),
+        arguments,
+    }
 }
 
 /// One prompt argument.
 pub fn prompt_argument(name: &str, description: &str, required: bool) -> PromptArgument {
-    PromptArgument { name: name.to_owned(), title: None, description: Some(description.to_owned()), required }
+    PromptArgument {
+        name: name.to_owned(),
+        title: None,
+        description: Some(description.to_owned()),
+        required,
+    }
 }
 
 impl PromptResult {
@@ -75,7 +98,10 @@ impl PromptResult {
     pub fn user_text(value: impl Into<String>) -> Self {
         Self {
             description: None,
-            messages: vec![PromptMessage { role: Role::User, content: text(value) }],
+            messages: vec![PromptMessage {
+                role: Role::User,
+                content: text(value),
+            }],
         }
     }
 }

@@ -87,7 +87,11 @@ pub trait Plugin {
     }
 
     /// Renders one prompt (not found by default).
-    fn get_prompt(_ctx: CallContext, name: String, _arguments: String) -> Result<PromptOutcome, Error> {
+    fn get_prompt(
+        _ctx: CallContext,
+        name: String,
+        _arguments: String,
+    ) -> Result<PromptOutcome, Error> {
         Err(Error::NotFound(format!("no prompt {name}")))
     }
 }

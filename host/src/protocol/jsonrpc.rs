@@ -34,7 +34,11 @@ pub struct RpcError {
 impl RpcError {
     /// An error with `code` and `message` and no data.
     pub fn new(code: i32, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), data: None }
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
     }
 
     /// The same error with `data` attached.
@@ -62,8 +66,12 @@ impl RpcError {
     /// The HTTP status that carries this error on Streamable HTTP.
     pub fn http_status(&self) -> u16 {
         match self.code {
-            PARSE_ERROR | INVALID_REQUEST | INVALID_PARAMS | HEADER_MISMATCH
-            | MISSING_REQUIRED_CLIENT_CAPABILITY | UNSUPPORTED_PROTOCOL_VERSION => 400,
+            PARSE_ERROR
+            | INVALID_REQUEST
+            | INVALID_PARAMS
+            | HEADER_MISMATCH
+            | MISSING_REQUIRED_CLIENT_CAPABILITY
+            | UNSUPPORTED_PROTOCOL_VERSION => 400,
             METHOD_NOT_FOUND => 404,
             SERVER_BUSY => 503,
             _ => 200,
@@ -87,7 +95,10 @@ pub enum Message {
     /// A request, answered by a response with the same id.
     Request(Request),
     /// A notification: no id, no answer.
-    Notification { method: String, params: Option<Value> },
+    Notification {
+        method: String,
+        params: Option<Value>,
+    },
     /// A response to a request the server sent.
     Response { id: Value },
 }
@@ -138,16 +149,29 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Rejected> {
 
 /// Checks the envelope of an already-decoded message.
 pub fn from_value(value: Value) -> Result<Message, Rejected> {
-    let reject = |id: Value, message: &str| Rejected { id, error: RpcError::invalid_request(message) };
+    let reject = |id: Value, message: &str| Rejected {
+        id,
+        error: RpcError::invalid_request(message),
+    };
     let Value::Object(mut object) = value else {
         if value.is_array() {
-            return Err(reject(Value::Null, "JSON-RPC batches are not supported: send one message per request"));
+            return Err(reject(
+                Value::Null,
+                "JSON-RPC batches are not supported: send one message per request",
+            ));
         }
-        return Err(reject(Value::Null, "a JSON-RPC message must be a JSON object"));
+        return Err(reject(
+            Value::Null,
+            "a JSON-RPC message must be a JSON object",
+        ));
     };
     let id = object.remove("id");
     let id_ok = matches!(&id, Some(Value::String(_)) | Some(Value::Number(_)));
-    let reply_id = if id_ok { id.clone().unwrap_or(Value::Null) } else { Value::Null };
+    let reply_id = if id_ok {
+        id.clone().unwrap_or(Value::Null)
+    } else {
+        Value::Null
+    };
     if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
         return Err(reject(reply_id, "\"jsonrpc\" must be \"2.0\""));
     }

@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 
 use crate::runtime::CallFailure;
 use crate::runtime::bindings::types::{
-    Content, Prompt, PromptMessage, PromptResult, Resource, ResourceBody, ResourceContents, ResourceTemplate,
-    Role, Tool, ToolResult,
+    Content, Prompt, PromptMessage, PromptResult, Resource, ResourceBody, ResourceContents,
+    ResourceTemplate, Role, Tool, ToolResult,
 };
 
 /// Inserts `key: value` when `value` is present.
@@ -29,8 +29,16 @@ pub fn tool(tool: &Tool) -> Value {
     put(&mut object, "title", tool.title.clone());
     put(&mut object, "description", tool.description.clone());
     object.insert("inputSchema".into(), parsed(&tool.input_schema));
-    put(&mut object, "outputSchema", tool.output_schema.as_deref().map(parsed));
-    put(&mut object, "annotations", tool.annotations.as_deref().map(parsed));
+    put(
+        &mut object,
+        "outputSchema",
+        tool.output_schema.as_deref().map(parsed),
+    );
+    put(
+        &mut object,
+        "annotations",
+        tool.annotations.as_deref().map(parsed),
+    );
     Value::Object(object)
 }
 
@@ -95,8 +103,12 @@ pub fn resource_contents(contents: &ResourceContents) -> Value {
 pub fn content(content: &Content) -> Value {
     match content {
         Content::Text(text) => json!({ "type": "text", "text": text }),
-        Content::Image(blob) => json!({ "type": "image", "data": BASE64.encode(&blob.data), "mimeType": blob.mime_type }),
-        Content::Audio(blob) => json!({ "type": "audio", "data": BASE64.encode(&blob.data), "mimeType": blob.mime_type }),
+        Content::Image(blob) => {
+            json!({ "type": "image", "data": BASE64.encode(&blob.data), "mimeType": blob.mime_type })
+        }
+        Content::Audio(blob) => {
+            json!({ "type": "audio", "data": BASE64.encode(&blob.data), "mimeType": blob.mime_type })
+        }
         Content::ResourceLink(link) => {
             let mut object = Map::new();
             object.insert("type".into(), "resource_link".into());
@@ -107,7 +119,9 @@ pub fn content(content: &Content) -> Value {
             put(&mut object, "mimeType", link.mime_type.clone());
             Value::Object(object)
         }
-        Content::Embedded(contents) => json!({ "type": "resource", "resource": resource_contents(contents) }),
+        Content::Embedded(contents) => {
+            json!({ "type": "resource", "resource": resource_contents(contents) })
+        }
     }
 }
 
@@ -115,7 +129,15 @@ pub fn content(content: &Content) -> Value {
 /// result into an error: a plugin bug the client should not have to parse.
 pub fn tool_result(result: &ToolResult) -> Value {
     let mut object = Map::new();
-    object.insert("content".into(), result.content.iter().map(content).collect::<Vec<_>>().into());
+    object.insert(
+        "content".into(),
+        result
+            .content
+            .iter()
+            .map(content)
+            .collect::<Vec<_>>()
+            .into(),
+    );
     let mut is_error = result.is_error;
     if let Some(structured) = &result.structured_content {
         match serde_json::from_str::<Value>(structured) {

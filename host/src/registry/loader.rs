@@ -32,8 +32,10 @@ pub async fn load_dir(runtime: &Runtime, dir: &Path) -> Result<Vec<Arc<Plugin>>>
 }
 
 fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|source| Error::Io { what: format!("cannot read the plugins folder {}", dir.display()), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        what: format!("cannot read the plugins folder {}", dir.display()),
+        source,
+    })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "wasm"))

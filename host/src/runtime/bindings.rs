@@ -10,5 +10,5 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use berth::plugin::types;
-pub use exports::berth::plugin::{prompts, resources, tools};
+pub use self::berth::plugin::types;
+pub use self::exports::berth::plugin::{prompts, resources, tools};

@@ -18,7 +18,11 @@ pub enum PluginEvent {
     /// A `host.log` line.
     Log { level: LogLevel, message: String },
     /// A `host.progress` report.
-    Progress { progress: f64, total: Option<f64>, message: Option<String> },
+    Progress {
+        progress: f64,
+        total: Option<f64>,
+        message: Option<String>,
+    },
 }
 
 /// Hooks a transport hands to a call: where events go and how to cancel it.
@@ -79,14 +83,21 @@ impl Plugin {
         hooks: CallHooks,
     ) -> Result<(Store<CallState>, Instance), CallFailure> {
         let limits = &self.runtime.limits;
-        let mut store = Store::new(&self.runtime.engine, CallState::new(self.name.clone(), limits, hooks));
+        let mut store = Store::new(
+            &self.runtime.engine,
+            CallState::new(self.name.clone(), limits, hooks),
+        );
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_callback(|ctx| {
             let state = ctx.data();
             if Instant::now() >= state.deadline {
                 return Err(wasmtime::Error::new(DeadlineExceeded));
             }
-            if state.hooks.cancelled.load(std::sync::atomic::Ordering::Relaxed) {
+            if state
+                .hooks
+                .cancelled
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
                 return Err(wasmtime::Error::new(CancelledByClient));
             }
             // Yield to the executor so a long call never holds a worker thread.
@@ -110,7 +121,10 @@ impl Plugin {
         let limit = self.runtime.limits.deadline();
         match tokio::time::timeout(limit + super::engine::EPOCH_TICK * 2, work).await {
             Ok(result) => result,
-            Err(_) => Err(CallFailure::Deadline { plugin: self.name.clone(), limit }),
+            Err(_) => Err(CallFailure::Deadline {
+                plugin: self.name.clone(),
+                limit,
+            }),
         }
     }
 
@@ -118,15 +132,28 @@ impl Plugin {
     pub(crate) fn classify(&self, error: wasmtime::Error, instantiating: bool) -> CallFailure {
         let plugin = self.name.clone();
         if error.is::<DeadlineExceeded>() {
-            return CallFailure::Deadline { plugin, limit: self.runtime.limits.deadline() };
+            return CallFailure::Deadline {
+                plugin,
+                limit: self.runtime.limits.deadline(),
+            };
         }
         if error.is::<CancelledByClient>() {
             return CallFailure::Cancelled { plugin };
         }
-        let message = format!("{error:#}");
-        if message.contains("growing memory") || message.contains("memory minimum size") {
-            return CallFailure::Memory { plugin, mib: self.runtime.limits.memory_mib };
+        let full = format!("{error:?}");
+        if full.contains("growing memory") || full.contains("memory minimum size") {
+            return CallFailure::Memory {
+                plugin,
+                mib: self.runtime.limits.memory_mib,
+            };
         }
+        tracing::debug!(plugin = %plugin, "wasm call failed: {full}");
+        // The trap itself ("wasm `unreachable` instruction executed") says what
+        // happened; the wasm backtrace is for the log, not the model.
+        let message = match error.downcast_ref::<wasmtime::Trap>() {
+            Some(trap) => trap.to_string(),
+            None => error.root_cause().to_string(),
+        };
         if instantiating {
             CallFailure::Instantiate { plugin, message }
         } else {

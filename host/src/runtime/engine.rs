@@ -43,7 +43,12 @@ impl Runtime {
         )
         .map_err(|e| Error::Engine(format!("linking the berth host interface: {e:#}")))?;
         start_epoch_ticker(&engine);
-        Ok(Self { engine, linker: Arc::new(linker), limits: config.limits.clone(), cache_dir })
+        Ok(Self {
+            engine,
+            linker: Arc::new(linker),
+            limits: config.limits.clone(),
+            cache_dir,
+        })
     }
 }
 
@@ -80,13 +85,15 @@ fn build_engine(config: &Config) -> wasmtime::Result<Engine> {
 /// Advances the engine's epoch every tick until the engine is dropped.
 fn start_epoch_ticker(engine: &Engine) {
     let weak = engine.weak();
-    let spawned = std::thread::Builder::new().name("berth-epoch".into()).spawn(move || {
-        while let Some(engine) = weak.upgrade() {
-            engine.increment_epoch();
-            drop(engine);
-            std::thread::sleep(EPOCH_TICK);
-        }
-    });
+    let spawned = std::thread::Builder::new()
+        .name("berth-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        });
     if let Err(e) = spawned {
         tracing::error!("cannot start the epoch ticker, deadlines will not fire: {e}");
     }

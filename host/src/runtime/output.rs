@@ -36,12 +36,22 @@ struct LogBuffer {
 impl LogStream {
     /// A stream for `plugin` that logs at most `budget` bytes.
     pub fn new(plugin: Arc<str>, stream: Stream, budget: usize) -> Self {
-        let buffer = LogBuffer { plugin, stream, pending: Vec::new(), budget, warned: false };
-        Self { inner: Arc::new(Mutex::new(buffer)) }
+        let buffer = LogBuffer {
+            plugin,
+            stream,
+            pending: Vec::new(),
+            budget,
+            warned: false,
+        };
+        Self {
+            inner: Arc::new(Mutex::new(buffer)),
+        }
     }
 
     fn accept(&self, bytes: &[u8]) {
-        let Ok(mut buffer) = self.inner.lock() else { return };
+        let Ok(mut buffer) = self.inner.lock() else {
+            return;
+        };
         buffer.accept(bytes);
     }
 }
@@ -63,6 +73,10 @@ impl LogBuffer {
 
     fn emit(&self, line: &[u8]) {
         let text = String::from_utf8_lossy(line);
+        let text = text.trim_end();
+        if text.is_empty() {
+            return;
+        }
         match self.stream {
             Stream::Stdout => tracing::info!(plugin = %self.plugin, stream = "stdout", "{text}"),
             Stream::Stderr => tracing::warn!(plugin = %self.plugin, stream = "stderr", "{text}"),
@@ -116,7 +130,11 @@ impl OutputStream for LogStream {
 }
 
 impl tokio::io::AsyncWrite for LogStream {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.accept(buf);
         Poll::Ready(Ok(buf.len()))
     }

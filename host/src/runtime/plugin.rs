@@ -6,8 +6,8 @@ use std::sync::Arc;
 use wasmtime::component::InstancePre;
 
 use super::bindings::types::{
-    CallContext, CallOutcome, Error as PluginError, Prompt, PromptOutcome, Resource, ResourceContents,
-    ResourceTemplate, Tool,
+    CallContext, CallOutcome, Error as PluginError, Prompt, PromptOutcome, Resource,
+    ResourceContents, ResourceTemplate, Tool,
 };
 use super::bindings::{prompts, resources, tools};
 use super::call::{CallFailure, CallHooks};
@@ -47,7 +47,10 @@ pub struct Plugin {
 impl Plugin {
     /// Loads, compiles (or reads from cache) and catalogs the component at `path`.
     pub async fn load(runtime: &Runtime, path: &Path) -> Result<Arc<Plugin>> {
-        let fail = |message: String| Error::Plugin { path: path.to_owned(), message };
+        let fail = |message: String| Error::Plugin {
+            path: path.to_owned(),
+            message,
+        };
         let name: Arc<str> = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -61,11 +64,12 @@ impl Plugin {
         let engine = runtime.engine.clone();
         let cache_dir = runtime.cache_dir.clone();
         // Compiling takes from milliseconds to seconds: keep it off the async workers.
-        let (component, from_cache) =
-            tokio::task::spawn_blocking(move || super::cache::compile(&engine, &bytes, cache_dir.as_deref()))
-                .await
-                .map_err(|e| fail(format!("compiler thread failed: {e}")))?
-                .map_err(|e| fail(format!("not a valid WebAssembly component: {e:#}")))?;
+        let (component, from_cache) = tokio::task::spawn_blocking(move || {
+            super::cache::compile(&engine, &bytes, cache_dir.as_deref())
+        })
+        .await
+        .map_err(|e| fail(format!("compiler thread failed: {e}")))?
+        .map_err(|e| fail(format!("not a valid WebAssembly component: {e:#}")))?;
         let pre = runtime.linker.instantiate_pre(&component).map_err(|e| {
             fail(format!("imports something berth does not provide (berth offers WASI 0.2 and berth:plugin/host@0.1.0): {e:#}"))
         })?;
@@ -85,7 +89,10 @@ impl Plugin {
                 "exports none of berth:plugin/tools@0.1.0, resources@0.1.0 or prompts@0.1.0; build it against berth's wit/ world".into(),
             ));
         }
-        plugin.catalog = plugin.read_catalog().await.map_err(|e| fail(format!("listing its catalog failed: {e}")))?;
+        plugin.catalog = plugin
+            .read_catalog()
+            .await
+            .map_err(|e| fail(format!("listing its catalog failed: {e}")))?;
         validate(&plugin.catalog).map_err(fail)?;
         Ok(Arc::new(plugin))
     }
@@ -122,13 +129,19 @@ impl Plugin {
         hooks: CallHooks,
     ) -> Result<Result<CallOutcome, PluginError>, CallFailure> {
         let Some(indices) = &self.tools else {
-            return Ok(Err(PluginError::NotFound(format!("plugin {} has no tools", self.name))));
+            return Ok(Err(PluginError::NotFound(format!(
+                "plugin {} has no tools",
+                self.name
+            ))));
         };
         self.bounded(async {
             let (mut store, instance) = self.instantiate(hooks).await?;
             let wasm = |e| self.classify(e, false);
             let guest = indices.load(&mut store, &instance).map_err(wasm)?;
-            guest.call_call_tool(&mut store, ctx, name, &arguments.to_owned()).await.map_err(wasm)
+            guest
+                .call_call_tool(&mut store, ctx, name, &arguments.to_owned())
+                .await
+                .map_err(wasm)
         })
         .await
     }
@@ -141,13 +154,19 @@ impl Plugin {
         hooks: CallHooks,
     ) -> Result<Result<Vec<ResourceContents>, PluginError>, CallFailure> {
         let Some(indices) = &self.resources else {
-            return Ok(Err(PluginError::NotFound(format!("plugin {} has no resources", self.name))));
+            return Ok(Err(PluginError::NotFound(format!(
+                "plugin {} has no resources",
+                self.name
+            ))));
         };
         self.bounded(async {
             let (mut store, instance) = self.instantiate(hooks).await?;
             let wasm = |e| self.classify(e, false);
             let guest = indices.load(&mut store, &instance).map_err(wasm)?;
-            guest.call_read_resource(&mut store, ctx, uri).await.map_err(wasm)
+            guest
+                .call_read_resource(&mut store, ctx, uri)
+                .await
+                .map_err(wasm)
         })
         .await
     }
@@ -161,13 +180,19 @@ impl Plugin {
         hooks: CallHooks,
     ) -> Result<Result<PromptOutcome, PluginError>, CallFailure> {
         let Some(indices) = &self.prompts else {
-            return Ok(Err(PluginError::NotFound(format!("plugin {} has no prompts", self.name))));
+            return Ok(Err(PluginError::NotFound(format!(
+                "plugin {} has no prompts",
+                self.name
+            ))));
         };
         self.bounded(async {
             let (mut store, instance) = self.instantiate(hooks).await?;
             let wasm = |e| self.classify(e, false);
             let guest = indices.load(&mut store, &instance).map_err(wasm)?;
-            guest.call_get_prompt(&mut store, ctx, name, &arguments.to_owned()).await.map_err(wasm)
+            guest
+                .call_get_prompt(&mut store, ctx, name, &arguments.to_owned())
+                .await
+                .map_err(wasm)
         })
         .await
     }
@@ -182,16 +207,25 @@ fn validate(catalog: &Catalog) -> Result<(), String> {
         check_schema(&tool.name, "input-schema", Some(&tool.input_schema))?;
         check_schema(&tool.name, "output-schema", tool.output_schema.as_ref())?;
         if let Some(annotations) = &tool.annotations
-            && !matches!(serde_json::from_str(annotations), Ok(serde_json::Value::Object(_)))
+            && !matches!(
+                serde_json::from_str(annotations),
+                Ok(serde_json::Value::Object(_))
+            )
         {
-            return Err(format!("tool {:?}: annotations are not a JSON object", tool.name));
+            return Err(format!(
+                "tool {:?}: annotations are not a JSON object",
+                tool.name
+            ));
         }
     }
     if let Some(r) = catalog.resources.iter().find(|r| r.uri.is_empty()) {
         return Err(format!("resource {:?} has an empty URI", r.name));
     }
     if let Some(p) = catalog.prompts.iter().find(|p| p.name.is_empty()) {
-        return Err(format!("declares a prompt with an empty name (description {:?})", p.description));
+        return Err(format!(
+            "declares a prompt with an empty name (description {:?})",
+            p.description
+        ));
     }
     Ok(())
 }

@@ -30,8 +30,16 @@ impl CallState {
     /// Fresh state for one call of `plugin`.
     pub fn new(plugin: Arc<str>, limits: &LimitsConfig, hooks: CallHooks) -> Self {
         let wasi = WasiCtxBuilder::new()
-            .stdout(LogStream::new(plugin.clone(), Stream::Stdout, limits.max_log_bytes))
-            .stderr(LogStream::new(plugin.clone(), Stream::Stderr, limits.max_log_bytes))
+            .stdout(LogStream::new(
+                plugin.clone(),
+                Stream::Stdout,
+                limits.max_log_bytes,
+            ))
+            .stderr(LogStream::new(
+                plugin.clone(),
+                Stream::Stderr,
+                limits.max_log_bytes,
+            ))
             .build();
         let store_limits = StoreLimitsBuilder::new()
             .memory_size(limits.memory_bytes())
@@ -53,7 +61,10 @@ impl CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -70,7 +81,11 @@ impl Host for CallState {
     }
 
     fn progress(&mut self, progress: f64, total: Option<f64>, message: Option<String>) {
-        self.hooks.emit(PluginEvent::Progress { progress, total, message });
+        self.hooks.emit(PluginEvent::Progress {
+            progress,
+            total,
+            message,
+        });
     }
 
     fn cancelled(&mut self) -> bool {

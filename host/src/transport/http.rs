@@ -55,7 +55,10 @@ impl HttpState {
 pub fn app(state: Arc<HttpState>) -> axum::Router {
     let mcp = axum::Router::new()
         .route("/mcp", get(get_mcp).post(post_mcp).delete(delete_mcp))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check));
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::check,
+        ));
     mcp.route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .with_state(state)
@@ -75,7 +78,10 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
 /// A JSON body with `status`.
 fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 
@@ -96,11 +102,16 @@ struct Accepts {
 
 fn accepts(headers: &HeaderMap) -> Accepts {
     match header_str(headers, "accept") {
-        None => Accepts { json: true, sse: false },
+        None => Accepts {
+            json: true,
+            sse: false,
+        },
         Some(accept) => {
             let any = accept.contains("*/*");
             Accepts {
-                json: any || accept.contains("application/json") || accept.contains("application/*"),
+                json: any
+                    || accept.contains("application/json")
+                    || accept.contains("application/*"),
                 sse: accept.contains("text/event-stream"),
             }
         }
@@ -110,28 +121,36 @@ fn accepts(headers: &HeaderMap) -> Accepts {
 async fn post_mcp(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Body) -> Response {
     let accept = accepts(&headers);
     if !accept.json && !accept.sse {
-        let error = RpcError::invalid_request("Accept must include application/json or text/event-stream");
+        let error =
+            RpcError::invalid_request("Accept must include application/json or text/event-stream");
         return rpc_error_response(StatusCode::NOT_ACCEPTABLE, &error);
     }
     if let Some(content_type) = header_str(&headers, "content-type")
         && !content_type.starts_with("application/json")
     {
-        let error = RpcError::invalid_request(format!("Content-Type must be application/json, not {content_type:?}"));
+        let error = RpcError::invalid_request(format!(
+            "Content-Type must be application/json, not {content_type:?}"
+        ));
         return rpc_error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, &error);
     }
     let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            let error =
-                RpcError::invalid_request(format!("the request body is larger than {} bytes", state.max_body_bytes));
+            let error = RpcError::invalid_request(format!(
+                "the request body is larger than {} bytes",
+                state.max_body_bytes
+            ));
             return rpc_error_response(StatusCode::PAYLOAD_TOO_LARGE, &error);
         }
     };
     let request = match jsonrpc::parse(&bytes) {
         Ok(Message::Request(request)) => request,
-        Ok(Message::Notification { .. } | Message::Response { .. }) => return accept_one_way(&state, &headers),
+        Ok(Message::Notification { .. } | Message::Response { .. }) => {
+            return accept_one_way(&state, &headers);
+        }
         Err(rejected) => {
-            let status = StatusCode::from_u16(rejected.error.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let status = StatusCode::from_u16(rejected.error.http_status())
+                .unwrap_or(StatusCode::BAD_REQUEST);
             return json_response(status, &jsonrpc::failure(&rejected.id, &rejected.error));
         }
     };
@@ -150,9 +169,10 @@ async fn post_mcp(State(state): State<Arc<HttpState>>, headers: HeaderMap, body:
         }
     } else if let Some(id) = session_id {
         match state.sessions.get(id) {
-            Some(session) => {
-                Era::Legacy { version: session.version, client_capabilities: session.client_capabilities.clone() }
-            }
+            Some(session) => Era::Legacy {
+                version: session.version,
+                client_capabilities: session.client_capabilities.clone(),
+            },
             None => return unknown_session(),
         }
     } else {
@@ -162,11 +182,18 @@ async fn post_mcp(State(state): State<Arc<HttpState>>, headers: HeaderMap, body:
         Era::Modern(envelope) => envelope.log_level.clone(),
         Era::Legacy { .. } => None,
     };
-    let wants_stream = accept.sse && (!accept.json || request.meta().is_some_and(|m| m.contains_key("progressToken")));
+    let wants_stream = accept.sse
+        && (!accept.json
+            || request
+                .meta()
+                .is_some_and(|m| m.contains_key("progressToken")));
     if wants_stream {
         return stream_reply(state, request, era, log_level);
     }
-    let cx = RequestContext { era, hooks: Default::default() };
+    let cx = RequestContext {
+        era,
+        hooks: Default::default(),
+    };
     match state.router.handle(&request, &cx).await {
         Ok(result) => json_response(StatusCode::OK, &jsonrpc::success(&request.id, result)),
         Err(error) => error_reply(&request, &error, matches!(cx.era, Era::Modern(_))),
@@ -176,12 +203,18 @@ async fn post_mcp(State(state): State<Arc<HttpState>>, headers: HeaderMap, body:
 /// An error answer. 2026-07-28 maps codes to HTTP statuses; legacy clients
 /// get 200, since a legacy 404 means "session gone" to them.
 fn error_reply(request: &Request, error: &RpcError, modern: bool) -> Response {
-    let status = if modern { StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::OK) } else { StatusCode::OK };
+    let status = if modern {
+        StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::OK)
+    } else {
+        StatusCode::OK
+    };
     json_response(status, &jsonrpc::failure(&request.id, error))
 }
 
 fn unknown_session() -> Response {
-    let error = RpcError::invalid_request("unknown or terminated session: send initialize to start a new one");
+    let error = RpcError::invalid_request(
+        "unknown or terminated session: send initialize to start a new one",
+    );
     rpc_error_response(StatusCode::NOT_FOUND, &error)
 }
 
@@ -198,10 +231,14 @@ fn accept_one_way(state: &HttpState, headers: &HeaderMap) -> Response {
 /// The legacy handshake: negotiate, create the session, return its id.
 fn initialize(state: &HttpState, request: &Request) -> Response {
     let (version, result) = state.router.initialize(request);
-    let capabilities = request.param("capabilities").cloned().unwrap_or_else(|| serde_json::json!({}));
+    let capabilities = request
+        .param("capabilities")
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({}));
     match state.sessions.create(version, capabilities) {
         Ok(id) => {
-            let mut response = json_response(StatusCode::OK, &jsonrpc::success(&request.id, result));
+            let mut response =
+                json_response(StatusCode::OK, &jsonrpc::success(&request.id, result));
             if let Ok(value) = HeaderValue::from_str(&id) {
                 response.headers_mut().insert(SESSION_HEADER, value);
             }
@@ -212,14 +249,21 @@ fn initialize(state: &HttpState, request: &Request) -> Response {
                 StatusCode::SERVICE_UNAVAILABLE,
                 &jsonrpc::failure(&request.id, &RpcError::new(SERVER_BUSY, full.to_string())),
             );
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             response
         }
     }
 }
 
 /// Answers on an SSE stream: notifications first, then the response.
-fn stream_reply(state: Arc<HttpState>, request: Request, era: Era, log_level: Option<String>) -> Response {
+fn stream_reply(
+    state: Arc<HttpState>,
+    request: Request,
+    era: Era,
+    log_level: Option<String>,
+) -> Response {
     let (sender, events) = mpsc::unbounded_channel::<Bytes>();
     let cancelled = Arc::new(AtomicBool::new(false));
     let sink_sender = sender.clone();
@@ -242,8 +286,14 @@ fn stream_reply(state: Arc<HttpState>, request: Request, era: Era, log_level: Op
 fn sse_response(body: Body) -> Response {
     let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-transform"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-transform"),
+    );
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
 }
@@ -260,23 +310,28 @@ async fn get_mcp(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Res
         let error = RpcError::invalid_request("GET /mcp needs Accept: text/event-stream");
         return rpc_error_response(StatusCode::NOT_ACCEPTABLE, &error);
     }
-    let messages = futures_util::stream::unfold(session.outbound.subscribe(), |mut receiver| async move {
-        loop {
-            match receiver.recv().await {
-                Ok(message) => {
-                    return Some((Bytes::from(format!("event: message\ndata: {message}\n\n")), receiver));
+    let messages =
+        futures_util::stream::unfold(session.outbound.subscribe(), |mut receiver| async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(message) => {
+                        return Some((
+                            Bytes::from(format!("event: message\ndata: {message}\n\n")),
+                            receiver,
+                        ));
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             }
-        }
-    });
+        });
     // A comment line every 15 s keeps proxies from closing an idle stream.
     let keepalive = futures_util::stream::unfold((), |()| async {
         tokio::time::sleep(Duration::from_secs(15)).await;
         Some((Bytes::from_static(b": keepalive\n\n"), ()))
     });
-    let stream = futures_util::stream::select(messages, keepalive).map(Ok::<_, std::convert::Infallible>);
+    let stream =
+        futures_util::stream::select(messages, keepalive).map(Ok::<_, std::convert::Infallible>);
     sse_response(Body::from_stream(stream))
 }
 
@@ -285,13 +340,20 @@ async fn delete_mcp(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
     let Some(id) = header_str(&headers, SESSION_HEADER) else {
         return method_not_allowed();
     };
-    if state.sessions.remove(id) { StatusCode::NO_CONTENT.into_response() } else { unknown_session() }
+    if state.sessions.remove(id) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        unknown_session()
+    }
 }
 
 /// 405 for GET/DELETE outside a legacy session: 2026-07-28 is POST only.
 fn method_not_allowed() -> Response {
-    let error = RpcError::invalid_request("only POST is allowed here without a legacy Mcp-Session-Id");
+    let error =
+        RpcError::invalid_request("only POST is allowed here without a legacy Mcp-Session-Id");
     let mut response = rpc_error_response(StatusCode::METHOD_NOT_ALLOWED, &error);
-    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
     response
 }

@@ -22,7 +22,12 @@ use crate::router::{Era, RequestContext, Router};
 type LegacyState = Arc<Mutex<Option<(&'static str, Value)>>>;
 
 /// Serves `router` over `input`/`output` until `input` closes.
-pub async fn serve<R, W>(router: Arc<Router>, input: R, output: W, max_line_bytes: usize) -> std::io::Result<()>
+pub async fn serve<R, W>(
+    router: Arc<Router>,
+    input: R,
+    output: W,
+    max_line_bytes: usize,
+) -> std::io::Result<()>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -44,13 +49,17 @@ where
     let mut calls = tokio::task::JoinSet::new();
     loop {
         line.clear();
-        let read = (&mut input).take(max_line_bytes as u64 + 1).read_until(b'\n', &mut line).await?;
+        let read = (&mut input)
+            .take(max_line_bytes as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .await?;
         if read == 0 {
             break;
         }
         if line.len() > max_line_bytes && line.last() != Some(&b'\n') {
             skip_rest_of_line(&mut input).await?;
-            let error = RpcError::invalid_request(format!("message larger than {max_line_bytes} bytes"));
+            let error =
+                RpcError::invalid_request(format!("message larger than {max_line_bytes} bytes"));
             let _ = sender.send(jsonrpc::failure(&Value::Null, &error));
             continue;
         }
@@ -83,7 +92,12 @@ where
             let sink: notify::Sink = Arc::new(move |message| {
                 let _ = sink_sender.send(message);
             });
-            let hooks = notify::hooks(&request, log_level.as_deref(), sink, Arc::new(AtomicBool::new(false)));
+            let hooks = notify::hooks(
+                &request,
+                log_level.as_deref(),
+                sink,
+                Arc::new(AtomicBool::new(false)),
+            );
             let cx = RequestContext { era, hooks };
             let reply = match router.handle(&request, &cx).await {
                 Ok(result) => jsonrpc::success(&request.id, result),
@@ -114,17 +128,23 @@ fn classify(router: &Router, request: &jsonrpc::Request, legacy: &LegacyState) -
     if era::wants_modern(request.meta(), None) {
         return modern();
     }
-    let mut state = legacy.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut state = legacy
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if request.method == "initialize" {
         let (version, result) = router.initialize(request);
-        let capabilities = request.param("capabilities").cloned().unwrap_or_else(|| serde_json::json!({}));
+        let capabilities = request
+            .param("capabilities")
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({}));
         *state = Some((version, capabilities));
         return Classified::Answered(jsonrpc::success(&request.id, result));
     }
     match &*state {
-        Some((version, capabilities)) => {
-            Classified::Call(Era::Legacy { version, client_capabilities: capabilities.clone() })
-        }
+        Some((version, capabilities)) => Classified::Call(Era::Legacy {
+            version,
+            client_capabilities: capabilities.clone(),
+        }),
         None => modern(),
     }
 }

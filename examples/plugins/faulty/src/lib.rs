@@ -18,11 +18,19 @@ impl Plugin for Faulty {
             tool("faulty_ok", "Answers ok.", NO_ARGS),
             tool("faulty_trap", "Panics (a wasm trap).", NO_ARGS),
             tool("faulty_spin", "Loops forever.", NO_ARGS),
-            tool("faulty_print", "Prints to stdout and stderr, then answers printed.", NO_ARGS),
+            tool(
+                "faulty_print",
+                "Prints to stdout and stderr, then answers printed.",
+                NO_ARGS,
+            ),
         ]
     }
 
-    fn call_tool(_ctx: CallContext, name: String, _arguments: String) -> Result<CallOutcome, Error> {
+    fn call_tool(
+        _ctx: CallContext,
+        name: String,
+        _arguments: String,
+    ) -> Result<CallOutcome, Error> {
         match name.as_str() {
             "faulty_ok" => Ok(done(ToolResult::text("ok"))),
             "faulty_trap" => panic!("faulty_trap was called"),

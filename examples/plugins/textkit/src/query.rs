@@ -69,7 +69,11 @@ fn parse(path: &str) -> Result<Vec<Step>, String> {
                 }
                 i = close + 1;
             }
-            other => return Err(format!("path must start with . or [ (found {other:?}) in {path:?}")),
+            other => {
+                return Err(format!(
+                    "path must start with . or [ (found {other:?}) in {path:?}"
+                ));
+            }
         }
     }
     Ok(steps)

@@ -1,0 +1,65 @@
+# berth — two commands on a fresh machine:
+#   make run    build the bundled plugins and serve them on http://127.0.0.1:8080/mcp
+#   make test   install what the tests need, then run every test
+#
+# The cargo target dir lives outside the clone so wasmtime is not rebuilt for
+# every checkout; it is only a cache.
+CARGO_TARGET_DIR ?= $(HOME)/.cache/berth-target
+export CARGO_TARGET_DIR
+
+WASM_TARGET  := wasm32-wasip2
+WASM_OUT     := $(CARGO_TARGET_DIR)/$(WASM_TARGET)/release
+BUNDLED      := echo textkit
+FIXTURES     := faulty
+FIXTURES_DIR := .build/fixtures
+VENV         := .build/venv
+PYTHON       ?= python3
+ARGS         ?=
+
+.PHONY: run plugins fixtures wasm-target test test-rust test-python lint venv clean
+
+## run: build the bundled plugins and run `berth serve` with them (pass more flags with ARGS="...")
+run: plugins
+	cargo run --release -p berth -- serve --plugins plugins $(ARGS)
+
+## wasm-target: install the wasm32-wasip2 Rust target if it is missing
+wasm-target:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+
+## plugins: build the bundled plugins into plugins/
+plugins: wasm-target
+	cd examples/plugins && cargo build --release --target $(WASM_TARGET)
+	@mkdir -p plugins
+	@for p in $(BUNDLED); do cp $(WASM_OUT)/$$p.wasm plugins/$$p.wasm; done
+	@echo "built plugins: $(BUNDLED)"
+
+## fixtures: build the test-only plugins into .build/fixtures/ (never into plugins/)
+fixtures: plugins
+	@mkdir -p $(FIXTURES_DIR)
+	@for p in $(FIXTURES); do cp $(WASM_OUT)/$$p.wasm $(FIXTURES_DIR)/$$p.wasm; done
+
+## venv: a Python virtualenv with the official MCP Python SDK and pytest
+venv: $(VENV)/.installed
+$(VENV)/.installed: tests/python/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+	@touch $@
+
+## lint: formatting and clippy, warnings are errors
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cd examples/plugins && cargo clippy --target $(WASM_TARGET) -- -D warnings
+
+## test: everything: lint, Rust unit and integration tests, Python SDK client tests
+test: fixtures venv lint test-rust test-python
+
+test-rust: fixtures
+	cargo test --workspace
+
+test-python: fixtures venv
+	cargo build -p berth
+	BERTH_BIN=$(CARGO_TARGET_DIR)/debug/berth $(VENV)/bin/python -m pytest tests/python -q
+
+clean:
+	rm -rf .build plugins/*.wasm

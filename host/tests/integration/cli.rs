@@ -1,0 +1,164 @@
+//! The command line: `list`, start-up errors, config strictness, the artifact cache.
+
+use std::process::Output;
+
+use crate::common::*;
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn list_prints_each_plugin_offer() {
+    let dir = plugin_dir(&["echo", "textkit"]);
+    let output = berth()
+        .arg("list")
+        .arg("--plugins")
+        .arg(dir.path())
+        .arg("--cache-dir")
+        .arg(shared_cache())
+        .output()
+        .expect("run");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    for expected in [
+        "echo (",
+        "tool      echo",
+        "tool      json_query",
+        "resource  textkit://help",
+        "template  textkit://sha256/{text}",
+        "prompt    explain_regex",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let json = berth()
+        .arg("list")
+        .arg("--json")
+        .arg("--plugins")
+        .arg(dir.path())
+        .arg("--cache-dir")
+        .arg(shared_cache())
+        .output()
+        .expect("run");
+    let parsed: serde_json::Value =
+        serde_json::from_slice(&json.stdout).expect("list --json is JSON");
+    assert_eq!(
+        parsed["plugins"][1]["tools"].as_array().map(Vec::len),
+        Some(5)
+    );
+}
+
+/// Runs `berth list` over a folder holding `files` and returns the failed run's stderr.
+fn failing_list(files: &[(&str, &[u8])]) -> String {
+    let dir = tempfile::tempdir().expect("dir");
+    for (name, bytes) in files {
+        std::fs::write(dir.path().join(name), bytes).expect("write");
+    }
+    let output = berth()
+        .arg("list")
+        .arg("--plugins")
+        .arg(dir.path())
+        .arg("--no-cache")
+        .output()
+        .expect("run");
+    assert!(
+        !output.status.success(),
+        "expected failure, got {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    stderr(&output)
+}
+
+#[test]
+fn bad_plugins_fail_with_one_line_naming_the_file() {
+    let text = failing_list(&[("notes.wasm", b"hello")]);
+    assert!(
+        text.contains("notes.wasm") && text.contains("not a WebAssembly file"),
+        "{text}"
+    );
+    assert_eq!(text.trim().lines().count(), 1, "{text}");
+
+    // A core module is WebAssembly but not a component.
+    let text = failing_list(&[("core.wasm", b"\0asm\x01\0\0\0")]);
+    assert!(
+        text.contains("core.wasm") && text.contains("not a valid WebAssembly component"),
+        "{text}"
+    );
+
+    // An empty component exports none of berth's interfaces.
+    let text = failing_list(&[("empty.wasm", b"\0asm\x0d\0\x01\0")]);
+    assert!(
+        text.contains("empty.wasm") && text.contains("exports none of"),
+        "{text}"
+    );
+}
+
+#[test]
+fn duplicate_tool_names_are_refused_naming_both_plugins() {
+    let echo = std::fs::read(plugin_file("echo")).expect("echo");
+    let text = failing_list(&[("echo.wasm", &echo), ("echo-copy.wasm", &echo)]);
+    assert!(
+        text.contains("\"echo\"") && text.contains("echo.wasm") && text.contains("echo-copy.wasm"),
+        "{text}"
+    );
+}
+
+#[test]
+fn config_is_strict_and_errors_name_the_key() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("berth.toml");
+    std::fs::write(&config, "[limits]\ndeadline_msec = 5\n").expect("write");
+    let output = berth()
+        .arg("list")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(
+        text.contains("deadline_msec") && text.contains("berth.toml"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_busy_port_is_one_clear_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let dir = plugin_dir(&["echo"]);
+    let output = berth()
+        .arg("serve")
+        .arg("--plugins")
+        .arg(dir.path())
+        .args(["--listen", &addr])
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    assert!(text.contains(&addr) && text.contains("in use"), "{text}");
+    assert_eq!(text.trim().lines().count(), 1, "{text}");
+}
+
+#[test]
+fn a_second_start_compiles_nothing() {
+    let cache = tempfile::tempdir().expect("cache");
+    let dir = plugin_dir(&["echo"]);
+    let run = || {
+        berth()
+            .arg("list")
+            .arg("--plugins")
+            .arg(dir.path())
+            .arg("--cache-dir")
+            .arg(cache.path())
+            .env("BERTH_LOG", "info")
+            .output()
+            .expect("run")
+    };
+    let first = stderr(&run());
+    assert!(first.contains("cached=false"), "{first}");
+    let artifacts = std::fs::read_dir(cache.path()).expect("cache dir").count();
+    assert_eq!(artifacts, 1, "one compiled artifact written");
+    let second = stderr(&run());
+    assert!(second.contains("cached=true"), "{second}");
+}

@@ -1,0 +1,333 @@
+//! Starting a real berth server for a test and talking to it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// The protocol revision of the stateless era.
+pub const MODERN: &str = "2026-07-28";
+
+/// Where `make plugins` puts the bundled plugins.
+pub fn bundled_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins")
+}
+
+/// Where `make fixtures` puts the test-only plugins.
+pub fn fixtures_dir() -> PathBuf {
+    std::env::var_os("BERTH_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.build/fixtures"))
+}
+
+/// A compiled-plugin cache shared by all tests, so each plugin compiles once.
+pub fn shared_cache() -> PathBuf {
+    std::env::temp_dir().join("berth-test-cache")
+}
+
+/// The path of a built plugin, with a clear message when it was not built.
+pub fn plugin_file(name: &str) -> PathBuf {
+    for dir in [bundled_dir(), fixtures_dir()] {
+        let path = dir.join(format!("{name}.wasm"));
+        if path.is_file() {
+            return path;
+        }
+    }
+    panic!("plugin {name}.wasm is not built: run `make plugins fixtures` first");
+}
+
+/// A folder holding copies of the named plugins.
+pub fn plugin_dir(names: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for name in names {
+        std::fs::copy(plugin_file(name), dir.path().join(format!("{name}.wasm")))
+            .expect("copy plugin");
+    }
+    dir
+}
+
+/// The `berth` binary under test.
+pub fn berth() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));
+    command
+        .env_remove("RUST_LOG")
+        .env_remove("BERTH_CONFIG")
+        .env("BERTH_LOG", "warn");
+    command
+}
+
+/// A running `berth serve`, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub base: String,
+    _plugins: Option<tempfile::TempDir>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Serves the named plugins with default settings.
+    pub fn start(plugins: &[&str]) -> Server {
+        Self::start_with(plugins, &[])
+    }
+
+    /// Serves the named plugins with extra command-line arguments.
+    pub fn start_with(plugins: &[&str], extra: &[&str]) -> Server {
+        let dir = plugin_dir(plugins);
+        let mut server = Self::start_in(dir.path(), extra);
+        server._plugins = Some(dir);
+        server
+    }
+
+    /// Serves the plugins folder `dir`.
+    pub fn start_in(dir: &Path, extra: &[&str]) -> Server {
+        let mut child = berth()
+            .arg("serve")
+            .arg("--plugins")
+            .arg(dir)
+            .arg("--cache-dir")
+            .arg(shared_cache())
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn berth serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.strip_prefix("berth listening on ") {
+                        break url.trim().to_owned();
+                    }
+                }
+                _ => {
+                    let status = child.wait().expect("wait");
+                    panic!("berth serve exited before listening: {status}");
+                }
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let base = url.trim_end_matches("/mcp").to_owned();
+        Server {
+            child,
+            url,
+            base,
+            _plugins: None,
+        }
+    }
+
+    /// An HTTP client for this server.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client")
+    }
+}
+
+/// The `_meta` envelope of a 2026-07-28 request.
+pub fn envelope() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": { "name": "berth-tests", "version": "0" },
+    })
+}
+
+/// A 2026-07-28 request body for `method` with `params` (envelope added).
+pub fn modern_body(id: u64, method: &str, mut params: Value) -> Value {
+    params["_meta"] = envelope();
+    json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })
+}
+
+/// A reply: HTTP status, headers, and the JSON-RPC message (from JSON or the last SSE event).
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    /// Every SSE event's message, in order (empty for JSON replies).
+    pub events: Vec<Value>,
+}
+
+impl Reply {
+    async fn read(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let is_sse = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        let text = response.text().await.expect("body");
+        if is_sse {
+            let events: Vec<Value> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .map(|d| serde_json::from_str(d).expect("SSE data is JSON"))
+                .collect();
+            let body = events.last().cloned().unwrap_or(Value::Null);
+            Reply {
+                status,
+                headers,
+                body,
+                events,
+            }
+        } else if text.is_empty() {
+            Reply {
+                status,
+                headers,
+                body: Value::Null,
+                events: Vec::new(),
+            }
+        } else {
+            let body = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("reply is not JSON ({e}): {text}"));
+            Reply {
+                status,
+                headers,
+                body,
+                events: Vec::new(),
+            }
+        }
+    }
+
+    /// `error.code` of a JSON-RPC error reply.
+    pub fn error_code(&self) -> i64 {
+        self.body["error"]["code"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("not an error reply: {}", self.body))
+    }
+}
+
+/// POSTs a 2026-07-28 request with correct routing headers.
+pub async fn post_modern(server: &Server, body: &Value) -> Reply {
+    let method = body["method"].as_str().unwrap_or_default();
+    let mut request = server
+        .client()
+        .post(&server.url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", MODERN)
+        .header("mcp-method", method);
+    let name = body["params"]["name"]
+        .as_str()
+        .or_else(|| body["params"]["uri"].as_str());
+    if let Some(name) = name {
+        request = request.header("mcp-name", name);
+    }
+    Reply::read(request.json(body).send().await.expect("send")).await
+}
+
+/// POSTs raw bytes with the given headers.
+pub async fn post_raw(
+    server: &Server,
+    headers: &[(&str, &str)],
+    body: impl Into<reqwest::Body>,
+) -> Reply {
+    let mut request = server.client().post(&server.url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    Reply::read(request.body(body).send().await.expect("send")).await
+}
+
+/// Sends a request through a fresh 2026-07-28 call of tool `name` and returns the result object.
+pub async fn call_tool(server: &Server, name: &str, arguments: Value) -> Value {
+    let reply = post_modern(
+        server,
+        &modern_body(
+            7,
+            "tools/call",
+            json!({ "name": name, "arguments": arguments }),
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "tools/call {name}: {}", reply.body);
+    reply.body["result"].clone()
+}
+
+/// The text of the first content item of a tool result.
+pub fn first_text(result: &Value) -> &str {
+    result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text content in {result}"))
+}
+
+/// A legacy session: initialized, with its id.
+pub struct LegacySession<'a> {
+    pub server: &'a Server,
+    pub id: String,
+    pub version: String,
+}
+
+impl<'a> LegacySession<'a> {
+    /// Runs the `initialize` handshake for `version`.
+    pub async fn open(server: &'a Server, version: &str) -> LegacySession<'a> {
+        let body = json!({
+            "jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": { "protocolVersion": version, "capabilities": {}, "clientInfo": { "name": "t", "version": "0" } }
+        });
+        let reply = post_raw(
+            server,
+            &[
+                ("content-type", "application/json"),
+                ("accept", "application/json, text/event-stream"),
+            ],
+            body.to_string(),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "initialize: {}", reply.body);
+        let id = reply
+            .headers
+            .get("mcp-session-id")
+            .expect("session id")
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        let version = reply.body["result"]["protocolVersion"]
+            .as_str()
+            .expect("version")
+            .to_owned();
+        let session = LegacySession {
+            server,
+            id,
+            version,
+        };
+        let initialized = session
+            .post(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
+            .await;
+        assert_eq!(initialized.status, 202);
+        session
+    }
+
+    /// POSTs `body` in this session, accepting JSON or SSE.
+    pub async fn post(&self, body: &Value) -> Reply {
+        self.post_accepting(body, "application/json, text/event-stream")
+            .await
+    }
+
+    /// POSTs `body` in this session with the given Accept header.
+    pub async fn post_accepting(&self, body: &Value, accept: &str) -> Reply {
+        post_raw(
+            self.server,
+            &[
+                ("content-type", "application/json"),
+                ("accept", accept),
+                ("mcp-session-id", &self.id),
+                ("mcp-protocol-version", &self.version),
+            ],
+            body.to_string(),
+        )
+        .await
+    }
+}

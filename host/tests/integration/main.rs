@@ -1,0 +1,11 @@
+//! Integration tests: the real `berth` binary on an ephemeral loopback port,
+//! real compiled plugins, real sockets. Run `make test` (or `make plugins
+//! fixtures` once, then `cargo test`).
+
+mod cli;
+mod common;
+mod http_errors;
+mod http_legacy;
+mod http_modern;
+mod sandbox;
+mod stdio;

@@ -1,0 +1,68 @@
+"""Fixtures: a real `berth serve` on an ephemeral loopback port, with real plugins."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PLUGINS = ["echo", "textkit", "faulty"]
+
+
+def berth_binary() -> str:
+    binary = os.environ.get("BERTH_BIN")
+    if not binary or not Path(binary).is_file():
+        pytest.fail("set BERTH_BIN to the built berth binary (run `make test-python`)")
+    return binary
+
+
+@pytest.fixture(scope="session")
+def plugin_dir() -> Path:
+    """A folder with the bundled plugins and the test-only `faulty` plugin."""
+    folder = Path(tempfile.mkdtemp(prefix="berth-py-plugins-"))
+    for name in PLUGINS:
+        for source in (REPO / "plugins", REPO / ".build" / "fixtures"):
+            candidate = source / f"{name}.wasm"
+            if candidate.is_file():
+                shutil.copy(candidate, folder / f"{name}.wasm")
+                break
+        else:
+            pytest.fail(f"{name}.wasm is not built: run `make fixtures`")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def cache_dir() -> str:
+    return str(Path(tempfile.gettempdir()) / "berth-test-cache")
+
+
+@pytest.fixture(scope="session")
+def server_url(plugin_dir: Path, cache_dir: str) -> str:
+    """Starts `berth serve --listen 127.0.0.1:0` and returns its /mcp URL."""
+    process = subprocess.Popen(
+        [berth_binary(), "serve", "--plugins", str(plugin_dir), "--cache-dir", cache_dir, "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "BERTH_LOG": "warn"},
+    )
+    assert process.stdout is not None
+    url = None
+    for line in process.stdout:
+        if line.startswith("berth listening on "):
+            url = line.removeprefix("berth listening on ").strip()
+            break
+    if url is None:
+        process.kill()
+        pytest.fail(f"berth serve exited before listening (code {process.wait()})")
+    # Keep draining stdout so the server never blocks writing to it.
+    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
