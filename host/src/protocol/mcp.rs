@@ -1,160 +1,137 @@
-//! MCP JSON for the WIT records plugins produce, and tool errors for failed calls.
+//! MCP JSON for the WIT records plugins produce, built with rmcp's data model.
+//!
+//! rmcp (the official Rust SDK) owns the shape of MCP's types; berth maps
+//! each WIT record onto the matching rmcp type and serializes it. Lists are
+//! converted once at load time; only results are converted per request.
+
+use std::borrow::Cow;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use serde_json::{Map, Value, json};
+use rmcp::model as m;
+use serde_json::{Value, json};
 
 use crate::runtime::CallFailure;
 use crate::runtime::bindings::types::{
-    Content, Prompt, PromptMessage, PromptResult, Resource, ResourceBody, ResourceContents,
-    ResourceTemplate, Role, Tool, ToolResult,
+    Content, Prompt, PromptMessage, PromptResult, Resource, ResourceBody, ResourceContents, ResourceTemplate,
+    Role, Tool, ToolResult,
 };
 
-/// Inserts `key: value` when `value` is present.
-fn put(object: &mut Map<String, Value>, key: &str, value: Option<impl Into<Value>>) {
-    if let Some(value) = value {
-        object.insert(key.to_owned(), value.into());
-    }
+/// Serializes an rmcp value; rmcp's model types always serialize.
+fn to_json(value: impl serde::Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
-/// Parses JSON text the host already validated at load time.
-fn parsed(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or(Value::Null)
+/// Parses JSON object text the host validated at load time.
+fn object(text: &str) -> m::JsonObject {
+    serde_json::from_str(text).unwrap_or_default()
 }
 
 /// A tool as listed by `tools/list`.
 pub fn tool(tool: &Tool) -> Value {
-    let mut object = Map::new();
-    object.insert("name".into(), tool.name.clone().into());
-    put(&mut object, "title", tool.title.clone());
-    put(&mut object, "description", tool.description.clone());
-    object.insert("inputSchema".into(), parsed(&tool.input_schema));
-    put(
-        &mut object,
-        "outputSchema",
-        tool.output_schema.as_deref().map(parsed),
-    );
-    put(
-        &mut object,
-        "annotations",
-        tool.annotations.as_deref().map(parsed),
-    );
-    Value::Object(object)
+    let description = tool.description.clone().map(Cow::Owned);
+    let mut listed = m::Tool::new_with_raw(tool.name.clone(), description, Arc::new(object(&tool.input_schema)));
+    listed.title = tool.title.clone();
+    listed.output_schema = tool.output_schema.as_deref().map(|s| Arc::new(object(s)));
+    let mut value = to_json(listed);
+    // Annotations stay as the plugin wrote them: MCP keeps adding hints, and
+    // a host should not drop ones it does not know yet.
+    if let Some(annotations) = &tool.annotations {
+        value["annotations"] = Value::Object(object(annotations));
+    }
+    value
 }
 
 /// A resource as listed by `resources/list`.
 pub fn resource(resource: &Resource) -> Value {
-    let mut object = Map::new();
-    object.insert("uri".into(), resource.uri.clone().into());
-    object.insert("name".into(), resource.name.clone().into());
-    put(&mut object, "title", resource.title.clone());
-    put(&mut object, "description", resource.description.clone());
-    put(&mut object, "mimeType", resource.mime_type.clone());
-    put(&mut object, "size", resource.size);
-    Value::Object(object)
+    let mut listed = m::Resource::new(&resource.uri, &resource.name);
+    listed.title = resource.title.clone();
+    listed.description = resource.description.clone();
+    listed.mime_type = resource.mime_type.clone();
+    listed.size = resource.size;
+    to_json(listed)
 }
 
 /// A resource template as listed by `resources/templates/list`.
 pub fn resource_template(template: &ResourceTemplate) -> Value {
-    let mut object = Map::new();
-    object.insert("uriTemplate".into(), template.uri_template.clone().into());
-    object.insert("name".into(), template.name.clone().into());
-    put(&mut object, "title", template.title.clone());
-    put(&mut object, "description", template.description.clone());
-    put(&mut object, "mimeType", template.mime_type.clone());
-    Value::Object(object)
+    let mut listed = m::ResourceTemplate::new(&template.uri_template, &template.name);
+    listed.title = template.title.clone();
+    listed.description = template.description.clone();
+    listed.mime_type = template.mime_type.clone();
+    to_json(listed)
 }
 
 /// A prompt as listed by `prompts/list`.
 pub fn prompt(prompt: &Prompt) -> Value {
-    let mut object = Map::new();
-    object.insert("name".into(), prompt.name.clone().into());
-    put(&mut object, "title", prompt.title.clone());
-    put(&mut object, "description", prompt.description.clone());
-    let arguments: Vec<Value> = prompt
+    let arguments = prompt
         .arguments
         .iter()
         .map(|a| {
-            let mut arg = Map::new();
-            arg.insert("name".into(), a.name.clone().into());
-            put(&mut arg, "title", a.title.clone());
-            put(&mut arg, "description", a.description.clone());
-            arg.insert("required".into(), a.required.into());
-            Value::Object(arg)
+            let mut argument = m::PromptArgument::new(&a.name);
+            argument.title = a.title.clone();
+            argument.description = a.description.clone();
+            argument.required = Some(a.required);
+            argument
         })
         .collect();
-    object.insert("arguments".into(), arguments.into());
-    Value::Object(object)
+    let mut listed = m::Prompt::new(&prompt.name, prompt.description.clone(), Some(arguments));
+    listed.title = prompt.title.clone();
+    to_json(listed)
 }
 
-/// One resource's contents (`text` or base64 `blob`).
-pub fn resource_contents(contents: &ResourceContents) -> Value {
-    let mut object = Map::new();
-    object.insert("uri".into(), contents.uri.clone().into());
-    put(&mut object, "mimeType", contents.mime_type.clone());
-    match &contents.body {
-        ResourceBody::Text(text) => object.insert("text".into(), text.clone().into()),
-        ResourceBody::Binary(bytes) => object.insert("blob".into(), BASE64.encode(bytes).into()),
+fn rmcp_contents(contents: &ResourceContents) -> m::ResourceContents {
+    let (mut converted, mime_type) = match &contents.body {
+        ResourceBody::Text(text) => (m::ResourceContents::text(text, &contents.uri), &contents.mime_type),
+        ResourceBody::Binary(bytes) => (m::ResourceContents::blob(BASE64.encode(bytes), &contents.uri), &contents.mime_type),
     };
-    Value::Object(object)
+    // rmcp's constructor guesses text/plain; the plugin's word (or silence) wins.
+    match &mut converted {
+        m::ResourceContents::TextResourceContents { mime_type: slot, .. }
+        | m::ResourceContents::BlobResourceContents { mime_type: slot, .. } => slot.clone_from(mime_type),
+        _ => {}
+    }
+    converted
 }
 
-/// One content item of a tool result or prompt message.
-pub fn content(content: &Content) -> Value {
+/// One resource's contents, as in `resources/read`.
+pub fn resource_contents(contents: &ResourceContents) -> Value {
+    to_json(rmcp_contents(contents))
+}
+
+fn content_block(content: &Content) -> m::ContentBlock {
     match content {
-        Content::Text(text) => json!({ "type": "text", "text": text }),
-        Content::Image(blob) => {
-            json!({ "type": "image", "data": BASE64.encode(&blob.data), "mimeType": blob.mime_type })
-        }
-        Content::Audio(blob) => {
-            json!({ "type": "audio", "data": BASE64.encode(&blob.data), "mimeType": blob.mime_type })
-        }
+        Content::Text(text) => m::ContentBlock::text(text),
+        Content::Image(blob) => m::ContentBlock::image(BASE64.encode(&blob.data), &blob.mime_type),
+        Content::Audio(blob) => m::ContentBlock::audio(BASE64.encode(&blob.data), &blob.mime_type),
         Content::ResourceLink(link) => {
-            let mut object = Map::new();
-            object.insert("type".into(), "resource_link".into());
-            object.insert("uri".into(), link.uri.clone().into());
-            object.insert("name".into(), link.name.clone().into());
-            put(&mut object, "title", link.title.clone());
-            put(&mut object, "description", link.description.clone());
-            put(&mut object, "mimeType", link.mime_type.clone());
-            Value::Object(object)
+            let mut linked = m::Resource::new(&link.uri, &link.name);
+            linked.title = link.title.clone();
+            linked.description = link.description.clone();
+            linked.mime_type = link.mime_type.clone();
+            m::ContentBlock::resource_link(linked)
         }
-        Content::Embedded(contents) => {
-            json!({ "type": "resource", "resource": resource_contents(contents) })
-        }
+        Content::Embedded(contents) => m::ContentBlock::resource(rmcp_contents(contents)),
     }
 }
 
 /// A `CallToolResult`. Structured content that is not valid JSON turns the
 /// result into an error: a plugin bug the client should not have to parse.
 pub fn tool_result(result: &ToolResult) -> Value {
-    let mut object = Map::new();
-    object.insert(
-        "content".into(),
-        result
-            .content
-            .iter()
-            .map(content)
-            .collect::<Vec<_>>()
-            .into(),
-    );
-    let mut is_error = result.is_error;
+    let content = result.content.iter().map(content_block).collect();
+    let mut converted =
+        if result.is_error { m::CallToolResult::error(content) } else { m::CallToolResult::success(content) };
     if let Some(structured) = &result.structured_content {
         match serde_json::from_str::<Value>(structured) {
-            Ok(value) => {
-                object.insert("structuredContent".into(), value);
-            }
+            Ok(value) => converted.structured_content = Some(value),
             Err(e) => {
-                is_error = true;
-                object.insert(
-                    "content".into(),
-                    json!([{ "type": "text", "text": format!("the plugin returned structured content that is not JSON: {e}") }]),
-                );
+                let message = format!("the plugin returned structured content that is not JSON: {e}");
+                converted = m::CallToolResult::error(vec![m::ContentBlock::text(message)]);
             }
         }
     }
-    object.insert("isError".into(), is_error.into());
-    Value::Object(object)
+    converted.result_type = None;
+    to_json(converted)
 }
 
 /// The tool error (`isError: true`) reported when a call failed in the sandbox.
@@ -164,17 +141,16 @@ pub fn failure_result(failure: &CallFailure) -> Value {
 
 /// A `GetPromptResult`.
 pub fn prompt_result(result: &PromptResult) -> Value {
-    let messages: Vec<Value> = result.messages.iter().map(prompt_message).collect();
-    let mut object = Map::new();
-    put(&mut object, "description", result.description.clone());
-    object.insert("messages".into(), messages.into());
-    Value::Object(object)
+    let mut converted = m::GetPromptResult::new(result.messages.iter().map(prompt_message).collect());
+    converted.description = result.description.clone();
+    converted.result_type = None;
+    to_json(converted)
 }
 
-fn prompt_message(message: &PromptMessage) -> Value {
+fn prompt_message(message: &PromptMessage) -> m::PromptMessage {
     let role = match message.role {
-        Role::User => "user",
-        Role::Assistant => "assistant",
+        Role::User => m::Role::User,
+        Role::Assistant => m::Role::Assistant,
     };
-    json!({ "role": role, "content": content(&message.content) })
+    m::PromptMessage::new(role, content_block(&message.content))
 }
