@@ -54,3 +54,16 @@ async fn plugin_output_does_not_reach_the_client() {
         json!([{ "type": "text", "text": "printed" }])
     );
 }
+
+#[tokio::test]
+async fn a_memory_bomb_is_stopped_at_the_cap() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("berth.toml");
+    std::fs::write(&config, "[limits]\nmemory_mib = 16\n").expect("write");
+    let server = Server::start_with(&["faulty"], &["--config", config.to_str().expect("utf-8")]);
+    let hog = call_tool(&server, "faulty_hog", json!({})).await;
+    assert_eq!(hog["isError"], true);
+    assert!(first_text(&hog).contains("memory limit of 16 MiB"), "{hog}");
+    let ok = call_tool(&server, "faulty_ok", json!({})).await;
+    assert_eq!(first_text(&ok), "ok");
+}

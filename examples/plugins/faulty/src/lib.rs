@@ -3,6 +3,7 @@
 //! - `faulty_ok` answers `ok` (proves the plugin still serves after a failure).
 //! - `faulty_trap` panics, which aborts the instance with a wasm trap.
 //! - `faulty_spin` loops forever; only the host's deadline stops it.
+//! - `faulty_hog` allocates memory without end; only the host's cap stops it.
 //! - `faulty_print` writes to stdout and stderr, which must reach the host's
 //!   log and never a transport.
 
@@ -18,6 +19,7 @@ impl Plugin for Faulty {
             tool("faulty_ok", "Answers ok.", NO_ARGS),
             tool("faulty_trap", "Panics (a wasm trap).", NO_ARGS),
             tool("faulty_spin", "Loops forever.", NO_ARGS),
+            tool("faulty_hog", "Allocates memory until stopped.", NO_ARGS),
             tool(
                 "faulty_print",
                 "Prints to stdout and stderr, then answers printed.",
@@ -38,6 +40,13 @@ impl Plugin for Faulty {
                 let mut n: u64 = 0;
                 loop {
                     n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "faulty_hog" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1024 * 1024]);
+                    std::hint::black_box(&hoard);
                 }
             }
             "faulty_print" => {
