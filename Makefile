@@ -16,7 +16,7 @@ VENV         := .build/venv
 PYTHON       ?= python3
 ARGS         ?=
 
-.PHONY: run plugins fixtures wasm-target test test-rust test-python lint venv clean
+.PHONY: run plugins fixtures wasm-target test test-rust test-python lint venv bench clean
 
 ## run: build the bundled plugins and run `berth serve` with them (pass more flags with ARGS="...")
 run: plugins
@@ -63,3 +63,7 @@ test-python: fixtures venv
 
 clean:
 	rm -rf .build plugins/*.wasm
+
+## bench: criterion benches (in-process dispatch, HTTP round trip); see BENCHMARKS.md
+bench: plugins
+	cargo bench -p berth-benches --bench dispatch

@@ -34,6 +34,8 @@ mod host;
 
 pub use content::*;
 pub use host::*;
+/// The `wit-bindgen` this SDK was built with, for plugins that generate more bindings.
+pub use wit_bindgen;
 
 /// The bindings `wit-bindgen` generates for the `plugin` world.
 #[doc(hidden)]
