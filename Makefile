@@ -10,7 +10,7 @@ export CARGO_TARGET_DIR
 WASM_TARGET  := wasm32-wasip2
 WASM_OUT     := $(CARGO_TARGET_DIR)/$(WASM_TARGET)/release
 BUNDLED      := echo textkit
-FIXTURES     := faulty
+FIXTURES     := faulty conformance bulk
 FIXTURES_DIR := .build/fixtures
 VENV         := .build/venv
 PYTHON       ?= python3

@@ -41,10 +41,8 @@ fn dispatch(c: &mut Criterion) {
                 };
                 let envelope = era::check_modern(&request.method, request.params_object(), None)
                     .expect("envelope");
-                let cx = RequestContext {
-                    era: Era::Modern(envelope),
-                    hooks: Default::default(),
-                };
+                let cx =
+                    RequestContext::new(&request, Era::Modern(envelope), None, Default::default());
                 router.handle(&request, &cx).await.expect("echo answers")
             }
         })

@@ -29,6 +29,46 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Instance pool sizing.
     pub pool: PoolConfig,
+    /// Protocol behaviour: list page size, request-state key.
+    pub protocol: ProtocolConfig,
+}
+
+/// Protocol behaviour shared by every transport.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct ProtocolConfig {
+    /// Items per page of `tools/list` and the other lists.
+    pub page_size: usize,
+    /// 64 hex digits: the key that seals 2026-07-28 `requestState`. Set the
+    /// same key on every replica behind one load balancer; unset, each
+    /// process generates its own at start.
+    pub state_key: Option<String>,
+}
+
+impl Default for ProtocolConfig {
+    fn default() -> Self {
+        Self {
+            page_size: 100,
+            state_key: None,
+        }
+    }
+}
+
+impl ProtocolConfig {
+    /// The request-state key as bytes, if configured.
+    pub fn state_key(&self) -> Result<Option<[u8; 32]>> {
+        let Some(text) = &self.state_key else {
+            return Ok(None);
+        };
+        let bytes = hex::decode(text.trim())
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| {
+                Error::Config("protocol.state_key must be 64 hex digits (32 bytes)".into())
+            })?;
+        Ok(Some(bytes))
+    }
 }
 
 /// Settings of the Streamable HTTP transport.
@@ -78,6 +118,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             limits: LimitsConfig::default(),
             pool: PoolConfig::default(),
+            protocol: ProtocolConfig::default(),
         }
     }
 }
@@ -147,6 +188,12 @@ impl Config {
                 "limits.deadline_ms must be at least 1".into(),
             ));
         }
+        if self.protocol.page_size == 0 {
+            return Err(Error::Config(
+                "protocol.page_size must be at least 1".into(),
+            ));
+        }
+        self.protocol.state_key()?;
         if self.pool.instances == 0 {
             return Err(Error::Config("pool.instances must be at least 1".into()));
         }

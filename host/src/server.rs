@@ -19,7 +19,34 @@ pub async fn build_router(config: &Config, use_cache: bool) -> Result<Arc<Router
     let runtime = Runtime::new(config, cache_dir)?;
     let plugins = load_dir(&runtime, &config.plugins).await?;
     let snapshot = Snapshot::build(plugins)?;
-    Ok(Arc::new(Router::new(Arc::new(Registry::new(snapshot)))))
+    let registry = Arc::new(Registry::new(snapshot));
+    let router = Arc::new(Router::new(
+        registry,
+        config.protocol.page_size,
+        config.protocol.state_key()?,
+    ));
+    spawn_signal_handler(&runtime, &router);
+    Ok(router)
+}
+
+/// Acts on what plugins announce (list changes, resource updates) off the request path.
+fn spawn_signal_handler(runtime: &Runtime, router: &Arc<Router>) {
+    let mut signals = runtime.signals();
+    let router = Arc::downgrade(router);
+    tokio::spawn(async move {
+        loop {
+            match signals.recv().await {
+                Ok(signal) => match router.upgrade() {
+                    Some(router) => router.apply(signal).await,
+                    None => return,
+                },
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!("{missed} plugin announcements were dropped under load");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
 }
 
 /// Binds `config.listen`, with an error that names the address.

@@ -105,3 +105,40 @@ impl PromptResult {
         }
     }
 }
+
+/// One question for the client in a multi-round-trip `input-required` outcome.
+///
+/// `method` is `elicitation/create`, `sampling/createMessage` or `roots/list`;
+/// the answer comes back under `key` in the next call's `input-responses`.
+pub fn ask(key: &str, method: &str, params: &serde_json::Value) -> crate::InputRequest {
+    crate::InputRequest {
+        key: key.to_owned(),
+        method: method.to_owned(),
+        params: params.to_string(),
+    }
+}
+
+/// An outcome asking the client for input before the tool can finish.
+///
+/// `state` comes back unchanged (sealed by the host) with the answers.
+pub fn input_required(requests: Vec<crate::InputRequest>, state: Option<String>) -> CallOutcome {
+    CallOutcome::InputRequired(crate::InputRequired {
+        requests,
+        request_state: state,
+    })
+}
+
+/// The client's answer to the question asked under `key`, if it sent one.
+pub fn input_response(ctx: &crate::CallContext, key: &str) -> Option<serde_json::Value> {
+    let responses: serde_json::Value =
+        serde_json::from_str(ctx.input_responses.as_deref()?).ok()?;
+    responses.get(key).cloned()
+}
+
+/// Whether the client declared capability `name` (e.g. `sampling`).
+pub fn client_supports(ctx: &crate::CallContext, name: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(&ctx.client_capabilities)
+        .ok()
+        .and_then(|caps| caps.get(name).cloned())
+        .is_some_and(|cap| !cap.is_null())
+}

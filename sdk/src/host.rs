@@ -1,7 +1,7 @@
 //! Calls into the host: logging, progress and cancellation.
 
-use crate::LogLevel;
 use crate::bindings::berth::plugin::host as imports;
+use crate::{ListKind, LogLevel};
 
 /// Writes a log line to berth's log (and to the client when it asked for logs).
 pub fn log(level: LogLevel, message: &str) {
@@ -16,4 +16,14 @@ pub fn progress(progress: f64, total: Option<f64>, message: Option<&str>) {
 /// True once the client cancelled the current call.
 pub fn cancelled() -> bool {
     imports::cancelled()
+}
+
+/// Tells berth that this plugin's list of `kind` changed; clients are notified.
+pub fn list_changed(kind: ListKind) {
+    imports::list_changed(kind);
+}
+
+/// Tells berth that the resource at `uri` changed; subscribed clients are notified.
+pub fn resource_updated(uri: &str) {
+    imports::resource_updated(uri);
 }

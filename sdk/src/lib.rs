@@ -50,9 +50,10 @@ pub mod bindings {
 }
 
 pub use bindings::berth::plugin::types::{
-    Blob, CallContext, CallOutcome, Content, Error, InputRequest, InputRequired, LogLevel, Prompt,
-    PromptArgument, PromptMessage, PromptOutcome, PromptResult, Resource, ResourceBody,
-    ResourceContents, ResourceLink, ResourceTemplate, Role, Tool, ToolResult,
+    Blob, CallContext, CallOutcome, Completion, CompletionRef, CompletionRequest, Content, Error,
+    InputRequest, InputRequired, ListKind, LogLevel, Prompt, PromptArgument, PromptMessage,
+    PromptOutcome, PromptResult, Resource, ResourceBody, ResourceContents, ResourceLink,
+    ResourceTemplate, Role, Tool, ToolResult,
 };
 
 /// What a plugin implements: its tools and, optionally, resources and prompts.
@@ -95,6 +96,15 @@ pub trait Plugin {
         _arguments: String,
     ) -> Result<PromptOutcome, Error> {
         Err(Error::NotFound(format!("no prompt {name}")))
+    }
+
+    /// Suggests argument values (no suggestions by default).
+    fn complete(_ctx: CallContext, _request: CompletionRequest) -> Result<Completion, Error> {
+        Ok(Completion {
+            values: Vec::new(),
+            total: None,
+            has_more: false,
+        })
     }
 }
 
@@ -146,6 +156,15 @@ macro_rules! export_plugin {
             }
         }
 
+        impl $crate::bindings::exports::berth::plugin::completion::Guest for __BerthExports {
+            fn complete(
+                ctx: $crate::CallContext,
+                request: $crate::CompletionRequest,
+            ) -> ::std::result::Result<$crate::Completion, $crate::Error> {
+                <$plugin as $crate::Plugin>::complete(ctx, request)
+            }
+        }
+
         $crate::bindings::__export_plugin_world!(__BerthExports with_types_in $crate::bindings);
     };
 }
@@ -153,9 +172,11 @@ macro_rules! export_plugin {
 /// The names a plugin usually needs, for `use berth_sdk::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        CallContext, CallOutcome, Content, Error, LogLevel, Plugin, Prompt, PromptArgument,
+        CallContext, CallOutcome, Completion, CompletionRef, CompletionRequest, Content, Error,
+        InputRequest, InputRequired, ListKind, LogLevel, Plugin, Prompt, PromptArgument,
         PromptMessage, PromptOutcome, PromptResult, Resource, ResourceBody, ResourceContents,
-        ResourceTemplate, Role, Tool, ToolResult, done, log, parse_args, progress, prompt,
-        prompt_argument, text, tool, unknown_tool,
+        ResourceTemplate, Role, Tool, ToolResult, ask, cancelled, client_supports, done,
+        input_required, input_response, list_changed, log, parse_args, progress, prompt,
+        prompt_argument, resource_updated, text, tool, unknown_tool,
     };
 }

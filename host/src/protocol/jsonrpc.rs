@@ -99,8 +99,11 @@ pub enum Message {
         method: String,
         params: Option<Value>,
     },
-    /// A response to a request the server sent.
-    Response { id: Value },
+    /// A client's answer to a request the server sent.
+    Response {
+        id: Value,
+        answer: Result<Value, RpcError>,
+    },
 }
 
 /// A JSON-RPC request.
@@ -188,8 +191,32 @@ pub fn from_value(value: Value) -> Result<Message, Rejected> {
             Some(_) => Err(reject(Value::Null, "\"id\" must be a string or a number")),
         },
         Some(_) => Err(reject(reply_id, "\"method\" must be a string")),
-        None if id_ok && (object.contains_key("result") || object.contains_key("error")) => {
-            Ok(Message::Response { id: reply_id })
+        None if id_ok && object.contains_key("result") => {
+            let result = object.remove("result").unwrap_or(Value::Null);
+            Ok(Message::Response {
+                id: reply_id,
+                answer: Ok(result),
+            })
+        }
+        None if id_ok && object.contains_key("error") => {
+            let error = object.remove("error").unwrap_or(Value::Null);
+            let code = error["code"]
+                .as_i64()
+                .and_then(|c| i32::try_from(c).ok())
+                .unwrap_or(INTERNAL_ERROR);
+            let message = error["message"]
+                .as_str()
+                .unwrap_or("the client reported an error")
+                .to_owned();
+            let data = error.get("data").cloned();
+            Ok(Message::Response {
+                id: reply_id,
+                answer: Err(RpcError {
+                    code,
+                    message,
+                    data,
+                }),
+            })
         }
         None => Err(reject(reply_id, "missing \"method\"")),
     }

@@ -14,6 +14,7 @@ use arc_swap::ArcSwap;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::protocol::headers::{HeaderParam, header_params};
 use crate::protocol::mcp;
 use crate::runtime::Plugin;
 pub use loader::load_dir;
@@ -26,6 +27,8 @@ pub struct Snapshot {
     resources: HashMap<String, Arc<Plugin>>,
     templates: Vec<(UriTemplate, Arc<Plugin>)>,
     prompts: HashMap<String, Arc<Plugin>>,
+    /// Arguments each tool mirrors into `Mcp-Param-*` headers (tools with none are absent).
+    header_params: HashMap<String, Vec<HeaderParam>>,
     /// `tools/list` entries in plugin order, rendered once.
     pub tools_json: Vec<Value>,
     pub resources_json: Vec<Value>,
@@ -42,6 +45,7 @@ impl Snapshot {
             resources: HashMap::new(),
             templates: Vec::new(),
             prompts: HashMap::new(),
+            header_params: HashMap::new(),
             tools_json: Vec::new(),
             resources_json: Vec::new(),
             templates_json: Vec::new(),
@@ -51,7 +55,12 @@ impl Snapshot {
             let catalog = &plugin.catalog;
             for tool in &catalog.tools {
                 claim(&mut snapshot.tools, "tool", &tool.name, plugin)?;
-                snapshot.tools_json.push(mcp::tool(tool));
+                let listed = mcp::tool(tool);
+                let params = header_params(&listed["inputSchema"]);
+                if !params.is_empty() {
+                    snapshot.header_params.insert(tool.name.clone(), params);
+                }
+                snapshot.tools_json.push(listed);
             }
             for resource in &catalog.resources {
                 claim(&mut snapshot.resources, "resource", &resource.uri, plugin)?;
@@ -94,6 +103,19 @@ impl Snapshot {
     /// The plugin that serves tool `name`.
     pub fn tool(&self, name: &str) -> Option<&Arc<Plugin>> {
         self.tools.get(name)
+    }
+
+    /// The arguments tool `name` mirrors into headers (empty for most tools).
+    pub fn header_params(&self, name: &str) -> &[HeaderParam] {
+        self.header_params.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    /// The plugin that declared the resource template `uri_template`.
+    pub fn template(&self, uri_template: &str) -> Option<&Arc<Plugin>> {
+        self.templates
+            .iter()
+            .find(|(t, _)| t.source() == uri_template)
+            .map(|(_, p)| p)
     }
 
     /// The plugin that serves prompt `name`.

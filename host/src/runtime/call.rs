@@ -83,10 +83,13 @@ impl Plugin {
         hooks: CallHooks,
     ) -> Result<(Store<CallState>, Instance), CallFailure> {
         let limits = &self.runtime.limits;
-        let mut store = Store::new(
-            &self.runtime.engine,
-            CallState::new(self.name.clone(), limits, hooks),
+        let state = CallState::new(
+            self.name.clone(),
+            limits,
+            hooks,
+            self.runtime.signals.clone(),
         );
+        let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_callback(|ctx| {
             let state = ctx.data();

@@ -7,6 +7,7 @@ use std::time::Duration;
 use wasmtime::component::Linker;
 use wasmtime::{Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use super::signal::HostSignal;
 use super::state::CallState;
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -24,6 +25,7 @@ pub struct Runtime {
     pub(crate) linker: Arc<Linker<CallState>>,
     pub(crate) limits: crate::config::LimitsConfig,
     pub(crate) cache_dir: Option<PathBuf>,
+    pub(crate) signals: tokio::sync::broadcast::Sender<HostSignal>,
 }
 
 impl Runtime {
@@ -43,12 +45,19 @@ impl Runtime {
         )
         .map_err(|e| Error::Engine(format!("linking the berth host interface: {e:#}")))?;
         start_epoch_ticker(&engine);
+        let (signals, _) = tokio::sync::broadcast::channel(256);
         Ok(Self {
             engine,
             linker: Arc::new(linker),
             limits: config.limits.clone(),
             cache_dir,
+            signals,
         })
+    }
+
+    /// What plugins announce through `host.list-changed` and `host.resource-updated`.
+    pub fn signals(&self) -> tokio::sync::broadcast::Receiver<HostSignal> {
+        self.signals.subscribe()
     }
 }
 

@@ -12,8 +12,10 @@ mod call;
 mod engine;
 mod output;
 mod plugin;
+mod signal;
 mod state;
 
 pub use call::{CallFailure, CallHooks, PluginEvent};
 pub use engine::Runtime;
 pub use plugin::{Catalog, Plugin};
+pub use signal::HostSignal;

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use wasmtime::component::InstancePre;
 
 use super::bindings::types::{
-    CallContext, CallOutcome, Error as PluginError, Prompt, PromptOutcome, Resource,
-    ResourceContents, ResourceTemplate, Tool,
+    CallContext, CallOutcome, Completion, CompletionRequest, Error as PluginError, Prompt,
+    PromptOutcome, Resource, ResourceContents, ResourceTemplate, Tool,
 };
-use super::bindings::{prompts, resources, tools};
+use super::bindings::{completion, prompts, resources, tools};
 use super::call::{CallFailure, CallHooks};
 use super::engine::Runtime;
 use super::state::CallState;
@@ -42,6 +42,7 @@ pub struct Plugin {
     tools: Option<tools::GuestIndices>,
     resources: Option<resources::GuestIndices>,
     prompts: Option<prompts::GuestIndices>,
+    completion: Option<completion::GuestIndices>,
 }
 
 impl Plugin {
@@ -82,6 +83,7 @@ impl Plugin {
             tools: tools::GuestIndices::new(&pre).ok(),
             resources: resources::GuestIndices::new(&pre).ok(),
             prompts: prompts::GuestIndices::new(&pre).ok(),
+            completion: completion::GuestIndices::new(&pre).ok(),
             pre,
         };
         if plugin.tools.is_none() && plugin.resources.is_none() && plugin.prompts.is_none() {
@@ -95,6 +97,61 @@ impl Plugin {
             .map_err(|e| fail(format!("listing its catalog failed: {e}")))?;
         validate(&plugin.catalog).map_err(fail)?;
         Ok(Arc::new(plugin))
+    }
+
+    /// The same plugin with its catalog read again (after it announced a change).
+    pub async fn recatalog(&self) -> Result<Arc<Plugin>> {
+        let catalog = self.read_catalog().await.map_err(|e| Error::Plugin {
+            path: self.path.clone(),
+            message: format!("listing its catalog failed: {e}"),
+        })?;
+        validate(&catalog).map_err(|message| Error::Plugin {
+            path: self.path.clone(),
+            message,
+        })?;
+        Ok(Arc::new(Plugin {
+            name: self.name.clone(),
+            path: self.path.clone(),
+            catalog,
+            from_cache: self.from_cache,
+            runtime: self.runtime.clone(),
+            pre: self.pre.clone(),
+            tools: self.tools.clone(),
+            resources: self.resources.clone(),
+            prompts: self.prompts.clone(),
+            completion: self.completion.clone(),
+        }))
+    }
+
+    /// Whether the plugin exports the completion interface.
+    pub fn completes(&self) -> bool {
+        self.completion.is_some()
+    }
+
+    /// Asks the plugin for argument suggestions in a fresh instance.
+    pub async fn complete(
+        &self,
+        ctx: &CallContext,
+        request: &CompletionRequest,
+        hooks: CallHooks,
+    ) -> Result<Result<Completion, PluginError>, CallFailure> {
+        let Some(indices) = &self.completion else {
+            return Ok(Ok(Completion {
+                values: Vec::new(),
+                total: None,
+                has_more: false,
+            }));
+        };
+        self.bounded(async {
+            let (mut store, instance) = self.instantiate(hooks).await?;
+            let wasm = |e| self.classify(e, false);
+            let guest = indices.load(&mut store, &instance).map_err(wasm)?;
+            guest
+                .call_complete(&mut store, ctx, request)
+                .await
+                .map_err(wasm)
+        })
+        .await
     }
 
     async fn read_catalog(&self) -> Result<Catalog, CallFailure> {

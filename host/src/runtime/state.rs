@@ -8,9 +8,10 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::berth::plugin::host::Host;
-use super::bindings::types::LogLevel;
+use super::bindings::types::{ListKind, LogLevel};
 use super::call::{CallHooks, PluginEvent};
 use super::output::{LogStream, Stream};
+use super::signal::HostSignal;
 use crate::config::LimitsConfig;
 
 /// Everything a store holds while one plugin call runs.
@@ -24,11 +25,17 @@ pub struct CallState {
     pub(crate) plugin: Arc<str>,
     pub(crate) deadline: Instant,
     pub(crate) hooks: CallHooks,
+    signals: tokio::sync::broadcast::Sender<HostSignal>,
 }
 
 impl CallState {
     /// Fresh state for one call of `plugin`.
-    pub fn new(plugin: Arc<str>, limits: &LimitsConfig, hooks: CallHooks) -> Self {
+    pub fn new(
+        plugin: Arc<str>,
+        limits: &LimitsConfig,
+        hooks: CallHooks,
+        signals: tokio::sync::broadcast::Sender<HostSignal>,
+    ) -> Self {
         let wasi = WasiCtxBuilder::new()
             .stdout(LogStream::new(
                 plugin.clone(),
@@ -55,6 +62,7 @@ impl CallState {
             plugin,
             deadline: Instant::now() + limits.deadline(),
             hooks,
+            signals,
         }
     }
 }
@@ -90,5 +98,17 @@ impl Host for CallState {
 
     fn cancelled(&mut self) -> bool {
         self.hooks.cancelled.load(Ordering::Relaxed)
+    }
+
+    fn list_changed(&mut self, kind: ListKind) {
+        // No receiver means nobody is listening yet: nothing to notify.
+        let _ = self.signals.send(HostSignal::ListChanged {
+            plugin: self.plugin.clone(),
+            kind,
+        });
+    }
+
+    fn resource_updated(&mut self, uri: String) {
+        let _ = self.signals.send(HostSignal::ResourceUpdated { uri });
     }
 }

@@ -1,10 +1,14 @@
 //! Streamable HTTP at `/mcp`: both protocol eras on one endpoint.
 //!
 //! A POST carries one JSON-RPC message. A request is classified into its era
-//! (see `protocol::era`), answered by the router, and returned as JSON or,
-//! when the client prefers it or the call streams progress, as SSE. Legacy
-//! sessions add `Mcp-Session-Id`, a GET event stream and DELETE.
+//! (see `protocol::era`) and answered by the router. The answer is a JSON body
+//! unless the call streams something first (progress, logs, a question for
+//! a legacy client): then the response switches to SSE at that moment, so
+//! plain calls never pay for a stream. Legacy sessions add `Mcp-Session-Id`,
+//! a GET event stream (with `Last-Event-ID` resumption) and DELETE;
+//! 2026-07-28 adds `subscriptions/listen` streams.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -16,20 +20,25 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use serde_json::Value;
+use futures_util::stream::BoxStream;
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::guard::{self, OriginPolicy};
-use super::sse::{self, CallStream};
 use crate::config::HttpConfig;
+use crate::notices::{Notice, SubscriptionFilter};
 use crate::protocol::era::{self, RoutingHeaders};
+use crate::protocol::events::{CancelOnDrop, EventLog, RETRY_MS};
+use crate::protocol::headers;
 use crate::protocol::jsonrpc::{self, Message, Request, RpcError, SERVER_BUSY};
-use crate::protocol::notify;
+use crate::protocol::notify::Sink;
 use crate::router::{Era, RequestContext, Router};
-use crate::session::SessionStore;
+use crate::session::{Session, SessionStore};
 
 /// Header carrying the legacy session id.
 pub const SESSION_HEADER: &str = "mcp-session-id";
+/// How often an idle event stream gets a keep-alive comment.
+const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// What every HTTP handler shares.
 pub struct HttpState {
@@ -66,7 +75,7 @@ pub fn app(state: Arc<HttpState>) -> axum::Router {
 
 async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
     let snapshot = state.router.registry().snapshot();
-    let body = serde_json::json!({
+    let body = json!({
         "status": "ready",
         "plugins": snapshot.plugins().len(),
         "tools": snapshot.tools_json.len(),
@@ -90,11 +99,16 @@ pub fn rpc_error_response(status: StatusCode, error: &RpcError) -> Response {
     json_response(status, &jsonrpc::failure(&Value::Null, error))
 }
 
+/// A header's value with surrounding whitespace removed.
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 /// What the client's `Accept` header allows.
+#[derive(Clone, Copy)]
 struct Accepts {
     json: bool,
     sse: bool,
@@ -143,60 +157,184 @@ async fn post_mcp(State(state): State<Arc<HttpState>>, headers: HeaderMap, body:
             return rpc_error_response(StatusCode::PAYLOAD_TOO_LARGE, &error);
         }
     };
-    let request = match jsonrpc::parse(&bytes) {
-        Ok(Message::Request(request)) => request,
-        Ok(Message::Notification { .. } | Message::Response { .. }) => {
-            return accept_one_way(&state, &headers);
+    match jsonrpc::parse(&bytes) {
+        Ok(Message::Request(request)) => handle_request(state, &headers, accept, request).await,
+        Ok(Message::Notification { method, params }) => {
+            notification(&state, &headers, &method, params.as_ref())
         }
+        Ok(Message::Response { id, answer }) => client_answer(&state, &headers, &id, answer),
         Err(rejected) => {
             let status = StatusCode::from_u16(rejected.error.http_status())
                 .unwrap_or(StatusCode::BAD_REQUEST);
-            return json_response(status, &jsonrpc::failure(&rejected.id, &rejected.error));
+            json_response(status, &jsonrpc::failure(&rejected.id, &rejected.error))
         }
-    };
-    let header_version = header_str(&headers, "mcp-protocol-version");
-    let session_id = header_str(&headers, SESSION_HEADER);
+    }
+}
+
+/// A request named a session that does not exist (answered with 404).
+struct UnknownSession;
+
+/// The legacy session a request names: `Ok(None)` when it names none.
+fn named_session(
+    state: &HttpState,
+    headers: &HeaderMap,
+) -> Result<Option<Arc<Session>>, UnknownSession> {
+    match header_str(headers, SESSION_HEADER) {
+        None => Ok(None),
+        Some(id) => state.sessions.get(id).map(Some).ok_or(UnknownSession),
+    }
+}
+
+async fn handle_request(
+    state: Arc<HttpState>,
+    headers: &HeaderMap,
+    accept: Accepts,
+    request: Request,
+) -> Response {
+    let header_version = header_str(headers, "mcp-protocol-version");
+    let session_id = header_str(headers, SESSION_HEADER);
     let modern = era::wants_modern(request.meta(), header_version);
     let era = if modern || (session_id.is_none() && request.method != "initialize") {
-        let routing = RoutingHeaders {
-            protocol_version: header_version.map(str::to_owned),
-            method: header_str(&headers, "mcp-method").map(str::to_owned),
-            name: header_str(&headers, "mcp-name").map(str::to_owned),
-        };
-        match era::check_modern(&request.method, request.params_object(), Some(&routing)) {
+        match check_modern(&state, headers, &request) {
             Ok(envelope) => Era::Modern(envelope),
             Err(error) => return error_reply(&request, &error, true),
         }
-    } else if let Some(id) = session_id {
-        match state.sessions.get(id) {
-            Some(session) => Era::Legacy {
-                version: session.version,
-                client_capabilities: session.client_capabilities.clone(),
-            },
-            None => return unknown_session(),
-        }
     } else {
-        return initialize(&state, &request);
+        match named_session(&state, headers) {
+            Ok(Some(session)) => Era::Legacy(session),
+            Ok(None) => return initialize(&state, &request),
+            Err(UnknownSession) => return unknown_session(),
+        }
     };
-    let log_level = match &era {
-        Era::Modern(envelope) => envelope.log_level.clone(),
-        Era::Legacy { .. } => None,
-    };
-    let wants_stream = accept.sse
-        && (!accept.json
-            || request
-                .meta()
-                .is_some_and(|m| m.contains_key("progressToken")));
-    if wants_stream {
-        return stream_reply(state, request, era, log_level);
+    if let Era::Modern(_) = &era
+        && request.method == "subscriptions/listen"
+    {
+        return listen(&state, &request);
     }
-    let cx = RequestContext {
-        era,
-        hooks: Default::default(),
+    respond(state, request, era, accept).await
+}
+
+/// The 2026-07-28 ladder plus the `Mcp-Param-*` checks of `tools/call`.
+fn check_modern(
+    state: &HttpState,
+    headers: &HeaderMap,
+    request: &Request,
+) -> Result<era::ModernEnvelope, RpcError> {
+    let routing = RoutingHeaders {
+        protocol_version: header_str(headers, "mcp-protocol-version").map(str::to_owned),
+        method: header_str(headers, "mcp-method").map(str::to_owned),
+        name: header_str(headers, "mcp-name").and_then(headers::decode_value),
     };
-    match state.router.handle(&request, &cx).await {
-        Ok(result) => json_response(StatusCode::OK, &jsonrpc::success(&request.id, result)),
-        Err(error) => error_reply(&request, &error, matches!(cx.era, Era::Modern(_))),
+    let envelope = era::check_modern(&request.method, request.params_object(), Some(&routing))?;
+    if request.method == "tools/call"
+        && let Some(name) = request.param("name").and_then(Value::as_str)
+    {
+        let snapshot = state.router.registry().snapshot();
+        let params = snapshot.header_params(name);
+        if !params.is_empty() {
+            headers::validate(params, request.param("arguments"), |name| {
+                headers
+                    .get_all(name)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .collect()
+            })?;
+        }
+    }
+    Ok(envelope)
+}
+
+/// Runs a request, answering with JSON unless it streams something first.
+async fn respond(state: Arc<HttpState>, request: Request, era: Era, accept: Accepts) -> Response {
+    let modern = matches!(era, Era::Modern(_));
+    let session = match &era {
+        Era::Legacy(session) => Some(session.clone()),
+        Era::Modern(_) => None,
+    };
+    let (sender, mut events) = mpsc::unbounded_channel::<Value>();
+    let sink: Option<Sink> = accept.sse.then(|| {
+        let sender = sender.clone();
+        Arc::new(move |message: Value| {
+            let _ = sender.send(message);
+        }) as Sink
+    });
+    drop(sender);
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let cx = RequestContext::new(&request, era, sink, cancelled.clone());
+    if let Some(session) = &session {
+        session.track(&request.id, cancelled.clone());
+    }
+    let router = state.router.clone();
+    let request = Arc::new(request);
+    let mut work = Box::pin({
+        let request = request.clone();
+        async move { router.handle(&request, &cx).await }
+    });
+    let first = tokio::select! {
+        biased;
+        outcome = &mut work => {
+            if let Some(session) = &session {
+                session.untrack(&request.id);
+            }
+            if events.is_empty() && accept.json {
+                return match outcome {
+                    Ok(result) => json_response(StatusCode::OK, &jsonrpc::success(&request.id, result)),
+                    Err(error) => error_reply(&request, &error, modern),
+                };
+            }
+            // The client takes only SSE, or events were produced before the
+            // call finished: stream them all.
+            let log = open_log(session.as_deref());
+            while let Ok(message) = events.try_recv() {
+                log.push(&message);
+            }
+            if !cancelled.load(std::sync::atomic::Ordering::Relaxed) {
+                log.push(&reply(&request, outcome));
+            }
+            log.finish();
+            return sse_response(log.reader(None), None);
+        }
+        Some(first) = events.recv() => first,
+    };
+    let log = open_log(session.as_deref());
+    log.push(&first);
+    let writer = log.clone();
+    let stopped = cancelled.clone();
+    tokio::spawn(async move {
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut work => break outcome,
+                Some(message) = events.recv() => writer.push(&message),
+            }
+        };
+        while let Ok(message) = events.try_recv() {
+            writer.push(&message);
+        }
+        // A cancelled request gets no response, as MCP asks.
+        if !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            writer.push(&reply(&request, outcome));
+        }
+        writer.finish();
+        if let Some(session) = session {
+            session.untrack(&request.id);
+        }
+    });
+    // 2026-07-28 cancels by closing the stream; a 2025 client that drops the
+    // connection may resume with Last-Event-ID, so its call keeps running.
+    sse_response(log.reader(None), modern.then_some(cancelled))
+}
+
+fn open_log(session: Option<&Session>) -> Arc<EventLog> {
+    match session {
+        Some(session) => session.open_stream(),
+        None => Arc::new(EventLog::new("r".to_owned())),
+    }
+}
+
+fn reply(request: &Request, outcome: Result<Value, RpcError>) -> Value {
+    match outcome {
+        Ok(result) => jsonrpc::success(&request.id, result),
+        Err(error) => jsonrpc::failure(&request.id, &error),
     }
 }
 
@@ -218,14 +356,46 @@ fn unknown_session() -> Response {
     rpc_error_response(StatusCode::NOT_FOUND, &error)
 }
 
-/// Notifications and client responses: accepted with 202 and no body.
-fn accept_one_way(state: &HttpState, headers: &HeaderMap) -> Response {
-    if let Some(id) = header_str(headers, SESSION_HEADER)
-        && state.sessions.get(id).is_none()
-    {
+/// Notifications are accepted with 202; `notifications/cancelled` cancels a legacy call.
+fn notification(
+    state: &HttpState,
+    headers: &HeaderMap,
+    method: &str,
+    params: Option<&Value>,
+) -> Response {
+    let Ok(session) = named_session(state, headers) else {
         return unknown_session();
+    };
+    if method == "notifications/cancelled"
+        && let (Some(session), Some(id)) = (session, params.and_then(|p| p.get("requestId")))
+    {
+        session.cancel(id);
     }
     StatusCode::ACCEPTED.into_response()
+}
+
+/// A client's answer to a request berth sent it on a legacy stream.
+fn client_answer(
+    state: &HttpState,
+    headers: &HeaderMap,
+    id: &Value,
+    answer: Result<Value, RpcError>,
+) -> Response {
+    match named_session(state, headers) {
+        Ok(Some(session)) => {
+            if !session.answer(id, answer) {
+                tracing::debug!("ignoring a client answer to unknown or expired request {id}");
+            }
+            StatusCode::ACCEPTED.into_response()
+        }
+        Ok(None) => rpc_error_response(
+            StatusCode::BAD_REQUEST,
+            &RpcError::invalid_request(
+                "a response needs the Mcp-Session-Id of the session that asked",
+            ),
+        ),
+        Err(UnknownSession) => unknown_session(),
+    }
 }
 
 /// The legacy handshake: negotiate, create the session, return its id.
@@ -234,8 +404,8 @@ fn initialize(state: &HttpState, request: &Request) -> Response {
     let capabilities = request
         .param("capabilities")
         .cloned()
-        .unwrap_or_else(|| serde_json::json!({}));
-    match state.sessions.create(version, capabilities) {
+        .unwrap_or_else(|| json!({}));
+    match state.sessions.insert(Session::new(version, capabilities)) {
         Ok(id) => {
             let mut response =
                 json_response(StatusCode::OK, &jsonrpc::success(&request.id, result));
@@ -257,34 +427,83 @@ fn initialize(state: &HttpState, request: &Request) -> Response {
     }
 }
 
-/// Answers on an SSE stream: notifications first, then the response.
-fn stream_reply(
-    state: Arc<HttpState>,
-    request: Request,
-    era: Era,
-    log_level: Option<String>,
-) -> Response {
-    let (sender, events) = mpsc::unbounded_channel::<Bytes>();
-    let cancelled = Arc::new(AtomicBool::new(false));
-    let sink_sender = sender.clone();
-    let sink: notify::Sink = Arc::new(move |message: Value| {
-        let _ = sink_sender.send(sse::event(&message));
+/// 2026-07-28 `subscriptions/listen`: an acknowledgement, then the notices the
+/// filter asks for, each tagged with the subscription id (the request's id).
+fn listen(state: &HttpState, request: &Request) -> Response {
+    let filter = match SubscriptionFilter::parse(request.param("notifications")) {
+        Ok(filter) => filter,
+        Err(error) => return error_reply(request, &error, true),
+    };
+    let meta = json!({ "io.modelcontextprotocol/subscriptionId": request.id });
+    let ack = jsonrpc::notification(
+        "notifications/subscriptions/acknowledged",
+        json!({ "notifications": filter.to_json(), "_meta": meta }),
+    );
+    let notices = notice_stream(state.router.notices(), move |notice| {
+        filter.wants(notice).then(|| notice.message(Some(&meta)))
     });
-    let hooks = notify::hooks(&request, log_level.as_deref(), sink, cancelled.clone());
-    // The call runs beside the response body so events can flow while it works.
-    tokio::spawn(async move {
-        let cx = RequestContext { era, hooks };
-        let reply = match state.router.handle(&request, &cx).await {
-            Ok(result) => jsonrpc::success(&request.id, result),
-            Err(error) => jsonrpc::failure(&request.id, &error),
-        };
-        let _ = sender.send(sse::event(&reply));
-    });
-    sse_response(Body::from_stream(CallStream { events, cancelled }))
+    let body = futures_util::stream::once(async move { Ok(sse_message(&ack)) }).chain(notices);
+    sse_response(with_keepalive(Box::pin(body)), None)
 }
 
-fn sse_response(body: Body) -> Response {
-    let mut response = (StatusCode::OK, body).into_response();
+fn sse_message(message: &Value) -> Bytes {
+    Bytes::from(format!("event: message\ndata: {message}\n\n"))
+}
+
+/// Notices turned into SSE events by `select`, which drops the unwanted ones.
+fn notice_stream(
+    receiver: tokio::sync::broadcast::Receiver<Notice>,
+    select: impl Fn(&Notice) -> Option<Value> + Send + 'static,
+) -> BoxStream<'static, Result<Bytes, Infallible>> {
+    Box::pin(futures_util::stream::unfold(
+        (receiver, select),
+        |(mut receiver, select)| async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(notice) => {
+                        if let Some(message) = select(&notice) {
+                            return Some((Ok(sse_message(&message)), (receiver, select)));
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!("a slow event stream missed {missed} notices");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        },
+    ))
+}
+
+/// `body` with a comment line every [`KEEPALIVE`] so proxies keep it open.
+fn with_keepalive(
+    body: BoxStream<'static, Result<Bytes, Infallible>>,
+) -> BoxStream<'static, Result<Bytes, Infallible>> {
+    let keepalive = futures_util::stream::unfold((), |()| async {
+        tokio::time::sleep(KEEPALIVE).await;
+        Some((Ok(Bytes::from_static(b": keepalive\n\n")), ()))
+    });
+    // End with the body, not with the endless keep-alive.
+    let body = body
+        .map(Some)
+        .chain(futures_util::stream::once(async { None }));
+    let merged = futures_util::stream::select(body, keepalive.map(Some));
+    Box::pin(
+        merged
+            .take_while(|item| std::future::ready(item.is_some()))
+            .filter_map(std::future::ready),
+    )
+}
+
+fn sse_response(
+    body: BoxStream<'static, Result<Bytes, Infallible>>,
+    cancelled: Option<Arc<AtomicBool>>,
+) -> Response {
+    let mut response = (
+        StatusCode::OK,
+        Body::from_stream(CancelOnDrop { body, cancelled }),
+    )
+        .into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -298,41 +517,31 @@ fn sse_response(body: Body) -> Response {
     response
 }
 
-/// GET opens a legacy session's server-to-client event stream.
+/// GET opens a legacy session's event stream, or resumes a POST stream after `Last-Event-ID`.
 async fn get_mcp(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
-    let Some(id) = header_str(&headers, SESSION_HEADER) else {
-        return method_not_allowed();
-    };
-    let Some(session) = state.sessions.get(id) else {
-        return unknown_session();
+    let session = match named_session(&state, &headers) {
+        Ok(Some(session)) => session,
+        Ok(None) => return method_not_allowed(),
+        Err(UnknownSession) => return unknown_session(),
     };
     if !accepts(&headers).sse {
         let error = RpcError::invalid_request("GET /mcp needs Accept: text/event-stream");
         return rpc_error_response(StatusCode::NOT_ACCEPTABLE, &error);
     }
-    let messages =
-        futures_util::stream::unfold(session.outbound.subscribe(), |mut receiver| async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(message) => {
-                        return Some((
-                            Bytes::from(format!("event: message\ndata: {message}\n\n")),
-                            receiver,
-                        ));
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        });
-    // A comment line every 15 s keeps proxies from closing an idle stream.
-    let keepalive = futures_util::stream::unfold((), |()| async {
-        tokio::time::sleep(Duration::from_secs(15)).await;
-        Some((Bytes::from_static(b": keepalive\n\n"), ()))
+    if let Some(last) = header_str(&headers, "last-event-id")
+        && let Some(log) = session.stream_for(last)
+        && let Some(seq) = log.sequence_of(last)
+    {
+        return sse_response(with_keepalive(log.reader(Some(seq))), None);
+    }
+    let priming = Bytes::from(format!("retry: {RETRY_MS}\ndata: \n\n"));
+    let watcher = session.clone();
+    let notices = notice_stream(state.router.notices(), move |notice| match notice {
+        Notice::ResourceUpdated(uri) if !watcher.is_subscribed(uri) => None,
+        _ => Some(notice.message(None)),
     });
-    let stream =
-        futures_util::stream::select(messages, keepalive).map(Ok::<_, std::convert::Infallible>);
-    sse_response(Body::from_stream(stream))
+    let body = futures_util::stream::once(async move { Ok(priming) }).chain(notices);
+    sse_response(with_keepalive(Box::pin(body)), None)
 }
 
 /// DELETE ends a legacy session.

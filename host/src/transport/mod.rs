@@ -3,5 +3,4 @@
 
 pub mod guard;
 pub mod http;
-mod sse;
 pub mod stdio;

@@ -1,25 +1,38 @@
 //! stdio: newline-delimited JSON-RPC on stdin/stdout, for clients that spawn berth.
 //!
-//! One process is one connection: a legacy client sends `initialize` once; a
-//! 2026-07-28 client sends `_meta` on every request. Requests run
-//! concurrently and replies are written whole, one per line, by a single
+//! One process is one connection: a legacy client sends `initialize` once and
+//! the connection holds its session; a 2026-07-28 client sends `_meta` on
+//! every request. Requests run concurrently; replies, notifications and
+//! server-to-client requests are written whole, one per line, by a single
 //! writer. Nothing but protocol messages ever reaches stdout: logs go to
 //! stderr and plugin output to the log.
 
-use std::sync::atomic::AtomicBool;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
+use crate::notices::{Notice, SubscriptionFilter};
 use crate::protocol::era;
-use crate::protocol::jsonrpc::{self, Message, RpcError};
-use crate::protocol::notify;
+use crate::protocol::jsonrpc::{self, Message, Request, RpcError};
+use crate::protocol::notify::Sink;
 use crate::router::{Era, RequestContext, Router};
+use crate::session::Session;
 
-/// What `initialize` settled for this connection.
-type LegacyState = Arc<Mutex<Option<(&'static str, Value)>>>;
+/// The state of one stdio connection.
+struct Connection {
+    router: Arc<Router>,
+    out: Sink,
+    /// The session `initialize` created, if the client is a legacy one.
+    session: Mutex<Option<Arc<Session>>>,
+    /// Cancel flags of running requests (and listen streams), by request id.
+    running: Mutex<HashMap<String, Arc<AtomicBool>>>,
+    /// Cancel flags of open listen streams, which end when input closes.
+    listens: Mutex<Vec<Arc<AtomicBool>>>,
+}
 
 /// Serves `router` over `input`/`output` until `input` closes.
 pub async fn serve<R, W>(
@@ -43,7 +56,16 @@ where
         }
         Ok::<_, std::io::Error>(())
     });
-    let legacy: LegacyState = Arc::new(Mutex::new(None));
+    let out: Sink = Arc::new(move |message| {
+        let _ = sender.send(message);
+    });
+    let connection = Arc::new(Connection {
+        router,
+        out,
+        session: Mutex::new(None),
+        running: Mutex::new(HashMap::new()),
+        listens: Mutex::new(Vec::new()),
+    });
     let mut input = BufReader::new(input);
     let mut line = Vec::new();
     let mut calls = tokio::task::JoinSet::new();
@@ -60,92 +82,151 @@ where
             skip_rest_of_line(&mut input).await?;
             let error =
                 RpcError::invalid_request(format!("message larger than {max_line_bytes} bytes"));
-            let _ = sender.send(jsonrpc::failure(&Value::Null, &error));
+            (connection.out)(jsonrpc::failure(&Value::Null, &error));
             continue;
         }
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let request = match jsonrpc::parse(&line) {
-            Ok(Message::Request(request)) => request,
-            Ok(Message::Notification { .. } | Message::Response { .. }) => continue,
-            Err(rejected) => {
-                let _ = sender.send(jsonrpc::failure(&rejected.id, &rejected.error));
-                continue;
+        match jsonrpc::parse(&line) {
+            Ok(Message::Request(request)) => connection.request(request, &mut calls),
+            Ok(Message::Notification { method, params }) => {
+                connection.notification(&method, params.as_ref())
             }
-        };
-        let era = match classify(&router, &request, &legacy) {
-            Classified::Call(era) => era,
-            Classified::Answered(reply) => {
-                let _ = sender.send(reply);
-                continue;
+            Ok(Message::Response { id, answer }) => {
+                if let Some(session) = connection.session() {
+                    session.answer(&id, answer);
+                }
             }
-        };
-        let router = router.clone();
-        let sender = sender.clone();
-        calls.spawn(async move {
-            let log_level = match &era {
-                Era::Modern(envelope) => envelope.log_level.clone(),
-                Era::Legacy { .. } => None,
-            };
-            let sink_sender = sender.clone();
-            let sink: notify::Sink = Arc::new(move |message| {
-                let _ = sink_sender.send(message);
-            });
-            let hooks = notify::hooks(
-                &request,
-                log_level.as_deref(),
-                sink,
-                Arc::new(AtomicBool::new(false)),
-            );
-            let cx = RequestContext { era, hooks };
-            let reply = match router.handle(&request, &cx).await {
-                Ok(result) => jsonrpc::success(&request.id, result),
-                Err(error) => jsonrpc::failure(&request.id, &error),
-            };
-            let _ = sender.send(reply);
-        });
+            Err(rejected) => (connection.out)(jsonrpc::failure(&rejected.id, &rejected.error)),
+        }
     }
-    // Input closed: let running calls answer, then stop the writer.
+    // Input closed: stop listen streams, let running calls answer, then stop the writer.
+    for flag in lock(&connection.listens).iter() {
+        flag.store(true, Ordering::Relaxed);
+    }
     while calls.join_next().await.is_some() {}
-    drop(sender);
+    drop(connection);
     writer.await.map_err(std::io::Error::other)?
 }
 
-/// What to do with a request on this connection.
-enum Classified {
-    /// Run it in this era.
-    Call(Era),
-    /// Already answered (`initialize`, or an envelope error): send the reply.
-    Answered(Value),
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn classify(router: &Router, request: &jsonrpc::Request, legacy: &LegacyState) -> Classified {
-    let modern = || match era::check_modern(&request.method, request.params_object(), None) {
-        Ok(envelope) => Classified::Call(Era::Modern(envelope)),
-        Err(error) => Classified::Answered(jsonrpc::failure(&request.id, &error)),
-    };
-    if era::wants_modern(request.meta(), None) {
-        return modern();
+impl Connection {
+    fn session(&self) -> Option<Arc<Session>> {
+        lock(&self.session).clone()
     }
-    let mut state = legacy
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if request.method == "initialize" {
-        let (version, result) = router.initialize(request);
+
+    fn reply(&self, request: &Request, outcome: Result<Value, RpcError>) {
+        (self.out)(match outcome {
+            Ok(result) => jsonrpc::success(&request.id, result),
+            Err(error) => jsonrpc::failure(&request.id, &error),
+        });
+    }
+
+    fn notification(&self, method: &str, params: Option<&Value>) {
+        if method == "notifications/cancelled"
+            && let Some(id) = params.and_then(|p| p.get("requestId"))
+            && let Some(flag) = lock(&self.running).get(&id.to_string())
+        {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Classifies `request` and runs it (or answers it at once).
+    fn request(self: &Arc<Self>, request: Request, calls: &mut tokio::task::JoinSet<()>) {
+        let era = if era::wants_modern(request.meta(), None) || self.session().is_none() {
+            if request.method == "initialize" && !era::wants_modern(request.meta(), None) {
+                return self.initialize(&request);
+            }
+            match era::check_modern(&request.method, request.params_object(), None) {
+                Ok(envelope) => Era::Modern(envelope),
+                Err(error) => return self.reply(&request, Err(error)),
+            }
+        } else {
+            match self.session() {
+                Some(session) => Era::Legacy(session),
+                None => return,
+            }
+        };
+        let cancelled = Arc::new(AtomicBool::new(false));
+        lock(&self.running).insert(request.id.to_string(), cancelled.clone());
+        let connection = self.clone();
+        if matches!(era, Era::Modern(_)) && request.method == "subscriptions/listen" {
+            lock(&self.listens).push(cancelled.clone());
+            calls.spawn(async move { connection.listen(request, cancelled).await });
+            return;
+        }
+        calls.spawn(async move {
+            let cx = RequestContext::new(
+                &request,
+                era,
+                Some(connection.out.clone()),
+                cancelled.clone(),
+            );
+            let outcome = connection.router.handle(&request, &cx).await;
+            lock(&connection.running).remove(&request.id.to_string());
+            // A cancelled request gets no response, as MCP asks.
+            if !cancelled.load(Ordering::Relaxed) {
+                connection.reply(&request, outcome);
+            }
+        });
+    }
+
+    /// The legacy handshake: the connection gets a session, and server notices start flowing.
+    fn initialize(self: &Arc<Self>, request: &Request) {
+        let (version, result) = self.router.initialize(request);
         let capabilities = request
             .param("capabilities")
             .cloned()
-            .unwrap_or_else(|| serde_json::json!({}));
-        *state = Some((version, capabilities));
-        return Classified::Answered(jsonrpc::success(&request.id, result));
+            .unwrap_or_else(|| json!({}));
+        let session = Arc::new(Session::new(version, capabilities));
+        *lock(&self.session) = Some(session.clone());
+        self.reply(request, Ok(result));
+        let mut notices = self.router.notices();
+        let out = self.out.clone();
+        tokio::spawn(async move {
+            loop {
+                match notices.recv().await {
+                    Ok(Notice::ResourceUpdated(uri)) if !session.is_subscribed(&uri) => {}
+                    Ok(notice) => out(notice.message(None)),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
     }
-    match &*state {
-        Some((version, capabilities)) => Classified::Call(Era::Legacy {
-            version,
-            client_capabilities: capabilities.clone(),
-        }),
-        None => modern(),
+
+    /// 2026-07-28 `subscriptions/listen` on stdio: an acknowledgement, then
+    /// matching notices, until the client cancels it (then an empty result).
+    async fn listen(self: Arc<Self>, request: Request, cancelled: Arc<AtomicBool>) {
+        let filter = match SubscriptionFilter::parse(request.param("notifications")) {
+            Ok(filter) => filter,
+            Err(error) => return self.reply(&request, Err(error)),
+        };
+        let meta = json!({ "io.modelcontextprotocol/subscriptionId": request.id });
+        (self.out)(jsonrpc::notification(
+            "notifications/subscriptions/acknowledged",
+            json!({ "notifications": filter.to_json(), "_meta": meta }),
+        ));
+        let mut notices = self.router.notices();
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+        while !cancelled.load(Ordering::Relaxed) {
+            tokio::select! {
+                notice = notices.recv() => match notice {
+                    Ok(notice) if filter.wants(&notice) => (self.out)(notice.message(Some(&meta))),
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+                _ = tick.tick() => {}
+            }
+        }
+        lock(&self.running).remove(&request.id.to_string());
+        self.reply(&request, Ok(json!({ "resultType": "complete" })));
     }
 }
 

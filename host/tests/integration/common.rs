@@ -172,7 +172,8 @@ impl Reply {
         if is_sse {
             let events: Vec<Value> = text
                 .lines()
-                .filter_map(|l| l.strip_prefix("data: "))
+                .filter_map(|l| l.strip_prefix("data:").map(str::trim))
+                .filter(|d| !d.is_empty())
                 .map(|d| serde_json::from_str(d).expect("SSE data is JSON"))
                 .collect();
             let body = events.last().cloned().unwrap_or(Value::Null);
@@ -329,5 +330,57 @@ impl<'a> LegacySession<'a> {
             body.to_string(),
         )
         .await
+    }
+}
+
+/// Reads an SSE response one JSON-RPC message at a time, as it streams.
+pub struct SseReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseReader {
+    /// Wraps a streaming response (which must be `text/event-stream`).
+    pub fn new(response: reqwest::Response) -> Self {
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        assert!(
+            content_type.starts_with("text/event-stream"),
+            "expected SSE, got {content_type:?}"
+        );
+        Self {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next message, or `None` when the stream ends. Events without data
+    /// (priming) and comments are skipped.
+    pub async fn next(&mut self) -> Option<Value> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let event: String = self.buffer.drain(..end + 2).collect();
+                let data: String = event
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                if data.is_empty() {
+                    continue;
+                }
+                return Some(
+                    serde_json::from_str(&data)
+                        .unwrap_or_else(|e| panic!("SSE data is not JSON ({e}): {data}")),
+                );
+            }
+            match self.response.chunk().await.expect("read SSE") {
+                Some(chunk) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                None => return None,
+            }
+        }
     }
 }

@@ -7,5 +7,6 @@ mod common;
 mod http_errors;
 mod http_legacy;
 mod http_modern;
+mod mcp_features;
 mod sandbox;
 mod stdio;
