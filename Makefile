@@ -16,7 +16,7 @@ VENV         := .build/venv
 PYTHON       ?= python3
 ARGS         ?=
 
-.PHONY: run plugins fixtures wasm-target test test-rust test-python lint venv bench clean
+.PHONY: run plugins fixtures wasm-target test test-rust test-python test-conformance lint venv bench clean
 
 ## run: build the bundled plugins and run `berth serve` with them (pass more flags with ARGS="...")
 run: plugins
@@ -51,8 +51,8 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cd examples/plugins && cargo clippy --target $(WASM_TARGET) -- -D warnings
 
-## test: everything: lint, Rust unit and integration tests, Python SDK client tests
-test: fixtures venv lint test-rust test-python
+## test: everything: lint, Rust tests, Python SDK client tests, official conformance suites
+test: fixtures venv lint test-rust test-python test-conformance
 
 test-rust: fixtures
 	cargo test --workspace
@@ -60,6 +60,11 @@ test-rust: fixtures
 test-python: fixtures venv
 	cargo build -p berth
 	BERTH_BIN=$(CARGO_TARGET_DIR)/debug/berth $(VENV)/bin/python -m pytest tests/python -q
+
+## test-conformance: the official MCP conformance suites (both eras) against a real berth
+test-conformance: fixtures
+	cargo build -p berth
+	tests/conformance/run.sh $(CARGO_TARGET_DIR)/debug/berth
 
 clean:
 	rm -rf .build plugins/*.wasm

@@ -337,6 +337,8 @@ impl<'a> LegacySession<'a> {
 pub struct SseReader {
     response: reqwest::Response,
     buffer: String,
+    /// The id of the last event read, for `Last-Event-ID`.
+    pub last_id: Option<String>,
 }
 
 impl SseReader {
@@ -354,6 +356,7 @@ impl SseReader {
         Self {
             response,
             buffer: String::new(),
+            last_id: None,
         }
     }
 
@@ -363,6 +366,9 @@ impl SseReader {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let event: String = self.buffer.drain(..end + 2).collect();
+                if let Some(id) = event.lines().find_map(|l| l.strip_prefix("id:")) {
+                    self.last_id = Some(id.trim().to_owned());
+                }
                 let data: String = event
                     .lines()
                     .filter_map(|l| l.strip_prefix("data:"))

@@ -331,3 +331,58 @@ async fn completion_suggests_prompt_arguments() {
         json!(["paris", "park", "party"])
     );
 }
+
+#[tokio::test]
+async fn a_legacy_stream_resumes_after_last_event_id() {
+    let server = Server::start(&["conformance"]);
+    let session = LegacySession::open(&server, "2025-11-25").await;
+    let client = server.client();
+    let call = json!({
+        "jsonrpc": "2.0", "id": 9, "method": "tools/call",
+        "params": { "name": "test_tool_with_progress", "_meta": { "progressToken": 7 } }
+    });
+    let response = client
+        .post(&server.url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &session.id)
+        .body(call.to_string())
+        .send()
+        .await
+        .expect("send");
+    let mut stream = SseReader::new(response);
+    let first = stream.next().await.expect("first progress");
+    assert_eq!(first["params"]["progress"], 0.0);
+    let last = stream.last_id.clone().expect("events carry ids");
+    drop(stream); // the connection drops mid-call; a 2025 call keeps running
+
+    let resumed = client
+        .get(&server.url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session.id)
+        .header("last-event-id", &last)
+        .send()
+        .await
+        .expect("resume");
+    let mut stream = SseReader::new(resumed);
+    let mut rest = Vec::new();
+    while let Some(message) = stream.next().await {
+        rest.push(message);
+    }
+    let progress: Vec<&Value> = rest
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .collect();
+    assert_eq!(
+        progress
+            .iter()
+            .map(|m| m["params"]["progress"].clone())
+            .collect::<Vec<_>>(),
+        [json!(50.0), json!(100.0)]
+    );
+    assert_eq!(
+        rest.last().expect("response")["id"],
+        9,
+        "the response arrives after the replayed events"
+    );
+}

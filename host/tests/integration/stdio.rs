@@ -107,3 +107,48 @@ fn modern_requests_and_errors() {
     assert_eq!(invalid.len(), 1);
     assert_eq!(invalid[0]["error"]["code"], -32600);
 }
+
+#[test]
+fn notifications_cancelled_stops_a_call() {
+    let dir = plugin_dir(&["conformance"]);
+    let config = dir.path().join("berth.toml");
+    std::fs::write(&config, "[limits]\ndeadline_ms = 120000\n").expect("write");
+    let mut child = berth()
+        .arg("stdio")
+        .arg("--plugins")
+        .arg(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("--cache-dir")
+        .arg(shared_cache())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut call = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": { "name": "test_wait_for_cancel" } });
+    call["params"]["_meta"] = envelope();
+    writeln!(stdin, "{call}").expect("write");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    writeln!(stdin, "{}", json!({ "jsonrpc": "2.0", "method": "notifications/cancelled", "params": { "requestId": 1 } }))
+        .expect("write");
+    drop(stdin);
+    // The process exits once its calls end; only cancellation can end this one before its deadline.
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the cancelled call kept running");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let lines: Vec<String> = BufReader::new(child.stdout.take().expect("stdout"))
+        .lines()
+        .map(|l| l.expect("line"))
+        .collect();
+    assert!(
+        lines.is_empty(),
+        "a cancelled request gets no response: {lines:?}"
+    );
+}
