@@ -270,20 +270,24 @@ async fn respond(state: Arc<HttpState>, request: Request, era: Era, accept: Acce
         let request = request.clone();
         async move { router.handle(&request, &cx).await }
     });
-    let first = tokio::select! {
+    // A client that takes only SSE gets its stream at once; others get JSON
+    // unless the call streams something before it finishes.
+    let first = if !accept.json {
+        None
+    } else {
+        Some(tokio::select! {
         biased;
         outcome = &mut work => {
             if let Some(session) = &session {
                 session.untrack(&request.id);
             }
-            if events.is_empty() && accept.json {
+            if events.is_empty() {
                 return match outcome {
                     Ok(result) => json_response(StatusCode::OK, &jsonrpc::success(&request.id, result)),
                     Err(error) => error_reply(&request, &error, modern),
                 };
             }
-            // The client takes only SSE, or events were produced before the
-            // call finished: stream them all.
+            // Events were produced, but the call finished first: stream them all.
             let log = open_log(session.as_deref());
             while let Ok(message) = events.try_recv() {
                 log.push(&message);
@@ -295,9 +299,12 @@ async fn respond(state: Arc<HttpState>, request: Request, era: Era, accept: Acce
             return sse_response(log.reader(None), None);
         }
         Some(first) = events.recv() => first,
+        })
     };
     let log = open_log(session.as_deref());
-    log.push(&first);
+    if let Some(first) = &first {
+        log.push(first);
+    }
     let writer = log.clone();
     let stopped = cancelled.clone();
     tokio::spawn(async move {

@@ -386,3 +386,46 @@ async fn a_legacy_stream_resumes_after_last_event_id() {
         "the response arrives after the replayed events"
     );
 }
+
+#[tokio::test]
+async fn closing_a_modern_stream_cancels_the_call() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("berth.toml");
+    // One pool slot and a long deadline: the next call finds a free instance
+    // only if closing the stream stopped the first one.
+    std::fs::write(
+        &config,
+        "[limits]\ndeadline_ms = 120000\n[pool]\ninstances = 1\n",
+    )
+    .expect("write");
+    let server = Server::start_with(
+        &["conformance"],
+        &["--config", config.to_str().expect("utf-8")],
+    );
+    let mut body = modern_call("test_wait_for_cancel", json!({}));
+    body["params"]["_meta"]["progressToken"] = json!("stream");
+    let response = server
+        .client()
+        .post(&server.url)
+        .header("content-type", "application/json")
+        .header("accept", "text/event-stream")
+        .header("mcp-protocol-version", MODERN)
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "test_wait_for_cancel")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status().as_u16(), 200);
+    drop(response);
+    let mut freed = false;
+    for _ in 0..100 {
+        let next = call_tool(&server, "test_simple_text", json!({})).await;
+        if next["isError"] == false {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(freed, "the cancelled call still holds the only instance");
+}
