@@ -18,7 +18,7 @@ pub fn plugins_dir() -> PathBuf {
 pub async fn bundled_router() -> Arc<Router> {
     let mut config = Config::default();
     config.plugins = plugins_dir();
-    match berth::server::build_router(&config, true).await {
+    match berth::server::build_router(&config, true, false).await {
         Ok(router) => router,
         Err(e) => panic!("cannot load the bundled plugins (run `make plugins`): {e}"),
     }

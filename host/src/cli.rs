@@ -66,6 +66,10 @@ struct Common {
     /// Compile every plugin at start instead of using the compiled-plugin cache.
     #[arg(long)]
     no_cache: bool,
+    /// Do not watch the plugins folder (by default new, changed and removed
+    /// plugins are loaded, swapped and dropped while serving).
+    #[arg(long)]
+    no_watch: bool,
 }
 
 impl Common {
@@ -114,7 +118,7 @@ pub async fn run(args: Args) -> Result<()> {
             }
             // Bind first: a busy port should fail before plugins are compiled.
             let listener = server::bind(config.listen).await?;
-            let router = server::build_router(&config, !common.no_cache).await?;
+            let router = server::build_router(&config, !common.no_cache, !common.no_watch).await?;
             let snapshot = router.registry().snapshot();
             for plugin in snapshot.plugins() {
                 let tools: Vec<&str> = plugin
@@ -139,7 +143,7 @@ pub async fn run(args: Args) -> Result<()> {
         }
         Command::Stdio { common } => {
             let config = common.config()?;
-            let router = server::build_router(&config, !common.no_cache).await?;
+            let router = server::build_router(&config, !common.no_cache, !common.no_watch).await?;
             berth::transport::stdio::serve(
                 router,
                 tokio::io::stdin(),
@@ -154,7 +158,7 @@ pub async fn run(args: Args) -> Result<()> {
         }
         Command::List { common, json } => {
             let config = common.config()?;
-            let router = server::build_router(&config, !common.no_cache).await?;
+            let router = server::build_router(&config, !common.no_cache, false).await?;
             print_list(&router, json);
             Ok(())
         }

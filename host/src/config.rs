@@ -98,6 +98,10 @@ pub struct LimitsConfig {
     pub deadline_ms: u64,
     /// Bytes of plugin stdout/stderr logged per call; the rest is dropped.
     pub max_log_bytes: usize,
+    /// How long a call waits for a free slot of its plugin, in milliseconds.
+    pub queue_ms: u64,
+    /// Largest tool result passed to a client (text and binary bytes).
+    pub max_output_bytes: usize,
 }
 
 /// Sizing of wasmtime's pooling instance allocator.
@@ -107,6 +111,8 @@ pub struct LimitsConfig {
 pub struct PoolConfig {
     /// Most plugin instances alive at once (calls in flight across all plugins).
     pub instances: u32,
+    /// Largest memory cap any plugin may be given, in MiB (sizes the pool's slots).
+    pub max_memory_mib: u64,
 }
 
 impl Default for Config {
@@ -140,13 +146,18 @@ impl Default for LimitsConfig {
             memory_mib: 64,
             deadline_ms: 5_000,
             max_log_bytes: 64 * 1024,
+            queue_ms: 1_000,
+            max_output_bytes: 16 * 1024 * 1024,
         }
     }
 }
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        Self { instances: 1_000 }
+        Self {
+            instances: 1_000,
+            max_memory_mib: 256,
+        }
     }
 }
 
@@ -194,6 +205,12 @@ impl Config {
             ));
         }
         self.protocol.state_key()?;
+        if self.limits.memory_mib > self.pool.max_memory_mib {
+            return Err(Error::Config(format!(
+                "limits.memory_mib ({}) is larger than pool.max_memory_mib ({})",
+                self.limits.memory_mib, self.pool.max_memory_mib
+            )));
+        }
         if self.pool.instances == 0 {
             return Err(Error::Config("pool.instances must be at least 1".into()));
         }

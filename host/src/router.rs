@@ -182,6 +182,12 @@ impl Router {
         self.notices.subscribe()
     }
 
+    /// Tells every interested stream about `notice`.
+    pub fn publish(&self, notice: Notice) {
+        // No receivers means no open streams: nothing to tell.
+        let _ = self.notices.send(notice);
+    }
+
     /// Acts on a plugin's announcement: re-read its catalog, tell clients.
     pub async fn apply(&self, signal: HostSignal) {
         match signal {

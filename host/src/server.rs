@@ -13,11 +13,12 @@ use crate::router::Router;
 use crate::runtime::Runtime;
 use crate::transport::http::{self, HttpState};
 
-/// Builds the runtime, loads every plugin in `config.plugins` and returns a router over them.
-pub async fn build_router(config: &Config, use_cache: bool) -> Result<Arc<Router>> {
+/// Builds the runtime, loads every plugin in `config.plugins` and returns a
+/// router over them; with `watch`, later changes to the folder are hot-reloaded.
+pub async fn build_router(config: &Config, use_cache: bool, watch: bool) -> Result<Arc<Router>> {
     let cache_dir = use_cache.then(|| config.cache_dir());
     let runtime = Runtime::new(config, cache_dir)?;
-    let plugins = load_dir(&runtime, &config.plugins).await?;
+    let plugins = load_dir(&runtime, config).await?;
     let snapshot = Snapshot::build(plugins)?;
     let registry = Arc::new(Registry::new(snapshot));
     let router = Arc::new(Router::new(
@@ -26,6 +27,9 @@ pub async fn build_router(config: &Config, use_cache: bool) -> Result<Arc<Router
         config.protocol.state_key()?,
     ));
     spawn_signal_handler(&runtime, &router);
+    if watch {
+        crate::registry::watch::spawn(runtime, config.clone(), router.clone())?;
+    }
     Ok(router)
 }
 

@@ -5,7 +5,9 @@
 //! and swaps it in, and in-flight calls finish on the plugins they started with.
 
 mod loader;
+pub mod sidecar;
 mod template;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::protocol::headers::{HeaderParam, header_params};
 use crate::protocol::mcp;
 use crate::runtime::Plugin;
-pub use loader::load_dir;
+pub use loader::{load_dir, load_one};
 use template::UriTemplate;
 
 /// Everything the server offers at one moment, with list answers prepared.

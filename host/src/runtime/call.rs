@@ -64,6 +64,22 @@ pub enum CallFailure {
     /// No instance could be created (pool exhausted, instantiation trap).
     #[error("plugin {plugin:?} could not start: {message}")]
     Instantiate { plugin: Arc<str>, message: String },
+    /// The plugin was at its concurrency limit for longer than the queue wait.
+    #[error(
+        "plugin {plugin:?} is busy: {limit} calls were running and none finished within {waited_ms} ms; retry later"
+    )]
+    Busy {
+        plugin: Arc<str>,
+        limit: usize,
+        waited_ms: u64,
+    },
+    /// The plugin's answer was larger than the operator allows.
+    #[error("plugin {plugin:?} returned {size} bytes, more than its limit of {limit} bytes")]
+    Output {
+        plugin: Arc<str>,
+        size: usize,
+        limit: usize,
+    },
 }
 
 /// Marker error the epoch callback raises at the deadline.
@@ -82,12 +98,12 @@ impl Plugin {
         &self,
         hooks: CallHooks,
     ) -> Result<(Store<CallState>, Instance), CallFailure> {
-        let limits = &self.runtime.limits;
         let state = CallState::new(
             self.name.clone(),
-            limits,
+            self.settings.clone(),
             hooks,
             self.runtime.signals.clone(),
+            self.runtime.kv.clone(),
         );
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|state| &mut state.limits);
@@ -121,7 +137,7 @@ impl Plugin {
         &self,
         work: impl Future<Output = Result<R, CallFailure>>,
     ) -> Result<R, CallFailure> {
-        let limit = self.runtime.limits.deadline();
+        let limit = self.settings.deadline;
         match tokio::time::timeout(limit + super::engine::EPOCH_TICK * 2, work).await {
             Ok(result) => result,
             Err(_) => Err(CallFailure::Deadline {
@@ -137,7 +153,7 @@ impl Plugin {
         if error.is::<DeadlineExceeded>() {
             return CallFailure::Deadline {
                 plugin,
-                limit: self.runtime.limits.deadline(),
+                limit: self.settings.deadline,
             };
         }
         if error.is::<CancelledByClient>() {
@@ -147,7 +163,7 @@ impl Plugin {
         if full.contains("growing memory") || full.contains("memory minimum size") {
             return CallFailure::Memory {
                 plugin,
-                mib: self.runtime.limits.memory_mib,
+                mib: self.settings.memory_mib,
             };
         }
         tracing::debug!(plugin = %plugin, "wasm call failed: {full}");

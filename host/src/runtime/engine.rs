@@ -23,8 +23,8 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) linker: Arc<Linker<CallState>>,
-    pub(crate) limits: crate::config::LimitsConfig,
     pub(crate) cache_dir: Option<PathBuf>,
+    pub(crate) kv: super::kv::KvStore,
     pub(crate) signals: tokio::sync::broadcast::Sender<HostSignal>,
 }
 
@@ -44,13 +44,18 @@ impl Runtime {
             |state| state,
         )
         .map_err(|e| Error::Engine(format!("linking the berth host interface: {e:#}")))?;
+        super::bindings::berth::plugin::kv::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(|e| Error::Engine(format!("linking the berth kv interface: {e:#}")))?;
         start_epoch_ticker(&engine);
         let (signals, _) = tokio::sync::broadcast::channel(256);
         Ok(Self {
             engine,
             linker: Arc::new(linker),
-            limits: config.limits.clone(),
             cache_dir,
+            kv: super::kv::KvStore::default(),
             signals,
         })
     }
@@ -73,7 +78,10 @@ fn build_engine(config: &Config) -> wasmtime::Result<Engine> {
         .total_tables(instances.saturating_mul(4))
         .max_tables_per_component(16)
         .total_stacks(instances)
-        .max_memory_size(config.limits.memory_bytes())
+        .max_memory_size(
+            usize::try_from(config.pool.max_memory_mib.saturating_mul(1024 * 1024))
+                .unwrap_or(usize::MAX),
+        )
         // Resetting a slot by rewriting its resident pages is cheaper than
         // unmapping and faulting them back in on the next call.
         .linear_memory_keep_resident(2 * 1024 * 1024)

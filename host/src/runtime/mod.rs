@@ -10,12 +10,17 @@ pub mod bindings;
 mod cache;
 mod call;
 mod engine;
+mod kv;
 mod output;
 mod plugin;
+mod pool;
+mod settings;
 mod signal;
 mod state;
 
 pub use call::{CallFailure, CallHooks, PluginEvent};
 pub use engine::Runtime;
 pub use plugin::{Catalog, Plugin};
+pub use pool::PoolStats;
+pub use settings::{DirGrant, Isolation, PluginSettings, ReusePolicy};
 pub use signal::HostSignal;

@@ -48,6 +48,14 @@ impl LogStream {
         }
     }
 
+    /// Starts a new call's budget (reuse isolation).
+    pub fn reset_budget(&self, budget: usize) {
+        if let Ok(mut buffer) = self.inner.lock() {
+            buffer.budget = budget;
+            buffer.warned = false;
+        }
+    }
+
     fn accept(&self, bytes: &[u8]) {
         let Ok(mut buffer) = self.inner.lock() else {
             return;

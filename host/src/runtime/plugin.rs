@@ -1,21 +1,24 @@
 //! A loaded plugin: its compiled component, which interfaces it exports, and its catalog.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use wasmtime::component::InstancePre;
 
 use super::bindings::types::{
-    CallContext, CallOutcome, Completion, CompletionRequest, Error as PluginError, Prompt,
-    PromptOutcome, Resource, ResourceContents, ResourceTemplate, Tool,
+    CallContext, CallOutcome, Completion, CompletionRequest, Content, Error as PluginError, Prompt,
+    PromptOutcome, Resource, ResourceBody, ResourceContents, ResourceTemplate, Tool, ToolResult,
 };
 use super::bindings::{completion, prompts, resources, tools};
 use super::call::{CallFailure, CallHooks};
 use super::engine::Runtime;
+use super::pool::InstancePool;
+use super::settings::PluginSettings;
 use super::state::CallState;
 use crate::error::{Error, Result};
 
-/// What a plugin offers, read once at load time.
+/// What a plugin offers, read once at load time, with the names clients see.
 #[derive(Debug, Default, Clone)]
 pub struct Catalog {
     pub tools: Vec<Tool>,
@@ -33,12 +36,17 @@ pub struct Plugin {
     pub name: Arc<str>,
     /// The file it was loaded from.
     pub path: PathBuf,
-    /// What it offers.
+    /// What it offers, as clients see it (prefix applied, skipped names removed).
     pub catalog: Catalog,
     /// Whether the compiled artifact came from the cache.
     pub from_cache: bool,
+    /// What the operator decided for it.
+    pub settings: Arc<PluginSettings>,
     pub(crate) runtime: Runtime,
     pub(crate) pre: InstancePre<CallState>,
+    pub(crate) pool: InstancePool,
+    /// Exposed tool and prompt names → the names the plugin knows them by.
+    names: HashMap<String, String>,
     tools: Option<tools::GuestIndices>,
     resources: Option<resources::GuestIndices>,
     prompts: Option<prompts::GuestIndices>,
@@ -47,7 +55,11 @@ pub struct Plugin {
 
 impl Plugin {
     /// Loads, compiles (or reads from cache) and catalogs the component at `path`.
-    pub async fn load(runtime: &Runtime, path: &Path) -> Result<Arc<Plugin>> {
+    pub async fn load(
+        runtime: &Runtime,
+        path: &Path,
+        settings: PluginSettings,
+    ) -> Result<Arc<Plugin>> {
         let fail = |message: String| Error::Plugin {
             path: path.to_owned(),
             message,
@@ -72,14 +84,19 @@ impl Plugin {
         .map_err(|e| fail(format!("compiler thread failed: {e}")))?
         .map_err(|e| fail(format!("not a valid WebAssembly component: {e:#}")))?;
         let pre = runtime.linker.instantiate_pre(&component).map_err(|e| {
-            fail(format!("imports something berth does not provide (berth offers WASI 0.2 and berth:plugin/host@0.1.0): {e:#}"))
+            fail(format!(
+                "imports something berth does not provide (berth offers WASI 0.2 and berth:plugin/host@0.1.0): {e:#}"
+            ))
         })?;
         let mut plugin = Plugin {
             name,
             path: path.to_owned(),
             catalog: Catalog::default(),
             from_cache,
+            pool: InstancePool::new(settings.max_concurrency),
+            settings: Arc::new(settings),
             runtime: runtime.clone(),
+            names: HashMap::new(),
             tools: tools::GuestIndices::new(&pre).ok(),
             resources: resources::GuestIndices::new(&pre).ok(),
             prompts: prompts::GuestIndices::new(&pre).ok(),
@@ -91,67 +108,42 @@ impl Plugin {
                 "exports none of berth:plugin/tools@0.1.0, resources@0.1.0 or prompts@0.1.0; build it against berth's wit/ world".into(),
             ));
         }
-        plugin.catalog = plugin
+        let catalog = plugin
             .read_catalog()
             .await
             .map_err(|e| fail(format!("listing its catalog failed: {e}")))?;
-        validate(&plugin.catalog).map_err(fail)?;
+        validate(&catalog).map_err(fail)?;
+        (plugin.catalog, plugin.names) = expose(catalog, &plugin.settings);
         Ok(Arc::new(plugin))
     }
 
     /// The same plugin with its catalog read again (after it announced a change).
     pub async fn recatalog(&self) -> Result<Arc<Plugin>> {
-        let catalog = self.read_catalog().await.map_err(|e| Error::Plugin {
-            path: self.path.clone(),
-            message: format!("listing its catalog failed: {e}"),
-        })?;
-        validate(&catalog).map_err(|message| Error::Plugin {
+        let fail = |message: String| Error::Plugin {
             path: self.path.clone(),
             message,
-        })?;
+        };
+        let catalog = self
+            .read_catalog()
+            .await
+            .map_err(|e| fail(format!("listing its catalog failed: {e}")))?;
+        validate(&catalog).map_err(fail)?;
+        let (catalog, names) = expose(catalog, &self.settings);
         Ok(Arc::new(Plugin {
             name: self.name.clone(),
             path: self.path.clone(),
             catalog,
             from_cache: self.from_cache,
+            settings: self.settings.clone(),
             runtime: self.runtime.clone(),
             pre: self.pre.clone(),
+            pool: InstancePool::new(self.settings.max_concurrency),
+            names,
             tools: self.tools.clone(),
             resources: self.resources.clone(),
             prompts: self.prompts.clone(),
             completion: self.completion.clone(),
         }))
-    }
-
-    /// Whether the plugin exports the completion interface.
-    pub fn completes(&self) -> bool {
-        self.completion.is_some()
-    }
-
-    /// Asks the plugin for argument suggestions in a fresh instance.
-    pub async fn complete(
-        &self,
-        ctx: &CallContext,
-        request: &CompletionRequest,
-        hooks: CallHooks,
-    ) -> Result<Result<Completion, PluginError>, CallFailure> {
-        let Some(indices) = &self.completion else {
-            return Ok(Ok(Completion {
-                values: Vec::new(),
-                total: None,
-                has_more: false,
-            }));
-        };
-        self.bounded(async {
-            let (mut store, instance) = self.instantiate(hooks).await?;
-            let wasm = |e| self.classify(e, false);
-            let guest = indices.load(&mut store, &instance).map_err(wasm)?;
-            guest
-                .call_complete(&mut store, ctx, request)
-                .await
-                .map_err(wasm)
-        })
-        .await
     }
 
     async fn read_catalog(&self) -> Result<Catalog, CallFailure> {
@@ -177,7 +169,12 @@ impl Plugin {
         .await
     }
 
-    /// Calls tool `name` in a fresh instance.
+    /// The plugin's own name for exposed tool or prompt `name`.
+    fn original<'a>(&'a self, name: &'a str) -> &'a str {
+        self.names.get(name).map_or(name, String::as_str)
+    }
+
+    /// Calls exposed tool `name` on a leased instance.
     pub async fn call_tool(
         &self,
         ctx: &CallContext,
@@ -191,19 +188,35 @@ impl Plugin {
                 self.name
             ))));
         };
-        self.bounded(async {
-            let (mut store, instance) = self.instantiate(hooks).await?;
-            let wasm = |e| self.classify(e, false);
-            let guest = indices.load(&mut store, &instance).map_err(wasm)?;
-            guest
-                .call_call_tool(&mut store, ctx, name, &arguments.to_owned())
-                .await
-                .map_err(wasm)
-        })
-        .await
+        let mut lease = self.lease(hooks).await?;
+        let original = self.original(name);
+        let outcome = self
+            .bounded(async {
+                let wasm = |e| self.classify(e, false);
+                let guest = indices
+                    .load(&mut lease.store, &lease.instance)
+                    .map_err(wasm)?;
+                guest
+                    .call_call_tool(&mut lease.store, ctx, original, &arguments.to_owned())
+                    .await
+                    .map_err(wasm)
+            })
+            .await;
+        self.release(lease, outcome.is_ok());
+        if let Ok(Ok(CallOutcome::Complete(result))) = &outcome {
+            let size = result_size(result);
+            if size > self.settings.max_output_bytes {
+                return Err(CallFailure::Output {
+                    plugin: self.name.clone(),
+                    size,
+                    limit: self.settings.max_output_bytes,
+                });
+            }
+        }
+        outcome
     }
 
-    /// Reads resource `uri` in a fresh instance.
+    /// Reads resource `uri` on a leased instance.
     pub async fn read_resource(
         &self,
         ctx: &CallContext,
@@ -216,19 +229,24 @@ impl Plugin {
                 self.name
             ))));
         };
-        self.bounded(async {
-            let (mut store, instance) = self.instantiate(hooks).await?;
-            let wasm = |e| self.classify(e, false);
-            let guest = indices.load(&mut store, &instance).map_err(wasm)?;
-            guest
-                .call_read_resource(&mut store, ctx, uri)
-                .await
-                .map_err(wasm)
-        })
-        .await
+        let mut lease = self.lease(hooks).await?;
+        let outcome = self
+            .bounded(async {
+                let wasm = |e| self.classify(e, false);
+                let guest = indices
+                    .load(&mut lease.store, &lease.instance)
+                    .map_err(wasm)?;
+                guest
+                    .call_read_resource(&mut lease.store, ctx, uri)
+                    .await
+                    .map_err(wasm)
+            })
+            .await;
+        self.release(lease, outcome.is_ok());
+        outcome
     }
 
-    /// Renders prompt `name` in a fresh instance.
+    /// Renders exposed prompt `name` on a leased instance.
     pub async fn get_prompt(
         &self,
         ctx: &CallContext,
@@ -242,17 +260,101 @@ impl Plugin {
                 self.name
             ))));
         };
-        self.bounded(async {
-            let (mut store, instance) = self.instantiate(hooks).await?;
-            let wasm = |e| self.classify(e, false);
-            let guest = indices.load(&mut store, &instance).map_err(wasm)?;
-            guest
-                .call_get_prompt(&mut store, ctx, name, &arguments.to_owned())
-                .await
-                .map_err(wasm)
-        })
-        .await
+        let mut lease = self.lease(hooks).await?;
+        let original = self.original(name);
+        let outcome = self
+            .bounded(async {
+                let wasm = |e| self.classify(e, false);
+                let guest = indices
+                    .load(&mut lease.store, &lease.instance)
+                    .map_err(wasm)?;
+                guest
+                    .call_get_prompt(&mut lease.store, ctx, original, &arguments.to_owned())
+                    .await
+                    .map_err(wasm)
+            })
+            .await;
+        self.release(lease, outcome.is_ok());
+        outcome
     }
+
+    /// Whether the plugin exports the completion interface.
+    pub fn completes(&self) -> bool {
+        self.completion.is_some()
+    }
+
+    /// Asks the plugin for argument suggestions on a leased instance.
+    pub async fn complete(
+        &self,
+        ctx: &CallContext,
+        request: &CompletionRequest,
+        hooks: CallHooks,
+    ) -> Result<Result<Completion, PluginError>, CallFailure> {
+        let Some(indices) = &self.completion else {
+            return Ok(Ok(Completion {
+                values: Vec::new(),
+                total: None,
+                has_more: false,
+            }));
+        };
+        let mut request = request.clone();
+        if let super::bindings::types::CompletionRef::Prompt(name) = &mut request.reference {
+            *name = self.original(name).to_owned();
+        }
+        let mut lease = self.lease(hooks).await?;
+        let outcome = self
+            .bounded(async {
+                let wasm = |e| self.classify(e, false);
+                let guest = indices
+                    .load(&mut lease.store, &lease.instance)
+                    .map_err(wasm)?;
+                guest
+                    .call_complete(&mut lease.store, ctx, &request)
+                    .await
+                    .map_err(wasm)
+            })
+            .await;
+        self.release(lease, outcome.is_ok());
+        outcome
+    }
+}
+
+/// The bytes a tool result carries to the client.
+fn result_size(result: &ToolResult) -> usize {
+    let contents: usize = result
+        .content
+        .iter()
+        .map(|c| match c {
+            Content::Text(text) => text.len(),
+            Content::Image(blob) | Content::Audio(blob) => blob.data.len(),
+            Content::ResourceLink(link) => link.uri.len() + link.name.len(),
+            Content::Embedded(embedded) => match &embedded.body {
+                ResourceBody::Text(text) => text.len(),
+                ResourceBody::Binary(bytes) => bytes.len(),
+            },
+        })
+        .sum();
+    contents + result.structured_content.as_ref().map_or(0, String::len)
+}
+
+/// Applies the operator's `skip` and `prefix` to a catalog; returns the exposed
+/// catalog and the exposed → original name map.
+fn expose(mut catalog: Catalog, settings: &PluginSettings) -> (Catalog, HashMap<String, String>) {
+    let mut names = HashMap::new();
+    catalog.tools.retain(|t| !settings.skips(&t.name));
+    for tool in &mut catalog.tools {
+        let exposed = settings.exposed(&tool.name);
+        names.insert(exposed.clone(), std::mem::replace(&mut tool.name, exposed));
+    }
+    catalog.prompts.retain(|p| !settings.skips(&p.name));
+    for prompt in &mut catalog.prompts {
+        let exposed = settings.exposed(&prompt.name);
+        names.insert(
+            exposed.clone(),
+            std::mem::replace(&mut prompt.name, exposed),
+        );
+    }
+    (catalog, names)
 }
 
 /// Checks what a plugin declared: names present, schemas valid JSON objects.

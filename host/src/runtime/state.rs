@@ -1,69 +1,93 @@
-//! The data a plugin's store holds for one call, and the `host` imports it serves.
+//! The data a plugin's store holds, and the `host` imports it serves.
+//!
+//! WASI is present but holds only what the operator granted: preopened
+//! directories and environment variables from the sidecar, nothing else. No
+//! arguments, no network; stdin is closed and stdout/stderr go to the log.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::berth::plugin::host::Host;
 use super::bindings::types::{ListKind, LogLevel};
 use super::call::{CallHooks, PluginEvent};
+use super::kv::KvStore;
 use super::output::{LogStream, Stream};
+use super::settings::PluginSettings;
 use super::signal::HostSignal;
-use crate::config::LimitsConfig;
 
-/// Everything a store holds while one plugin call runs.
-///
-/// WASI is present but empty: no preopened directories, no environment, no
-/// arguments, no network; stdin is closed and stdout/stderr go to the log.
+/// Everything a store holds while a plugin instance lives.
 pub struct CallState {
     wasi: WasiCtx,
     table: ResourceTable,
+    stdout: LogStream,
+    stderr: LogStream,
     pub(crate) limits: StoreLimits,
     pub(crate) plugin: Arc<str>,
+    pub(crate) settings: Arc<PluginSettings>,
     pub(crate) deadline: Instant,
     pub(crate) hooks: CallHooks,
+    pub(crate) kv: KvStore,
     signals: tokio::sync::broadcast::Sender<HostSignal>,
 }
 
 impl CallState {
-    /// Fresh state for one call of `plugin`.
+    /// Fresh state for an instance of `plugin`.
     pub fn new(
         plugin: Arc<str>,
-        limits: &LimitsConfig,
+        settings: Arc<PluginSettings>,
         hooks: CallHooks,
         signals: tokio::sync::broadcast::Sender<HostSignal>,
+        kv: KvStore,
     ) -> Self {
-        let wasi = WasiCtxBuilder::new()
-            .stdout(LogStream::new(
-                plugin.clone(),
-                Stream::Stdout,
-                limits.max_log_bytes,
-            ))
-            .stderr(LogStream::new(
-                plugin.clone(),
-                Stream::Stderr,
-                limits.max_log_bytes,
-            ))
-            .build();
-        let store_limits = StoreLimitsBuilder::new()
-            .memory_size(limits.memory_bytes())
+        let stdout = LogStream::new(plugin.clone(), Stream::Stdout, settings.max_log_bytes);
+        let stderr = LogStream::new(plugin.clone(), Stream::Stderr, settings.max_log_bytes);
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(stdout.clone()).stderr(stderr.clone());
+        for (name, value) in &settings.env {
+            wasi.env(name, value);
+        }
+        for dir in &settings.dirs {
+            let perms = if dir.writable {
+                FsPerms::ReadWrite
+            } else {
+                FsPerms::ReadOnly
+            };
+            if let Err(e) = wasi.preopened_dir(&dir.host, &dir.guest, perms) {
+                tracing::warn!(plugin = %plugin, dir = %dir.host.display(), "cannot open granted directory: {e:#}");
+            }
+        }
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(settings.memory_bytes())
             .instances(64)
             .tables(64)
             .memories(8)
             .trap_on_grow_failure(true)
             .build();
         Self {
-            wasi,
+            wasi: wasi.build(),
             table: ResourceTable::new(),
-            limits: store_limits,
+            stdout,
+            stderr,
+            limits,
+            deadline: Instant::now() + settings.deadline,
             plugin,
-            deadline: Instant::now() + limits.deadline(),
+            settings,
             hooks,
+            kv,
             signals,
         }
+    }
+
+    /// Readies a warm instance's state for its next call.
+    pub fn begin_call(&mut self, hooks: CallHooks) {
+        self.hooks = hooks;
+        self.deadline = Instant::now() + self.settings.deadline;
+        self.stdout.reset_budget(self.settings.max_log_bytes);
+        self.stderr.reset_budget(self.settings.max_log_bytes);
     }
 }
 

@@ -32,6 +32,8 @@ struct Connection {
     running: Mutex<HashMap<String, Arc<AtomicBool>>>,
     /// Cancel flags of open listen streams, which end when input closes.
     listens: Mutex<Vec<Arc<AtomicBool>>>,
+    /// The task forwarding server notices to a legacy client.
+    forwarder: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 /// Serves `router` over `input`/`output` until `input` closes.
@@ -65,6 +67,7 @@ where
         session: Mutex::new(None),
         running: Mutex::new(HashMap::new()),
         listens: Mutex::new(Vec::new()),
+        forwarder: Mutex::new(None),
     });
     let mut input = BufReader::new(input);
     let mut line = Vec::new();
@@ -106,6 +109,9 @@ where
         flag.store(true, Ordering::Relaxed);
     }
     while calls.join_next().await.is_some() {}
+    if let Some(forwarder) = lock(&connection.forwarder).take() {
+        forwarder.abort();
+    }
     drop(connection);
     writer.await.map_err(std::io::Error::other)?
 }
@@ -189,7 +195,7 @@ impl Connection {
         self.reply(request, Ok(result));
         let mut notices = self.router.notices();
         let out = self.out.clone();
-        tokio::spawn(async move {
+        let forwarder = tokio::spawn(async move {
             loop {
                 match notices.recv().await {
                     Ok(Notice::ResourceUpdated(uri)) if !session.is_subscribed(&uri) => {}
@@ -199,6 +205,9 @@ impl Connection {
                 }
             }
         });
+        if let Some(previous) = lock(&self.forwarder).replace(forwarder.abort_handle()) {
+            previous.abort();
+        }
     }
 
     /// 2026-07-28 `subscriptions/listen` on stdio: an acknowledgement, then

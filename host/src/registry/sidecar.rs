@@ -1,0 +1,191 @@
+//! Sidecar files: `plugins/NAME.toml`, the operator's decisions for `NAME.wasm`.
+//!
+//! ```toml
+//! isolation = "reuse"            # or "fresh" (default)
+//! prefix = "kit_"                # exposed names become kit_<name>
+//! skip = ["debug_*"]             # tools/prompts hidden from clients
+//!
+//! [limits]                       # each defaults to the main config's [limits]
+//! memory_mib = 128
+//! deadline_ms = 2000
+//! max_concurrency = 8
+//! queue_ms = 500
+//! max_output_bytes = 1048576
+//! max_log_bytes = 65536
+//!
+//! [reuse]                        # only with isolation = "reuse"
+//! max_calls = 10000
+//! idle_secs = 60
+//! max_idle = 16
+//!
+//! [capabilities]                 # nothing is granted unless listed here
+//! env = ["API_REGION"]           # passed through from berth's environment
+//! kv = true                      # a key-value store that survives calls
+//! [[capabilities.dirs]]
+//! host = "/srv/data"
+//! guest = "/data"
+//! writable = false
+//! ```
+//!
+//! Unknown keys are errors naming the key and the file.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::runtime::{DirGrant, Isolation, PluginSettings};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SidecarFile {
+    isolation: Option<IsolationName>,
+    prefix: Option<String>,
+    #[serde(default)]
+    skip: Vec<String>,
+    #[serde(default)]
+    limits: SidecarLimits,
+    #[serde(default)]
+    reuse: SidecarReuse,
+    #[serde(default)]
+    capabilities: SidecarCapabilities,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum IsolationName {
+    Fresh,
+    Reuse,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SidecarLimits {
+    memory_mib: Option<u64>,
+    deadline_ms: Option<u64>,
+    max_concurrency: Option<usize>,
+    queue_ms: Option<u64>,
+    max_output_bytes: Option<usize>,
+    max_log_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SidecarReuse {
+    max_calls: Option<u64>,
+    idle_secs: Option<u64>,
+    max_idle: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SidecarCapabilities {
+    #[serde(default)]
+    env: Vec<String>,
+    #[serde(default)]
+    dirs: Vec<SidecarDir>,
+    #[serde(default)]
+    kv: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SidecarDir {
+    host: PathBuf,
+    guest: String,
+    #[serde(default)]
+    writable: bool,
+}
+
+/// The sidecar file of plugin file `wasm`.
+pub fn path_for(wasm: &Path) -> PathBuf {
+    wasm.with_extension("toml")
+}
+
+/// The settings of the plugin at `wasm`: the config's defaults, overridden by its sidecar if any.
+pub fn settings_for(wasm: &Path, config: &Config) -> Result<PluginSettings> {
+    let mut settings = PluginSettings::defaults(config);
+    let path = path_for(wasm);
+    if !path.is_file() {
+        return Ok(settings);
+    }
+    let fail = |message: String| Error::Config(format!("{}: {message}", path.display()));
+    let text = std::fs::read_to_string(&path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    let file: SidecarFile = toml::from_str(&text).map_err(|e| fail(e.message().to_owned()))?;
+    if let Some(isolation) = file.isolation {
+        settings.isolation = match isolation {
+            IsolationName::Fresh => Isolation::Fresh,
+            IsolationName::Reuse => Isolation::Reuse,
+        };
+    }
+    settings.prefix = file.prefix;
+    settings.skip = file.skip;
+    let limits = file.limits;
+    if let Some(mib) = limits.memory_mib {
+        if mib == 0 || mib > config.pool.max_memory_mib {
+            return Err(fail(format!(
+                "limits.memory_mib must be between 1 and pool.max_memory_mib ({}), not {mib}",
+                config.pool.max_memory_mib
+            )));
+        }
+        settings.memory_mib = mib;
+    }
+    if let Some(ms) = limits.deadline_ms {
+        if ms == 0 {
+            return Err(fail("limits.deadline_ms must be at least 1".into()));
+        }
+        settings.deadline = Duration::from_millis(ms);
+    }
+    if let Some(n) = limits.max_concurrency {
+        if n == 0 {
+            return Err(fail("limits.max_concurrency must be at least 1".into()));
+        }
+        settings.max_concurrency = n;
+    }
+    if let Some(ms) = limits.queue_ms {
+        settings.queue_wait = Duration::from_millis(ms);
+    }
+    if let Some(bytes) = limits.max_output_bytes {
+        settings.max_output_bytes = bytes;
+    }
+    if let Some(bytes) = limits.max_log_bytes {
+        settings.max_log_bytes = bytes;
+    }
+    if let Some(n) = file.reuse.max_calls {
+        settings.reuse.max_calls = n.max(1);
+    }
+    if let Some(secs) = file.reuse.idle_secs {
+        settings.reuse.idle = Duration::from_secs(secs);
+    }
+    if let Some(n) = file.reuse.max_idle {
+        settings.reuse.max_idle = n;
+    }
+    for name in file.capabilities.env {
+        let value = std::env::var(&name).map_err(|_| {
+            fail(format!(
+                "capabilities.env grants {name:?}, which is not set in berth's environment"
+            ))
+        })?;
+        settings.env.push((name, value));
+    }
+    for dir in file.capabilities.dirs {
+        if !dir.host.is_dir() {
+            return Err(fail(format!(
+                "capabilities.dirs: {} is not a directory",
+                dir.host.display()
+            )));
+        }
+        if dir.guest.is_empty() {
+            return Err(fail("capabilities.dirs: guest path is empty".into()));
+        }
+        settings.dirs.push(DirGrant {
+            host: dir.host,
+            guest: dir.guest,
+            writable: dir.writable,
+        });
+    }
+    settings.kv = file.capabilities.kv;
+    Ok(settings)
+}
