@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod notices;
 pub mod protocol;
 pub mod registry;

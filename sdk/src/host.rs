@@ -27,3 +27,22 @@ pub fn list_changed(kind: ListKind) {
 pub fn resource_updated(uri: &str) {
     imports::resource_updated(uri);
 }
+
+/// The value stored under `key` in this plugin's key-value store.
+///
+/// Fails unless the operator granted the plugin a store (`kv = true`).
+pub fn kv_get(key: &str) -> Result<Option<Vec<u8>>, String> {
+    crate::bindings::berth::plugin::kv::get(key).map_err(kv_error)
+}
+
+/// Stores `value` under `key` in this plugin's key-value store.
+pub fn kv_set(key: &str, value: &[u8]) -> Result<(), String> {
+    crate::bindings::berth::plugin::kv::set(key, value).map_err(kv_error)
+}
+
+fn kv_error(error: crate::bindings::berth::plugin::kv::KvError) -> String {
+    use crate::bindings::berth::plugin::kv::KvError;
+    match error {
+        KvError::Denied(message) | KvError::Full(message) => message,
+    }
+}

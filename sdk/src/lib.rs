@@ -176,7 +176,7 @@ pub mod prelude {
         InputRequest, InputRequired, ListKind, LogLevel, Plugin, Prompt, PromptArgument,
         PromptMessage, PromptOutcome, PromptResult, Resource, ResourceBody, ResourceContents,
         ResourceTemplate, Role, Tool, ToolResult, ask, cancelled, client_supports, done,
-        input_required, input_response, list_changed, log, parse_args, progress, prompt,
-        prompt_argument, resource_updated, text, tool, unknown_tool,
+        input_required, input_response, kv_get, kv_set, list_changed, log, parse_args, progress,
+        prompt, prompt_argument, resource_updated, text, tool, unknown_tool,
     };
 }

@@ -79,7 +79,8 @@ async fn reconcile(
     for path in paths {
         let existing = current.plugins().iter().find(|p| &p.path == path).cloned();
         let stamp = &now[path];
-        if existing.is_some() && known.get(path) == Some(stamp) {
+        // Unchanged since last time: keep what serves (or keep refusing a broken file).
+        if known.get(path) == Some(stamp) {
             plugins.extend(existing);
             continue;
         }

@@ -60,7 +60,7 @@ impl HttpState {
     }
 }
 
-/// The axum application: `/mcp`, `/healthz`, `/readyz`.
+/// The axum application: `/mcp`, `/healthz`, `/readyz`, `/metrics`.
 pub fn app(state: Arc<HttpState>) -> axum::Router {
     let mcp = axum::Router::new()
         .route("/mcp", get(get_mcp).post(post_mcp).delete(delete_mcp))
@@ -70,7 +70,24 @@ pub fn app(state: Arc<HttpState>) -> axum::Router {
         ));
     mcp.route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(state)
+}
+
+/// Prometheus text: per-plugin instance pool counters, sessions.
+async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
+    let snapshot = state.router.registry().snapshot();
+    let mut text = crate::metrics::render(snapshot.plugins());
+    text.push_str(
+        "# HELP berth_sessions Live legacy (2025-era) sessions.\n# TYPE berth_sessions gauge\n",
+    );
+    text.push_str(&format!("berth_sessions {}\n", state.sessions.len()));
+    let mut response = (StatusCode::OK, text).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
 }
 
 async fn readyz(State(state): State<Arc<HttpState>>) -> Response {

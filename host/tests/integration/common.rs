@@ -89,7 +89,17 @@ impl Server {
 
     /// Serves the plugins folder `dir`.
     pub fn start_in(dir: &Path, extra: &[&str]) -> Server {
+        Self::start_in_with_env(dir, extra, &std::collections::HashMap::new())
+    }
+
+    /// Serves the plugins folder `dir` with extra environment variables.
+    pub fn start_in_with_env(
+        dir: &Path,
+        extra: &[&str],
+        env: &std::collections::HashMap<&str, &str>,
+    ) -> Server {
         let mut child = berth()
+            .envs(env.iter())
             .arg("serve")
             .arg("--plugins")
             .arg(dir)

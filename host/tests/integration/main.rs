@@ -8,5 +8,6 @@ mod http_errors;
 mod http_legacy;
 mod http_modern;
 mod mcp_features;
+mod runtime;
 mod sandbox;
 mod stdio;

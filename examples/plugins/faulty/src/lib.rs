@@ -6,6 +6,11 @@
 //! - `faulty_hog` allocates memory without end; only the host's cap stops it.
 //! - `faulty_print` writes to stdout and stderr, which must reach the host's
 //!   log and never a transport.
+//! - `faulty_flood_output`, `faulty_flood_stdout`: huge answers and endless output.
+//! - `faulty_sleep` blocks in a host call (a clock wait) for a minute.
+//! - `faulty_escape` tries files, environment and network it was not granted.
+//! - `faulty_memo` (instance memory), `faulty_counter` (kv store), `faulty_env`
+//!   and `faulty_read` show what isolation and grants allow.
 
 use berth_sdk::prelude::*;
 
@@ -25,14 +30,50 @@ impl Plugin for Faulty {
                 "Prints to stdout and stderr, then answers printed.",
                 NO_ARGS,
             ),
+            tool(
+                "faulty_flood_output",
+                "Returns `mib` MiB of text.",
+                r#"{"type":"object","properties":{"mib":{"type":"integer"}}}"#,
+            ),
+            tool(
+                "faulty_flood_stdout",
+                "Writes 100,000 lines to stdout, then answers.",
+                NO_ARGS,
+            ),
+            tool(
+                "faulty_sleep",
+                "Sleeps for a minute inside a host call.",
+                NO_ARGS,
+            ),
+            tool(
+                "faulty_escape",
+                "Tries to read /etc/passwd, the environment and the network; reports what worked.",
+                r#"{"type":"object","properties":{"port":{"type":"integer"}}}"#,
+            ),
+            tool(
+                "faulty_memo",
+                "Counts its calls in instance memory (1 every time unless instances are reused).",
+                NO_ARGS,
+            ),
+            tool(
+                "faulty_counter",
+                "Counts its calls in the key-value store.",
+                NO_ARGS,
+            ),
+            tool(
+                "faulty_env",
+                "Returns the environment variable `name`.",
+                r#"{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}"#,
+            ),
+            tool(
+                "faulty_read",
+                "Returns the text of file `path`.",
+                r#"{"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}"#,
+            ),
         ]
     }
 
-    fn call_tool(
-        _ctx: CallContext,
-        name: String,
-        _arguments: String,
-    ) -> Result<CallOutcome, Error> {
+    fn call_tool(_ctx: CallContext, name: String, arguments: String) -> Result<CallOutcome, Error> {
         match name.as_str() {
             "faulty_ok" => Ok(done(ToolResult::text("ok"))),
             "faulty_trap" => panic!("faulty_trap was called"),
@@ -48,6 +89,68 @@ impl Plugin for Faulty {
                     hoard.push(vec![1u8; 1024 * 1024]);
                     std::hint::black_box(&hoard);
                 }
+            }
+            "faulty_flood_output" => {
+                let args: serde_json::Value = parse_args(&arguments)?;
+                let mib = args["mib"].as_u64().unwrap_or(100) as usize;
+                Ok(done(ToolResult::text("x".repeat(mib * 1024 * 1024))))
+            }
+            "faulty_flood_stdout" => {
+                for i in 0..100_000 {
+                    println!("flood line {i}");
+                }
+                Ok(done(ToolResult::text("flooded")))
+            }
+            "faulty_sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(60));
+                Ok(done(ToolResult::text("woke up")))
+            }
+            "faulty_escape" => {
+                let args: serde_json::Value = parse_args(&arguments)?;
+                let port = args["port"].as_u64().unwrap_or(80) as u16;
+                let report = serde_json::json!({
+                    "passwd": std::fs::read_to_string("/etc/passwd").is_ok(),
+                    "root_dir": std::fs::read_dir("/").is_ok(),
+                    "env_count": std::env::vars().count(),
+                    "home": std::env::var("HOME").ok(),
+                    "tcp": std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+                });
+                Ok(done(ToolResult::text(report.to_string())))
+            }
+            "faulty_memo" => {
+                static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                Ok(done(ToolResult::text(n.to_string())))
+            }
+            "faulty_counter" => {
+                let current = match kv_get("count") {
+                    Ok(value) => value
+                        .and_then(|v| String::from_utf8(v).ok())
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(0),
+                    Err(denied) => return Ok(done(ToolResult::error(denied))),
+                };
+                let next = current + 1;
+                if let Err(e) = kv_set("count", next.to_string().as_bytes()) {
+                    return Ok(done(ToolResult::error(e)));
+                }
+                Ok(done(ToolResult::text(next.to_string())))
+            }
+            "faulty_env" => {
+                let args: serde_json::Value = parse_args(&arguments)?;
+                let name = args["name"].as_str().unwrap_or_default();
+                Ok(done(match std::env::var(name) {
+                    Ok(value) => ToolResult::text(value),
+                    Err(_) => ToolResult::error(format!("{name} is not set")),
+                }))
+            }
+            "faulty_read" => {
+                let args: serde_json::Value = parse_args(&arguments)?;
+                let path = args["path"].as_str().unwrap_or_default();
+                Ok(done(match std::fs::read_to_string(path) {
+                    Ok(text) => ToolResult::text(text),
+                    Err(e) => ToolResult::error(format!("cannot read {path}: {e}")),
+                }))
             }
             "faulty_print" => {
                 println!("faulty plugin says hello on stdout");

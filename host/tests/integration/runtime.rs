@@ -1,0 +1,324 @@
+//! The sandboxed runtime: isolation modes, sidecar grants, hostile plugins, hot reload.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+/// A folder with the named plugins and sidecar files (`(plugin, toml)`).
+fn folder(plugins: &[&str], sidecars: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = plugin_dir(plugins);
+    for (name, text) in sidecars {
+        std::fs::write(dir.path().join(format!("{name}.toml")), text).expect("sidecar");
+    }
+    dir
+}
+
+async fn text_of(server: &Server, tool: &str, args: Value) -> (bool, String) {
+    let result = call_tool(server, tool, args).await;
+    (result["isError"] == true, first_text(&result).to_owned())
+}
+
+#[tokio::test]
+async fn fresh_instances_forget_and_reused_ones_remember() {
+    let fresh_dir = folder(&["faulty"], &[]);
+    let fresh = Server::start_in(fresh_dir.path(), &[]);
+    for _ in 0..3 {
+        assert_eq!(
+            text_of(&fresh, "faulty_memo", json!({})).await.1,
+            "1",
+            "fresh: nothing carries over"
+        );
+    }
+    let reuse_dir = folder(
+        &["faulty"],
+        &[(
+            "faulty",
+            "isolation = \"reuse\"\n[limits]\nmax_concurrency = 1\n",
+        )],
+    );
+    let reuse = Server::start_in(reuse_dir.path(), &[]);
+    let counts: Vec<String> = [0, 1, 2].iter().map(|_| String::new()).collect();
+    let mut seen = counts;
+    for slot in &mut seen {
+        *slot = text_of(&reuse, "faulty_memo", json!({})).await.1;
+    }
+    assert_eq!(seen, ["1", "2", "3"], "one warm instance served every call");
+    // A trap discards the warm instance: the next call starts over.
+    assert!(text_of(&reuse, "faulty_trap", json!({})).await.0);
+    assert_eq!(text_of(&reuse, "faulty_memo", json!({})).await.1, "1");
+    let metrics = reuse
+        .client()
+        .get(format!("{}/metrics", reuse.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("berth_plugin_reuse_hits_total{plugin=\"faulty\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("berth_plugin_failures_total{plugin=\"faulty\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn the_kv_store_is_denied_unless_granted() {
+    let denied_dir = folder(&["faulty"], &[]);
+    let denied = Server::start_in(denied_dir.path(), &[]);
+    let (is_error, text) = text_of(&denied, "faulty_counter", json!({})).await;
+    assert!(is_error && text.contains("kv = true"), "{text}");
+
+    let granted_dir = folder(&["faulty"], &[("faulty", "[capabilities]\nkv = true\n")]);
+    let granted = Server::start_in(granted_dir.path(), &[]);
+    for expected in ["1", "2", "3"] {
+        assert_eq!(
+            text_of(&granted, "faulty_counter", json!({})).await,
+            (false, expected.to_owned()),
+            "state survives fresh instances"
+        );
+    }
+}
+
+#[tokio::test]
+async fn nothing_escapes_without_a_grant() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let dir = folder(&["faulty"], &[]);
+    let server = Server::start_in(dir.path(), &[]);
+    let (_, report) = text_of(&server, "faulty_escape", json!({ "port": port })).await;
+    let report: Value = serde_json::from_str(&report).expect("report");
+    assert_eq!(
+        report,
+        json!({ "passwd": false, "root_dir": false, "env_count": 0, "home": null, "tcp": false })
+    );
+}
+
+#[tokio::test]
+async fn granted_env_and_directories_are_visible() {
+    let data = tempfile::tempdir().expect("data");
+    std::fs::write(data.path().join("note.txt"), "granted file").expect("write");
+    let sidecar = format!(
+        "[capabilities]\nenv = [\"BERTH_TEST_GRANTED\"]\n[[capabilities.dirs]]\nhost = {:?}\nguest = \"/data\"\n",
+        data.path().display().to_string()
+    );
+    let dir = folder(&["faulty"], &[("faulty", &sidecar)]);
+    let mut command_env = std::collections::HashMap::new();
+    command_env.insert("BERTH_TEST_GRANTED", "hello");
+    // SAFETY of the test: the variable is read by the child process only.
+    let server = Server::start_in_with_env(dir.path(), &[], &command_env);
+    assert_eq!(
+        text_of(
+            &server,
+            "faulty_env",
+            json!({ "name": "BERTH_TEST_GRANTED" })
+        )
+        .await,
+        (false, "hello".to_owned())
+    );
+    assert!(
+        text_of(&server, "faulty_env", json!({ "name": "PATH" }))
+            .await
+            .0,
+        "only granted names are visible"
+    );
+    assert_eq!(
+        text_of(&server, "faulty_read", json!({ "path": "/data/note.txt" })).await,
+        (false, "granted file".to_owned())
+    );
+    let (denied, _) = text_of(&server, "faulty_read", json!({ "path": "/etc/hostname" })).await;
+    assert!(denied);
+}
+
+#[tokio::test]
+async fn a_sleeping_plugin_hits_its_deadline_and_frees_its_slot() {
+    let dir = folder(
+        &["faulty"],
+        &[(
+            "faulty",
+            "[limits]\ndeadline_ms = 300\nmax_concurrency = 1\nqueue_ms = 5000\n",
+        )],
+    );
+    let server = Server::start_in(dir.path(), &[]);
+    let (is_error, text) = text_of(&server, "faulty_sleep", json!({})).await;
+    assert!(is_error && text.contains("300 ms deadline"), "{text}");
+    assert_eq!(
+        text_of(&server, "faulty_ok", json!({})).await,
+        (false, "ok".to_owned()),
+        "the only slot was released"
+    );
+}
+
+#[tokio::test]
+async fn floods_are_cut_and_contained() {
+    let dir = folder(
+        &["faulty"],
+        &[(
+            "faulty",
+            "[limits]\nmemory_mib = 64\nmax_output_bytes = 1048576\n",
+        )],
+    );
+    let server = Server::start_in(dir.path(), &[]);
+    let (is_error, text) = text_of(&server, "faulty_flood_output", json!({ "mib": 4 })).await;
+    assert!(
+        is_error && text.contains("limit of 1048576 bytes"),
+        "{text}"
+    );
+    let (is_error, text) = text_of(&server, "faulty_flood_output", json!({ "mib": 100 })).await;
+    assert!(
+        is_error && text.contains("memory limit of 64 MiB"),
+        "100 MiB cannot even be built under the cap: {text}"
+    );
+    assert_eq!(
+        text_of(&server, "faulty_flood_stdout", json!({})).await,
+        (false, "flooded".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn prefix_and_skip_rename_and_hide_tools() {
+    let dir = folder(
+        &["faulty"],
+        &[(
+            "faulty",
+            "prefix = \"f_\"\nskip = [\"faulty_t*\", \"faulty_spin\"]\n",
+        )],
+    );
+    let server = Server::start_in(dir.path(), &[]);
+    let list = post_modern(&server, &modern_body(1, "tools/list", json!({}))).await;
+    let names: Vec<&str> = list.body["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.contains(&"f_faulty_ok"), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("trap") || n.contains("spin")),
+        "{names:?}"
+    );
+    assert_eq!(
+        text_of(&server, "f_faulty_ok", json!({})).await,
+        (false, "ok".to_owned())
+    );
+    let hidden = post_modern(
+        &server,
+        &modern_body(2, "tools/call", json!({ "name": "f_faulty_trap" })),
+    )
+    .await;
+    assert_eq!(hidden.error_code(), -32602);
+}
+
+#[test]
+fn sidecar_mistakes_name_the_key_and_file() {
+    let dir = folder(&["faulty"], &[("faulty", "[limits]\ndeadline = 5\n")]);
+    let output = berth()
+        .arg("list")
+        .arg("--plugins")
+        .arg(dir.path())
+        .arg("--cache-dir")
+        .arg(shared_cache())
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        text.contains("faulty.toml") && text.contains("deadline"),
+        "{text}"
+    );
+}
+
+/// Waits until `tools/list` satisfies `check`.
+async fn until_tools(server: &Server, check: impl Fn(&[String]) -> bool) -> Vec<String> {
+    for _ in 0..100 {
+        let list = post_modern(server, &modern_body(1, "tools/list", json!({}))).await;
+        let names: Vec<String> = list.body["result"]["tools"]
+            .as_array()
+            .expect("tools")
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect();
+        if check(&names) {
+            return names;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the tool list never reached the expected state");
+}
+
+fn copy_plugin(name: &str, to: &Path) {
+    std::fs::copy(plugin_file(name), to.join(format!("{name}.wasm"))).expect("copy");
+}
+
+#[tokio::test]
+async fn hot_reload_swaps_plugins_without_failing_a_call() {
+    let dir = folder(&["echo"], &[]);
+    let server = Server::start_in(dir.path(), &[]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let caller = {
+        let stop = stop.clone();
+        let url = server.url.clone();
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let (mut ok, mut failed) = (0u32, 0u32);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && ok + failed < 100_000 {
+                let body = modern_body(
+                    1,
+                    "tools/call",
+                    json!({ "name": "echo", "arguments": { "text": "x" } }),
+                );
+                let reply = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("mcp-protocol-version", MODERN)
+                    .header("mcp-method", "tools/call")
+                    .header("mcp-name", "echo")
+                    .json(&body)
+                    .send()
+                    .await;
+                let good = match reply {
+                    Ok(r) => r
+                        .json::<Value>()
+                        .await
+                        .is_ok_and(|v| v["result"]["content"][0]["text"] == "x"),
+                    Err(_) => false,
+                };
+                if good { ok += 1 } else { failed += 1 }
+            }
+            (ok, failed)
+        })
+    };
+    // Add a plugin, then a broken one, then replace echo in place, then remove the first.
+    copy_plugin("textkit", dir.path());
+    until_tools(&server, |names| names.iter().any(|n| n == "hash")).await;
+    std::fs::write(dir.path().join("broken.wasm"), b"\0asm\x01\0\0\0").expect("broken");
+    std::fs::write(
+        dir.path().join("echo.wasm"),
+        std::fs::read(plugin_file("echo")).expect("echo"),
+    )
+    .expect("rewrite");
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    std::fs::remove_file(dir.path().join("textkit.wasm")).expect("remove");
+    let names = until_tools(&server, |names| !names.iter().any(|n| n == "hash")).await;
+    assert_eq!(
+        names,
+        ["echo"],
+        "the broken plugin was refused; echo kept serving"
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed) = caller.await.expect("caller");
+    assert!(ok > 0);
+    assert_eq!(
+        failed,
+        0,
+        "{failed} of {} calls failed during reloads",
+        ok + failed
+    );
+}
