@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 
 use berth::protocol::era;
@@ -27,26 +27,36 @@ fn modern_call() -> Value {
     })
 }
 
+/// In-process dispatch of `echo`, once per isolation mode.
 fn dispatch(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("tokio");
-    let router = rt.block_on(berth_benches::bundled_router());
     let bytes = modern_call().to_string().into_bytes();
-    c.bench_function("dispatch/echo/fresh", |b| {
-        b.to_async(&rt).iter(|| {
-            let router = router.clone();
-            let bytes = bytes.clone();
-            async move {
-                let Ok(Message::Request(request)) = parse(&bytes) else {
-                    panic!("bench request does not parse")
-                };
-                let envelope = era::check_modern(&request.method, request.params_object(), None)
-                    .expect("envelope");
-                let cx =
-                    RequestContext::new(&request, Era::Modern(envelope), None, Default::default());
-                router.handle(&request, &cx).await.expect("echo answers")
-            }
-        })
-    });
+    let mut group = c.benchmark_group("dispatch/echo");
+    for (mode, reuse) in [("fresh", false), ("reuse", true)] {
+        let (router, _dir) = rt.block_on(berth_benches::echo_router(reuse));
+        group.bench_function(BenchmarkId::from_parameter(mode), |b| {
+            b.to_async(&rt).iter(|| {
+                let router = router.clone();
+                let bytes = bytes.clone();
+                async move {
+                    let Ok(Message::Request(request)) = parse(&bytes) else {
+                        panic!("bench request does not parse")
+                    };
+                    let envelope =
+                        era::check_modern(&request.method, request.params_object(), None)
+                            .expect("envelope");
+                    let cx = RequestContext::new(
+                        &request,
+                        Era::Modern(envelope),
+                        None,
+                        Default::default(),
+                    );
+                    router.handle(&request, &cx).await.expect("echo answers")
+                }
+            })
+        });
+    }
+    group.finish();
 }
 
 fn http_roundtrip(c: &mut Criterion) {

@@ -18,8 +18,30 @@ pub fn plugins_dir() -> PathBuf {
 pub async fn bundled_router() -> Arc<Router> {
     let mut config = Config::default();
     config.plugins = plugins_dir();
-    match berth::server::build_router(&config, true, false).await {
+    router_for(&config).await
+}
+
+/// A router over the bundled `echo` plugin alone, in `reuse` isolation when asked.
+///
+/// The returned folder holds the plugin (and its sidecar) for as long as it lives.
+pub async fn echo_router(reuse: bool) -> (Arc<Router>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        plugins_dir().join("echo.wasm"),
+        dir.path().join("echo.wasm"),
+    )
+    .expect("plugins/echo.wasm is missing: run `make plugins`");
+    if reuse {
+        std::fs::write(dir.path().join("echo.toml"), "isolation = \"reuse\"\n").expect("sidecar");
+    }
+    let mut config = Config::default();
+    config.plugins = dir.path().to_owned();
+    (router_for(&config).await, dir)
+}
+
+async fn router_for(config: &Config) -> Arc<Router> {
+    match berth::server::build_router(config, true, false).await {
         Ok(router) => router,
-        Err(e) => panic!("cannot load the bundled plugins (run `make plugins`): {e}"),
+        Err(e) => panic!("cannot load the plugins (run `make plugins`): {e}"),
     }
 }

@@ -41,6 +41,20 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Create a new plugin project from a template (`--lang rust`).
+    New {
+        /// The plugin's name: lower-case letters, digits, `-` and `_`.
+        name: String,
+        /// The language of the template.
+        #[arg(long, default_value = "rust")]
+        lang: String,
+        /// Where to create the project [default: ./NAME].
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// The berth-sdk crate to depend on [default: the SDK this berth was built from].
+        #[arg(long, value_name = "DIR")]
+        sdk: Option<PathBuf>,
+    },
     /// Load the plugins and print what each one offers.
     List {
         #[command(flatten)]
@@ -155,6 +169,27 @@ pub async fn run(args: Args) -> Result<()> {
                 what: "stdio".into(),
                 source,
             })
+        }
+        Command::New {
+            name,
+            lang,
+            dir,
+            sdk,
+        } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            let sdk =
+                sdk.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sdk"));
+            let created = berth::scaffold::create(&name, &lang, &dir, &sdk)?;
+            println!("created {} ({lang} plugin {name})", dir.display());
+            println!(
+                "build it:  cd {} && cargo build --release --target wasm32-wasip2",
+                dir.display()
+            );
+            println!(
+                "install:   cp {} <plugins folder>/{name}.wasm",
+                created.display()
+            );
+            Ok(())
         }
         Command::List { common, json } => {
             let config = common.config()?;

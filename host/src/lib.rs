@@ -13,6 +13,7 @@ pub mod protocol;
 pub mod registry;
 pub mod router;
 pub mod runtime;
+pub mod scaffold;
 pub mod server;
 pub mod session;
 pub mod transport;

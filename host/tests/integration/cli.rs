@@ -162,3 +162,61 @@ fn a_second_start_compiles_nothing() {
     let second = stderr(&run());
     assert!(second.contains("cached=true"), "{second}");
 }
+
+#[test]
+fn berth_new_scaffolds_a_plugin_that_builds_and_loads() {
+    let work = tempfile::tempdir().expect("dir");
+    let project = work.path().join("hello-kit");
+    let output = berth()
+        .args(["new", "hello-kit", "--lang", "rust", "--dir"])
+        .arg(&project)
+        .output()
+        .expect("run");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let build = std::process::Command::new("cargo")
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--quiet"])
+        .current_dir(&project)
+        .output()
+        .expect("cargo");
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| project.join("target"), std::path::PathBuf::from);
+    let wasm = target.join("wasm32-wasip2/release/hello_kit.wasm");
+    let plugins = work.path().join("plugins");
+    std::fs::create_dir(&plugins).expect("plugins");
+    std::fs::copy(&wasm, plugins.join("hello-kit.wasm")).expect("copy the built plugin");
+    let list = berth()
+        .arg("list")
+        .arg("--plugins")
+        .arg(&plugins)
+        .arg("--cache-dir")
+        .arg(shared_cache())
+        .output()
+        .expect("run");
+    assert!(list.status.success(), "{}", stderr(&list));
+    assert!(String::from_utf8_lossy(&list.stdout).contains("tool      hello_kit_greet"));
+
+    let again = berth()
+        .args(["new", "hello-kit", "--dir"])
+        .arg(&project)
+        .output()
+        .expect("run");
+    assert!(
+        !again.status.success(),
+        "an existing project is never overwritten"
+    );
+    let python = berth()
+        .args(["new", "py", "--lang", "python", "--dir"])
+        .arg(work.path().join("py"))
+        .output()
+        .expect("run");
+    assert!(
+        stderr(&python).contains("no python template"),
+        "{}",
+        stderr(&python)
+    );
+}
