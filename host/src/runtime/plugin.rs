@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use wasmtime::component::InstancePre;
+use wasmtime::Store;
+use wasmtime::component::{Instance, InstancePre};
 
 use super::bindings::types::{
     CallContext, CallOutcome, Completion, CompletionRequest, Content, Error as PluginError, Prompt,
@@ -13,7 +14,7 @@ use super::bindings::types::{
 use super::bindings::{completion, prompts, resources, tools};
 use super::call::{CallFailure, CallHooks};
 use super::engine::Runtime;
-use super::pool::InstancePool;
+use super::pool::{InstancePool, Lease};
 use super::settings::PluginSettings;
 use super::state::CallState;
 use crate::error::{Error, Result};
@@ -188,21 +189,15 @@ impl Plugin {
                 self.name
             ))));
         };
-        let mut lease = self.lease(hooks).await?;
         let original = self.original(name);
         let outcome = self
-            .bounded(async {
-                let wasm = |e| self.classify(e, false);
-                let guest = indices
-                    .load(&mut lease.store, &lease.instance)
-                    .map_err(wasm)?;
+            .leased(hooks, async |store, instance| {
+                let guest = indices.load(&mut *store, instance)?;
                 guest
-                    .call_call_tool(&mut lease.store, ctx, original, &arguments.to_owned())
+                    .call_call_tool(store, ctx, original, &arguments.to_owned())
                     .await
-                    .map_err(wasm)
             })
             .await;
-        self.release(lease, outcome.is_ok());
         if let Ok(Ok(CallOutcome::Complete(result))) = &outcome {
             let size = result_size(result);
             if size > self.settings.max_output_bytes {
@@ -229,21 +224,11 @@ impl Plugin {
                 self.name
             ))));
         };
-        let mut lease = self.lease(hooks).await?;
-        let outcome = self
-            .bounded(async {
-                let wasm = |e| self.classify(e, false);
-                let guest = indices
-                    .load(&mut lease.store, &lease.instance)
-                    .map_err(wasm)?;
-                guest
-                    .call_read_resource(&mut lease.store, ctx, uri)
-                    .await
-                    .map_err(wasm)
-            })
-            .await;
-        self.release(lease, outcome.is_ok());
-        outcome
+        self.leased(hooks, async |store, instance| {
+            let guest = indices.load(&mut *store, instance)?;
+            guest.call_read_resource(store, ctx, uri).await
+        })
+        .await
     }
 
     /// Renders exposed prompt `name` on a leased instance.
@@ -260,22 +245,14 @@ impl Plugin {
                 self.name
             ))));
         };
-        let mut lease = self.lease(hooks).await?;
         let original = self.original(name);
-        let outcome = self
-            .bounded(async {
-                let wasm = |e| self.classify(e, false);
-                let guest = indices
-                    .load(&mut lease.store, &lease.instance)
-                    .map_err(wasm)?;
-                guest
-                    .call_get_prompt(&mut lease.store, ctx, original, &arguments.to_owned())
-                    .await
-                    .map_err(wasm)
-            })
-            .await;
-        self.release(lease, outcome.is_ok());
-        outcome
+        self.leased(hooks, async |store, instance| {
+            let guest = indices.load(&mut *store, instance)?;
+            guest
+                .call_get_prompt(store, ctx, original, &arguments.to_owned())
+                .await
+        })
+        .await
     }
 
     /// Whether the plugin exports the completion interface.
@@ -301,17 +278,31 @@ impl Plugin {
         if let super::bindings::types::CompletionRef::Prompt(name) = &mut request.reference {
             *name = self.original(name).to_owned();
         }
+        self.leased(hooks, async |store, instance| {
+            let guest = indices.load(&mut *store, instance)?;
+            guest.call_complete(store, ctx, &request).await
+        })
+        .await
+    }
+}
+
+impl Plugin {
+    /// Runs `call` on a leased instance under the deadline, then returns the
+    /// instance to the pool (or drops it after a failure).
+    async fn leased<R>(
+        &self,
+        hooks: CallHooks,
+        call: impl AsyncFnOnce(&mut Store<CallState>, &Instance) -> wasmtime::Result<R>,
+    ) -> Result<R, CallFailure> {
         let mut lease = self.lease(hooks).await?;
         let outcome = self
             .bounded(async {
-                let wasm = |e| self.classify(e, false);
-                let guest = indices
-                    .load(&mut lease.store, &lease.instance)
-                    .map_err(wasm)?;
-                guest
-                    .call_complete(&mut lease.store, ctx, &request)
+                let Lease {
+                    store, instance, ..
+                } = &mut lease;
+                call(store, instance)
                     .await
-                    .map_err(wasm)
+                    .map_err(|e| self.classify(e, false))
             })
             .await;
         self.release(lease, outcome.is_ok());
