@@ -39,18 +39,9 @@ fn dispatch(c: &mut Criterion) {
                 let router = router.clone();
                 let bytes = bytes.clone();
                 async move {
-                    let Ok(Message::Request(request)) = parse(&bytes) else {
-                        panic!("bench request does not parse")
-                    };
-                    let envelope =
-                        era::check_modern(&request.method, request.params_object(), None)
-                            .expect("envelope");
-                    let cx = RequestContext::new(
-                        &request,
-                        Era::Modern(envelope),
-                        None,
-                        Default::default(),
-                    );
+                    let Ok(Message::Request(request)) = parse(&bytes) else { panic!("bench request does not parse") };
+                    let envelope = era::check_modern(&request.method, request.params_object(), None).expect("envelope");
+                    let cx = RequestContext::new(&request, Era::Modern(envelope), None, Default::default());
                     router.handle(&request, &cx).await.expect("echo answers")
                 }
             })
@@ -63,20 +54,13 @@ fn http_roundtrip(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("tokio");
     let url = rt.block_on(async {
         let router = berth_benches::bundled_router().await;
-        let listener = berth::server::bind("127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("bind");
+        let listener = berth::server::bind("127.0.0.1:0".parse().expect("addr")).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let config = berth::config::Config::default();
         tokio::spawn(async move { berth::server::serve_http(listener, router, &config).await });
         format!("http://{addr}/mcp")
     });
-    let client = Arc::new(
-        reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .build()
-            .expect("client"),
-    );
+    let client = Arc::new(reqwest::Client::builder().tcp_nodelay(true).build().expect("client"));
     let body = modern_call().to_string();
     c.bench_function("http/echo/json", |b| {
         b.to_async(&rt).iter(|| {

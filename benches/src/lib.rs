@@ -26,11 +26,8 @@ pub async fn bundled_router() -> Arc<Router> {
 /// The returned folder holds the plugin (and its sidecar) for as long as it lives.
 pub async fn echo_router(reuse: bool) -> (Arc<Router>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::copy(
-        plugins_dir().join("echo.wasm"),
-        dir.path().join("echo.wasm"),
-    )
-    .expect("plugins/echo.wasm is missing: run `make plugins`");
+    std::fs::copy(plugins_dir().join("echo.wasm"), dir.path().join("echo.wasm"))
+        .expect("plugins/echo.wasm is missing: run `make plugins`");
     if reuse {
         std::fs::write(dir.path().join("echo.toml"), "isolation = \"reuse\"\n").expect("sidecar");
     }

@@ -104,11 +104,7 @@ impl Common {
 
 /// Sends logs to stderr, never stdout: stdout belongs to the stdio transport.
 pub fn init_logging(args: &Args) {
-    let filter = args
-        .log
-        .clone()
-        .or_else(|| std::env::var("RUST_LOG").ok())
-        .unwrap_or_else(|| "info".to_owned());
+    let filter = args.log.clone().or_else(|| std::env::var("RUST_LOG").ok()).unwrap_or_else(|| "info".to_owned());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|e| {
         eprintln!("berth: ignoring invalid log filter {filter:?}: {e}");
         tracing_subscriber::EnvFilter::new("info")
@@ -135,60 +131,27 @@ pub async fn run(args: Args) -> Result<()> {
             let router = server::build_router(&config, !common.no_cache, !common.no_watch).await?;
             let snapshot = router.registry().snapshot();
             for plugin in snapshot.plugins() {
-                let tools: Vec<&str> = plugin
-                    .catalog
-                    .tools
-                    .iter()
-                    .map(|t| t.name.as_str())
-                    .collect();
-                println!(
-                    "loaded {} ({}): tools [{}]",
-                    plugin.name,
-                    plugin.path.display(),
-                    tools.join(", ")
-                );
+                let tools: Vec<&str> = plugin.catalog.tools.iter().map(|t| t.name.as_str()).collect();
+                println!("loaded {} ({}): tools [{}]", plugin.name, plugin.path.display(), tools.join(", "));
             }
-            let addr = listener.local_addr().map_err(|source| berth::Error::Io {
-                what: "listener".into(),
-                source,
-            })?;
+            let addr = listener.local_addr().map_err(|source| berth::Error::Io { what: "listener".into(), source })?;
             println!("berth listening on http://{addr}/mcp");
             server::serve_http(listener, router, &config).await
         }
         Command::Stdio { common } => {
             let config = common.config()?;
             let router = server::build_router(&config, !common.no_cache, !common.no_watch).await?;
-            berth::transport::stdio::serve(
-                router,
-                tokio::io::stdin(),
-                tokio::io::stdout(),
-                config.http.max_body_bytes,
-            )
-            .await
-            .map_err(|source| berth::Error::Io {
-                what: "stdio".into(),
-                source,
-            })
+            berth::transport::stdio::serve(router, tokio::io::stdin(), tokio::io::stdout(), config.http.max_body_bytes)
+                .await
+                .map_err(|source| berth::Error::Io { what: "stdio".into(), source })
         }
-        Command::New {
-            name,
-            lang,
-            dir,
-            sdk,
-        } => {
+        Command::New { name, lang, dir, sdk } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
-            let sdk =
-                sdk.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sdk"));
+            let sdk = sdk.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sdk"));
             let created = berth::scaffold::create(&name, &lang, &dir, &sdk)?;
             println!("created {} ({lang} plugin {name})", dir.display());
-            println!(
-                "build it:  cd {} && cargo build --release --target wasm32-wasip2",
-                dir.display()
-            );
-            println!(
-                "install:   cp {} <plugins folder>/{name}.wasm",
-                created.display()
-            );
+            println!("build it:  cd {} && cargo build --release --target wasm32-wasip2", dir.display());
+            println!("install:   cp {} <plugins folder>/{name}.wasm", created.display());
             Ok(())
         }
         Command::List { common, json } => {
@@ -227,32 +190,16 @@ fn print_list(router: &berth::router::Router, json: bool) {
         println!("{} ({})", plugin.name, plugin.path.display());
         let describe = |d: &Option<String>| d.clone().unwrap_or_default();
         for tool in &plugin.catalog.tools {
-            println!(
-                "  tool      {:<24} {}",
-                tool.name,
-                describe(&tool.description)
-            );
+            println!("  tool      {:<24} {}", tool.name, describe(&tool.description));
         }
         for resource in &plugin.catalog.resources {
-            println!(
-                "  resource  {:<24} {}",
-                resource.uri,
-                describe(&resource.description)
-            );
+            println!("  resource  {:<24} {}", resource.uri, describe(&resource.description));
         }
         for template in &plugin.catalog.templates {
-            println!(
-                "  template  {:<24} {}",
-                template.uri_template,
-                describe(&template.description)
-            );
+            println!("  template  {:<24} {}", template.uri_template, describe(&template.description));
         }
         for prompt in &plugin.catalog.prompts {
-            println!(
-                "  prompt    {:<24} {}",
-                prompt.name,
-                describe(&prompt.description)
-            );
+            println!("  prompt    {:<24} {}", prompt.name, describe(&prompt.description));
         }
     }
 }

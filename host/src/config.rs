@@ -48,10 +48,7 @@ pub struct ProtocolConfig {
 
 impl Default for ProtocolConfig {
     fn default() -> Self {
-        Self {
-            page_size: 100,
-            state_key: None,
-        }
+        Self { page_size: 100, state_key: None }
     }
 }
 
@@ -64,9 +61,7 @@ impl ProtocolConfig {
         let bytes = hex::decode(text.trim())
             .ok()
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(|| {
-                Error::Config("protocol.state_key must be 64 hex digits (32 bytes)".into())
-            })?;
+            .ok_or_else(|| Error::Config("protocol.state_key must be 64 hex digits (32 bytes)".into()))?;
         Ok(Some(bytes))
     }
 }
@@ -85,6 +80,8 @@ pub struct HttpConfig {
     pub allowed_hosts: Vec<String>,
     /// Most legacy (2025-era) sessions kept at once.
     pub max_sessions: usize,
+    /// Seconds after which an unused legacy session may be dropped to make room.
+    pub session_idle_secs: u64,
 }
 
 /// Per-call limits of the plugin sandbox.
@@ -136,6 +133,7 @@ impl Default for HttpConfig {
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             max_sessions: 10_000,
+            session_idle_secs: 1_800,
         }
     }
 }
@@ -154,10 +152,7 @@ impl Default for LimitsConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        Self {
-            instances: 1_000,
-            max_memory_mib: 256,
-        }
+        Self { instances: 1_000, max_memory_mib: 256 }
     }
 }
 
@@ -176,12 +171,10 @@ impl LimitsConfig {
 impl Config {
     /// Reads a TOML config file; unknown keys and bad values are errors naming the file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            what: format!("cannot read config {}", path.display()),
-            source,
-        })?;
-        let config: Config = toml::from_str(&text)
-            .map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message())))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::Io { what: format!("cannot read config {}", path.display()), source })?;
+        let config: Config =
+            toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {}", path.display(), e.message())))?;
         config.validate()?;
         Ok(config)
     }
@@ -195,14 +188,10 @@ impl Config {
             )));
         }
         if self.limits.deadline_ms == 0 {
-            return Err(Error::Config(
-                "limits.deadline_ms must be at least 1".into(),
-            ));
+            return Err(Error::Config("limits.deadline_ms must be at least 1".into()));
         }
         if self.protocol.page_size == 0 {
-            return Err(Error::Config(
-                "protocol.page_size must be at least 1".into(),
-            ));
+            return Err(Error::Config("protocol.page_size must be at least 1".into()));
         }
         self.protocol.state_key()?;
         if self.limits.memory_mib > self.pool.max_memory_mib {

@@ -22,12 +22,7 @@ pub enum Error {
     Plugin { path: PathBuf, message: String },
     /// Two plugins offer the same tool, resource or prompt.
     #[error("{kind} {name:?} is offered by both {} and {}; remove one of them", first.display(), second.display())]
-    Collision {
-        kind: &'static str,
-        name: String,
-        first: PathBuf,
-        second: PathBuf,
-    },
+    Collision { kind: &'static str, name: String, first: PathBuf, second: PathBuf },
     /// The wasm engine could not be set up.
     #[error("wasm engine: {0}")]
     Engine(String),

@@ -18,12 +18,7 @@ struct Metric {
 }
 
 const METRICS: &[Metric] = &[
-    Metric {
-        name: "berth_plugin_calls_total",
-        kind: "counter",
-        help: "Calls run.",
-        read: |s| &s.calls,
-    },
+    Metric { name: "berth_plugin_calls_total", kind: "counter", help: "Calls run.", read: |s| &s.calls },
     Metric {
         name: "berth_plugin_instantiations_total",
         kind: "counter",
@@ -60,12 +55,7 @@ const METRICS: &[Metric] = &[
         help: "Instances serving calls now.",
         read: |s| &s.in_use,
     },
-    Metric {
-        name: "berth_plugin_instances_idle",
-        kind: "gauge",
-        help: "Warm instances waiting.",
-        read: |s| &s.idle,
-    },
+    Metric { name: "berth_plugin_instances_idle", kind: "gauge", help: "Warm instances waiting.", read: |s| &s.idle },
 ];
 
 /// The metrics of `plugins` in Prometheus text format.
@@ -76,12 +66,7 @@ pub fn render(plugins: &[Arc<Plugin>]) -> String {
         let _ = writeln!(text, "# TYPE {} {}", metric.name, metric.kind);
         for plugin in plugins {
             let value = (metric.read)(plugin.stats()).load(Ordering::Relaxed);
-            let _ = writeln!(
-                text,
-                "{}{{plugin=\"{}\"}} {value}",
-                metric.name,
-                plugin.name.replace(['\\', '"'], "_")
-            );
+            let _ = writeln!(text, "{}{{plugin=\"{}\"}} {value}", metric.name, plugin.name.replace(['\\', '"'], "_"));
         }
     }
     text

@@ -55,9 +55,8 @@ impl SubscriptionFilter {
     /// Parses `params.notifications`; anything but an object of the known shape is -32602.
     pub fn parse(value: Option<&Value>) -> Result<Self, RpcError> {
         let invalid = |why: &str| RpcError::invalid_params(format!("params.notifications {why}"));
-        let object: &Map<String, Value> = value
-            .and_then(Value::as_object)
-            .ok_or_else(|| invalid("must be an object"))?;
+        let object: &Map<String, Value> =
+            value.and_then(Value::as_object).ok_or_else(|| invalid("must be an object"))?;
         let flag = |key: &str| match object.get(key) {
             None | Some(Value::Null) => Ok(false),
             Some(Value::Bool(b)) => Ok(*b),
@@ -68,9 +67,7 @@ impl SubscriptionFilter {
             Some(Value::Array(uris)) => uris
                 .iter()
                 .map(|u| {
-                    u.as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| invalid("resourceSubscriptions must hold strings"))
+                    u.as_str().map(str::to_owned).ok_or_else(|| invalid("resourceSubscriptions must hold strings"))
                 })
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(invalid("resourceSubscriptions must be an array")),

@@ -23,8 +23,7 @@ use crate::protocol::notify::{self, Sink};
 use crate::protocol::seal::Sealer;
 use crate::registry::{Registry, Snapshot};
 use crate::runtime::bindings::types::{
-    CallContext, CallOutcome, CompletionRef, CompletionRequest, Error as PluginError,
-    InputRequired, PromptOutcome,
+    CallContext, CallOutcome, CompletionRef, CompletionRequest, Error as PluginError, InputRequired, PromptOutcome,
 };
 use crate::runtime::{CallHooks, HostSignal, Plugin};
 use crate::session::Session;
@@ -82,9 +81,7 @@ impl ClientChannel {
         (self.send)(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
         match tokio::time::timeout(CLIENT_ANSWER_TIMEOUT, answer).await {
             Ok(Ok(answer)) => answer,
-            Ok(Err(_)) => Err(RpcError::internal(format!(
-                "the session closed before the client answered {method}"
-            ))),
+            Ok(Err(_)) => Err(RpcError::internal(format!("the session closed before the client answered {method}"))),
             Err(_) => {
                 self.session.forget(&id);
                 Err(RpcError::internal(format!(
@@ -105,26 +102,13 @@ pub struct RequestContext {
 
 impl RequestContext {
     /// A context for `request` whose notifications go to `sink`.
-    pub fn new(
-        request: &Request,
-        era: Era,
-        sink: Option<Sink>,
-        cancelled: Arc<std::sync::atomic::AtomicBool>,
-    ) -> Self {
+    pub fn new(request: &Request, era: Era, sink: Option<Sink>, cancelled: Arc<std::sync::atomic::AtomicBool>) -> Self {
         let hooks = match &sink {
-            Some(sink) => {
-                notify::hooks(request, era.log_level().as_deref(), sink.clone(), cancelled)
-            }
-            None => CallHooks {
-                events: None,
-                cancelled,
-            },
+            Some(sink) => notify::hooks(request, era.log_level().as_deref(), sink.clone(), cancelled),
+            None => CallHooks { events: None, cancelled },
         };
         let client = match (&era, sink) {
-            (Era::Legacy(session), Some(send)) => Some(ClientChannel {
-                session: session.clone(),
-                send,
-            }),
+            (Era::Legacy(session), Some(send)) => Some(ClientChannel { session: session.clone(), send }),
             _ => None,
         };
         Self { era, hooks, client }
@@ -150,26 +134,15 @@ enum Asked {
     /// 2026-07-28: the `InputRequiredResult` to return to the client.
     Client(Value),
     /// Legacy: the client answered; call the plugin again with these.
-    Answered {
-        responses: String,
-        state: Option<String>,
-    },
+    Answered { responses: String, state: Option<String> },
 }
 
 impl Router {
     /// A router over `registry` listing `page_size` items per page.
     pub fn new(registry: Arc<Registry>, page_size: usize, state_key: Option<[u8; 32]>) -> Self {
-        let instructions =
-            "berth serves tools, resources and prompts from sandboxed WebAssembly plugins."
-                .to_owned();
+        let instructions = "berth serves tools, resources and prompts from sandboxed WebAssembly plugins.".to_owned();
         let (notices, _) = broadcast::channel(1024);
-        Self {
-            registry,
-            instructions,
-            page_size: page_size.max(1),
-            sealer: Sealer::new(state_key),
-            notices,
-        }
+        Self { registry, instructions, page_size: page_size.max(1), sealer: Sealer::new(state_key), notices }
     }
 
     /// The registry this router serves.
@@ -246,14 +219,10 @@ impl Router {
         let snapshot = self.registry.snapshot();
         let (result, cacheable) = match (request.method.as_str(), legacy) {
             ("tools/list", _) => (self.list(request, "tools", &snapshot.tools_json)?, true),
-            ("resources/list", _) => (
-                self.list(request, "resources", &snapshot.resources_json)?,
-                true,
-            ),
-            ("resources/templates/list", _) => (
-                self.list(request, "resourceTemplates", &snapshot.templates_json)?,
-                true,
-            ),
+            ("resources/list", _) => (self.list(request, "resources", &snapshot.resources_json)?, true),
+            ("resources/templates/list", _) => {
+                (self.list(request, "resourceTemplates", &snapshot.templates_json)?, true)
+            }
             ("prompts/list", _) => (self.list(request, "prompts", &snapshot.prompts_json)?, true),
             ("tools/call", _) => (self.call_tool(request, cx).await?, false),
             ("resources/read", _) => (self.read_resource(request, cx).await?, true),
@@ -264,9 +233,7 @@ impl Router {
             ("logging/setLevel", Some(session)) => {
                 let level = required_str(request, "level")?;
                 if notify::level_rank(level).is_none() {
-                    return Err(RpcError::invalid_params(format!(
-                        "unknown log level {level:?}"
-                    )));
+                    return Err(RpcError::invalid_params(format!("unknown log level {level:?}")));
                 }
                 session.set_log_level(level);
                 (json!({}), false)
@@ -280,17 +247,11 @@ impl Router {
                 (json!({}), false)
             }
             ("initialize", Some(_)) => {
-                return Err(RpcError::invalid_request(
-                    "this session is already initialized",
-                ));
+                return Err(RpcError::invalid_request("this session is already initialized"));
             }
             (other, _) => return Err(RpcError::method_not_found(other)),
         };
-        Ok(if legacy.is_none() {
-            decorate_modern(result, cacheable)
-        } else {
-            result
-        })
+        Ok(if legacy.is_none() { decorate_modern(result, cacheable) } else { result })
     }
 
     fn discover(&self) -> Value {
@@ -314,10 +275,7 @@ impl Router {
         let mut result = Map::new();
         result.insert(key.to_owned(), Value::Array(items[start..end].to_vec()));
         if end < items.len() {
-            result.insert(
-                "nextCursor".into(),
-                B64.encode(format!("offset:{end}")).into(),
-            );
+            result.insert("nextCursor".into(), B64.encode(format!("offset:{end}")).into());
         }
         Ok(Value::Object(result))
     }
@@ -326,27 +284,17 @@ impl Router {
         let name = required_str(request, "name")?;
         let arguments = object_param(request, "arguments")?;
         let snapshot = self.registry.snapshot();
-        let plugin = snapshot
-            .tool(name)
-            .ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
+        let plugin = snapshot.tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
         let binding = format!("tools/call {name}");
         let (mut responses, mut state) = self.resumed(request, &cx.era, &binding)?;
         for _ in 0..MAX_ROUNDS {
             let ctx = call_context(request, &cx.era, responses.take(), state.take());
-            match plugin
-                .call_tool(&ctx, name, &arguments, cx.hooks.clone())
-                .await
-            {
+            match plugin.call_tool(&ctx, name, &arguments, cx.hooks.clone()).await {
                 Ok(Ok(CallOutcome::Complete(result))) => return Ok(mcp::tool_result(&result)),
-                Ok(Ok(CallOutcome::InputRequired(asked))) => {
-                    match self.ask(asked, &binding, cx).await? {
-                        Asked::Client(result) => return Ok(result),
-                        Asked::Answered {
-                            responses: r,
-                            state: s,
-                        } => (responses, state) = (Some(r), s),
-                    }
-                }
+                Ok(Ok(CallOutcome::InputRequired(asked))) => match self.ask(asked, &binding, cx).await? {
+                    Asked::Client(result) => return Ok(result),
+                    Asked::Answered { responses: r, state: s } => (responses, state) = (Some(r), s),
+                },
                 Ok(Err(error)) => return Err(plugin_error(error)),
                 Err(failure) => {
                     tracing::warn!(plugin = %plugin.name, tool = name, "{failure}");
@@ -361,27 +309,18 @@ impl Router {
         let name = required_str(request, "name")?;
         let arguments = object_param(request, "arguments")?;
         let snapshot = self.registry.snapshot();
-        let plugin = snapshot
-            .prompt(name)
-            .ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {name}")))?;
+        let plugin =
+            snapshot.prompt(name).ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {name}")))?;
         let binding = format!("prompts/get {name}");
         let (mut responses, mut state) = self.resumed(request, &cx.era, &binding)?;
         for _ in 0..MAX_ROUNDS {
             let ctx = call_context(request, &cx.era, responses.take(), state.take());
-            match plugin
-                .get_prompt(&ctx, name, &arguments, cx.hooks.clone())
-                .await
-            {
+            match plugin.get_prompt(&ctx, name, &arguments, cx.hooks.clone()).await {
                 Ok(Ok(PromptOutcome::Complete(result))) => return Ok(mcp::prompt_result(&result)),
-                Ok(Ok(PromptOutcome::InputRequired(asked))) => {
-                    match self.ask(asked, &binding, cx).await? {
-                        Asked::Client(result) => return Ok(result),
-                        Asked::Answered {
-                            responses: r,
-                            state: s,
-                        } => (responses, state) = (Some(r), s),
-                    }
-                }
+                Ok(Ok(PromptOutcome::InputRequired(asked))) => match self.ask(asked, &binding, cx).await? {
+                    Asked::Client(result) => return Ok(result),
+                    Asked::Answered { responses: r, state: s } => (responses, state) = (Some(r), s),
+                },
                 Ok(Err(error)) => return Err(plugin_error(error)),
                 Err(failure) => return Err(RpcError::internal(failure.to_string())),
             }
@@ -403,18 +342,14 @@ impl Router {
             None | Some(Value::Null) => None,
             Some(value @ Value::Object(_)) => Some(value.to_string()),
             Some(_) => {
-                return Err(RpcError::invalid_params(
-                    "params.inputResponses must be an object",
-                ));
+                return Err(RpcError::invalid_params("params.inputResponses must be an object"));
             }
         };
         let state = match request.param("requestState") {
             None | Some(Value::Null) => None,
             Some(Value::String(token)) => self.sealer.open(binding, token)?,
             Some(_) => {
-                return Err(RpcError::invalid_params(
-                    "params.requestState must be a string",
-                ));
+                return Err(RpcError::invalid_params("params.requestState must be a string"));
             }
         };
         Ok((responses, state))
@@ -425,12 +360,7 @@ impl Router {
     /// 2026-07-28 returns them to the client with the state sealed; legacy
     /// sessions send them as real requests on the client's stream and wait.
     /// Either way a question the client declared no capability for is -32021.
-    async fn ask(
-        &self,
-        asked: InputRequired,
-        binding: &str,
-        cx: &RequestContext,
-    ) -> Result<Asked, RpcError> {
+    async fn ask(&self, asked: InputRequired, binding: &str, cx: &RequestContext) -> Result<Asked, RpcError> {
         let mut missing = Map::new();
         for question in &asked.requests {
             let capability = match question.method.as_str() {
@@ -443,12 +373,7 @@ impl Router {
                     )));
                 }
             };
-            if cx
-                .era
-                .client_capabilities()
-                .get(capability)
-                .is_none_or(Value::is_null)
-            {
+            if cx.era.client_capabilities().get(capability).is_none_or(Value::is_null) {
                 missing.insert(capability.to_owned(), json!({}));
             }
         }
@@ -457,23 +382,15 @@ impl Router {
             let names: Vec<&str> = names.into_iter().map(String::as_str).collect();
             return Err(RpcError::new(
                 MISSING_REQUIRED_CLIENT_CAPABILITY,
-                format!(
-                    "this request needs client capabilities the client did not declare: {}",
-                    names.join(", ")
-                ),
+                format!("this request needs client capabilities the client did not declare: {}", names.join(", ")),
             )
             .with_data(json!({ "requiredCapabilities": missing })));
         }
         let mut questions = Vec::with_capacity(asked.requests.len());
         for question in &asked.requests {
-            let params: Value = serde_json::from_str(&question.params)
-                .ok()
-                .filter(Value::is_object)
-                .ok_or_else(|| {
-                    RpcError::internal(format!(
-                        "the plugin's params for {:?} are not a JSON object",
-                        question.key
-                    ))
+            let params: Value =
+                serde_json::from_str(&question.params).ok().filter(Value::is_object).ok_or_else(|| {
+                    RpcError::internal(format!("the plugin's params for {:?} are not a JSON object", question.key))
                 })?;
             questions.push((question.key.clone(), question.method.clone(), params));
         }
@@ -481,9 +398,7 @@ impl Router {
             Era::Modern(_) => {
                 let requests: Map<String, Value> = questions
                     .into_iter()
-                    .map(|(key, method, params)| {
-                        (key, json!({ "method": method, "params": params }))
-                    })
+                    .map(|(key, method, params)| (key, json!({ "method": method, "params": params })))
                     .collect();
                 Ok(Asked::Client(json!({
                     "resultType": "input_required",
@@ -500,26 +415,16 @@ impl Router {
                 let mut answers = Map::new();
                 for (key, method, params) in questions {
                     let answer = client.request(&method, params).await.map_err(|e| {
-                        RpcError::new(
-                            e.code,
-                            format!("the client answered {method} with an error: {}", e.message),
-                        )
+                        RpcError::new(e.code, format!("the client answered {method} with an error: {}", e.message))
                     })?;
                     answers.insert(key, answer);
                 }
-                Ok(Asked::Answered {
-                    responses: Value::Object(answers).to_string(),
-                    state: asked.request_state,
-                })
+                Ok(Asked::Answered { responses: Value::Object(answers).to_string(), state: asked.request_state })
             }
         }
     }
 
-    async fn read_resource(
-        &self,
-        request: &Request,
-        cx: &RequestContext,
-    ) -> Result<Value, RpcError> {
+    async fn read_resource(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
         let uri = required_str(request, "uri")?;
         let snapshot = self.registry.snapshot();
         let not_found = || resource_not_found(&cx.era, uri);
@@ -527,9 +432,9 @@ impl Router {
         let ctx = call_context(request, &cx.era, None, None);
         match plugin.read_resource(&ctx, uri, cx.hooks.clone()).await {
             Ok(Ok(contents)) if contents.is_empty() => Err(not_found()),
-            Ok(Ok(contents)) => Ok(
-                json!({ "contents": contents.iter().map(mcp::resource_contents).collect::<Vec<_>>() }),
-            ),
+            Ok(Ok(contents)) => {
+                Ok(json!({ "contents": contents.iter().map(mcp::resource_contents).collect::<Vec<_>>() }))
+            }
             Ok(Err(PluginError::NotFound(_))) => Err(not_found()),
             Ok(Err(error)) => Err(plugin_error(error)),
             Err(failure) => Err(RpcError::internal(failure.to_string())),
@@ -537,12 +442,9 @@ impl Router {
     }
 
     async fn complete(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
-        let reference = request
-            .param("ref")
-            .ok_or_else(|| RpcError::invalid_params("params.ref is required"))?;
-        let argument = request
-            .param("argument")
-            .ok_or_else(|| RpcError::invalid_params("params.argument is required"))?;
+        let reference = request.param("ref").ok_or_else(|| RpcError::invalid_params("params.ref is required"))?;
+        let argument =
+            request.param("argument").ok_or_else(|| RpcError::invalid_params("params.argument is required"))?;
         let field = |value: &Value, key: &str| -> Result<String, RpcError> {
             value
                 .get(key)
@@ -561,31 +463,23 @@ impl Router {
             }
             Some("ref/resource") => {
                 let uri = field(reference, "uri")?;
-                let plugin = snapshot.template(&uri).ok_or_else(|| {
-                    RpcError::invalid_params(format!("unknown resource template: {uri}"))
-                })?;
+                let plugin = snapshot
+                    .template(&uri)
+                    .ok_or_else(|| RpcError::invalid_params(format!("unknown resource template: {uri}")))?;
                 (plugin.clone(), CompletionRef::ResourceTemplate(uri))
             }
             _ => {
-                return Err(RpcError::invalid_params(
-                    "ref.type must be ref/prompt or ref/resource",
-                ));
+                return Err(RpcError::invalid_params("ref.type must be ref/prompt or ref/resource"));
             }
         };
         let completion_request = CompletionRequest {
             reference,
             argument_name: field(argument, "name")?,
             argument_value: field(argument, "value")?,
-            context_arguments: request
-                .param("context")
-                .and_then(|c| c.get("arguments"))
-                .map(Value::to_string),
+            context_arguments: request.param("context").and_then(|c| c.get("arguments")).map(Value::to_string),
         };
         let ctx = call_context(request, &cx.era, None, None);
-        let completion = match plugin
-            .complete(&ctx, &completion_request, cx.hooks.clone())
-            .await
-        {
+        let completion = match plugin.complete(&ctx, &completion_request, cx.hooks.clone()).await {
             Ok(Ok(completion)) => completion,
             Ok(Err(error)) => return Err(plugin_error(error)),
             Err(failure) => return Err(RpcError::internal(failure.to_string())),
@@ -607,9 +501,7 @@ fn decode_cursor(cursor: &str) -> Option<usize> {
 }
 
 fn too_many_rounds(binding: &str) -> RpcError {
-    RpcError::internal(format!(
-        "{binding} asked the client for input more than {MAX_ROUNDS} times"
-    ))
+    RpcError::internal(format!("{binding} asked the client for input more than {MAX_ROUNDS} times"))
 }
 
 /// Adds what every 2026-07-28 result carries: `resultType`, cache hints on
@@ -617,16 +509,12 @@ fn too_many_rounds(binding: &str) -> RpcError {
 fn decorate_modern(mut result: Value, cacheable: bool) -> Value {
     if let Value::Object(object) = &mut result {
         let complete = object.get("resultType").is_none_or(|t| t == "complete");
-        object
-            .entry("resultType")
-            .or_insert_with(|| "complete".into());
+        object.entry("resultType").or_insert_with(|| "complete".into());
         if cacheable && complete {
             // Lists change when plugins are reloaded, so clients revalidate
             // every time; nothing berth returns is specific to one user.
             object.entry("ttlMs").or_insert_with(|| 0.into());
-            object
-                .entry("cacheScope")
-                .or_insert_with(|| "public".into());
+            object.entry("cacheScope").or_insert_with(|| "public".into());
         }
         let meta = object.entry("_meta").or_insert_with(|| json!({}));
         if let Value::Object(meta) = meta {
@@ -639,12 +527,8 @@ fn decorate_modern(mut result: Value, cacheable: bool) -> Value {
 fn required_str<'a>(request: &'a Request, key: &str) -> Result<&'a str, RpcError> {
     match request.param(key) {
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(RpcError::invalid_params(format!(
-            "params.{key} must be a string"
-        ))),
-        None => Err(RpcError::invalid_params(format!(
-            "params.{key} is required"
-        ))),
+        Some(_) => Err(RpcError::invalid_params(format!("params.{key} must be a string"))),
+        None => Err(RpcError::invalid_params(format!("params.{key} is required"))),
     }
 }
 
@@ -653,18 +537,11 @@ fn object_param(request: &Request, key: &str) -> Result<String, RpcError> {
     match request.param(key) {
         None | Some(Value::Null) => Ok("{}".to_owned()),
         Some(value @ Value::Object(_)) => Ok(value.to_string()),
-        Some(_) => Err(RpcError::invalid_params(format!(
-            "params.{key} must be an object"
-        ))),
+        Some(_) => Err(RpcError::invalid_params(format!("params.{key} must be an object"))),
     }
 }
 
-fn call_context(
-    request: &Request,
-    era: &Era,
-    responses: Option<String>,
-    state: Option<String>,
-) -> CallContext {
+fn call_context(request: &Request, era: &Era, responses: Option<String>, state: Option<String>) -> CallContext {
     CallContext {
         request_id: request.id.to_string(),
         protocol_version: era.version().to_owned(),
@@ -684,9 +561,7 @@ fn resource_not_found(era: &Era, uri: &str) -> RpcError {
 
 fn plugin_error(error: PluginError) -> RpcError {
     match error {
-        PluginError::InvalidParams(message) | PluginError::NotFound(message) => {
-            RpcError::invalid_params(message)
-        }
+        PluginError::InvalidParams(message) | PluginError::NotFound(message) => RpcError::invalid_params(message),
         PluginError::Internal(message) => RpcError::new(INTERNAL_ERROR, message),
     }
 }

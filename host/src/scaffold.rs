@@ -11,22 +11,10 @@ struct TemplateFile {
 }
 
 const RUST: &[TemplateFile] = &[
-    TemplateFile {
-        path: "Cargo.toml",
-        text: include_str!("../../sdk/templates/rust/Cargo.toml.tmpl"),
-    },
-    TemplateFile {
-        path: "src/lib.rs",
-        text: include_str!("../../sdk/templates/rust/src/lib.rs.tmpl"),
-    },
-    TemplateFile {
-        path: "README.md",
-        text: include_str!("../../sdk/templates/rust/README.md.tmpl"),
-    },
-    TemplateFile {
-        path: ".gitignore",
-        text: include_str!("../../sdk/templates/rust/gitignore.tmpl"),
-    },
+    TemplateFile { path: "Cargo.toml", text: include_str!("../../sdk/templates/rust/Cargo.toml.tmpl") },
+    TemplateFile { path: "src/lib.rs", text: include_str!("../../sdk/templates/rust/src/lib.rs.tmpl") },
+    TemplateFile { path: "README.md", text: include_str!("../../sdk/templates/rust/README.md.tmpl") },
+    TemplateFile { path: ".gitignore", text: include_str!("../../sdk/templates/rust/gitignore.tmpl") },
 ];
 
 /// Creates plugin `name` in `dir` from the `lang` template; returns the path of
@@ -34,9 +22,7 @@ const RUST: &[TemplateFile] = &[
 pub fn create(name: &str, lang: &str, dir: &Path, sdk: &Path) -> Result<PathBuf> {
     let valid = !name.is_empty()
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !valid {
         return Err(Error::Config(format!(
             "plugin name {name:?}: use lower-case letters, digits, '-' and '_', starting with a letter"
@@ -50,26 +36,14 @@ pub fn create(name: &str, lang: &str, dir: &Path, sdk: &Path) -> Result<PathBuf>
             )));
         }
         other => {
-            return Err(Error::Config(format!(
-                "unknown language {other:?}: use rust"
-            )));
+            return Err(Error::Config(format!("unknown language {other:?}: use rust")));
         }
     };
-    if dir.exists()
-        && dir
-            .read_dir()
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(Error::Config(format!(
-            "{} already exists and is not empty",
-            dir.display()
-        )));
+    if dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return Err(Error::Config(format!("{} already exists and is not empty", dir.display())));
     }
-    let sdk = std::fs::canonicalize(sdk).map_err(|source| Error::Io {
-        what: format!("the berth SDK at {} is missing", sdk.display()),
-        source,
-    })?;
+    let sdk = std::fs::canonicalize(sdk)
+        .map_err(|source| Error::Io { what: format!("the berth SDK at {} is missing", sdk.display()), source })?;
     let artifact = name.replace('-', "_");
     let tool = name.replace('-', "_");
     for file in files {
@@ -81,15 +55,11 @@ pub fn create(name: &str, lang: &str, dir: &Path, sdk: &Path) -> Result<PathBuf>
             .replace("{{sdk}}", &sdk.display().to_string());
         let path = dir.join(file.path);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| Error::Io {
-                what: format!("cannot create {}", parent.display()),
-                source,
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|source| Error::Io { what: format!("cannot create {}", parent.display()), source })?;
         }
-        std::fs::write(&path, text).map_err(|source| Error::Io {
-            what: format!("cannot write {}", path.display()),
-            source,
-        })?;
+        std::fs::write(&path, text)
+            .map_err(|source| Error::Io { what: format!("cannot write {}", path.display()), source })?;
     }
     Ok(PathBuf::from("target/wasm32-wasip2/release").join(format!("{artifact}.wasm")))
 }

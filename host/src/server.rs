@@ -21,11 +21,7 @@ pub async fn build_router(config: &Config, use_cache: bool, watch: bool) -> Resu
     let plugins = load_dir(&runtime, config).await?;
     let snapshot = Snapshot::build(plugins)?;
     let registry = Arc::new(Registry::new(snapshot));
-    let router = Arc::new(Router::new(
-        registry,
-        config.protocol.page_size,
-        config.protocol.state_key()?,
-    ));
+    let router = Arc::new(Router::new(registry, config.protocol.page_size, config.protocol.state_key()?));
     spawn_signal_handler(&runtime, &router);
     if watch {
         crate::registry::watch::spawn(runtime, config.clone(), router.clone())?;
@@ -57,30 +53,18 @@ fn spawn_signal_handler(runtime: &Runtime, router: &Arc<Router>) {
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
     TcpListener::bind(addr).await.map_err(|source| {
         let hint = match source.kind() {
-            std::io::ErrorKind::AddrInUse => {
-                " (the port is in use: stop the other server or pick another --listen)"
-            }
+            std::io::ErrorKind::AddrInUse => " (the port is in use: stop the other server or pick another --listen)",
             std::io::ErrorKind::PermissionDenied => " (ports below 1024 need privileges)",
             _ => "",
         };
-        Error::Io {
-            what: format!("cannot listen on {addr}{hint}"),
-            source,
-        }
+        Error::Io { what: format!("cannot listen on {addr}{hint}"), source }
     })
 }
 
 /// Serves HTTP on `listener` until SIGINT or SIGTERM.
 pub async fn serve_http(listener: TcpListener, router: Arc<Router>, config: &Config) -> Result<()> {
-    let local = listener.local_addr().map_err(|source| Error::Io {
-        what: "listener address".into(),
-        source,
-    })?;
-    let state = Arc::new(HttpState::new(
-        router,
-        &config.http,
-        local.ip().is_loopback(),
-    ));
+    let local = listener.local_addr().map_err(|source| Error::Io { what: "listener address".into(), source })?;
+    let state = Arc::new(HttpState::new(router, &config.http, local.ip().is_loopback()));
     // Nagle's algorithm would hold the last small write of each response for
     // a delayed ACK (tens of milliseconds on loopback): turn it off.
     let listener = listener.tap_io(|stream| {
@@ -91,10 +75,7 @@ pub async fn serve_http(listener: TcpListener, router: Arc<Router>, config: &Con
     axum::serve(listener, http::app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .map_err(|source| Error::Io {
-            what: "HTTP server".into(),
-            source,
-        })
+        .map_err(|source| Error::Io { what: "HTTP server".into(), source })
 }
 
 async fn shutdown_signal() {

@@ -34,6 +34,8 @@ pub struct Session {
     in_flight: Mutex<HashMap<String, Arc<AtomicBool>>>,
     streams: Mutex<VecDeque<(String, Arc<EventLog>)>>,
     next_stream: AtomicU64,
+    /// When the client last used the session, as seconds since the store's epoch.
+    last_used: AtomicU64,
 }
 
 impl Session {
@@ -50,6 +52,7 @@ impl Session {
             in_flight: Mutex::new(HashMap::new()),
             streams: Mutex::new(VecDeque::new()),
             next_stream: AtomicU64::new(1),
+            last_used: AtomicU64::new(0),
         }
     }
 
@@ -80,10 +83,7 @@ impl Session {
 
     /// Reserves an id for a server-to-client request and the slot its answer arrives in.
     pub fn expect_answer(&self) -> (String, oneshot::Receiver<ClientAnswer>) {
-        let id = format!(
-            "berth-{}",
-            self.next_request.fetch_add(1, Ordering::Relaxed)
-        );
+        let id = format!("berth-{}", self.next_request.fetch_add(1, Ordering::Relaxed));
         let (sender, receiver) = oneshot::channel();
         lock(&self.pending).insert(id.clone(), sender);
         (id, receiver)
@@ -141,42 +141,40 @@ impl Session {
 
     /// The stream an SSE event id (`<stream>:<n>`) belongs to, if still kept.
     pub fn stream_for(&self, event_id: &str) -> Option<Arc<EventLog>> {
-        let stream = event_id
-            .split_once(':')
-            .map_or(event_id, |(stream, _)| stream);
-        lock(&self.streams)
-            .iter()
-            .find(|(id, _)| id == stream)
-            .map(|(_, log)| log.clone())
+        let stream = event_id.split_once(':').map_or(event_id, |(stream, _)| stream);
+        lock(&self.streams).iter().find(|(id, _)| id == stream).map(|(_, log)| log.clone())
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Every live HTTP session, capped.
+/// Every live HTTP session, capped, with idle ones expiring.
+///
+/// A client that never sends DELETE leaves its session behind; sessions idle
+/// longer than `idle` are dropped when room is needed, so abandoned sessions
+/// cannot fill the store for good.
 pub struct SessionStore {
     sessions: RwLock<HashMap<String, Arc<Session>>>,
     max: usize,
+    idle: std::time::Duration,
+    epoch: std::time::Instant,
 }
 
 /// Why a session could not be created.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "the server holds its maximum of {0} sessions; end unused sessions with DELETE or retry later"
-)]
+#[error("the server holds its maximum of {0} sessions; end unused sessions with DELETE or retry later")]
 pub struct SessionsFull(pub usize);
 
 impl SessionStore {
-    /// An empty store holding at most `max` sessions.
-    pub fn new(max: usize) -> Self {
-        Self {
-            sessions: RwLock::new(HashMap::new()),
-            max,
-        }
+    /// An empty store holding at most `max` sessions, expiring those idle for `idle`.
+    pub fn new(max: usize, idle: std::time::Duration) -> Self {
+        Self { sessions: RwLock::new(HashMap::new()), max, idle, epoch: std::time::Instant::now() }
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_secs()
     }
 
     /// Stores `session` under a new id: 128 random bits from the OS, hex.
@@ -188,10 +186,13 @@ impl SessionStore {
             return Err(SessionsFull(0));
         }
         let id = hex::encode(bytes);
-        let mut sessions = self
-            .sessions
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = self.now();
+        session.last_used.store(now, Ordering::Relaxed);
+        let mut sessions = self.sessions.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if sessions.len() >= self.max {
+            let idle = self.idle.as_secs();
+            sessions.retain(|_, s| now.saturating_sub(s.last_used.load(Ordering::Relaxed)) < idle);
+        }
         if sessions.len() >= self.max {
             return Err(SessionsFull(self.max));
         }
@@ -199,30 +200,21 @@ impl SessionStore {
         Ok(id)
     }
 
-    /// The session with `id`, if it is live.
+    /// The session with `id`, if it is live; counts as a use of it.
     pub fn get(&self, id: &str) -> Option<Arc<Session>> {
-        self.sessions
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(id)
-            .cloned()
+        let session = self.sessions.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(id).cloned()?;
+        session.last_used.store(self.now(), Ordering::Relaxed);
+        Some(session)
     }
 
     /// Ends the session with `id`; false if there was none.
     pub fn remove(&self, id: &str) -> bool {
-        self.sessions
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(id)
-            .is_some()
+        self.sessions.write().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(id).is_some()
     }
 
     /// How many sessions are live.
     pub fn len(&self) -> usize {
-        self.sessions
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .len()
+        self.sessions.read().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
     }
 
     /// Whether no session is live.

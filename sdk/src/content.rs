@@ -2,10 +2,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::{
-    CallOutcome, Content, Error, Prompt, PromptArgument, PromptMessage, PromptResult, Role, Tool,
-    ToolResult,
-};
+use crate::{CallOutcome, Content, Error, Prompt, PromptArgument, PromptMessage, PromptResult, Role, Tool, ToolResult};
 
 /// A tool with a name, a description and a JSON Schema for its arguments.
 pub fn tool(name: &str, description: &str, input_schema: &str) -> Tool {
@@ -39,70 +36,41 @@ pub fn unknown_tool(name: &str) -> Error {
 /// A mismatch becomes [`Error::InvalidParams`] naming what was wrong, which
 /// the host returns to the client as JSON-RPC error -32602.
 pub fn parse_args<T: DeserializeOwned>(arguments: &str) -> Result<T, Error> {
-    serde_json::from_str(arguments)
-        .map_err(|e| Error::InvalidParams(format!("invalid arguments: {e}")))
+    serde_json::from_str(arguments).map_err(|e| Error::InvalidParams(format!("invalid arguments: {e}")))
 }
 
 impl ToolResult {
     /// A successful result with one text item.
     pub fn text(value: impl Into<String>) -> Self {
-        Self {
-            content: vec![text(value)],
-            structured_content: None,
-            is_error: false,
-        }
+        Self { content: vec![text(value)], structured_content: None, is_error: false }
     }
 
     /// A failed result with one text item explaining the failure to the model.
     pub fn error(message: impl Into<String>) -> Self {
-        Self {
-            content: vec![text(message)],
-            structured_content: None,
-            is_error: true,
-        }
+        Self { content: vec![text(message)], structured_content: None, is_error: true }
     }
 
     /// A successful result carrying `value` both as JSON text and as structured content.
     pub fn json(value: &serde_json::Value) -> Self {
         let rendered = value.to_string();
-        Self {
-            content: vec![text(rendered.clone())],
-            structured_content: Some(rendered),
-            is_error: false,
-        }
+        Self { content: vec![text(rendered.clone())], structured_content: Some(rendered), is_error: false }
     }
 }
 
 /// A prompt with a description and its arguments.
 pub fn prompt(name: &str, description: &str, arguments: Vec<PromptArgument>) -> Prompt {
-    Prompt {
-        name: name.to_owned(),
-        title: None,
-        description: Some(description.to_owned()),
-        arguments,
-    }
+    Prompt { name: name.to_owned(), title: None, description: Some(description.to_owned()), arguments }
 }
 
 /// One prompt argument.
 pub fn prompt_argument(name: &str, description: &str, required: bool) -> PromptArgument {
-    PromptArgument {
-        name: name.to_owned(),
-        title: None,
-        description: Some(description.to_owned()),
-        required,
-    }
+    PromptArgument { name: name.to_owned(), title: None, description: Some(description.to_owned()), required }
 }
 
 impl PromptResult {
     /// A prompt made of one user message in text.
     pub fn user_text(value: impl Into<String>) -> Self {
-        Self {
-            description: None,
-            messages: vec![PromptMessage {
-                role: Role::User,
-                content: text(value),
-            }],
-        }
+        Self { description: None, messages: vec![PromptMessage { role: Role::User, content: text(value) }] }
     }
 }
 
@@ -111,27 +79,19 @@ impl PromptResult {
 /// `method` is `elicitation/create`, `sampling/createMessage` or `roots/list`;
 /// the answer comes back under `key` in the next call's `input-responses`.
 pub fn ask(key: &str, method: &str, params: &serde_json::Value) -> crate::InputRequest {
-    crate::InputRequest {
-        key: key.to_owned(),
-        method: method.to_owned(),
-        params: params.to_string(),
-    }
+    crate::InputRequest { key: key.to_owned(), method: method.to_owned(), params: params.to_string() }
 }
 
 /// An outcome asking the client for input before the tool can finish.
 ///
 /// `state` comes back unchanged (sealed by the host) with the answers.
 pub fn input_required(requests: Vec<crate::InputRequest>, state: Option<String>) -> CallOutcome {
-    CallOutcome::InputRequired(crate::InputRequired {
-        requests,
-        request_state: state,
-    })
+    CallOutcome::InputRequired(crate::InputRequired { requests, request_state: state })
 }
 
 /// The client's answer to the question asked under `key`, if it sent one.
 pub fn input_response(ctx: &crate::CallContext, key: &str) -> Option<serde_json::Value> {
-    let responses: serde_json::Value =
-        serde_json::from_str(ctx.input_responses.as_deref()?).ok()?;
+    let responses: serde_json::Value = serde_json::from_str(ctx.input_responses.as_deref()?).ok()?;
     responses.get(key).cloned()
 }
 

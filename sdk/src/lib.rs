@@ -50,10 +50,9 @@ pub mod bindings {
 }
 
 pub use bindings::berth::plugin::types::{
-    Blob, CallContext, CallOutcome, Completion, CompletionRef, CompletionRequest, Content, Error,
-    InputRequest, InputRequired, ListKind, LogLevel, Prompt, PromptArgument, PromptMessage,
-    PromptOutcome, PromptResult, Resource, ResourceBody, ResourceContents, ResourceLink,
-    ResourceTemplate, Role, Tool, ToolResult,
+    Blob, CallContext, CallOutcome, Completion, CompletionRef, CompletionRequest, Content, Error, InputRequest,
+    InputRequired, ListKind, LogLevel, Prompt, PromptArgument, PromptMessage, PromptOutcome, PromptResult, Resource,
+    ResourceBody, ResourceContents, ResourceLink, ResourceTemplate, Role, Tool, ToolResult,
 };
 
 /// What a plugin implements: its tools and, optionally, resources and prompts.
@@ -90,21 +89,13 @@ pub trait Plugin {
     }
 
     /// Renders one prompt (not found by default).
-    fn get_prompt(
-        _ctx: CallContext,
-        name: String,
-        _arguments: String,
-    ) -> Result<PromptOutcome, Error> {
+    fn get_prompt(_ctx: CallContext, name: String, _arguments: String) -> Result<PromptOutcome, Error> {
         Err(Error::NotFound(format!("no prompt {name}")))
     }
 
     /// Suggests argument values (no suggestions by default).
     fn complete(_ctx: CallContext, _request: CompletionRequest) -> Result<Completion, Error> {
-        Ok(Completion {
-            values: Vec::new(),
-            total: None,
-            has_more: false,
-        })
+        Ok(Completion { values: Vec::new(), total: None, has_more: false })
     }
 }
 
@@ -172,11 +163,10 @@ macro_rules! export_plugin {
 /// The names a plugin usually needs, for `use berth_sdk::prelude::*`.
 pub mod prelude {
     pub use crate::{
-        CallContext, CallOutcome, Completion, CompletionRef, CompletionRequest, Content, Error,
-        InputRequest, InputRequired, ListKind, LogLevel, Plugin, Prompt, PromptArgument,
-        PromptMessage, PromptOutcome, PromptResult, Resource, ResourceBody, ResourceContents,
-        ResourceTemplate, Role, Tool, ToolResult, ask, cancelled, client_supports, done,
-        input_required, input_response, kv_get, kv_set, list_changed, log, parse_args, progress,
+        CallContext, CallOutcome, Completion, CompletionRef, CompletionRequest, Content, Error, InputRequest,
+        InputRequired, ListKind, LogLevel, Plugin, Prompt, PromptArgument, PromptMessage, PromptOutcome, PromptResult,
+        Resource, ResourceBody, ResourceContents, ResourceTemplate, Role, Tool, ToolResult, ask, cancelled,
+        client_supports, done, input_required, input_response, kv_get, kv_set, list_changed, log, parse_args, progress,
         prompt, prompt_argument, resource_updated, text, tool, unknown_tool,
     };
 }

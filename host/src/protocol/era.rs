@@ -18,12 +18,7 @@ pub const MODERN_VERSION: &str = "2026-07-28";
 /// Revisions reached through the `initialize` handshake, newest first.
 pub const LEGACY_VERSIONS: [&str; 3] = ["2025-11-25", "2025-06-18", "2025-03-26"];
 /// Every revision berth serves, newest first.
-pub const SUPPORTED_VERSIONS: [&str; 4] = [
-    MODERN_VERSION,
-    LEGACY_VERSIONS[0],
-    LEGACY_VERSIONS[1],
-    LEGACY_VERSIONS[2],
-];
+pub const SUPPORTED_VERSIONS: [&str; 4] = [MODERN_VERSION, LEGACY_VERSIONS[0], LEGACY_VERSIONS[1], LEGACY_VERSIONS[2]];
 
 /// `_meta` key of the request's protocol version.
 pub const PROTOCOL_VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
@@ -88,10 +83,8 @@ pub fn check_modern(
              (protocol {MODERN_VERSION}); clients of 2025 revisions must send initialize first"
         ))
     })?;
-    let missing: Vec<&str> = [PROTOCOL_VERSION_KEY, CLIENT_CAPABILITIES_KEY]
-        .into_iter()
-        .filter(|k| !meta.contains_key(*k))
-        .collect();
+    let missing: Vec<&str> =
+        [PROTOCOL_VERSION_KEY, CLIENT_CAPABILITIES_KEY].into_iter().filter(|k| !meta.contains_key(*k)).collect();
     if !missing.is_empty() {
         return Err(RpcError::invalid_params(format!(
             "params._meta is missing the required key(s): {}",
@@ -107,10 +100,7 @@ pub fn check_modern(
             ));
         }
         if headers.method.as_deref() != Some(method) {
-            return Err(RpcError::new(
-                HEADER_MISMATCH,
-                "the Mcp-Method header does not match the body's method",
-            ));
+            return Err(RpcError::new(HEADER_MISMATCH, "the Mcp-Method header does not match the body's method"));
         }
         if let Some(field) = name_field(method)
             && let Some(body_value) = params.and_then(|p| p.get(field)).and_then(Value::as_str)
@@ -123,9 +113,7 @@ pub fn check_modern(
         }
     }
     let Some(version) = version.as_str() else {
-        return Err(RpcError::invalid_params(
-            "the protocol version in params._meta must be a string",
-        ));
+        return Err(RpcError::invalid_params("the protocol version in params._meta must be a string"));
     };
     if version != MODERN_VERSION {
         return Err(unsupported_version(version));
@@ -133,29 +121,19 @@ pub fn check_modern(
     Ok(ModernEnvelope {
         version: version.to_owned(),
         client_capabilities: meta[CLIENT_CAPABILITIES_KEY].clone(),
-        log_level: meta
-            .get(LOG_LEVEL_KEY)
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        log_level: meta.get(LOG_LEVEL_KEY).and_then(Value::as_str).map(str::to_owned),
     })
 }
 
 /// The -32022 error for a version berth does not serve.
 pub fn unsupported_version(requested: &str) -> RpcError {
-    RpcError::new(
-        UNSUPPORTED_PROTOCOL_VERSION,
-        format!("unsupported protocol version {requested:?}"),
-    )
-    .with_data(json!({ "supported": SUPPORTED_VERSIONS, "requested": requested }))
+    RpcError::new(UNSUPPORTED_PROTOCOL_VERSION, format!("unsupported protocol version {requested:?}"))
+        .with_data(json!({ "supported": SUPPORTED_VERSIONS, "requested": requested }))
 }
 
 /// The legacy version to answer `initialize` with: the client's if berth
 /// serves it, else the newest legacy revision (the client decides whether
 /// to continue).
 pub fn negotiate_legacy(requested: Option<&str>) -> &'static str {
-    LEGACY_VERSIONS
-        .iter()
-        .find(|v| Some(**v) == requested)
-        .copied()
-        .unwrap_or(LEGACY_VERSIONS[0])
+    LEGACY_VERSIONS.iter().find(|v| Some(**v) == requested).copied().unwrap_or(LEGACY_VERSIONS[0])
 }

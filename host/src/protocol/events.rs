@@ -41,22 +41,12 @@ struct Inner {
 impl EventLog {
     /// An empty log for stream `id`.
     pub fn new(id: String) -> Self {
-        let inner = Inner {
-            events: VecDeque::new(),
-            next: 1,
-            done: false,
-        };
-        Self {
-            id,
-            inner: Mutex::new(inner),
-            changed: Notify::new(),
-        }
+        let inner = Inner { events: VecDeque::new(), next: 1, done: false };
+        Self { id, inner: Mutex::new(inner), changed: Notify::new() }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Appends one JSON-RPC message as the next event.
@@ -65,10 +55,7 @@ impl EventLog {
             let mut inner = self.lock();
             let seq = inner.next;
             inner.next += 1;
-            let event = Bytes::from(format!(
-                "event: message\nid: {}:{seq}\ndata: {message}\n\n",
-                self.id
-            ));
+            let event = Bytes::from(format!("event: message\nid: {}:{seq}\ndata: {message}\n\n", self.id));
             if inner.events.len() >= KEPT_EVENTS {
                 inner.events.pop_front();
             }
@@ -94,13 +81,8 @@ impl EventLog {
 
     /// The log as an SSE body: the priming event (when `after` is `None`),
     /// then every event after `after`, live until the log finishes.
-    pub fn reader(
-        self: Arc<Self>,
-        after: Option<u64>,
-    ) -> BoxStream<'static, Result<Bytes, Infallible>> {
-        let priming = after
-            .is_none()
-            .then(|| Bytes::from(format!("id: {}:0\nretry: {RETRY_MS}\ndata: \n\n", self.id)));
+    pub fn reader(self: Arc<Self>, after: Option<u64>) -> BoxStream<'static, Result<Bytes, Infallible>> {
+        let priming = after.is_none().then(|| Bytes::from(format!("id: {}:0\nretry: {RETRY_MS}\ndata: \n\n", self.id)));
         let start = after.unwrap_or(0);
         let events = futures_util::stream::unfold((self, start), |(log, cursor)| async move {
             loop {
@@ -112,10 +94,9 @@ impl EventLog {
             }
         });
         match priming {
-            Some(priming) => Box::pin(futures_util::StreamExt::chain(
-                futures_util::stream::once(async move { Ok(priming) }),
-                events,
-            )),
+            Some(priming) => {
+                Box::pin(futures_util::StreamExt::chain(futures_util::stream::once(async move { Ok(priming) }), events))
+            }
             None => Box::pin(events),
         }
     }

@@ -38,10 +38,7 @@ pub fn header_params(schema: &Value) -> Vec<HeaderParam> {
         return Vec::new();
     }
     let mut seen = std::collections::HashSet::new();
-    if found
-        .iter()
-        .any(|p| !seen.insert(p.token.to_ascii_lowercase()))
-    {
+    if found.iter().any(|p| !seen.insert(p.token.to_ascii_lowercase())) {
         return Vec::new();
     }
     found
@@ -54,18 +51,12 @@ fn collect(schema: &Value, path: &mut Vec<String>, found: &mut Vec<HeaderParam>)
     if let Some(token) = object.get("x-mcp-header") {
         let token = token.as_str().ok_or(())?;
         let kind = object.get("type").and_then(Value::as_str).ok_or(())?;
-        let is_token = !token.is_empty()
-            && token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        let is_token =
+            !token.is_empty() && token.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
         if path.is_empty() || !is_token || !matches!(kind, "string" | "integer" | "boolean") {
             return Err(());
         }
-        found.push(HeaderParam {
-            path: path.clone(),
-            token: token.to_owned(),
-            kind: kind.to_owned(),
-        });
+        found.push(HeaderParam { path: path.clone(), token: token.to_owned(), kind: kind.to_owned() });
     }
     if let Some(properties) = object.get("properties").and_then(Value::as_object) {
         for (name, property) in properties {
@@ -80,10 +71,7 @@ fn collect(schema: &Value, path: &mut Vec<String>, found: &mut Vec<HeaderParam>)
 /// Decodes a header value: the `=?base64?...?=` form, or the literal text.
 /// `None` for a malformed base64 form.
 pub fn decode_value(raw: &str) -> Option<String> {
-    let Some(payload) = raw
-        .strip_prefix("=?base64?")
-        .and_then(|r| r.strip_suffix("?="))
-    else {
+    let Some(payload) = raw.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) else {
         return Some(raw.to_owned());
     };
     let bytes = BASE64.decode(payload).ok()?;
@@ -95,9 +83,7 @@ pub fn decode_value(raw: &str) -> Option<String> {
 }
 
 fn value_at<'a>(arguments: Option<&'a Value>, path: &[String]) -> Option<&'a Value> {
-    path.iter()
-        .try_fold(arguments?, |node, key| node.get(key))
-        .filter(|v| !v.is_null())
+    path.iter().try_fold(arguments?, |node, key| node.get(key)).filter(|v| !v.is_null())
 }
 
 fn rendered(value: &Value) -> Option<String> {
@@ -116,10 +102,7 @@ fn matches(param: &HeaderParam, value: &Value, decoded: &str) -> bool {
     {
         let (whole, fraction) = decoded.split_once('.').unwrap_or((decoded, ""));
         let canonical = !whole.is_empty()
-            && whole
-                .trim_start_matches('-')
-                .bytes()
-                .all(|b| b.is_ascii_digit())
+            && whole.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit())
             && fraction.bytes().all(|b| b == b'0');
         return canonical && whole.parse::<f64>().is_ok_and(|w| w == number);
     }
@@ -146,15 +129,11 @@ pub fn validate<'h>(
         match (value_at(arguments, &param.path), raw) {
             (None, None) => {}
             (None, Some(_)) => {
-                return mismatch(format!(
-                    "the {name} header is present but argument {argument:?} is absent"
-                ));
+                return mismatch(format!("the {name} header is present but argument {argument:?} is absent"));
             }
             (Some(value), None) => {
                 if rendered(value).is_some() {
-                    return mismatch(format!(
-                        "the {name} header is missing but argument {argument:?} is present"
-                    ));
+                    return mismatch(format!("the {name} header is missing but argument {argument:?} is present"));
                 }
             }
             (Some(value), Some(raw)) => {
@@ -162,9 +141,7 @@ pub fn validate<'h>(
                     return mismatch(format!("the {name} header has a malformed base64 value"));
                 };
                 if !matches(param, value, &decoded) {
-                    return mismatch(format!(
-                        "the {name} header does not match argument {argument:?}"
-                    ));
+                    return mismatch(format!("the {name} header does not match argument {argument:?}"));
                 }
             }
         }
@@ -196,10 +173,7 @@ mod tests {
         };
         assert!(ok("Hello", "42").is_ok());
         assert!(ok("=?base64?SGVsbG8=?=", "42.0").is_ok());
-        assert!(
-            ok("=?base64?SGVsbG8?=", "42").is_err(),
-            "non-canonical padding"
-        );
+        assert!(ok("=?base64?SGVsbG8?=", "42").is_err(), "non-canonical padding");
         assert!(ok("hello", "42").is_err());
         assert!(ok("Hello", "43").is_err());
         let missing = validate(&params, Some(&args), |_| vec![]);

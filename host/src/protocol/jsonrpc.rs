@@ -34,11 +34,7 @@ pub struct RpcError {
 impl RpcError {
     /// An error with `code` and `message` and no data.
     pub fn new(code: i32, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            data: None,
-        }
+        Self { code, message: message.into(), data: None }
     }
 
     /// The same error with `data` attached.
@@ -95,15 +91,9 @@ pub enum Message {
     /// A request, answered by a response with the same id.
     Request(Request),
     /// A notification: no id, no answer.
-    Notification {
-        method: String,
-        params: Option<Value>,
-    },
+    Notification { method: String, params: Option<Value> },
     /// A client's answer to a request the server sent.
-    Response {
-        id: Value,
-        answer: Result<Value, RpcError>,
-    },
+    Response { id: Value, answer: Result<Value, RpcError> },
 }
 
 /// A JSON-RPC request.
@@ -143,38 +133,23 @@ pub struct Rejected {
 /// Parses one JSON-RPC message. Batches (arrays) are refused: no supported
 /// MCP revision allows them on this endpoint.
 pub fn parse(bytes: &[u8]) -> Result<Message, Rejected> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| Rejected {
-        id: Value::Null,
-        error: RpcError::new(PARSE_ERROR, format!("parse error: {e}")),
-    })?;
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| Rejected { id: Value::Null, error: RpcError::new(PARSE_ERROR, format!("parse error: {e}")) })?;
     from_value(value)
 }
 
 /// Checks the envelope of an already-decoded message.
 pub fn from_value(value: Value) -> Result<Message, Rejected> {
-    let reject = |id: Value, message: &str| Rejected {
-        id,
-        error: RpcError::invalid_request(message),
-    };
+    let reject = |id: Value, message: &str| Rejected { id, error: RpcError::invalid_request(message) };
     let Value::Object(mut object) = value else {
         if value.is_array() {
-            return Err(reject(
-                Value::Null,
-                "JSON-RPC batches are not supported: send one message per request",
-            ));
+            return Err(reject(Value::Null, "JSON-RPC batches are not supported: send one message per request"));
         }
-        return Err(reject(
-            Value::Null,
-            "a JSON-RPC message must be a JSON object",
-        ));
+        return Err(reject(Value::Null, "a JSON-RPC message must be a JSON object"));
     };
     let id = object.remove("id");
     let id_ok = matches!(&id, Some(Value::String(_)) | Some(Value::Number(_)));
-    let reply_id = if id_ok {
-        id.clone().unwrap_or(Value::Null)
-    } else {
-        Value::Null
-    };
+    let reply_id = if id_ok { id.clone().unwrap_or(Value::Null) } else { Value::Null };
     if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
         return Err(reject(reply_id, "\"jsonrpc\" must be \"2.0\""));
     }
@@ -193,30 +168,14 @@ pub fn from_value(value: Value) -> Result<Message, Rejected> {
         Some(_) => Err(reject(reply_id, "\"method\" must be a string")),
         None if id_ok && object.contains_key("result") => {
             let result = object.remove("result").unwrap_or(Value::Null);
-            Ok(Message::Response {
-                id: reply_id,
-                answer: Ok(result),
-            })
+            Ok(Message::Response { id: reply_id, answer: Ok(result) })
         }
         None if id_ok && object.contains_key("error") => {
             let error = object.remove("error").unwrap_or(Value::Null);
-            let code = error["code"]
-                .as_i64()
-                .and_then(|c| i32::try_from(c).ok())
-                .unwrap_or(INTERNAL_ERROR);
-            let message = error["message"]
-                .as_str()
-                .unwrap_or("the client reported an error")
-                .to_owned();
+            let code = error["code"].as_i64().and_then(|c| i32::try_from(c).ok()).unwrap_or(INTERNAL_ERROR);
+            let message = error["message"].as_str().unwrap_or("the client reported an error").to_owned();
             let data = error.get("data").cloned();
-            Ok(Message::Response {
-                id: reply_id,
-                answer: Err(RpcError {
-                    code,
-                    message,
-                    data,
-                }),
-            })
+            Ok(Message::Response { id: reply_id, answer: Err(RpcError { code, message, data }) })
         }
         None => Err(reject(reply_id, "missing \"method\"")),
     }

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 use crate::runtime::CallFailure;
 use crate::runtime::bindings::types::{
-    Content, Prompt, PromptMessage, PromptResult, Resource, ResourceBody, ResourceContents,
-    ResourceTemplate, Role, Tool, ToolResult,
+    Content, Prompt, PromptMessage, PromptResult, Resource, ResourceBody, ResourceContents, ResourceTemplate, Role,
+    Tool, ToolResult,
 };
 
 /// Serializes an rmcp value; rmcp's model types always serialize.
@@ -31,11 +31,7 @@ fn object(text: &str) -> m::JsonObject {
 /// A tool as listed by `tools/list`.
 pub fn tool(tool: &Tool) -> Value {
     let description = tool.description.clone().map(Cow::Owned);
-    let mut listed = m::Tool::new_with_raw(
-        tool.name.clone(),
-        description,
-        Arc::new(object(&tool.input_schema)),
-    );
+    let mut listed = m::Tool::new_with_raw(tool.name.clone(), description, Arc::new(object(&tool.input_schema)));
     listed.title = tool.title.clone();
     listed.output_schema = tool.output_schema.as_deref().map(|s| Arc::new(object(s)));
     let mut value = to_json(listed);
@@ -86,23 +82,15 @@ pub fn prompt(prompt: &Prompt) -> Value {
 
 fn rmcp_contents(contents: &ResourceContents) -> m::ResourceContents {
     let (mut converted, mime_type) = match &contents.body {
-        ResourceBody::Text(text) => (
-            m::ResourceContents::text(text, &contents.uri),
-            &contents.mime_type,
-        ),
-        ResourceBody::Binary(bytes) => (
-            m::ResourceContents::blob(BASE64.encode(bytes), &contents.uri),
-            &contents.mime_type,
-        ),
+        ResourceBody::Text(text) => (m::ResourceContents::text(text, &contents.uri), &contents.mime_type),
+        ResourceBody::Binary(bytes) => {
+            (m::ResourceContents::blob(BASE64.encode(bytes), &contents.uri), &contents.mime_type)
+        }
     };
     // rmcp's constructor guesses text/plain; the plugin's word (or silence) wins.
     match &mut converted {
-        m::ResourceContents::TextResourceContents {
-            mime_type: slot, ..
-        }
-        | m::ResourceContents::BlobResourceContents {
-            mime_type: slot, ..
-        } => slot.clone_from(mime_type),
+        m::ResourceContents::TextResourceContents { mime_type: slot, .. }
+        | m::ResourceContents::BlobResourceContents { mime_type: slot, .. } => slot.clone_from(mime_type),
         _ => {}
     }
     converted
@@ -133,17 +121,13 @@ fn content_block(content: &Content) -> m::ContentBlock {
 /// result into an error: a plugin bug the client should not have to parse.
 pub fn tool_result(result: &ToolResult) -> Value {
     let content = result.content.iter().map(content_block).collect();
-    let mut converted = if result.is_error {
-        m::CallToolResult::error(content)
-    } else {
-        m::CallToolResult::success(content)
-    };
+    let mut converted =
+        if result.is_error { m::CallToolResult::error(content) } else { m::CallToolResult::success(content) };
     if let Some(structured) = &result.structured_content {
         match serde_json::from_str::<Value>(structured) {
             Ok(value) => converted.structured_content = Some(value),
             Err(e) => {
-                let message =
-                    format!("the plugin returned structured content that is not JSON: {e}");
+                let message = format!("the plugin returned structured content that is not JSON: {e}");
                 converted = m::CallToolResult::error(vec![m::ContentBlock::text(message)]);
             }
         }
@@ -159,8 +143,7 @@ pub fn failure_result(failure: &CallFailure) -> Value {
 
 /// A `GetPromptResult`.
 pub fn prompt_result(result: &PromptResult) -> Value {
-    let mut converted =
-        m::GetPromptResult::new(result.messages.iter().map(prompt_message).collect());
+    let mut converted = m::GetPromptResult::new(result.messages.iter().map(prompt_message).collect());
     converted.description = result.description.clone();
     converted.result_type = None;
     to_json(converted)

@@ -28,47 +28,22 @@ pub fn level_name(level: LogLevel) -> &'static str {
 
 /// The rank of an MCP level name (debug = 0 ... emergency = 7).
 pub fn level_rank(name: &str) -> Option<u8> {
-    [
-        "debug",
-        "info",
-        "notice",
-        "warning",
-        "error",
-        "critical",
-        "alert",
-        "emergency",
-    ]
-    .iter()
-    .position(|l| *l == name)
-    .and_then(|p| u8::try_from(p).ok())
+    ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+        .iter()
+        .position(|l| *l == name)
+        .and_then(|p| u8::try_from(p).ok())
 }
 
 /// Hooks for `request` that send progress (when it carries a progress token)
 /// and log lines at or above `min_log_level` (when set) to `sink`.
-pub fn hooks(
-    request: &Request,
-    min_log_level: Option<&str>,
-    sink: Sink,
-    cancelled: Arc<AtomicBool>,
-) -> CallHooks {
-    let progress_token = request
-        .meta()
-        .and_then(|m| m.get("progressToken"))
-        .filter(|t| !t.is_null())
-        .cloned();
+pub fn hooks(request: &Request, min_log_level: Option<&str>, sink: Sink, cancelled: Arc<AtomicBool>) -> CallHooks {
+    let progress_token = request.meta().and_then(|m| m.get("progressToken")).filter(|t| !t.is_null()).cloned();
     let min_rank = min_log_level.and_then(level_rank);
     if progress_token.is_none() && min_rank.is_none() {
-        return CallHooks {
-            events: None,
-            cancelled,
-        };
+        return CallHooks { events: None, cancelled };
     }
     let events = move |event: PluginEvent| match event {
-        PluginEvent::Progress {
-            progress,
-            total,
-            message,
-        } => {
+        PluginEvent::Progress { progress, total, message } => {
             if let Some(token) = &progress_token {
                 let mut params = json!({ "progressToken": token, "progress": progress });
                 if let Some(total) = total {
@@ -90,8 +65,5 @@ pub fn hooks(
             }
         }
     };
-    CallHooks {
-        events: Some(Arc::new(events)),
-        cancelled,
-    }
+    CallHooks { events: Some(Arc::new(events)), cancelled }
 }

@@ -31,9 +31,7 @@ impl Sealer {
         let key = key.unwrap_or_else(|| {
             let mut key = [0u8; 32];
             if let Err(e) = getrandom::fill(&mut key) {
-                tracing::error!(
-                    "no OS randomness for the request-state key ({e}); sealed state is forgeable"
-                );
+                tracing::error!("no OS randomness for the request-state key ({e}); sealed state is forgeable");
             }
             key
         });
@@ -42,8 +40,7 @@ impl Sealer {
 
     fn mac(&self) -> Hmac<Sha256> {
         // HMAC accepts keys of any length.
-        <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
+        <Hmac<Sha256> as Mac>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"))
     }
 
     /// Seals `state` for requests of `binding` (e.g. `tools/call echo`).
@@ -63,8 +60,7 @@ impl Sealer {
         let tag = B64.decode(tag).map_err(|_| invalid("malformed"))?;
         let mut mac = self.mac();
         mac.update(&payload);
-        mac.verify_slice(&tag)
-            .map_err(|_| invalid("integrity check failed"))?;
+        mac.verify_slice(&tag).map_err(|_| invalid("integrity check failed"))?;
         let payload: Value = serde_json::from_slice(&payload).map_err(|_| invalid("malformed"))?;
         if payload["b"].as_str() != Some(binding) {
             return Err(invalid("issued for another request"));
@@ -77,9 +73,7 @@ impl Sealer {
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]
@@ -90,17 +84,11 @@ mod tests {
     fn sealed_state_round_trips_and_tampering_fails() {
         let sealer = Sealer::new(None);
         let token = sealer.seal("tools/call t", Some("step-2"));
-        assert_eq!(
-            sealer.open("tools/call t", &token),
-            Ok(Some("step-2".to_owned()))
-        );
+        assert_eq!(sealer.open("tools/call t", &token), Ok(Some("step-2".to_owned())));
         assert!(sealer.open("tools/call other", &token).is_err());
         let mut tampered = token.clone();
         tampered.insert(3, 'x');
         assert!(sealer.open("tools/call t", &tampered).is_err());
-        assert!(
-            Sealer::new(None).open("tools/call t", &token).is_err(),
-            "another key"
-        );
+        assert!(Sealer::new(None).open("tools/call t", &token).is_err(), "another key");
     }
 }

@@ -44,10 +44,8 @@ pub async fn load_one(runtime: &Runtime, config: &Config, path: &Path) -> Result
 
 /// The `*.wasm` files directly inside `dir`, sorted.
 pub fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
-        what: format!("cannot read the plugins folder {}", dir.display()),
-        source,
-    })?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|source| Error::Io { what: format!("cannot read the plugins folder {}", dir.display()), source })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "wasm"))
@@ -64,20 +62,12 @@ pub struct Stamp(Option<(SystemTime, u64)>, Option<(SystemTime, u64)>);
 impl Stamp {
     /// The current stamp of `wasm` and its sidecar.
     pub fn of(wasm: &Path) -> Self {
-        let meta = |p: &Path| {
-            std::fs::metadata(p)
-                .ok()
-                .and_then(|m| Some((m.modified().ok()?, m.len())))
-        };
+        let meta = |p: &Path| std::fs::metadata(p).ok().and_then(|m| Some((m.modified().ok()?, m.len())));
         Stamp(meta(wasm), meta(&sidecar::path_for(wasm)))
     }
 }
 
 /// The stamps of every plugin file in `dir`.
 pub fn stamps(dir: &Path) -> HashMap<PathBuf, Stamp> {
-    wasm_files(dir)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|p| (p.clone(), Stamp::of(&p)))
-        .collect()
+    wasm_files(dir).unwrap_or_default().into_iter().map(|p| (p.clone(), Stamp::of(&p))).collect()
 }

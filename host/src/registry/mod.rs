@@ -69,24 +69,11 @@ impl Snapshot {
                 snapshot.resources_json.push(mcp::resource(resource));
             }
             for template in &catalog.templates {
-                if let Some((_, other)) = snapshot
-                    .templates
-                    .iter()
-                    .find(|(t, _)| t.source() == template.uri_template)
-                {
-                    return Err(collision(
-                        "resource template",
-                        &template.uri_template,
-                        other,
-                        plugin,
-                    ));
+                if let Some((_, other)) = snapshot.templates.iter().find(|(t, _)| t.source() == template.uri_template) {
+                    return Err(collision("resource template", &template.uri_template, other, plugin));
                 }
-                snapshot
-                    .templates
-                    .push((UriTemplate::new(&template.uri_template), plugin.clone()));
-                snapshot
-                    .templates_json
-                    .push(mcp::resource_template(template));
+                snapshot.templates.push((UriTemplate::new(&template.uri_template), plugin.clone()));
+                snapshot.templates_json.push(mcp::resource_template(template));
             }
             for prompt in &catalog.prompts {
                 claim(&mut snapshot.prompts, "prompt", &prompt.name, plugin)?;
@@ -114,10 +101,7 @@ impl Snapshot {
 
     /// The plugin that declared the resource template `uri_template`.
     pub fn template(&self, uri_template: &str) -> Option<&Arc<Plugin>> {
-        self.templates
-            .iter()
-            .find(|(t, _)| t.source() == uri_template)
-            .map(|(_, p)| p)
+        self.templates.iter().find(|(t, _)| t.source() == uri_template).map(|(_, p)| p)
     }
 
     /// The plugin that serves prompt `name`.
@@ -128,21 +112,11 @@ impl Snapshot {
     /// The plugin that serves resource `uri`: an exact resource first, then
     /// the first template that matches.
     pub fn resource(&self, uri: &str) -> Option<&Arc<Plugin>> {
-        self.resources.get(uri).or_else(|| {
-            self.templates
-                .iter()
-                .find(|(t, _)| t.matches(uri))
-                .map(|(_, p)| p)
-        })
+        self.resources.get(uri).or_else(|| self.templates.iter().find(|(t, _)| t.matches(uri)).map(|(_, p)| p))
     }
 }
 
-fn claim(
-    map: &mut HashMap<String, Arc<Plugin>>,
-    kind: &'static str,
-    name: &str,
-    plugin: &Arc<Plugin>,
-) -> Result<()> {
+fn claim(map: &mut HashMap<String, Arc<Plugin>>, kind: &'static str, name: &str, plugin: &Arc<Plugin>) -> Result<()> {
     if let Some(first) = map.get(name) {
         return Err(collision(kind, name, first, plugin));
     }
@@ -151,12 +125,7 @@ fn claim(
 }
 
 fn collision(kind: &'static str, name: &str, first: &Plugin, second: &Plugin) -> Error {
-    Error::Collision {
-        kind,
-        name: name.to_owned(),
-        first: first.path.clone(),
-        second: second.path.clone(),
-    }
+    Error::Collision { kind, name: name.to_owned(), first: first.path.clone(), second: second.path.clone() }
 }
 
 /// The live registry: an atomically swappable [`Snapshot`].
@@ -167,9 +136,7 @@ pub struct Registry {
 impl Registry {
     /// A registry serving `snapshot`.
     pub fn new(snapshot: Snapshot) -> Self {
-        Self {
-            current: ArcSwap::from_pointee(snapshot),
-        }
+        Self { current: ArcSwap::from_pointee(snapshot) }
     }
 
     /// The current snapshot; holding it keeps its plugins alive.

@@ -163,28 +163,18 @@ pub fn settings_for(wasm: &Path, config: &Config) -> Result<PluginSettings> {
         settings.reuse.max_idle = n;
     }
     for name in file.capabilities.env {
-        let value = std::env::var(&name).map_err(|_| {
-            fail(format!(
-                "capabilities.env grants {name:?}, which is not set in berth's environment"
-            ))
-        })?;
+        let value = std::env::var(&name)
+            .map_err(|_| fail(format!("capabilities.env grants {name:?}, which is not set in berth's environment")))?;
         settings.env.push((name, value));
     }
     for dir in file.capabilities.dirs {
         if !dir.host.is_dir() {
-            return Err(fail(format!(
-                "capabilities.dirs: {} is not a directory",
-                dir.host.display()
-            )));
+            return Err(fail(format!("capabilities.dirs: {} is not a directory", dir.host.display())));
         }
         if dir.guest.is_empty() {
             return Err(fail("capabilities.dirs: guest path is empty".into()));
         }
-        settings.dirs.push(DirGrant {
-            host: dir.host,
-            guest: dir.guest,
-            writable: dir.writable,
-        });
+        settings.dirs.push(DirGrant { host: dir.host, guest: dir.guest, writable: dir.writable });
     }
     settings.kv = file.capabilities.kv;
     Ok(settings)

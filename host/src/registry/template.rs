@@ -31,10 +31,7 @@ impl UriTemplate {
         if !rest.is_empty() {
             parts.push(Part::Literal(rest.to_owned()));
         }
-        Self {
-            source: template.to_owned(),
-            parts,
-        }
+        Self { source: template.to_owned(), parts }
     }
 
     /// The template text.
@@ -52,9 +49,9 @@ impl UriTemplate {
 fn matches_from(parts: &[Part], uri: &str) -> bool {
     match parts.split_first() {
         None => uri.is_empty(),
-        Some((Part::Literal(text), rest)) => uri
-            .strip_prefix(text.as_str())
-            .is_some_and(|tail| matches_from(rest, tail)),
+        Some((Part::Literal(text), rest)) => {
+            uri.strip_prefix(text.as_str()).is_some_and(|tail| matches_from(rest, tail))
+        }
         Some((Part::Variable, rest)) => {
             let segment_end = uri.find('/').unwrap_or(uri.len());
             (1..=segment_end).any(|end| matches_from(rest, &uri[end..]))

@@ -35,16 +35,11 @@ pub fn spawn(runtime: Runtime, config: Config, router: Arc<Router>) -> Result<()
             let _ = sender.send(());
         }
     })
-    .map_err(|e| Error::Io {
-        what: "cannot watch the plugins folder".into(),
+    .map_err(|e| Error::Io { what: "cannot watch the plugins folder".into(), source: std::io::Error::other(e) })?;
+    watcher.watch(&config.plugins, RecursiveMode::NonRecursive).map_err(|e| Error::Io {
+        what: format!("cannot watch {}", config.plugins.display()),
         source: std::io::Error::other(e),
     })?;
-    watcher
-        .watch(&config.plugins, RecursiveMode::NonRecursive)
-        .map_err(|e| Error::Io {
-            what: format!("cannot watch {}", config.plugins.display()),
-            source: std::io::Error::other(e),
-        })?;
     let mut known = stamps(&config.plugins);
     tokio::spawn(async move {
         let _watcher = watcher;
@@ -64,12 +59,7 @@ pub fn spawn(runtime: Runtime, config: Config, router: Arc<Router>) -> Result<()
 }
 
 /// Brings the registry in line with the folder.
-async fn reconcile(
-    runtime: &Runtime,
-    config: &Config,
-    router: &Router,
-    known: &mut HashMap<PathBuf, Stamp>,
-) {
+async fn reconcile(runtime: &Runtime, config: &Config, router: &Router, known: &mut HashMap<PathBuf, Stamp>) {
     let current = router.registry().snapshot();
     let now = stamps(&config.plugins);
     let mut paths: Vec<&PathBuf> = now.keys().collect();
@@ -95,21 +85,13 @@ async fn reconcile(
                 tracing::error!(
                     "hot reload: refusing {}: {e}{}",
                     path.display(),
-                    if existing.is_some() {
-                        "; the previous version keeps serving"
-                    } else {
-                        ""
-                    }
+                    if existing.is_some() { "; the previous version keeps serving" } else { "" }
                 );
                 plugins.extend(existing);
             }
         }
     }
-    for gone in current
-        .plugins()
-        .iter()
-        .filter(|p| !now.contains_key(&p.path))
-    {
+    for gone in current.plugins().iter().filter(|p| !now.contains_key(&p.path)) {
         tracing::info!(plugin = %gone.name, "hot reload: removed {}", gone.path.display());
         known.remove(&gone.path);
         changed = true;
@@ -124,8 +106,6 @@ async fn reconcile(
                 router.publish(Notice::ListChanged(kind));
             }
         }
-        Err(e) => tracing::error!(
-            "hot reload: refusing the change, the current plugins keep serving: {e}"
-        ),
+        Err(e) => tracing::error!("hot reload: refusing the change, the current plugins keep serving: {e}"),
     }
 }

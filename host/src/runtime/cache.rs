@@ -13,11 +13,7 @@ use wasmtime::component::Component;
 
 /// The compiled form of `bytes`, read from `cache_dir` when present, else
 /// compiled and written there. Returns whether the cache answered.
-pub fn compile(
-    engine: &Engine,
-    bytes: &[u8],
-    cache_dir: Option<&Path>,
-) -> wasmtime::Result<(Component, bool)> {
+pub fn compile(engine: &Engine, bytes: &[u8], cache_dir: Option<&Path>) -> wasmtime::Result<(Component, bool)> {
     let Some(dir) = cache_dir else {
         return Ok((Component::new(engine, bytes)?, false));
     };
@@ -39,19 +35,14 @@ pub fn compile(
 
 fn artifact_path(engine: &Engine, bytes: &[u8], dir: &Path) -> PathBuf {
     let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
-    engine
-        .precompile_compatibility_hash()
-        .hash(&mut engine_hash);
+    engine.precompile_compatibility_hash().hash(&mut engine_hash);
     let mut key = Sha256::new();
     key.update(bytes);
     key.update(engine_hash.finish().to_le_bytes());
     dir.join(format!("{}.cwasm", hex::encode(key.finalize())))
 }
 
-#[expect(
-    unsafe_code,
-    reason = "wasmtime requires unsafe to load precompiled code"
-)]
+#[expect(unsafe_code, reason = "wasmtime requires unsafe to load precompiled code")]
 fn load(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
     // SAFETY: the file was written by `store` below from code this engine
     // compiled, into a cache folder the operator owns; wasmtime additionally

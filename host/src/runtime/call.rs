@@ -18,11 +18,7 @@ pub enum PluginEvent {
     /// A `host.log` line.
     Log { level: LogLevel, message: String },
     /// A `host.progress` report.
-    Progress {
-        progress: f64,
-        total: Option<f64>,
-        message: Option<String>,
-    },
+    Progress { progress: f64, total: Option<f64>, message: Option<String> },
 }
 
 /// Hooks a transport hands to a call: where events go and how to cancel it.
@@ -68,18 +64,10 @@ pub enum CallFailure {
     #[error(
         "plugin {plugin:?} is busy: {limit} calls were running and none finished within {waited_ms} ms; retry later"
     )]
-    Busy {
-        plugin: Arc<str>,
-        limit: usize,
-        waited_ms: u64,
-    },
+    Busy { plugin: Arc<str>, limit: usize, waited_ms: u64 },
     /// The plugin's answer was larger than the operator allows.
     #[error("plugin {plugin:?} returned {size} bytes, more than its limit of {limit} bytes")]
-    Output {
-        plugin: Arc<str>,
-        size: usize,
-        limit: usize,
-    },
+    Output { plugin: Arc<str>, size: usize, limit: usize },
 }
 
 /// Marker error the epoch callback raises at the deadline.
@@ -94,10 +82,7 @@ struct CancelledByClient;
 
 impl Plugin {
     /// A new store with limits armed, and a fresh instance of this plugin in it.
-    pub(crate) async fn instantiate(
-        &self,
-        hooks: CallHooks,
-    ) -> Result<(Store<CallState>, Instance), CallFailure> {
+    pub(crate) async fn instantiate(&self, hooks: CallHooks) -> Result<(Store<CallState>, Instance), CallFailure> {
         let state = CallState::new(
             self.name.clone(),
             self.settings.clone(),
@@ -112,11 +97,7 @@ impl Plugin {
             if Instant::now() >= state.deadline {
                 return Err(wasmtime::Error::new(DeadlineExceeded));
             }
-            if state
-                .hooks
-                .cancelled
-                .load(std::sync::atomic::Ordering::Relaxed)
-            {
+            if state.hooks.cancelled.load(std::sync::atomic::Ordering::Relaxed) {
                 return Err(wasmtime::Error::new(CancelledByClient));
             }
             // Yield to the executor so a long call never holds a worker thread.
@@ -140,10 +121,7 @@ impl Plugin {
         let limit = self.settings.deadline;
         match tokio::time::timeout(limit + super::engine::EPOCH_TICK * 2, work).await {
             Ok(result) => result,
-            Err(_) => Err(CallFailure::Deadline {
-                plugin: self.name.clone(),
-                limit,
-            }),
+            Err(_) => Err(CallFailure::Deadline { plugin: self.name.clone(), limit }),
         }
     }
 
@@ -151,20 +129,14 @@ impl Plugin {
     pub(crate) fn classify(&self, error: wasmtime::Error, instantiating: bool) -> CallFailure {
         let plugin = self.name.clone();
         if error.is::<DeadlineExceeded>() {
-            return CallFailure::Deadline {
-                plugin,
-                limit: self.settings.deadline,
-            };
+            return CallFailure::Deadline { plugin, limit: self.settings.deadline };
         }
         if error.is::<CancelledByClient>() {
             return CallFailure::Cancelled { plugin };
         }
         let full = format!("{error:?}");
         if full.contains("growing memory") || full.contains("memory minimum size") {
-            return CallFailure::Memory {
-                plugin,
-                mib: self.settings.memory_mib,
-            };
+            return CallFailure::Memory { plugin, mib: self.settings.memory_mib };
         }
         tracing::debug!(plugin = %plugin, "wasm call failed: {full}");
         // The trap itself ("wasm `unreachable` instruction executed") says what
@@ -173,10 +145,6 @@ impl Plugin {
             Some(trap) => trap.to_string(),
             None => error.root_cause().to_string(),
         };
-        if instantiating {
-            CallFailure::Instantiate { plugin, message }
-        } else {
-            CallFailure::Trap { plugin, message }
-        }
+        if instantiating { CallFailure::Instantiate { plugin, message } } else { CallFailure::Trap { plugin, message } }
     }
 }

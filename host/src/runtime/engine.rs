@@ -44,20 +44,13 @@ impl Runtime {
             |state| state,
         )
         .map_err(|e| Error::Engine(format!("linking the berth host interface: {e:#}")))?;
-        super::bindings::berth::plugin::kv::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
-            &mut linker,
-            |state| state,
-        )
+        super::bindings::berth::plugin::kv::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |state| {
+            state
+        })
         .map_err(|e| Error::Engine(format!("linking the berth kv interface: {e:#}")))?;
         start_epoch_ticker(&engine);
         let (signals, _) = tokio::sync::broadcast::channel(256);
-        Ok(Self {
-            engine,
-            linker: Arc::new(linker),
-            cache_dir,
-            kv: super::kv::KvStore::default(),
-            signals,
-        })
+        Ok(Self { engine, linker: Arc::new(linker), cache_dir, kv: super::kv::KvStore::default(), signals })
     }
 
     /// What plugins announce through `host.list-changed` and `host.resource-updated`.
@@ -78,10 +71,7 @@ fn build_engine(config: &Config) -> wasmtime::Result<Engine> {
         .total_tables(instances.saturating_mul(4))
         .max_tables_per_component(16)
         .total_stacks(instances)
-        .max_memory_size(
-            usize::try_from(config.pool.max_memory_mib.saturating_mul(1024 * 1024))
-                .unwrap_or(usize::MAX),
-        )
+        .max_memory_size(usize::try_from(config.pool.max_memory_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX))
         // Resetting a slot by rewriting its resident pages is cheaper than
         // unmapping and faulting them back in on the next call.
         .linear_memory_keep_resident(2 * 1024 * 1024)
@@ -102,15 +92,13 @@ fn build_engine(config: &Config) -> wasmtime::Result<Engine> {
 /// Advances the engine's epoch every tick until the engine is dropped.
 fn start_epoch_ticker(engine: &Engine) {
     let weak = engine.weak();
-    let spawned = std::thread::Builder::new()
-        .name("berth-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        });
+    let spawned = std::thread::Builder::new().name("berth-epoch".into()).spawn(move || {
+        while let Some(engine) = weak.upgrade() {
+            engine.increment_epoch();
+            drop(engine);
+            std::thread::sleep(EPOCH_TICK);
+        }
+    });
     if let Err(e) = spawned {
         tracing::error!("cannot start the epoch ticker, deadlines will not fire: {e}");
     }

@@ -23,10 +23,7 @@ pub const KV_MAX_BYTES: usize = 16 * 1024 * 1024;
 
 impl KvStore {
     fn with<R>(&self, plugin: &str, f: impl FnOnce(&mut PluginMap) -> R) -> R {
-        let mut maps = self
-            .maps
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut maps = self.maps.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         f(maps.entry(plugin.to_owned()).or_default())
     }
 }
@@ -59,9 +56,7 @@ impl Host for CallState {
         store.with(plugin, |map| {
             let old = map.get(&key).map_or(0, |v| key.len() + v.len());
             if size(map) - old + key.len() + value.len() > KV_MAX_BYTES {
-                return Err(KvError::Full(format!(
-                    "the store is capped at {KV_MAX_BYTES} bytes"
-                )));
+                return Err(KvError::Full(format!("the store is capped at {KV_MAX_BYTES} bytes")));
             }
             map.insert(key, value);
             Ok(())

@@ -36,16 +36,8 @@ struct LogBuffer {
 impl LogStream {
     /// A stream for `plugin` that logs at most `budget` bytes.
     pub fn new(plugin: Arc<str>, stream: Stream, budget: usize) -> Self {
-        let buffer = LogBuffer {
-            plugin,
-            stream,
-            pending: Vec::new(),
-            budget,
-            warned: false,
-        };
-        Self {
-            inner: Arc::new(Mutex::new(buffer)),
-        }
+        let buffer = LogBuffer { plugin, stream, pending: Vec::new(), budget, warned: false };
+        Self { inner: Arc::new(Mutex::new(buffer)) }
     }
 
     /// Starts a new call's budget (reuse isolation).
@@ -138,11 +130,7 @@ impl OutputStream for LogStream {
 }
 
 impl tokio::io::AsyncWrite for LogStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         self.accept(buf);
         Poll::Ready(Ok(buf.len()))
     }

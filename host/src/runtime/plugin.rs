@@ -8,8 +8,8 @@ use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
 
 use super::bindings::types::{
-    CallContext, CallOutcome, Completion, CompletionRequest, Content, Error as PluginError, Prompt,
-    PromptOutcome, Resource, ResourceBody, ResourceContents, ResourceTemplate, Tool, ToolResult,
+    CallContext, CallOutcome, Completion, CompletionRequest, Content, Error as PluginError, Prompt, PromptOutcome,
+    Resource, ResourceBody, ResourceContents, ResourceTemplate, Tool, ToolResult,
 };
 use super::bindings::{completion, prompts, resources, tools};
 use super::call::{CallFailure, CallHooks};
@@ -56,15 +56,8 @@ pub struct Plugin {
 
 impl Plugin {
     /// Loads, compiles (or reads from cache) and catalogs the component at `path`.
-    pub async fn load(
-        runtime: &Runtime,
-        path: &Path,
-        settings: PluginSettings,
-    ) -> Result<Arc<Plugin>> {
-        let fail = |message: String| Error::Plugin {
-            path: path.to_owned(),
-            message,
-        };
+    pub async fn load(runtime: &Runtime, path: &Path, settings: PluginSettings) -> Result<Arc<Plugin>> {
+        let fail = |message: String| Error::Plugin { path: path.to_owned(), message };
         let name: Arc<str> = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -78,12 +71,11 @@ impl Plugin {
         let engine = runtime.engine.clone();
         let cache_dir = runtime.cache_dir.clone();
         // Compiling takes from milliseconds to seconds: keep it off the async workers.
-        let (component, from_cache) = tokio::task::spawn_blocking(move || {
-            super::cache::compile(&engine, &bytes, cache_dir.as_deref())
-        })
-        .await
-        .map_err(|e| fail(format!("compiler thread failed: {e}")))?
-        .map_err(|e| fail(format!("not a valid WebAssembly component: {e:#}")))?;
+        let (component, from_cache) =
+            tokio::task::spawn_blocking(move || super::cache::compile(&engine, &bytes, cache_dir.as_deref()))
+                .await
+                .map_err(|e| fail(format!("compiler thread failed: {e}")))?
+                .map_err(|e| fail(format!("not a valid WebAssembly component: {e:#}")))?;
         let pre = runtime.linker.instantiate_pre(&component).map_err(|e| {
             fail(format!(
                 "imports something berth does not provide (berth offers WASI 0.2 and berth:plugin/host@0.1.0): {e:#}"
@@ -109,10 +101,7 @@ impl Plugin {
                 "exports none of berth:plugin/tools@0.1.0, resources@0.1.0 or prompts@0.1.0; build it against berth's wit/ world".into(),
             ));
         }
-        let catalog = plugin
-            .read_catalog()
-            .await
-            .map_err(|e| fail(format!("listing its catalog failed: {e}")))?;
+        let catalog = plugin.read_catalog().await.map_err(|e| fail(format!("listing its catalog failed: {e}")))?;
         validate(&catalog).map_err(fail)?;
         (plugin.catalog, plugin.names) = expose(catalog, &plugin.settings);
         Ok(Arc::new(plugin))
@@ -120,14 +109,8 @@ impl Plugin {
 
     /// The same plugin with its catalog read again (after it announced a change).
     pub async fn recatalog(&self) -> Result<Arc<Plugin>> {
-        let fail = |message: String| Error::Plugin {
-            path: self.path.clone(),
-            message,
-        };
-        let catalog = self
-            .read_catalog()
-            .await
-            .map_err(|e| fail(format!("listing its catalog failed: {e}")))?;
+        let fail = |message: String| Error::Plugin { path: self.path.clone(), message };
+        let catalog = self.read_catalog().await.map_err(|e| fail(format!("listing its catalog failed: {e}")))?;
         validate(&catalog).map_err(fail)?;
         let (catalog, names) = expose(catalog, &self.settings);
         Ok(Arc::new(Plugin {
@@ -184,18 +167,13 @@ impl Plugin {
         hooks: CallHooks,
     ) -> Result<Result<CallOutcome, PluginError>, CallFailure> {
         let Some(indices) = &self.tools else {
-            return Ok(Err(PluginError::NotFound(format!(
-                "plugin {} has no tools",
-                self.name
-            ))));
+            return Ok(Err(PluginError::NotFound(format!("plugin {} has no tools", self.name))));
         };
         let original = self.original(name);
         let outcome = self
             .leased(hooks, async |store, instance| {
                 let guest = indices.load(&mut *store, instance)?;
-                guest
-                    .call_call_tool(store, ctx, original, &arguments.to_owned())
-                    .await
+                guest.call_call_tool(store, ctx, original, &arguments.to_owned()).await
             })
             .await;
         if let Ok(Ok(CallOutcome::Complete(result))) = &outcome {
@@ -219,10 +197,7 @@ impl Plugin {
         hooks: CallHooks,
     ) -> Result<Result<Vec<ResourceContents>, PluginError>, CallFailure> {
         let Some(indices) = &self.resources else {
-            return Ok(Err(PluginError::NotFound(format!(
-                "plugin {} has no resources",
-                self.name
-            ))));
+            return Ok(Err(PluginError::NotFound(format!("plugin {} has no resources", self.name))));
         };
         self.leased(hooks, async |store, instance| {
             let guest = indices.load(&mut *store, instance)?;
@@ -240,17 +215,12 @@ impl Plugin {
         hooks: CallHooks,
     ) -> Result<Result<PromptOutcome, PluginError>, CallFailure> {
         let Some(indices) = &self.prompts else {
-            return Ok(Err(PluginError::NotFound(format!(
-                "plugin {} has no prompts",
-                self.name
-            ))));
+            return Ok(Err(PluginError::NotFound(format!("plugin {} has no prompts", self.name))));
         };
         let original = self.original(name);
         self.leased(hooks, async |store, instance| {
             let guest = indices.load(&mut *store, instance)?;
-            guest
-                .call_get_prompt(store, ctx, original, &arguments.to_owned())
-                .await
+            guest.call_get_prompt(store, ctx, original, &arguments.to_owned()).await
         })
         .await
     }
@@ -268,11 +238,7 @@ impl Plugin {
         hooks: CallHooks,
     ) -> Result<Result<Completion, PluginError>, CallFailure> {
         let Some(indices) = &self.completion else {
-            return Ok(Ok(Completion {
-                values: Vec::new(),
-                total: None,
-                has_more: false,
-            }));
+            return Ok(Ok(Completion { values: Vec::new(), total: None, has_more: false }));
         };
         let mut request = request.clone();
         if let super::bindings::types::CompletionRef::Prompt(name) = &mut request.reference {
@@ -297,12 +263,8 @@ impl Plugin {
         let mut lease = self.lease(hooks).await?;
         let outcome = self
             .bounded(async {
-                let Lease {
-                    store, instance, ..
-                } = &mut lease;
-                call(store, instance)
-                    .await
-                    .map_err(|e| self.classify(e, false))
+                let Lease { store, instance, .. } = &mut lease;
+                call(store, instance).await.map_err(|e| self.classify(e, false))
             })
             .await;
         self.release(lease, outcome.is_ok());
@@ -340,10 +302,7 @@ fn expose(mut catalog: Catalog, settings: &PluginSettings) -> (Catalog, HashMap<
     catalog.prompts.retain(|p| !settings.skips(&p.name));
     for prompt in &mut catalog.prompts {
         let exposed = settings.exposed(&prompt.name);
-        names.insert(
-            exposed.clone(),
-            std::mem::replace(&mut prompt.name, exposed),
-        );
+        names.insert(exposed.clone(), std::mem::replace(&mut prompt.name, exposed));
     }
     (catalog, names)
 }
@@ -357,25 +316,16 @@ fn validate(catalog: &Catalog) -> Result<(), String> {
         check_schema(&tool.name, "input-schema", Some(&tool.input_schema))?;
         check_schema(&tool.name, "output-schema", tool.output_schema.as_ref())?;
         if let Some(annotations) = &tool.annotations
-            && !matches!(
-                serde_json::from_str(annotations),
-                Ok(serde_json::Value::Object(_))
-            )
+            && !matches!(serde_json::from_str(annotations), Ok(serde_json::Value::Object(_)))
         {
-            return Err(format!(
-                "tool {:?}: annotations are not a JSON object",
-                tool.name
-            ));
+            return Err(format!("tool {:?}: annotations are not a JSON object", tool.name));
         }
     }
     if let Some(r) = catalog.resources.iter().find(|r| r.uri.is_empty()) {
         return Err(format!("resource {:?} has an empty URI", r.name));
     }
     if let Some(p) = catalog.prompts.iter().find(|p| p.name.is_empty()) {
-        return Err(format!(
-            "declares a prompt with an empty name (description {:?})",
-            p.description
-        ));
+        return Err(format!("declares a prompt with an empty name (description {:?})", p.description));
     }
     Ok(())
 }

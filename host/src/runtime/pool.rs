@@ -93,9 +93,7 @@ impl InstancePool {
     }
 
     fn warm(&self) -> std::sync::MutexGuard<'_, Vec<Warm>> {
-        self.warm
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.warm.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -106,8 +104,7 @@ impl Plugin {
         let pool = &self.pool;
         pool.stats.calls.fetch_add(1, Ordering::Relaxed);
         let waited = self.settings.queue_wait;
-        let permit = match tokio::time::timeout(waited, pool.permits.clone().acquire_owned()).await
-        {
+        let permit = match tokio::time::timeout(waited, pool.permits.clone().acquire_owned()).await {
             Ok(Ok(permit)) => permit,
             _ => {
                 pool.stats.busy.fetch_add(1, Ordering::Relaxed);
@@ -121,34 +118,17 @@ impl Plugin {
         if self.settings.isolation == Isolation::Reuse
             && let Some(warm) = self.take_warm()
         {
-            let Warm {
-                mut store,
-                instance,
-                calls,
-                ..
-            } = warm;
+            let Warm { mut store, instance, calls, .. } = warm;
             store.data_mut().begin_call(hooks);
             store.set_epoch_deadline(1);
             pool.stats.reuse_hits.fetch_add(1, Ordering::Relaxed);
             let in_use = InUse::new(&pool.stats);
-            return Ok(Lease {
-                store,
-                instance,
-                calls,
-                _permit: permit,
-                _in_use: in_use,
-            });
+            return Ok(Lease { store, instance, calls, _permit: permit, _in_use: in_use });
         }
         let (store, instance) = self.instantiate(hooks).await?;
         pool.stats.instantiations.fetch_add(1, Ordering::Relaxed);
         let in_use = InUse::new(&pool.stats);
-        Ok(Lease {
-            store,
-            instance,
-            calls: 0,
-            _permit: permit,
-            _in_use: in_use,
-        })
+        Ok(Lease { store, instance, calls: 0, _permit: permit, _in_use: in_use })
     }
 
     fn take_warm(&self) -> Option<Warm> {
@@ -159,10 +139,7 @@ impl Plugin {
         let stale = (before - warm.len()) as u64;
         self.pool.stats.recycles.fetch_add(stale, Ordering::Relaxed);
         let taken = warm.pop();
-        self.pool
-            .stats
-            .idle
-            .store(warm.len() as u64, Ordering::Relaxed);
+        self.pool.stats.idle.store(warm.len() as u64, Ordering::Relaxed);
         taken
     }
 
@@ -177,19 +154,9 @@ impl Plugin {
         }
         let calls = lease.calls + 1;
         let mut warm = self.pool.warm();
-        if healthy
-            && calls < self.settings.reuse.max_calls
-            && warm.len() < self.settings.reuse.max_idle
-        {
-            let Lease {
-                store, instance, ..
-            } = lease;
-            warm.push(Warm {
-                store,
-                instance,
-                calls,
-                last_used: Instant::now(),
-            });
+        if healthy && calls < self.settings.reuse.max_calls && warm.len() < self.settings.reuse.max_idle {
+            let Lease { store, instance, .. } = lease;
+            warm.push(Warm { store, instance, calls, last_used: Instant::now() });
         } else {
             stats.recycles.fetch_add(1, Ordering::Relaxed);
         }

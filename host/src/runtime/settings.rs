@@ -78,11 +78,7 @@ impl PluginSettings {
             queue_wait: Duration::from_millis(config.limits.queue_ms),
             max_output_bytes: config.limits.max_output_bytes,
             isolation: Isolation::Fresh,
-            reuse: ReusePolicy {
-                max_calls: 10_000,
-                idle: Duration::from_secs(60),
-                max_idle: 16,
-            },
+            reuse: ReusePolicy { max_calls: 10_000, idle: Duration::from_secs(60), max_idle: 16 },
             env: Vec::new(),
             dirs: Vec::new(),
             kv: false,
@@ -98,9 +94,7 @@ impl PluginSettings {
 
     /// Whether `name` is hidden by a `skip` pattern.
     pub fn skips(&self, name: &str) -> bool {
-        self.skip
-            .iter()
-            .any(|pattern| wildcard_match(pattern, name))
+        self.skip.iter().any(|pattern| wildcard_match(pattern, name))
     }
 
     /// The name clients see for the plugin's `name`.

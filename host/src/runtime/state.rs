@@ -51,11 +51,7 @@ impl CallState {
             wasi.env(name, value);
         }
         for dir in &settings.dirs {
-            let perms = if dir.writable {
-                FsPerms::ReadWrite
-            } else {
-                FsPerms::ReadOnly
-            };
+            let perms = if dir.writable { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
             if let Err(e) = wasi.preopened_dir(&dir.host, &dir.guest, perms) {
                 tracing::warn!(plugin = %plugin, dir = %dir.host.display(), "cannot open granted directory: {e:#}");
             }
@@ -93,10 +89,7 @@ impl CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -113,11 +106,7 @@ impl Host for CallState {
     }
 
     fn progress(&mut self, progress: f64, total: Option<f64>, message: Option<String>) {
-        self.hooks.emit(PluginEvent::Progress {
-            progress,
-            total,
-            message,
-        });
+        self.hooks.emit(PluginEvent::Progress { progress, total, message });
     }
 
     fn cancelled(&mut self) -> bool {
@@ -126,10 +115,7 @@ impl Host for CallState {
 
     fn list_changed(&mut self, kind: ListKind) {
         // No receiver means nobody is listening yet: nothing to notify.
-        let _ = self.signals.send(HostSignal::ListChanged {
-            plugin: self.plugin.clone(),
-            kind,
-        });
+        let _ = self.signals.send(HostSignal::ListChanged { plugin: self.plugin.clone(), kind });
     }
 
     fn resource_updated(&mut self, uri: String) {

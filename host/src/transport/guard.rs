@@ -26,46 +26,25 @@ impl OriginPolicy {
     /// Loopback origins and hosts plus the configured extras. `check_host` is
     /// on when the server listens on loopback, where rebinding attacks aim.
     pub fn new(origins: &[String], hosts: &[String], check_host: bool) -> Self {
-        let lower = |v: &[String]| {
-            v.iter()
-                .map(|s| s.trim_end_matches('/').to_ascii_lowercase())
-                .collect()
-        };
-        Self {
-            origins: lower(origins),
-            hosts: lower(hosts),
-            check_host: check_host || !hosts.is_empty(),
-        }
+        let lower = |v: &[String]| v.iter().map(|s| s.trim_end_matches('/').to_ascii_lowercase()).collect();
+        Self { origins: lower(origins), hosts: lower(hosts), check_host: check_host || !hosts.is_empty() }
     }
 
     /// Why `headers` are refused, or `None` when they pass.
     pub fn refuse(&self, headers: &HeaderMap) -> Option<String> {
         if let Some(origin) = headers.get(header::ORIGIN) {
-            let origin = origin
-                .to_str()
-                .unwrap_or("")
-                .trim_end_matches('/')
-                .to_ascii_lowercase();
-            let allowed = origin_is_loopback(&origin)
-                || self.origins.iter().any(|o| o == "*" || *o == origin);
+            let origin = origin.to_str().unwrap_or("").trim_end_matches('/').to_ascii_lowercase();
+            let allowed = origin_is_loopback(&origin) || self.origins.iter().any(|o| o == "*" || *o == origin);
             if !allowed {
-                return Some(format!(
-                    "Origin {origin:?} is not allowed (configure http.allowed_origins)"
-                ));
+                return Some(format!("Origin {origin:?} is not allowed (configure http.allowed_origins)"));
             }
         }
         if self.check_host {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("");
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
             let name = host_name(host).to_ascii_lowercase();
-            let allowed =
-                is_loopback_name(&name) || self.hosts.iter().any(|h| h == "*" || *h == name);
+            let allowed = is_loopback_name(&name) || self.hosts.iter().any(|h| h == "*" || *h == name);
             if !allowed {
-                return Some(format!(
-                    "Host {host:?} is not allowed (configure http.allowed_hosts)"
-                ));
+                return Some(format!("Host {host:?} is not allowed (configure http.allowed_hosts)"));
             }
         }
         None
@@ -75,19 +54,13 @@ impl OriginPolicy {
 /// Middleware answering 403 to a refused Origin or Host.
 pub async fn check(State(state): State<Arc<HttpState>>, request: Request, next: Next) -> Response {
     match state.origins.refuse(request.headers()) {
-        Some(reason) => {
-            rpc_error_response(StatusCode::FORBIDDEN, &RpcError::invalid_request(reason))
-                .into_response()
-        }
+        Some(reason) => rpc_error_response(StatusCode::FORBIDDEN, &RpcError::invalid_request(reason)).into_response(),
         None => next.run(request).await,
     }
 }
 
 fn origin_is_loopback(origin: &str) -> bool {
-    let Some(rest) = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-    else {
+    let Some(rest) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) else {
         return false;
     };
     is_loopback_name(host_name(rest))
@@ -96,13 +69,9 @@ fn origin_is_loopback(origin: &str) -> bool {
 /// The host part of `host[:port]`, brackets kept for IPv6.
 fn host_name(authority: &str) -> &str {
     if authority.starts_with('[') {
-        return authority
-            .find(']')
-            .map_or(authority, |end| &authority[..=end]);
+        return authority.find(']').map_or(authority, |end| &authority[..=end]);
     }
-    authority
-        .rsplit_once(':')
-        .map_or(authority, |(host, _)| host)
+    authority.rsplit_once(':').map_or(authority, |(host, _)| host)
 }
 
 fn is_loopback_name(name: &str) -> bool {
@@ -124,40 +93,11 @@ mod tests {
     #[test]
     fn loopback_passes_and_foreign_origins_fail() {
         let policy = OriginPolicy::new(&["https://app.example.com".into()], &[], true);
-        assert!(
-            policy
-                .refuse(&headers(&[
-                    ("host", "127.0.0.1:8080"),
-                    ("origin", "http://localhost:3000")
-                ]))
-                .is_none()
-        );
+        assert!(policy.refuse(&headers(&[("host", "127.0.0.1:8080"), ("origin", "http://localhost:3000")])).is_none());
         assert!(policy.refuse(&headers(&[("host", "[::1]:8080")])).is_none());
-        assert!(
-            policy
-                .refuse(&headers(&[
-                    ("host", "localhost"),
-                    ("origin", "https://app.example.com")
-                ]))
-                .is_none()
-        );
-        assert!(
-            policy
-                .refuse(&headers(&[
-                    ("host", "localhost"),
-                    ("origin", "https://evil.example")
-                ]))
-                .is_some()
-        );
-        assert!(
-            policy
-                .refuse(&headers(&[("host", "evil.example:8080")]))
-                .is_some()
-        );
-        assert!(
-            policy
-                .refuse(&headers(&[("host", "localhost"), ("origin", "null")]))
-                .is_some()
-        );
+        assert!(policy.refuse(&headers(&[("host", "localhost"), ("origin", "https://app.example.com")])).is_none());
+        assert!(policy.refuse(&headers(&[("host", "localhost"), ("origin", "https://evil.example")])).is_some());
+        assert!(policy.refuse(&headers(&[("host", "evil.example:8080")])).is_some());
+        assert!(policy.refuse(&headers(&[("host", "localhost"), ("origin", "null")])).is_some());
     }
 }

@@ -53,7 +53,7 @@ impl HttpState {
     pub fn new(router: Arc<Router>, config: &HttpConfig, loopback: bool) -> Self {
         Self {
             router,
-            sessions: SessionStore::new(config.max_sessions),
+            sessions: SessionStore::new(config.max_sessions, std::time::Duration::from_secs(config.session_idle_secs)),
             origins: OriginPolicy::new(&config.allowed_origins, &config.allowed_hosts, loopback),
             max_body_bytes: config.max_body_bytes,
         }
@@ -64,10 +64,7 @@ impl HttpState {
 pub fn app(state: Arc<HttpState>) -> axum::Router {
     let mcp = axum::Router::new()
         .route("/mcp", get(get_mcp).post(post_mcp).delete(delete_mcp))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            guard::check,
-        ));
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check));
     mcp.route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -78,15 +75,12 @@ pub fn app(state: Arc<HttpState>) -> axum::Router {
 async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
     let snapshot = state.router.registry().snapshot();
     let mut text = crate::metrics::render(snapshot.plugins());
-    text.push_str(
-        "# HELP berth_sessions Live legacy (2025-era) sessions.\n# TYPE berth_sessions gauge\n",
-    );
+    text.push_str("# HELP berth_sessions Live legacy (2025-era) sessions.\n# TYPE berth_sessions gauge\n");
     text.push_str(&format!("berth_sessions {}\n", state.sessions.len()));
     let mut response = (StatusCode::OK, text).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     response
 }
 
@@ -104,10 +98,7 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
 /// A JSON body with `status`.
 fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
@@ -118,10 +109,7 @@ pub fn rpc_error_response(status: StatusCode, error: &RpcError) -> Response {
 
 /// A header's value with surrounding whitespace removed.
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
 /// What the client's `Accept` header allows.
@@ -133,16 +121,11 @@ struct Accepts {
 
 fn accepts(headers: &HeaderMap) -> Accepts {
     match header_str(headers, "accept") {
-        None => Accepts {
-            json: true,
-            sse: false,
-        },
+        None => Accepts { json: true, sse: false },
         Some(accept) => {
             let any = accept.contains("*/*");
             Accepts {
-                json: any
-                    || accept.contains("application/json")
-                    || accept.contains("application/*"),
+                json: any || accept.contains("application/json") || accept.contains("application/*"),
                 sse: accept.contains("text/event-stream"),
             }
         }
@@ -152,37 +135,29 @@ fn accepts(headers: &HeaderMap) -> Accepts {
 async fn post_mcp(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Body) -> Response {
     let accept = accepts(&headers);
     if !accept.json && !accept.sse {
-        let error =
-            RpcError::invalid_request("Accept must include application/json or text/event-stream");
+        let error = RpcError::invalid_request("Accept must include application/json or text/event-stream");
         return rpc_error_response(StatusCode::NOT_ACCEPTABLE, &error);
     }
     if let Some(content_type) = header_str(&headers, "content-type")
         && !content_type.starts_with("application/json")
     {
-        let error = RpcError::invalid_request(format!(
-            "Content-Type must be application/json, not {content_type:?}"
-        ));
+        let error = RpcError::invalid_request(format!("Content-Type must be application/json, not {content_type:?}"));
         return rpc_error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, &error);
     }
     let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            let error = RpcError::invalid_request(format!(
-                "the request body is larger than {} bytes",
-                state.max_body_bytes
-            ));
+            let error =
+                RpcError::invalid_request(format!("the request body is larger than {} bytes", state.max_body_bytes));
             return rpc_error_response(StatusCode::PAYLOAD_TOO_LARGE, &error);
         }
     };
     match jsonrpc::parse(&bytes) {
         Ok(Message::Request(request)) => handle_request(state, &headers, accept, request).await,
-        Ok(Message::Notification { method, params }) => {
-            notification(&state, &headers, &method, params.as_ref())
-        }
+        Ok(Message::Notification { method, params }) => notification(&state, &headers, &method, params.as_ref()),
         Ok(Message::Response { id, answer }) => client_answer(&state, &headers, &id, answer),
         Err(rejected) => {
-            let status = StatusCode::from_u16(rejected.error.http_status())
-                .unwrap_or(StatusCode::BAD_REQUEST);
+            let status = StatusCode::from_u16(rejected.error.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
             json_response(status, &jsonrpc::failure(&rejected.id, &rejected.error))
         }
     }
@@ -192,22 +167,14 @@ async fn post_mcp(State(state): State<Arc<HttpState>>, headers: HeaderMap, body:
 struct UnknownSession;
 
 /// The legacy session a request names: `Ok(None)` when it names none.
-fn named_session(
-    state: &HttpState,
-    headers: &HeaderMap,
-) -> Result<Option<Arc<Session>>, UnknownSession> {
+fn named_session(state: &HttpState, headers: &HeaderMap) -> Result<Option<Arc<Session>>, UnknownSession> {
     match header_str(headers, SESSION_HEADER) {
         None => Ok(None),
         Some(id) => state.sessions.get(id).map(Some).ok_or(UnknownSession),
     }
 }
 
-async fn handle_request(
-    state: Arc<HttpState>,
-    headers: &HeaderMap,
-    accept: Accepts,
-    request: Request,
-) -> Response {
+async fn handle_request(state: Arc<HttpState>, headers: &HeaderMap, accept: Accepts, request: Request) -> Response {
     let header_version = header_str(headers, "mcp-protocol-version");
     let session_id = header_str(headers, SESSION_HEADER);
     let modern = era::wants_modern(request.meta(), header_version);
@@ -232,11 +199,7 @@ async fn handle_request(
 }
 
 /// The 2026-07-28 ladder plus the `Mcp-Param-*` checks of `tools/call`.
-fn check_modern(
-    state: &HttpState,
-    headers: &HeaderMap,
-    request: &Request,
-) -> Result<era::ModernEnvelope, RpcError> {
+fn check_modern(state: &HttpState, headers: &HeaderMap, request: &Request) -> Result<era::ModernEnvelope, RpcError> {
     let routing = RoutingHeaders {
         protocol_version: header_str(headers, "mcp-protocol-version").map(str::to_owned),
         method: header_str(headers, "mcp-method").map(str::to_owned),
@@ -250,11 +213,7 @@ fn check_modern(
         let params = snapshot.header_params(name);
         if !params.is_empty() {
             headers::validate(params, request.param("arguments"), |name| {
-                headers
-                    .get_all(name)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .collect()
+                headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect()
             })?;
         }
     }
@@ -365,28 +324,18 @@ fn reply(request: &Request, outcome: Result<Value, RpcError>) -> Value {
 /// An error answer. 2026-07-28 maps codes to HTTP statuses; legacy clients
 /// get 200, since a legacy 404 means "session gone" to them.
 fn error_reply(request: &Request, error: &RpcError, modern: bool) -> Response {
-    let status = if modern {
-        StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::OK)
-    } else {
-        StatusCode::OK
-    };
+    let status =
+        if modern { StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::OK) } else { StatusCode::OK };
     json_response(status, &jsonrpc::failure(&request.id, error))
 }
 
 fn unknown_session() -> Response {
-    let error = RpcError::invalid_request(
-        "unknown or terminated session: send initialize to start a new one",
-    );
+    let error = RpcError::invalid_request("unknown or terminated session: send initialize to start a new one");
     rpc_error_response(StatusCode::NOT_FOUND, &error)
 }
 
 /// Notifications are accepted with 202; `notifications/cancelled` cancels a legacy call.
-fn notification(
-    state: &HttpState,
-    headers: &HeaderMap,
-    method: &str,
-    params: Option<&Value>,
-) -> Response {
+fn notification(state: &HttpState, headers: &HeaderMap, method: &str, params: Option<&Value>) -> Response {
     let Ok(session) = named_session(state, headers) else {
         return unknown_session();
     };
@@ -399,12 +348,7 @@ fn notification(
 }
 
 /// A client's answer to a request berth sent it on a legacy stream.
-fn client_answer(
-    state: &HttpState,
-    headers: &HeaderMap,
-    id: &Value,
-    answer: Result<Value, RpcError>,
-) -> Response {
+fn client_answer(state: &HttpState, headers: &HeaderMap, id: &Value, answer: Result<Value, RpcError>) -> Response {
     match named_session(state, headers) {
         Ok(Some(session)) => {
             if !session.answer(id, answer) {
@@ -414,9 +358,7 @@ fn client_answer(
         }
         Ok(None) => rpc_error_response(
             StatusCode::BAD_REQUEST,
-            &RpcError::invalid_request(
-                "a response needs the Mcp-Session-Id of the session that asked",
-            ),
+            &RpcError::invalid_request("a response needs the Mcp-Session-Id of the session that asked"),
         ),
         Err(UnknownSession) => unknown_session(),
     }
@@ -425,14 +367,10 @@ fn client_answer(
 /// The legacy handshake: negotiate, create the session, return its id.
 fn initialize(state: &HttpState, request: &Request) -> Response {
     let (version, result) = state.router.initialize(request);
-    let capabilities = request
-        .param("capabilities")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
+    let capabilities = request.param("capabilities").cloned().unwrap_or_else(|| json!({}));
     match state.sessions.insert(Session::new(version, capabilities)) {
         Ok(id) => {
-            let mut response =
-                json_response(StatusCode::OK, &jsonrpc::success(&request.id, result));
+            let mut response = json_response(StatusCode::OK, &jsonrpc::success(&request.id, result));
             if let Ok(value) = HeaderValue::from_str(&id) {
                 response.headers_mut().insert(SESSION_HEADER, value);
             }
@@ -443,9 +381,7 @@ fn initialize(state: &HttpState, request: &Request) -> Response {
                 StatusCode::SERVICE_UNAVAILABLE,
                 &jsonrpc::failure(&request.id, &RpcError::new(SERVER_BUSY, full.to_string())),
             );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             response
         }
     }
@@ -463,9 +399,8 @@ fn listen(state: &HttpState, request: &Request) -> Response {
         "notifications/subscriptions/acknowledged",
         json!({ "notifications": filter.to_json(), "_meta": meta }),
     );
-    let notices = notice_stream(state.router.notices(), move |notice| {
-        filter.wants(notice).then(|| notice.message(Some(&meta)))
-    });
+    let notices =
+        notice_stream(state.router.notices(), move |notice| filter.wants(notice).then(|| notice.message(Some(&meta))));
     let body = futures_util::stream::once(async move { Ok(sse_message(&ack)) }).chain(notices);
     sse_response(with_keepalive(Box::pin(body)), None)
 }
@@ -479,24 +414,21 @@ fn notice_stream(
     receiver: tokio::sync::broadcast::Receiver<Notice>,
     select: impl Fn(&Notice) -> Option<Value> + Send + 'static,
 ) -> BoxStream<'static, Result<Bytes, Infallible>> {
-    Box::pin(futures_util::stream::unfold(
-        (receiver, select),
-        |(mut receiver, select)| async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(notice) => {
-                        if let Some(message) = select(&notice) {
-                            return Some((Ok(sse_message(&message)), (receiver, select)));
-                        }
+    Box::pin(futures_util::stream::unfold((receiver, select), |(mut receiver, select)| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(notice) => {
+                    if let Some(message) = select(&notice) {
+                        return Some((Ok(sse_message(&message)), (receiver, select)));
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!("a slow event stream missed {missed} notices");
-                    }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                 }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!("a slow event stream missed {missed} notices");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             }
-        },
-    ))
+        }
+    }))
 }
 
 /// `body` with a comment line every [`KEEPALIVE`] so proxies keep it open.
@@ -508,35 +440,16 @@ fn with_keepalive(
         Some((Ok(Bytes::from_static(b": keepalive\n\n")), ()))
     });
     // End with the body, not with the endless keep-alive.
-    let body = body
-        .map(Some)
-        .chain(futures_util::stream::once(async { None }));
+    let body = body.map(Some).chain(futures_util::stream::once(async { None }));
     let merged = futures_util::stream::select(body, keepalive.map(Some));
-    Box::pin(
-        merged
-            .take_while(|item| std::future::ready(item.is_some()))
-            .filter_map(std::future::ready),
-    )
+    Box::pin(merged.take_while(|item| std::future::ready(item.is_some())).filter_map(std::future::ready))
 }
 
-fn sse_response(
-    body: BoxStream<'static, Result<Bytes, Infallible>>,
-    cancelled: Option<Arc<AtomicBool>>,
-) -> Response {
-    let mut response = (
-        StatusCode::OK,
-        Body::from_stream(CancelOnDrop { body, cancelled }),
-    )
-        .into_response();
+fn sse_response(body: BoxStream<'static, Result<Bytes, Infallible>>, cancelled: Option<Arc<AtomicBool>>) -> Response {
+    let mut response = (StatusCode::OK, Body::from_stream(CancelOnDrop { body, cancelled })).into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache, no-transform"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-transform"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
 }
@@ -573,20 +486,13 @@ async fn delete_mcp(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
     let Some(id) = header_str(&headers, SESSION_HEADER) else {
         return method_not_allowed();
     };
-    if state.sessions.remove(id) {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        unknown_session()
-    }
+    if state.sessions.remove(id) { StatusCode::NO_CONTENT.into_response() } else { unknown_session() }
 }
 
 /// 405 for GET/DELETE outside a legacy session: 2026-07-28 is POST only.
 fn method_not_allowed() -> Response {
-    let error =
-        RpcError::invalid_request("only POST is allowed here without a legacy Mcp-Session-Id");
+    let error = RpcError::invalid_request("only POST is allowed here without a legacy Mcp-Session-Id");
     let mut response = rpc_error_response(StatusCode::METHOD_NOT_ALLOWED, &error);
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
     response
 }

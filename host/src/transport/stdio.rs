@@ -37,12 +37,7 @@ struct Connection {
 }
 
 /// Serves `router` over `input`/`output` until `input` closes.
-pub async fn serve<R, W>(
-    router: Arc<Router>,
-    input: R,
-    output: W,
-    max_line_bytes: usize,
-) -> std::io::Result<()>
+pub async fn serve<R, W>(router: Arc<Router>, input: R, output: W, max_line_bytes: usize) -> std::io::Result<()>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -74,17 +69,13 @@ where
     let mut calls = tokio::task::JoinSet::new();
     loop {
         line.clear();
-        let read = (&mut input)
-            .take(max_line_bytes as u64 + 1)
-            .read_until(b'\n', &mut line)
-            .await?;
+        let read = (&mut input).take(max_line_bytes as u64 + 1).read_until(b'\n', &mut line).await?;
         if read == 0 {
             break;
         }
         if line.len() > max_line_bytes && line.last() != Some(&b'\n') {
             skip_rest_of_line(&mut input).await?;
-            let error =
-                RpcError::invalid_request(format!("message larger than {max_line_bytes} bytes"));
+            let error = RpcError::invalid_request(format!("message larger than {max_line_bytes} bytes"));
             (connection.out)(jsonrpc::failure(&Value::Null, &error));
             continue;
         }
@@ -93,9 +84,7 @@ where
         }
         match jsonrpc::parse(&line) {
             Ok(Message::Request(request)) => connection.request(request, &mut calls),
-            Ok(Message::Notification { method, params }) => {
-                connection.notification(&method, params.as_ref())
-            }
+            Ok(Message::Notification { method, params }) => connection.notification(&method, params.as_ref()),
             Ok(Message::Response { id, answer }) => {
                 if let Some(session) = connection.session() {
                     session.answer(&id, answer);
@@ -117,9 +106,7 @@ where
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Connection {
@@ -168,12 +155,7 @@ impl Connection {
             return;
         }
         calls.spawn(async move {
-            let cx = RequestContext::new(
-                &request,
-                era,
-                Some(connection.out.clone()),
-                cancelled.clone(),
-            );
+            let cx = RequestContext::new(&request, era, Some(connection.out.clone()), cancelled.clone());
             let outcome = connection.router.handle(&request, &cx).await;
             lock(&connection.running).remove(&request.id.to_string());
             // A cancelled request gets no response, as MCP asks.
@@ -186,10 +168,7 @@ impl Connection {
     /// The legacy handshake: the connection gets a session, and server notices start flowing.
     fn initialize(self: &Arc<Self>, request: &Request) {
         let (version, result) = self.router.initialize(request);
-        let capabilities = request
-            .param("capabilities")
-            .cloned()
-            .unwrap_or_else(|| json!({}));
+        let capabilities = request.param("capabilities").cloned().unwrap_or_else(|| json!({}));
         let session = Arc::new(Session::new(version, capabilities));
         *lock(&self.session) = Some(session.clone());
         self.reply(request, Ok(result));

@@ -40,12 +40,8 @@ fn list_prints_each_plugin_offer() {
         .arg(shared_cache())
         .output()
         .expect("run");
-    let parsed: serde_json::Value =
-        serde_json::from_slice(&json.stdout).expect("list --json is JSON");
-    assert_eq!(
-        parsed["plugins"][1]["tools"].as_array().map(Vec::len),
-        Some(5)
-    );
+    let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).expect("list --json is JSON");
+    assert_eq!(parsed["plugins"][1]["tools"].as_array().map(Vec::len), Some(5));
 }
 
 /// Runs `berth list` over a folder holding `files` and returns the failed run's stderr.
@@ -54,53 +50,31 @@ fn failing_list(files: &[(&str, &[u8])]) -> String {
     for (name, bytes) in files {
         std::fs::write(dir.path().join(name), bytes).expect("write");
     }
-    let output = berth()
-        .arg("list")
-        .arg("--plugins")
-        .arg(dir.path())
-        .arg("--no-cache")
-        .output()
-        .expect("run");
-    assert!(
-        !output.status.success(),
-        "expected failure, got {}",
-        String::from_utf8_lossy(&output.stdout)
-    );
+    let output = berth().arg("list").arg("--plugins").arg(dir.path()).arg("--no-cache").output().expect("run");
+    assert!(!output.status.success(), "expected failure, got {}", String::from_utf8_lossy(&output.stdout));
     stderr(&output)
 }
 
 #[test]
 fn bad_plugins_fail_with_one_line_naming_the_file() {
     let text = failing_list(&[("notes.wasm", b"hello")]);
-    assert!(
-        text.contains("notes.wasm") && text.contains("not a WebAssembly file"),
-        "{text}"
-    );
+    assert!(text.contains("notes.wasm") && text.contains("not a WebAssembly file"), "{text}");
     assert_eq!(text.trim().lines().count(), 1, "{text}");
 
     // A core module is WebAssembly but not a component.
     let text = failing_list(&[("core.wasm", b"\0asm\x01\0\0\0")]);
-    assert!(
-        text.contains("core.wasm") && text.contains("not a valid WebAssembly component"),
-        "{text}"
-    );
+    assert!(text.contains("core.wasm") && text.contains("not a valid WebAssembly component"), "{text}");
 
     // An empty component exports none of berth's interfaces.
     let text = failing_list(&[("empty.wasm", b"\0asm\x0d\0\x01\0")]);
-    assert!(
-        text.contains("empty.wasm") && text.contains("exports none of"),
-        "{text}"
-    );
+    assert!(text.contains("empty.wasm") && text.contains("exports none of"), "{text}");
 }
 
 #[test]
 fn duplicate_tool_names_are_refused_naming_both_plugins() {
     let echo = std::fs::read(plugin_file("echo")).expect("echo");
     let text = failing_list(&[("echo.wasm", &echo), ("echo-copy.wasm", &echo)]);
-    assert!(
-        text.contains("\"echo\"") && text.contains("echo.wasm") && text.contains("echo-copy.wasm"),
-        "{text}"
-    );
+    assert!(text.contains("\"echo\"") && text.contains("echo.wasm") && text.contains("echo-copy.wasm"), "{text}");
 }
 
 #[test]
@@ -108,18 +82,10 @@ fn config_is_strict_and_errors_name_the_key() {
     let dir = tempfile::tempdir().expect("dir");
     let config = dir.path().join("berth.toml");
     std::fs::write(&config, "[limits]\ndeadline_msec = 5\n").expect("write");
-    let output = berth()
-        .arg("list")
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .expect("run");
+    let output = berth().arg("list").arg("--config").arg(&config).output().expect("run");
     assert!(!output.status.success());
     let text = stderr(&output);
-    assert!(
-        text.contains("deadline_msec") && text.contains("berth.toml"),
-        "{text}"
-    );
+    assert!(text.contains("deadline_msec") && text.contains("berth.toml"), "{text}");
 }
 
 #[test]
@@ -127,13 +93,7 @@ fn a_busy_port_is_one_clear_line() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("addr").to_string();
     let dir = plugin_dir(&["echo"]);
-    let output = berth()
-        .arg("serve")
-        .arg("--plugins")
-        .arg(dir.path())
-        .args(["--listen", &addr])
-        .output()
-        .expect("run");
+    let output = berth().arg("serve").arg("--plugins").arg(dir.path()).args(["--listen", &addr]).output().expect("run");
     assert!(!output.status.success());
     let text = stderr(&output);
     assert!(text.contains(&addr) && text.contains("in use"), "{text}");
@@ -167,24 +127,15 @@ fn a_second_start_compiles_nothing() {
 fn berth_new_scaffolds_a_plugin_that_builds_and_loads() {
     let work = tempfile::tempdir().expect("dir");
     let project = work.path().join("hello-kit");
-    let output = berth()
-        .args(["new", "hello-kit", "--lang", "rust", "--dir"])
-        .arg(&project)
-        .output()
-        .expect("run");
+    let output = berth().args(["new", "hello-kit", "--lang", "rust", "--dir"]).arg(&project).output().expect("run");
     assert!(output.status.success(), "{}", stderr(&output));
     let build = std::process::Command::new("cargo")
         .args(["build", "--release", "--target", "wasm32-wasip2", "--quiet"])
         .current_dir(&project)
         .output()
         .expect("cargo");
-    assert!(
-        build.status.success(),
-        "{}",
-        String::from_utf8_lossy(&build.stderr)
-    );
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| project.join("target"), std::path::PathBuf::from);
+    assert!(build.status.success(), "{}", String::from_utf8_lossy(&build.stderr));
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| project.join("target"), std::path::PathBuf::from);
     let wasm = target.join("wasm32-wasip2/release/hello_kit.wasm");
     let plugins = work.path().join("plugins");
     std::fs::create_dir(&plugins).expect("plugins");
@@ -200,23 +151,9 @@ fn berth_new_scaffolds_a_plugin_that_builds_and_loads() {
     assert!(list.status.success(), "{}", stderr(&list));
     assert!(String::from_utf8_lossy(&list.stdout).contains("tool      hello_kit_greet"));
 
-    let again = berth()
-        .args(["new", "hello-kit", "--dir"])
-        .arg(&project)
-        .output()
-        .expect("run");
-    assert!(
-        !again.status.success(),
-        "an existing project is never overwritten"
-    );
-    let python = berth()
-        .args(["new", "py", "--lang", "python", "--dir"])
-        .arg(work.path().join("py"))
-        .output()
-        .expect("run");
-    assert!(
-        stderr(&python).contains("no python template"),
-        "{}",
-        stderr(&python)
-    );
+    let again = berth().args(["new", "hello-kit", "--dir"]).arg(&project).output().expect("run");
+    assert!(!again.status.success(), "an existing project is never overwritten");
+    let python =
+        berth().args(["new", "py", "--lang", "python", "--dir"]).arg(work.path().join("py")).output().expect("run");
+    assert!(stderr(&python).contains("no python template"), "{}", stderr(&python));
 }

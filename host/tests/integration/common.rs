@@ -42,8 +42,7 @@ pub fn plugin_file(name: &str) -> PathBuf {
 pub fn plugin_dir(names: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     for name in names {
-        std::fs::copy(plugin_file(name), dir.path().join(format!("{name}.wasm")))
-            .expect("copy plugin");
+        std::fs::copy(plugin_file(name), dir.path().join(format!("{name}.wasm"))).expect("copy plugin");
     }
     dir
 }
@@ -51,10 +50,7 @@ pub fn plugin_dir(names: &[&str]) -> tempfile::TempDir {
 /// The `berth` binary under test.
 pub fn berth() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));
-    command
-        .env_remove("RUST_LOG")
-        .env_remove("BERTH_CONFIG")
-        .env("BERTH_LOG", "warn");
+    command.env_remove("RUST_LOG").env_remove("BERTH_CONFIG").env("BERTH_LOG", "warn");
     command
 }
 
@@ -93,11 +89,7 @@ impl Server {
     }
 
     /// Serves the plugins folder `dir` with extra environment variables.
-    pub fn start_in_with_env(
-        dir: &Path,
-        extra: &[&str],
-        env: &std::collections::HashMap<&str, &str>,
-    ) -> Server {
+    pub fn start_in_with_env(dir: &Path, extra: &[&str], env: &std::collections::HashMap<&str, &str>) -> Server {
         let mut child = berth()
             .envs(env.iter())
             .arg("serve")
@@ -129,20 +121,12 @@ impl Server {
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         let base = url.trim_end_matches("/mcp").to_owned();
-        Server {
-            child,
-            url,
-            base,
-            _plugins: None,
-        }
+        Server { child, url, base, _plugins: None }
     }
 
     /// An HTTP client for this server.
     pub fn client(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client")
+        reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client")
     }
 }
 
@@ -187,36 +171,18 @@ impl Reply {
                 .map(|d| serde_json::from_str(d).expect("SSE data is JSON"))
                 .collect();
             let body = events.last().cloned().unwrap_or(Value::Null);
-            Reply {
-                status,
-                headers,
-                body,
-                events,
-            }
+            Reply { status, headers, body, events }
         } else if text.is_empty() {
-            Reply {
-                status,
-                headers,
-                body: Value::Null,
-                events: Vec::new(),
-            }
+            Reply { status, headers, body: Value::Null, events: Vec::new() }
         } else {
-            let body = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("reply is not JSON ({e}): {text}"));
-            Reply {
-                status,
-                headers,
-                body,
-                events: Vec::new(),
-            }
+            let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("reply is not JSON ({e}): {text}"));
+            Reply { status, headers, body, events: Vec::new() }
         }
     }
 
     /// `error.code` of a JSON-RPC error reply.
     pub fn error_code(&self) -> i64 {
-        self.body["error"]["code"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("not an error reply: {}", self.body))
+        self.body["error"]["code"].as_i64().unwrap_or_else(|| panic!("not an error reply: {}", self.body))
     }
 }
 
@@ -230,9 +196,7 @@ pub async fn post_modern(server: &Server, body: &Value) -> Reply {
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", MODERN)
         .header("mcp-method", method);
-    let name = body["params"]["name"]
-        .as_str()
-        .or_else(|| body["params"]["uri"].as_str());
+    let name = body["params"]["name"].as_str().or_else(|| body["params"]["uri"].as_str());
     if let Some(name) = name {
         request = request.header("mcp-name", name);
     }
@@ -240,11 +204,7 @@ pub async fn post_modern(server: &Server, body: &Value) -> Reply {
 }
 
 /// POSTs raw bytes with the given headers.
-pub async fn post_raw(
-    server: &Server,
-    headers: &[(&str, &str)],
-    body: impl Into<reqwest::Body>,
-) -> Reply {
+pub async fn post_raw(server: &Server, headers: &[(&str, &str)], body: impl Into<reqwest::Body>) -> Reply {
     let mut request = server.client().post(&server.url);
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -254,24 +214,15 @@ pub async fn post_raw(
 
 /// Sends a request through a fresh 2026-07-28 call of tool `name` and returns the result object.
 pub async fn call_tool(server: &Server, name: &str, arguments: Value) -> Value {
-    let reply = post_modern(
-        server,
-        &modern_body(
-            7,
-            "tools/call",
-            json!({ "name": name, "arguments": arguments }),
-        ),
-    )
-    .await;
+    let reply =
+        post_modern(server, &modern_body(7, "tools/call", json!({ "name": name, "arguments": arguments }))).await;
     assert_eq!(reply.status, 200, "tools/call {name}: {}", reply.body);
     reply.body["result"].clone()
 }
 
 /// The text of the first content item of a tool result.
 pub fn first_text(result: &Value) -> &str {
-    result["content"][0]["text"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no text content in {result}"))
+    result["content"][0]["text"].as_str().unwrap_or_else(|| panic!("no text content in {result}"))
 }
 
 /// A legacy session: initialized, with its id.
@@ -290,41 +241,22 @@ impl<'a> LegacySession<'a> {
         });
         let reply = post_raw(
             server,
-            &[
-                ("content-type", "application/json"),
-                ("accept", "application/json, text/event-stream"),
-            ],
+            &[("content-type", "application/json"), ("accept", "application/json, text/event-stream")],
             body.to_string(),
         )
         .await;
         assert_eq!(reply.status, 200, "initialize: {}", reply.body);
-        let id = reply
-            .headers
-            .get("mcp-session-id")
-            .expect("session id")
-            .to_str()
-            .expect("ascii")
-            .to_owned();
-        let version = reply.body["result"]["protocolVersion"]
-            .as_str()
-            .expect("version")
-            .to_owned();
-        let session = LegacySession {
-            server,
-            id,
-            version,
-        };
-        let initialized = session
-            .post(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }))
-            .await;
+        let id = reply.headers.get("mcp-session-id").expect("session id").to_str().expect("ascii").to_owned();
+        let version = reply.body["result"]["protocolVersion"].as_str().expect("version").to_owned();
+        let session = LegacySession { server, id, version };
+        let initialized = session.post(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" })).await;
         assert_eq!(initialized.status, 202);
         session
     }
 
     /// POSTs `body` in this session, accepting JSON or SSE.
     pub async fn post(&self, body: &Value) -> Reply {
-        self.post_accepting(body, "application/json, text/event-stream")
-            .await
+        self.post_accepting(body, "application/json, text/event-stream").await
     }
 
     /// POSTs `body` in this session with the given Accept header.
@@ -354,20 +286,9 @@ pub struct SseReader {
 impl SseReader {
     /// Wraps a streaming response (which must be `text/event-stream`).
     pub fn new(response: reqwest::Response) -> Self {
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        assert!(
-            content_type.starts_with("text/event-stream"),
-            "expected SSE, got {content_type:?}"
-        );
-        Self {
-            response,
-            buffer: String::new(),
-            last_id: None,
-        }
+        let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert!(content_type.starts_with("text/event-stream"), "expected SSE, got {content_type:?}");
+        Self { response, buffer: String::new(), last_id: None }
     }
 
     /// The next message, or `None` when the stream ends. Events without data
@@ -379,18 +300,13 @@ impl SseReader {
                 if let Some(id) = event.lines().find_map(|l| l.strip_prefix("id:")) {
                     self.last_id = Some(id.trim().to_owned());
                 }
-                let data: String = event
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data:"))
-                    .map(str::trim)
-                    .collect::<Vec<_>>()
-                    .join("\n");
+                let data: String =
+                    event.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect::<Vec<_>>().join("\n");
                 if data.is_empty() {
                     continue;
                 }
                 return Some(
-                    serde_json::from_str(&data)
-                        .unwrap_or_else(|e| panic!("SSE data is not JSON ({e}): {data}")),
+                    serde_json::from_str(&data).unwrap_or_else(|e| panic!("SSE data is not JSON ({e}): {data}")),
                 );
             }
             match self.response.chunk().await.expect("read SSE") {

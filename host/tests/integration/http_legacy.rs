@@ -14,10 +14,7 @@ async fn initialize_negotiates_each_legacy_version() {
         assert!(session.id.chars().all(|c| c.is_ascii_hexdigit()));
     }
     let unknown = LegacySession::open(&server, "2024-01-01").await;
-    assert_eq!(
-        unknown.version, "2025-11-25",
-        "an unknown version is answered with the newest legacy one"
-    );
+    assert_eq!(unknown.version, "2025-11-25", "an unknown version is answered with the newest legacy one");
     let other = LegacySession::open(&server, "2025-11-25").await;
     assert_ne!(unknown.id, other.id);
 }
@@ -26,18 +23,10 @@ async fn initialize_negotiates_each_legacy_version() {
 async fn a_session_lists_and_calls_tools() {
     let server = Server::start(&["echo", "textkit"]);
     let session = LegacySession::open(&server, "2025-11-25").await;
-    let list = session
-        .post(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }))
-        .await;
+    let list = session.post(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" })).await;
     assert_eq!(list.status, 200);
-    assert_eq!(
-        list.body["result"]["tools"].as_array().map(Vec::len),
-        Some(6)
-    );
-    assert!(
-        list.body["result"].get("resultType").is_none(),
-        "legacy results carry no resultType"
-    );
+    assert_eq!(list.body["result"]["tools"].as_array().map(Vec::len), Some(6));
+    assert!(list.body["result"].get("resultType").is_none(), "legacy results carry no resultType");
 
     let call = json!({ "jsonrpc": "2.0", "id": "call-1", "method": "tools/call", "params": { "name": "echo", "arguments": { "text": "legacy" } } });
     let reply = session.post(&call).await;
@@ -46,17 +35,10 @@ async fn a_session_lists_and_calls_tools() {
 
     let sse = session.post_accepting(&call, "text/event-stream").await;
     assert_eq!(sse.status, 200);
-    assert_eq!(
-        sse.headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("text/event-stream")
-    );
+    assert_eq!(sse.headers.get("content-type").and_then(|v| v.to_str().ok()), Some("text/event-stream"));
     assert_eq!(sse.body["result"]["content"][0]["text"], "legacy");
 
-    let ping = session
-        .post(&json!({ "jsonrpc": "2.0", "id": 2, "method": "ping" }))
-        .await;
+    let ping = session.post(&json!({ "jsonrpc": "2.0", "id": 2, "method": "ping" })).await;
     assert_eq!(ping.body["result"], json!({}));
 
     let missing = session
@@ -65,9 +47,8 @@ async fn a_session_lists_and_calls_tools() {
     assert_eq!(missing.error_code(), -32002);
     assert_eq!(missing.body["error"]["data"]["uri"], "textkit://nope");
 
-    let unknown_tool = session
-        .post(&json!({ "jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": { "name": "nope" } }))
-        .await;
+    let unknown_tool =
+        session.post(&json!({ "jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": { "name": "nope" } })).await;
     assert_eq!(unknown_tool.error_code(), -32602);
 }
 
@@ -75,34 +56,16 @@ async fn a_session_lists_and_calls_tools() {
 async fn unknown_and_deleted_sessions_are_404() {
     let server = Server::start(&["echo"]);
     let session = LegacySession::open(&server, "2025-06-18").await;
-    let forged = LegacySession {
-        server: &server,
-        id: "00".repeat(16),
-        version: "2025-06-18".into(),
-    };
-    let reply = forged
-        .post(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" }))
-        .await;
+    let forged = LegacySession { server: &server, id: "00".repeat(16), version: "2025-06-18".into() };
+    let reply = forged.post(&json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" })).await;
     assert_eq!(reply.status, 404);
 
     let client = server.client();
-    let deleted = client
-        .delete(&server.url)
-        .header("mcp-session-id", &session.id)
-        .send()
-        .await
-        .expect("delete");
+    let deleted = client.delete(&server.url).header("mcp-session-id", &session.id).send().await.expect("delete");
     assert!(deleted.status().is_success());
-    let after = session
-        .post(&json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" }))
-        .await;
+    let after = session.post(&json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" })).await;
     assert_eq!(after.status, 404);
-    let again = client
-        .delete(&server.url)
-        .header("mcp-session-id", &session.id)
-        .send()
-        .await
-        .expect("delete");
+    let again = client.delete(&server.url).header("mcp-session-id", &session.id).send().await.expect("delete");
     assert_eq!(again.status().as_u16(), 404);
 }
 
@@ -119,13 +82,7 @@ async fn get_opens_the_session_event_stream() {
         .await
         .expect("get");
     assert_eq!(stream.status().as_u16(), 200);
-    assert_eq!(
-        stream
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("text/event-stream")
-    );
+    assert_eq!(stream.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("text/event-stream"));
     drop(stream);
 
     let wrong_accept = client
@@ -144,4 +101,26 @@ async fn get_opens_the_session_event_stream() {
         .await
         .expect("get");
     assert_eq!(unknown.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn abandoned_sessions_make_room_once_idle() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("berth.toml");
+    std::fs::write(&config, "[http]\nmax_sessions = 2\nsession_idle_secs = 1\n").expect("write");
+    let server = Server::start_with(&["echo"], &["--config", config.to_str().expect("utf-8")]);
+    let first = LegacySession::open(&server, "2025-11-25").await;
+    let _second = LegacySession::open(&server, "2025-11-25").await;
+    let body = json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": { "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "t", "version": "0" } }
+    });
+    let full = post_raw(&server, &[("content-type", "application/json")], body.to_string()).await;
+    assert_eq!(full.status, 503, "at the cap, with every session in use");
+    assert!(full.headers.get("retry-after").is_some());
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let third = post_raw(&server, &[("content-type", "application/json")], body.to_string()).await;
+    assert_eq!(third.status, 200, "idle sessions were dropped to make room");
+    let gone = first.post(&json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" })).await;
+    assert_eq!(gone.status, 404);
 }

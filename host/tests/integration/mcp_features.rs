@@ -21,41 +21,23 @@ async fn modern_multi_round_trip_seals_request_state() {
     let server = Server::start(&["conformance"]);
     let name = "test_input_required_result_request_state";
     let mut first = modern_call(name, json!({}));
-    first["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"] =
-        json!({ "elicitation": {} });
+    first["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({ "elicitation": {} });
     let round1 = post_modern(&server, &first).await;
     assert_eq!(round1.status, 200, "{}", round1.body);
     let result = &round1.body["result"];
     assert_eq!(result["resultType"], "input_required");
-    assert_eq!(
-        result["inputRequests"]["confirm"]["method"],
-        "elicitation/create"
-    );
-    let token = result["requestState"]
-        .as_str()
-        .expect("requestState")
-        .to_owned();
-    assert!(
-        !token.contains("awaiting-confirmation"),
-        "the plugin's state is sealed, not sent in clear: {token}"
-    );
+    assert_eq!(result["inputRequests"]["confirm"]["method"], "elicitation/create");
+    let token = result["requestState"].as_str().expect("requestState").to_owned();
+    assert!(!token.contains("awaiting-confirmation"), "the plugin's state is sealed, not sent in clear: {token}");
 
     let answers = json!({ "confirm": { "action": "accept", "content": { "ok": true } } });
     let mut tampered_token = token.clone();
     let last = tampered_token.pop().expect("non-empty");
     tampered_token.push(if last == 'A' { 'B' } else { 'A' });
-    let mut tampered = modern_call(
-        name,
-        json!({ "inputResponses": answers, "requestState": tampered_token }),
-    );
+    let mut tampered = modern_call(name, json!({ "inputResponses": answers, "requestState": tampered_token }));
     tampered["params"]["_meta"] = first["params"]["_meta"].clone();
     let rejected = post_modern(&server, &tampered).await;
-    assert_eq!(
-        (rejected.status, rejected.error_code()),
-        (400, -32602),
-        "{}",
-        rejected.body
-    );
+    assert_eq!((rejected.status, rejected.error_code()), (400, -32602), "{}", rejected.body);
 
     let mut other_tool = modern_call(
         "test_input_required_result_elicitation",
@@ -63,16 +45,9 @@ async fn modern_multi_round_trip_seals_request_state() {
     );
     other_tool["params"]["_meta"] = first["params"]["_meta"].clone();
     let replayed = post_modern(&server, &other_tool).await;
-    assert_eq!(
-        replayed.error_code(),
-        -32602,
-        "a token only works for the tool it was issued by"
-    );
+    assert_eq!(replayed.error_code(), -32602, "a token only works for the tool it was issued by");
 
-    let mut round2 = modern_call(
-        name,
-        json!({ "inputResponses": answers, "requestState": token }),
-    );
+    let mut round2 = modern_call(name, json!({ "inputResponses": answers, "requestState": token }));
     round2["params"]["_meta"] = first["params"]["_meta"].clone();
     let done = post_modern(&server, &round2).await;
     assert_eq!(done.status, 200, "{}", done.body);
@@ -85,10 +60,7 @@ async fn a_missing_client_capability_is_refused() {
     let server = Server::start(&["conformance"]);
     let reply = post_modern(&server, &modern_call("test_missing_capability", json!({}))).await;
     assert_eq!((reply.status, reply.error_code()), (400, -32021));
-    assert_eq!(
-        reply.body["error"]["data"]["requiredCapabilities"],
-        json!({ "sampling": {} })
-    );
+    assert_eq!(reply.body["error"]["data"]["requiredCapabilities"], json!({ "sampling": {} }));
 }
 
 #[tokio::test]
@@ -98,19 +70,8 @@ async fn legacy_sampling_round_trip_over_the_post_stream() {
         "jsonrpc": "2.0", "id": 0, "method": "initialize",
         "params": { "protocolVersion": "2025-11-25", "capabilities": { "sampling": {} }, "clientInfo": { "name": "t", "version": "0" } }
     });
-    let init = post_raw(
-        &server,
-        &[("content-type", "application/json")],
-        body.to_string(),
-    )
-    .await;
-    let session = init
-        .headers
-        .get("mcp-session-id")
-        .expect("session")
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let init = post_raw(&server, &[("content-type", "application/json")], body.to_string()).await;
+    let session = init.headers.get("mcp-session-id").expect("session").to_str().expect("ascii").to_owned();
     let client = server.client();
     let call = json!({ "jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": { "name": "test_sampling", "arguments": { "prompt": "Capital of France?" } } });
     let response = client
@@ -125,10 +86,7 @@ async fn legacy_sampling_round_trip_over_the_post_stream() {
     let mut stream = SseReader::new(response);
     let asked = stream.next().await.expect("a sampling request");
     assert_eq!(asked["method"], "sampling/createMessage");
-    assert_eq!(
-        asked["params"]["messages"][0]["content"]["text"],
-        "Capital of France?"
-    );
+    assert_eq!(asked["params"]["messages"][0]["content"]["text"], "Capital of France?");
     let answer = json!({
         "jsonrpc": "2.0", "id": asked["id"],
         "result": { "role": "assistant", "content": { "type": "text", "text": "Paris" }, "model": "test" }
@@ -153,10 +111,7 @@ async fn legacy_cancellation_stops_a_looping_plugin() {
     let config = dir.path().join("berth.toml");
     // A long deadline: only cancellation can end the call before the test's own timeout.
     std::fs::write(&config, "[limits]\ndeadline_ms = 120000\n").expect("write");
-    let server = Server::start_with(
-        &["conformance"],
-        &["--config", config.to_str().expect("utf-8")],
-    );
+    let server = Server::start_with(&["conformance"], &["--config", config.to_str().expect("utf-8")]);
     let session = LegacySession::open(&server, "2025-11-25").await;
     let client = server.client();
     let call = json!({ "jsonrpc": "2.0", "id": "loop-1", "method": "tools/call", "params": { "name": "test_wait_for_cancel" } });
@@ -175,20 +130,13 @@ async fn legacy_cancellation_stops_a_looping_plugin() {
     let (response, cancelled) = tokio::join!(request, cancel);
     assert_eq!(cancelled.status, 202);
     let mut stream = SseReader::new(response.expect("send"));
-    assert!(
-        stream.next().await.is_none(),
-        "a cancelled request ends its stream without a response"
-    );
+    assert!(stream.next().await.is_none(), "a cancelled request ends its stream without a response");
 }
 
 #[tokio::test]
 async fn listen_streams_only_what_was_asked_for() {
     let server = Server::start(&["conformance"]);
-    let mut listen = modern_body(
-        40,
-        "subscriptions/listen",
-        json!({ "notifications": { "toolsListChanged": true } }),
-    );
+    let mut listen = modern_body(40, "subscriptions/listen", json!({ "notifications": { "toolsListChanged": true } }));
     listen["params"]["_meta"] = envelope();
     let response = server
         .client()
@@ -204,22 +152,14 @@ async fn listen_streams_only_what_was_asked_for() {
     let mut stream = SseReader::new(response);
     let ack = stream.next().await.expect("acknowledgement");
     assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
-    assert_eq!(
-        ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
-        40
-    );
+    assert_eq!(ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 40);
     // A prompt change is not wanted; the tool change that follows is.
     call_tool(&server, "test_trigger_prompt_change", json!({})).await;
     call_tool(&server, "test_trigger_tool_change", json!({})).await;
-    let next = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
-        .await
-        .expect("a notice")
-        .expect("open");
+    let next =
+        tokio::time::timeout(std::time::Duration::from_secs(10), stream.next()).await.expect("a notice").expect("open");
     assert_eq!(next["method"], "notifications/tools/list_changed");
-    assert_eq!(
-        next["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
-        40
-    );
+    assert_eq!(next["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 40);
 }
 
 #[tokio::test]
@@ -239,10 +179,8 @@ async fn legacy_subscribers_hear_about_updates_on_the_get_stream() {
     let mut stream = SseReader::new(response);
     let trigger = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": { "name": "test_trigger_resource_update" } });
     session.post_accepting(&trigger, "application/json").await;
-    let update = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
-        .await
-        .expect("a notice")
-        .expect("open");
+    let update =
+        tokio::time::timeout(std::time::Duration::from_secs(10), stream.next()).await.expect("a notice").expect("open");
     assert_eq!(update["method"], "notifications/resources/updated");
     assert_eq!(update["params"]["uri"], "test://watched-resource");
 }
@@ -262,11 +200,7 @@ async fn lists_are_paginated_with_opaque_cursors() {
         assert_eq!(reply.status, 200, "{}", reply.body);
         let result = &reply.body["result"];
         names.extend(
-            result["tools"]
-                .as_array()
-                .expect("tools")
-                .iter()
-                .map(|t| t["name"].as_str().expect("name").to_owned()),
+            result["tools"].as_array().expect("tools").iter().map(|t| t["name"].as_str().expect("name").to_owned()),
         );
         pages += 1;
         match result["nextCursor"].as_str() {
@@ -278,11 +212,7 @@ async fn lists_are_paginated_with_opaque_cursors() {
     assert_eq!(names.len(), 250);
     assert_eq!(names.first().map(String::as_str), Some("bulk_000"));
     assert_eq!(names.last().map(String::as_str), Some("bulk_249"));
-    let bad = post_modern(
-        &server,
-        &modern_body(2, "tools/list", json!({ "cursor": "not-a-cursor" })),
-    )
-    .await;
+    let bad = post_modern(&server, &modern_body(2, "tools/list", json!({ "cursor": "not-a-cursor" }))).await;
     assert_eq!((bad.status, bad.error_code()), (400, -32602));
 }
 
@@ -292,28 +222,15 @@ async fn progress_and_logs_stream_before_the_result() {
     let mut body = modern_call("test_tool_with_progress", json!({}));
     body["params"]["_meta"]["progressToken"] = json!("p-1");
     let reply = post_modern(&server, &body).await;
-    let progress: Vec<&Value> = reply
-        .events
-        .iter()
-        .filter(|e| e["method"] == "notifications/progress")
-        .collect();
+    let progress: Vec<&Value> = reply.events.iter().filter(|e| e["method"] == "notifications/progress").collect();
     assert_eq!(progress.len(), 3, "{:?}", reply.events);
-    assert_eq!(
-        progress[1]["params"],
-        json!({ "progressToken": "p-1", "progress": 50.0, "total": 100.0 })
-    );
-    assert_eq!(
-        reply.events.last().expect("events")["result"]["content"][0]["type"],
-        "text"
-    );
+    assert_eq!(progress[1]["params"], json!({ "progressToken": "p-1", "progress": 50.0, "total": 100.0 }));
+    assert_eq!(reply.events.last().expect("events")["result"]["content"][0]["type"], "text");
 
     let mut quiet = modern_call("test_logging_tool", json!({}));
     quiet["params"]["_meta"] = envelope();
     let silent = post_modern(&server, &quiet).await;
-    assert!(
-        silent.events.is_empty(),
-        "no logLevel, no log notifications (and no stream)"
-    );
+    assert!(silent.events.is_empty(), "no logLevel, no log notifications (and no stream)");
     quiet["params"]["_meta"]["io.modelcontextprotocol/logLevel"] = json!("info");
     let logged = post_modern(&server, &quiet).await;
     assert_eq!(logged.events[0]["method"], "notifications/message");
@@ -326,10 +243,7 @@ async fn completion_suggests_prompt_arguments() {
     let params = json!({ "ref": { "type": "ref/prompt", "name": "test_prompt_with_arguments" }, "argument": { "name": "arg1", "value": "par" } });
     let reply = post_modern(&server, &modern_body(1, "completion/complete", params)).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(
-        reply.body["result"]["completion"]["values"],
-        json!(["paris", "park", "party"])
-    );
+    assert_eq!(reply.body["result"]["completion"]["values"], json!(["paris", "park", "party"]));
 }
 
 #[tokio::test]
@@ -369,22 +283,12 @@ async fn a_legacy_stream_resumes_after_last_event_id() {
     while let Some(message) = stream.next().await {
         rest.push(message);
     }
-    let progress: Vec<&Value> = rest
-        .iter()
-        .filter(|m| m["method"] == "notifications/progress")
-        .collect();
+    let progress: Vec<&Value> = rest.iter().filter(|m| m["method"] == "notifications/progress").collect();
     assert_eq!(
-        progress
-            .iter()
-            .map(|m| m["params"]["progress"].clone())
-            .collect::<Vec<_>>(),
+        progress.iter().map(|m| m["params"]["progress"].clone()).collect::<Vec<_>>(),
         [json!(50.0), json!(100.0)]
     );
-    assert_eq!(
-        rest.last().expect("response")["id"],
-        9,
-        "the response arrives after the replayed events"
-    );
+    assert_eq!(rest.last().expect("response")["id"], 9, "the response arrives after the replayed events");
 }
 
 #[tokio::test]
@@ -393,15 +297,8 @@ async fn closing_a_modern_stream_cancels_the_call() {
     let config = dir.path().join("berth.toml");
     // One pool slot and a long deadline: the next call finds a free instance
     // only if closing the stream stopped the first one.
-    std::fs::write(
-        &config,
-        "[limits]\ndeadline_ms = 120000\n[pool]\ninstances = 1\n",
-    )
-    .expect("write");
-    let server = Server::start_with(
-        &["conformance"],
-        &["--config", config.to_str().expect("utf-8")],
-    );
+    std::fs::write(&config, "[limits]\ndeadline_ms = 120000\n[pool]\ninstances = 1\n").expect("write");
+    let server = Server::start_with(&["conformance"], &["--config", config.to_str().expect("utf-8")]);
     let mut body = modern_call("test_wait_for_cancel", json!({}));
     body["params"]["_meta"]["progressToken"] = json!("stream");
     let response = server

@@ -25,19 +25,9 @@ async fn fresh_instances_forget_and_reused_ones_remember() {
     let fresh_dir = folder(&["faulty"], &[]);
     let fresh = Server::start_in(fresh_dir.path(), &[]);
     for _ in 0..3 {
-        assert_eq!(
-            text_of(&fresh, "faulty_memo", json!({})).await.1,
-            "1",
-            "fresh: nothing carries over"
-        );
+        assert_eq!(text_of(&fresh, "faulty_memo", json!({})).await.1, "1", "fresh: nothing carries over");
     }
-    let reuse_dir = folder(
-        &["faulty"],
-        &[(
-            "faulty",
-            "isolation = \"reuse\"\n[limits]\nmax_concurrency = 1\n",
-        )],
-    );
+    let reuse_dir = folder(&["faulty"], &[("faulty", "isolation = \"reuse\"\n[limits]\nmax_concurrency = 1\n")]);
     let reuse = Server::start_in(reuse_dir.path(), &[]);
     let counts: Vec<String> = [0, 1, 2].iter().map(|_| String::new()).collect();
     let mut seen = counts;
@@ -57,14 +47,8 @@ async fn fresh_instances_forget_and_reused_ones_remember() {
         .text()
         .await
         .expect("text");
-    assert!(
-        metrics.contains("berth_plugin_reuse_hits_total{plugin=\"faulty\"} 3"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("berth_plugin_failures_total{plugin=\"faulty\"} 1"),
-        "{metrics}"
-    );
+    assert!(metrics.contains("berth_plugin_reuse_hits_total{plugin=\"faulty\"} 3"), "{metrics}");
+    assert!(metrics.contains("berth_plugin_failures_total{plugin=\"faulty\"} 1"), "{metrics}");
 }
 
 #[tokio::test]
@@ -93,10 +77,7 @@ async fn nothing_escapes_without_a_grant() {
     let server = Server::start_in(dir.path(), &[]);
     let (_, report) = text_of(&server, "faulty_escape", json!({ "port": port })).await;
     let report: Value = serde_json::from_str(&report).expect("report");
-    assert_eq!(
-        report,
-        json!({ "passwd": false, "root_dir": false, "env_count": 0, "home": null, "tcp": false })
-    );
+    assert_eq!(report, json!({ "passwd": false, "root_dir": false, "env_count": 0, "home": null, "tcp": false }));
 }
 
 #[tokio::test]
@@ -113,20 +94,10 @@ async fn granted_env_and_directories_are_visible() {
     // SAFETY of the test: the variable is read by the child process only.
     let server = Server::start_in_with_env(dir.path(), &[], &command_env);
     assert_eq!(
-        text_of(
-            &server,
-            "faulty_env",
-            json!({ "name": "BERTH_TEST_GRANTED" })
-        )
-        .await,
+        text_of(&server, "faulty_env", json!({ "name": "BERTH_TEST_GRANTED" })).await,
         (false, "hello".to_owned())
     );
-    assert!(
-        text_of(&server, "faulty_env", json!({ "name": "PATH" }))
-            .await
-            .0,
-        "only granted names are visible"
-    );
+    assert!(text_of(&server, "faulty_env", json!({ "name": "PATH" })).await.0, "only granted names are visible");
     assert_eq!(
         text_of(&server, "faulty_read", json!({ "path": "/data/note.txt" })).await,
         (false, "granted file".to_owned())
@@ -137,82 +108,35 @@ async fn granted_env_and_directories_are_visible() {
 
 #[tokio::test]
 async fn a_sleeping_plugin_hits_its_deadline_and_frees_its_slot() {
-    let dir = folder(
-        &["faulty"],
-        &[(
-            "faulty",
-            "[limits]\ndeadline_ms = 300\nmax_concurrency = 1\nqueue_ms = 5000\n",
-        )],
-    );
+    let dir = folder(&["faulty"], &[("faulty", "[limits]\ndeadline_ms = 300\nmax_concurrency = 1\nqueue_ms = 5000\n")]);
     let server = Server::start_in(dir.path(), &[]);
     let (is_error, text) = text_of(&server, "faulty_sleep", json!({})).await;
     assert!(is_error && text.contains("300 ms deadline"), "{text}");
-    assert_eq!(
-        text_of(&server, "faulty_ok", json!({})).await,
-        (false, "ok".to_owned()),
-        "the only slot was released"
-    );
+    assert_eq!(text_of(&server, "faulty_ok", json!({})).await, (false, "ok".to_owned()), "the only slot was released");
 }
 
 #[tokio::test]
 async fn floods_are_cut_and_contained() {
-    let dir = folder(
-        &["faulty"],
-        &[(
-            "faulty",
-            "[limits]\nmemory_mib = 64\nmax_output_bytes = 1048576\n",
-        )],
-    );
+    let dir = folder(&["faulty"], &[("faulty", "[limits]\nmemory_mib = 64\nmax_output_bytes = 1048576\n")]);
     let server = Server::start_in(dir.path(), &[]);
     let (is_error, text) = text_of(&server, "faulty_flood_output", json!({ "mib": 4 })).await;
-    assert!(
-        is_error && text.contains("limit of 1048576 bytes"),
-        "{text}"
-    );
+    assert!(is_error && text.contains("limit of 1048576 bytes"), "{text}");
     let (is_error, text) = text_of(&server, "faulty_flood_output", json!({ "mib": 100 })).await;
-    assert!(
-        is_error && text.contains("memory limit of 64 MiB"),
-        "100 MiB cannot even be built under the cap: {text}"
-    );
-    assert_eq!(
-        text_of(&server, "faulty_flood_stdout", json!({})).await,
-        (false, "flooded".to_owned())
-    );
+    assert!(is_error && text.contains("memory limit of 64 MiB"), "100 MiB cannot even be built under the cap: {text}");
+    assert_eq!(text_of(&server, "faulty_flood_stdout", json!({})).await, (false, "flooded".to_owned()));
 }
 
 #[tokio::test]
 async fn prefix_and_skip_rename_and_hide_tools() {
-    let dir = folder(
-        &["faulty"],
-        &[(
-            "faulty",
-            "prefix = \"f_\"\nskip = [\"faulty_t*\", \"faulty_spin\"]\n",
-        )],
-    );
+    let dir = folder(&["faulty"], &[("faulty", "prefix = \"f_\"\nskip = [\"faulty_t*\", \"faulty_spin\"]\n")]);
     let server = Server::start_in(dir.path(), &[]);
     let list = post_modern(&server, &modern_body(1, "tools/list", json!({}))).await;
-    let names: Vec<&str> = list.body["result"]["tools"]
-        .as_array()
-        .expect("tools")
-        .iter()
-        .filter_map(|t| t["name"].as_str())
-        .collect();
+    let names: Vec<&str> =
+        list.body["result"]["tools"].as_array().expect("tools").iter().filter_map(|t| t["name"].as_str()).collect();
     assert!(names.contains(&"f_faulty_ok"), "{names:?}");
-    assert!(
-        !names
-            .iter()
-            .any(|n| n.contains("trap") || n.contains("spin")),
-        "{names:?}"
-    );
-    assert_eq!(
-        text_of(&server, "f_faulty_ok", json!({})).await,
-        (false, "ok".to_owned())
-    );
-    let hidden = post_modern(
-        &server,
-        &modern_body(2, "tools/call", json!({ "name": "f_faulty_trap" })),
-    )
-    .await;
+    assert!(!names.iter().any(|n| n.contains("trap") || n.contains("spin")), "{names:?}");
+    assert_eq!(text_of(&server, "f_faulty_ok", json!({})).await, (false, "ok".to_owned()));
+    let hidden = post_modern(&server, &modern_body(2, "tools/call", json!({ "name": "f_faulty_trap" }))).await;
     assert_eq!(hidden.error_code(), -32602);
 }
 
@@ -229,10 +153,7 @@ fn sidecar_mistakes_name_the_key_and_file() {
         .expect("run");
     assert!(!output.status.success());
     let text = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        text.contains("faulty.toml") && text.contains("deadline"),
-        "{text}"
-    );
+    assert!(text.contains("faulty.toml") && text.contains("deadline"), "{text}");
 }
 
 /// Waits until `tools/list` satisfies `check`.
@@ -269,11 +190,7 @@ async fn hot_reload_swaps_plugins_without_failing_a_call() {
             let client = reqwest::Client::new();
             let (mut ok, mut failed) = (0u32, 0u32);
             while !stop.load(std::sync::atomic::Ordering::Relaxed) && ok + failed < 100_000 {
-                let body = modern_body(
-                    1,
-                    "tools/call",
-                    json!({ "name": "echo", "arguments": { "text": "x" } }),
-                );
+                let body = modern_body(1, "tools/call", json!({ "name": "echo", "arguments": { "text": "x" } }));
                 let reply = client
                     .post(&url)
                     .header("content-type", "application/json")
@@ -284,10 +201,7 @@ async fn hot_reload_swaps_plugins_without_failing_a_call() {
                     .send()
                     .await;
                 let good = match reply {
-                    Ok(r) => r
-                        .json::<Value>()
-                        .await
-                        .is_ok_and(|v| v["result"]["content"][0]["text"] == "x"),
+                    Ok(r) => r.json::<Value>().await.is_ok_and(|v| v["result"]["content"][0]["text"] == "x"),
                     Err(_) => false,
                 };
                 if good { ok += 1 } else { failed += 1 }
@@ -299,26 +213,13 @@ async fn hot_reload_swaps_plugins_without_failing_a_call() {
     copy_plugin("textkit", dir.path());
     until_tools(&server, |names| names.iter().any(|n| n == "hash")).await;
     std::fs::write(dir.path().join("broken.wasm"), b"\0asm\x01\0\0\0").expect("broken");
-    std::fs::write(
-        dir.path().join("echo.wasm"),
-        std::fs::read(plugin_file("echo")).expect("echo"),
-    )
-    .expect("rewrite");
+    std::fs::write(dir.path().join("echo.wasm"), std::fs::read(plugin_file("echo")).expect("echo")).expect("rewrite");
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
     std::fs::remove_file(dir.path().join("textkit.wasm")).expect("remove");
     let names = until_tools(&server, |names| !names.iter().any(|n| n == "hash")).await;
-    assert_eq!(
-        names,
-        ["echo"],
-        "the broken plugin was refused; echo kept serving"
-    );
+    assert_eq!(names, ["echo"], "the broken plugin was refused; echo kept serving");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (ok, failed) = caller.await.expect("caller");
     assert!(ok > 0);
-    assert_eq!(
-        failed,
-        0,
-        "{failed} of {} calls failed during reloads",
-        ok + failed
-    );
+    assert_eq!(failed, 0, "{failed} of {} calls failed during reloads", ok + failed);
 }

@@ -13,10 +13,7 @@ async fn a_trap_fails_only_its_call() {
     assert!(text.contains("faulty") && text.contains("failed"), "{text}");
     // The next call of the same plugin gets a fresh instance and succeeds.
     let ok = call_tool(&server, "faulty_ok", json!({})).await;
-    assert_eq!(
-        (ok["isError"].clone(), first_text(&ok)),
-        (json!(false), "ok")
-    );
+    assert_eq!((ok["isError"].clone(), first_text(&ok)), (json!(false), "ok"));
     let echo = call_tool(&server, "echo", json!({ "text": "still here" })).await;
     assert_eq!(first_text(&echo), "still here");
 }
@@ -26,19 +23,12 @@ async fn an_infinite_loop_is_stopped_at_the_deadline() {
     let dir = tempfile::tempdir().expect("dir");
     let config = dir.path().join("berth.toml");
     std::fs::write(&config, "[limits]\ndeadline_ms = 300\n").expect("write");
-    let server = Server::start_with(
-        &["faulty", "echo"],
-        &["--config", config.to_str().expect("utf-8")],
-    );
+    let server = Server::start_with(&["faulty", "echo"], &["--config", config.to_str().expect("utf-8")]);
     let (spun, echoed) = tokio::join!(
         call_tool(&server, "faulty_spin", json!({})),
         call_tool(&server, "echo", json!({ "text": "concurrent" }))
     );
-    assert_eq!(
-        first_text(&echoed),
-        "concurrent",
-        "other calls are served while one spins"
-    );
+    assert_eq!(first_text(&echoed), "concurrent", "other calls are served while one spins");
     assert_eq!(spun["isError"], true);
     assert!(first_text(&spun).contains("300 ms deadline"), "{spun}");
     let ok = call_tool(&server, "faulty_ok", json!({})).await;
@@ -49,10 +39,7 @@ async fn an_infinite_loop_is_stopped_at_the_deadline() {
 async fn plugin_output_does_not_reach_the_client() {
     let server = Server::start(&["faulty"]);
     let printed = call_tool(&server, "faulty_print", json!({})).await;
-    assert_eq!(
-        printed["content"],
-        json!([{ "type": "text", "text": "printed" }])
-    );
+    assert_eq!(printed["content"], json!([{ "type": "text", "text": "printed" }]));
 }
 
 #[tokio::test]

@@ -10,20 +10,12 @@ impl Plugin for Bulk {
     fn tools() -> Vec<Tool> {
         (0..COUNT)
             .map(|i| {
-                tool(
-                    &format!("bulk_{i:03}"),
-                    &format!("Bulk tool number {i}"),
-                    r#"{"type":"object","properties":{}}"#,
-                )
+                tool(&format!("bulk_{i:03}"), &format!("Bulk tool number {i}"), r#"{"type":"object","properties":{}}"#)
             })
             .collect()
     }
 
-    fn call_tool(
-        _ctx: CallContext,
-        name: String,
-        _arguments: String,
-    ) -> Result<CallOutcome, Error> {
+    fn call_tool(_ctx: CallContext, name: String, _arguments: String) -> Result<CallOutcome, Error> {
         match name.strip_prefix("bulk_") {
             Some(number) => Ok(done(ToolResult::text(number))),
             None => Err(unknown_tool(&name)),

@@ -21,11 +21,7 @@ fn sleep_ms(ms: u64) {
 }
 
 fn result(content: Vec<Content>) -> Result<CallOutcome, Error> {
-    Ok(done(ToolResult {
-        content,
-        structured_content: None,
-        is_error: false,
-    }))
+    Ok(done(ToolResult { content, structured_content: None, is_error: false }))
 }
 
 fn embedded(uri: &str, mime: &str, body: &str) -> Content {
@@ -38,73 +34,25 @@ fn embedded(uri: &str, mime: &str, body: &str) -> Content {
 
 fn tools() -> Vec<Tool> {
     let mut list = vec![
-        tool(
-            "test_simple_text",
-            "Returns a simple text response",
-            NO_ARGS,
-        ),
+        tool("test_simple_text", "Returns a simple text response", NO_ARGS),
         tool("test_image_content", "Returns a 1x1 PNG image", NO_ARGS),
         tool("test_audio_content", "Returns a short WAV clip", NO_ARGS),
-        tool(
-            "test_embedded_resource",
-            "Returns an embedded text resource",
-            NO_ARGS,
-        ),
-        tool(
-            "test_multiple_content_types",
-            "Returns text, an image and an embedded resource",
-            NO_ARGS,
-        ),
-        tool(
-            "test_tool_with_logging",
-            "Sends three info log messages while it runs",
-            NO_ARGS,
-        ),
-        tool(
-            "test_tool_with_progress",
-            "Reports progress 0, 50 and 100 of 100",
-            NO_ARGS,
-        ),
-        tool(
-            "test_error_handling",
-            "Always fails with a tool error",
-            NO_ARGS,
-        ),
-        tool(
-            "test_logging_tool",
-            "Logs at info level (only delivered when the client asked for logs)",
-            NO_ARGS,
-        ),
-        tool(
-            "test_trigger_tool_change",
-            "Announces that the tool list changed",
-            NO_ARGS,
-        ),
-        tool(
-            "test_trigger_prompt_change",
-            "Announces that the prompt list changed",
-            NO_ARGS,
-        ),
-        tool(
-            "test_trigger_resource_update",
-            "Announces that test://watched-resource changed",
-            NO_ARGS,
-        ),
-        tool(
-            "test_wait_for_cancel",
-            "Waits until the call is cancelled or its deadline passes",
-            NO_ARGS,
-        ),
+        tool("test_embedded_resource", "Returns an embedded text resource", NO_ARGS),
+        tool("test_multiple_content_types", "Returns text, an image and an embedded resource", NO_ARGS),
+        tool("test_tool_with_logging", "Sends three info log messages while it runs", NO_ARGS),
+        tool("test_tool_with_progress", "Reports progress 0, 50 and 100 of 100", NO_ARGS),
+        tool("test_error_handling", "Always fails with a tool error", NO_ARGS),
+        tool("test_logging_tool", "Logs at info level (only delivered when the client asked for logs)", NO_ARGS),
+        tool("test_trigger_tool_change", "Announces that the tool list changed", NO_ARGS),
+        tool("test_trigger_prompt_change", "Announces that the prompt list changed", NO_ARGS),
+        tool("test_trigger_resource_update", "Announces that test://watched-resource changed", NO_ARGS),
+        tool("test_wait_for_cancel", "Waits until the call is cancelled or its deadline passes", NO_ARGS),
         tool(
             "test_header_param",
             "Echoes a region that clients mirror into the Mcp-Param-Region header",
             r#"{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region"},"query":{"type":"string"}},"required":["region"]}"#,
         ),
-        tool(
-            "json_schema_2020_12_tool",
-            "Tool with JSON Schema 2020-12 features",
-            &media::json_schema_2020_12(),
-        ),
+        tool("json_schema_2020_12_tool", "Tool with JSON Schema 2020-12 features", &media::json_schema_2020_12()),
     ];
     list.extend(mrtr::tools());
     list
@@ -128,11 +76,7 @@ impl Plugin for Conformance {
             "test_multiple_content_types" => result(vec![
                 text("Multiple content types test:"),
                 media::png_content(),
-                embedded(
-                    "test://mixed-content-resource",
-                    "application/json",
-                    r#"{"test":"data","value":123}"#,
-                ),
+                embedded("test://mixed-content-resource", "application/json", r#"{"test":"data","value":123}"#),
             ]),
             "test_tool_with_logging" => {
                 log(LogLevel::Info, "Tool execution started");
@@ -150,9 +94,9 @@ impl Plugin for Conformance {
                 progress(100.0, Some(100.0), None);
                 result(vec![text("Tool with progress executed successfully")])
             }
-            "test_error_handling" => Ok(done(ToolResult::error(
-                "This tool intentionally returns an error for testing",
-            ))),
+            "test_error_handling" => {
+                Ok(done(ToolResult::error("This tool intentionally returns an error for testing")))
+            }
             "test_logging_tool" => {
                 log(LogLevel::Info, "test_logging_tool ran");
                 result(vec![text("logged")])
@@ -177,10 +121,7 @@ impl Plugin for Conformance {
             }
             "test_header_param" => {
                 let args: Value = parse_args(&arguments)?;
-                result(vec![text(format!(
-                    "region={}",
-                    args["region"].as_str().unwrap_or_default()
-                ))])
+                result(vec![text(format!("region={}", args["region"].as_str().unwrap_or_default()))])
             }
             "json_schema_2020_12_tool" => result(vec![text(format!("received {arguments}"))]),
             other => mrtr::call(&ctx, other, &arguments),
@@ -197,18 +138,8 @@ impl Plugin for Conformance {
             size: None,
         };
         vec![
-            resource(
-                "test://static-text",
-                "static-text",
-                "A static text resource",
-                "text/plain",
-            ),
-            resource(
-                "test://static-binary",
-                "static-binary",
-                "A static binary resource (PNG)",
-                "image/png",
-            ),
+            resource("test://static-text", "static-text", "A static text resource", "text/plain"),
+            resource("test://static-binary", "static-binary", "A static binary resource (PNG)", "image/png"),
             resource(
                 "test://watched-resource",
                 "watched-resource",
@@ -230,19 +161,12 @@ impl Plugin for Conformance {
 
     fn read_resource(_ctx: CallContext, uri: String) -> Result<Vec<ResourceContents>, Error> {
         let (mime, body) = match uri.as_str() {
-            "test://static-text" => (
-                "text/plain",
-                ResourceBody::Text("This is the content of the static text resource.".into()),
-            ),
+            "test://static-text" => {
+                ("text/plain", ResourceBody::Text("This is the content of the static text resource.".into()))
+            }
             "test://static-binary" => ("image/png", ResourceBody::Binary(media::png())),
-            "test://watched-resource" => (
-                "text/plain",
-                ResourceBody::Text("Watched resource content.".into()),
-            ),
-            other => match other
-                .strip_prefix("test://template/")
-                .and_then(|rest| rest.strip_suffix("/data"))
-            {
+            "test://watched-resource" => ("text/plain", ResourceBody::Text("Watched resource content.".into())),
+            other => match other.strip_prefix("test://template/").and_then(|rest| rest.strip_suffix("/data")) {
                 Some(id) if !id.is_empty() && !id.contains('/') => {
                     let data = json!({ "id": id, "templateTest": true, "data": format!("Data for ID: {id}") });
                     ("application/json", ResourceBody::Text(data.to_string()))
@@ -250,20 +174,12 @@ impl Plugin for Conformance {
                 _ => return Err(Error::NotFound(format!("no resource {uri}"))),
             },
         };
-        Ok(vec![ResourceContents {
-            uri,
-            mime_type: Some(mime.to_owned()),
-            body,
-        }])
+        Ok(vec![ResourceContents { uri, mime_type: Some(mime.to_owned()), body }])
     }
 
     fn prompts() -> Vec<Prompt> {
         vec![
-            prompt(
-                "test_simple_prompt",
-                "A simple prompt without arguments",
-                vec![],
-            ),
+            prompt("test_simple_prompt", "A simple prompt without arguments", vec![]),
             prompt(
                 "test_prompt_with_arguments",
                 "A prompt with two required arguments",
@@ -275,26 +191,14 @@ impl Plugin for Conformance {
             prompt(
                 "test_prompt_with_embedded_resource",
                 "A prompt that embeds a resource",
-                vec![prompt_argument(
-                    "resourceUri",
-                    "URI of the resource to embed",
-                    true,
-                )],
+                vec![prompt_argument("resourceUri", "URI of the resource to embed", true)],
             ),
             prompt("test_prompt_with_image", "A prompt with an image", vec![]),
-            prompt(
-                "test_input_required_result_prompt",
-                "A prompt that first asks the user for context",
-                vec![],
-            ),
+            prompt("test_input_required_result_prompt", "A prompt that first asks the user for context", vec![]),
         ]
     }
 
-    fn get_prompt(
-        ctx: CallContext,
-        name: String,
-        arguments: String,
-    ) -> Result<PromptOutcome, Error> {
+    fn get_prompt(ctx: CallContext, name: String, arguments: String) -> Result<PromptOutcome, Error> {
         let args: Value = parse_args(&arguments)?;
         let arg = |key: &str| -> Result<String, Error> {
             args.get(key)
@@ -302,50 +206,29 @@ impl Plugin for Conformance {
                 .map(str::to_owned)
                 .ok_or_else(|| Error::InvalidParams(format!("missing required argument {key}")))
         };
-        let user = |content: Content| PromptMessage {
-            role: Role::User,
-            content,
-        };
+        let user = |content: Content| PromptMessage { role: Role::User, content };
         let messages = match name.as_str() {
             "test_simple_prompt" => vec![user(text("This is a simple prompt for testing."))],
             "test_prompt_with_arguments" => {
-                vec![user(text(format!(
-                    "Prompt with arguments: arg1='{}', arg2='{}'",
-                    arg("arg1")?,
-                    arg("arg2")?
-                )))]
+                vec![user(text(format!("Prompt with arguments: arg1='{}', arg2='{}'", arg("arg1")?, arg("arg2")?)))]
             }
             "test_prompt_with_embedded_resource" => vec![
-                user(embedded(
-                    &arg("resourceUri")?,
-                    "text/plain",
-                    "Embedded resource content for testing.",
-                )),
+                user(embedded(&arg("resourceUri")?, "text/plain", "Embedded resource content for testing.")),
                 user(text("Please process the embedded resource above.")),
             ],
-            "test_prompt_with_image" => vec![
-                user(media::png_content()),
-                user(text("Please analyze the image above.")),
-            ],
+            "test_prompt_with_image" => vec![user(media::png_content()), user(text("Please analyze the image above."))],
             "test_input_required_result_prompt" => return mrtr::prompt(&ctx),
             _ => return Err(Error::NotFound(format!("unknown prompt: {name}"))),
         };
-        Ok(PromptOutcome::Complete(PromptResult {
-            description: None,
-            messages,
-        }))
+        Ok(PromptOutcome::Complete(PromptResult { description: None, messages }))
     }
 
     fn complete(_ctx: CallContext, request: CompletionRequest) -> Result<Completion, Error> {
         let candidates: &[&str] = match (&request.reference, request.argument_name.as_str()) {
-            (CompletionRef::Prompt(name), "arg1" | "arg2")
-                if name == "test_prompt_with_arguments" =>
-            {
+            (CompletionRef::Prompt(name), "arg1" | "arg2") if name == "test_prompt_with_arguments" => {
                 &["paris", "park", "party", "test-value"]
             }
-            (CompletionRef::ResourceTemplate(template), "id")
-                if template == "test://template/{id}/data" =>
-            {
+            (CompletionRef::ResourceTemplate(template), "id") if template == "test://template/{id}/data" => {
                 &["1", "2", "123"]
             }
             _ => &[],
@@ -356,11 +239,7 @@ impl Plugin for Conformance {
             .map(|v| (*v).to_owned())
             .collect();
         let total = u32::try_from(values.len()).ok();
-        Ok(Completion {
-            values,
-            total,
-            has_more: false,
-        })
+        Ok(Completion { values, total, has_more: false })
     }
 }
 

@@ -4,21 +4,17 @@ use base64::Engine as _;
 use berth_sdk::{Blob, Content};
 
 /// A 1x1 red pixel, PNG.
-const PNG_BASE64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
+const PNG_BASE64: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
 
 /// The PNG's bytes.
 pub fn png() -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(PNG_BASE64)
-        .unwrap_or_default()
+    base64::engine::general_purpose::STANDARD.decode(PNG_BASE64).unwrap_or_default()
 }
 
 /// The PNG as image content.
 pub fn png_content() -> Content {
-    Content::Image(Blob {
-        data: png(),
-        mime_type: "image/png".to_owned(),
-    })
+    Content::Image(Blob { data: png(), mime_type: "image/png".to_owned() })
 }
 
 /// 10 ms of silence: 8 kHz, mono, 8-bit PCM in a RIFF/WAVE container.
@@ -43,10 +39,7 @@ pub fn wav() -> Vec<u8> {
 
 /// The WAV as audio content.
 pub fn wav_content() -> Content {
-    Content::Audio(Blob {
-        data: wav(),
-        mime_type: "audio/wav".to_owned(),
-    })
+    Content::Audio(Blob { data: wav(), mime_type: "audio/wav".to_owned() })
 }
 
 /// The input schema the json-schema-2020-12 scenario looks for, keyword for keyword.

@@ -21,66 +21,18 @@ pub fn tools() -> Vec<Tool> {
             "Asks the user for a username and email",
             r#"{"type":"object","properties":{"message":{"type":"string"}},"required":["message"]}"#,
         ),
-        tool(
-            "test_elicitation_sep1034_defaults",
-            "Elicitation whose fields all have defaults",
-            NO_ARGS,
-        ),
-        tool(
-            "test_elicitation_sep1330_enums",
-            "Elicitation with every enum variant",
-            NO_ARGS,
-        ),
-        tool(
-            "test_input_required_result_elicitation",
-            "Asks for the user's name, then greets them",
-            NO_ARGS,
-        ),
-        tool(
-            "test_input_required_result_sampling",
-            "Asks the client's LLM a question",
-            NO_ARGS,
-        ),
-        tool(
-            "test_input_required_result_list_roots",
-            "Asks the client for its roots",
-            NO_ARGS,
-        ),
-        tool(
-            "test_input_required_result_request_state",
-            "Round-trips request state",
-            NO_ARGS,
-        ),
-        tool(
-            "test_input_required_result_multiple_inputs",
-            "Asks three questions at once",
-            NO_ARGS,
-        ),
-        tool(
-            "test_input_required_result_multi_round",
-            "Asks two questions in two rounds",
-            NO_ARGS,
-        ),
-        tool(
-            "test_input_required_result_tampered_state",
-            "Round-trips integrity-protected state",
-            NO_ARGS,
-        ),
-        tool(
-            "test_input_required_result_capabilities",
-            "Asks only what the client declared it can answer",
-            NO_ARGS,
-        ),
-        tool(
-            "test_missing_capability",
-            "Needs sampling, which the client must declare",
-            NO_ARGS,
-        ),
-        tool(
-            "test_streaming_elicitation",
-            "Asks the user a question",
-            NO_ARGS,
-        ),
+        tool("test_elicitation_sep1034_defaults", "Elicitation whose fields all have defaults", NO_ARGS),
+        tool("test_elicitation_sep1330_enums", "Elicitation with every enum variant", NO_ARGS),
+        tool("test_input_required_result_elicitation", "Asks for the user's name, then greets them", NO_ARGS),
+        tool("test_input_required_result_sampling", "Asks the client's LLM a question", NO_ARGS),
+        tool("test_input_required_result_list_roots", "Asks the client for its roots", NO_ARGS),
+        tool("test_input_required_result_request_state", "Round-trips request state", NO_ARGS),
+        tool("test_input_required_result_multiple_inputs", "Asks three questions at once", NO_ARGS),
+        tool("test_input_required_result_multi_round", "Asks two questions in two rounds", NO_ARGS),
+        tool("test_input_required_result_tampered_state", "Round-trips integrity-protected state", NO_ARGS),
+        tool("test_input_required_result_capabilities", "Asks only what the client declared it can answer", NO_ARGS),
+        tool("test_missing_capability", "Needs sampling, which the client must declare", NO_ARGS),
+        tool("test_streaming_elicitation", "Asks the user a question", NO_ARGS),
     ]
 }
 
@@ -97,10 +49,7 @@ fn sampling(prompt: &str, max_tokens: u32) -> Value {
 
 /// The text of a sampling answer (`CreateMessageResult`).
 fn sampled_text(answer: &Value) -> String {
-    answer["content"]["text"]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| answer.to_string())
+    answer["content"]["text"].as_str().map(str::to_owned).unwrap_or_else(|| answer.to_string())
 }
 
 /// An elicitation answer as `action=..., content=...`.
@@ -117,11 +66,7 @@ fn finish(message: String) -> Result<CallOutcome, Error> {
 }
 
 /// Asks the questions whose answers are missing, or returns `None` when all are present.
-fn missing(
-    ctx: &CallContext,
-    questions: &[(&str, &str, Value)],
-    state: Option<&str>,
-) -> Option<CallOutcome> {
+fn missing(ctx: &CallContext, questions: &[(&str, &str, Value)], state: Option<&str>) -> Option<CallOutcome> {
     let asks: Vec<InputRequest> = questions
         .iter()
         .filter(|(key, _, _)| input_response(ctx, key).is_none())
@@ -137,17 +82,10 @@ pub fn call(ctx: &CallContext, name: &str, arguments: &str) -> Result<CallOutcom
     match name {
         "test_sampling" => {
             let prompt = args["prompt"].as_str().unwrap_or("Hello");
-            if let Some(asking) = missing(
-                ctx,
-                &[("sampling", "sampling/createMessage", sampling(prompt, 100))],
-                None,
-            ) {
+            if let Some(asking) = missing(ctx, &[("sampling", "sampling/createMessage", sampling(prompt, 100))], None) {
                 return Ok(asking);
             }
-            finish(format!(
-                "LLM response: {}",
-                sampled_text(&answer("sampling"))
-            ))
+            finish(format!("LLM response: {}", sampled_text(&answer("sampling"))))
         }
         "test_elicitation" => {
             let schema = json!({
@@ -161,15 +99,10 @@ pub fn call(ctx: &CallContext, name: &str, arguments: &str) -> Result<CallOutcom
                     "required": ["username", "email"]
                 }
             });
-            if let Some(asking) =
-                missing(ctx, &[("elicitation", "elicitation/create", schema)], None)
-            {
+            if let Some(asking) = missing(ctx, &[("elicitation", "elicitation/create", schema)], None) {
                 return Ok(asking);
             }
-            finish(format!(
-                "User response: {}",
-                elicited(&answer("elicitation"))
-            ))
+            finish(format!("User response: {}", elicited(&answer("elicitation"))))
         }
         "test_elicitation_sep1034_defaults" => {
             let schema = json!({
@@ -186,14 +119,10 @@ pub fn call(ctx: &CallContext, name: &str, arguments: &str) -> Result<CallOutcom
                     "required": []
                 }
             });
-            if let Some(asking) = missing(ctx, &[("defaults", "elicitation/create", schema)], None)
-            {
+            if let Some(asking) = missing(ctx, &[("defaults", "elicitation/create", schema)], None) {
                 return Ok(asking);
             }
-            finish(format!(
-                "Elicitation completed: {}",
-                elicited(&answer("defaults"))
-            ))
+            finish(format!("Elicitation completed: {}", elicited(&answer("defaults"))))
         }
         "test_elicitation_sep1330_enums" => {
             let schema = json!({
@@ -221,16 +150,11 @@ pub fn call(ctx: &CallContext, name: &str, arguments: &str) -> Result<CallOutcom
             if let Some(asking) = missing(ctx, &[("enums", "elicitation/create", schema)], None) {
                 return Ok(asking);
             }
-            finish(format!(
-                "Elicitation completed: {}",
-                elicited(&answer("enums"))
-            ))
+            finish(format!("Elicitation completed: {}", elicited(&answer("enums"))))
         }
         "test_input_required_result_elicitation" => {
             let question = name_question("What is your name?", "name");
-            if let Some(asking) =
-                missing(ctx, &[("user_name", "elicitation/create", question)], None)
-            {
+            if let Some(asking) = missing(ctx, &[("user_name", "elicitation/create", question)], None) {
                 return Ok(asking);
             }
             let reply = answer("user_name");
@@ -239,17 +163,10 @@ pub fn call(ctx: &CallContext, name: &str, arguments: &str) -> Result<CallOutcom
         }
         "test_input_required_result_sampling" => {
             let question = sampling("What is the capital of France?", 100);
-            if let Some(asking) = missing(
-                ctx,
-                &[("capital_question", "sampling/createMessage", question)],
-                None,
-            ) {
+            if let Some(asking) = missing(ctx, &[("capital_question", "sampling/createMessage", question)], None) {
                 return Ok(asking);
             }
-            finish(format!(
-                "The model answered: {}",
-                sampled_text(&answer("capital_question"))
-            ))
+            finish(format!("The model answered: {}", sampled_text(&answer("capital_question"))))
         }
         "test_input_required_result_list_roots" => {
             if let Some(asking) = missing(ctx, &[("client_roots", "roots/list", json!({}))], None) {
@@ -268,35 +185,18 @@ pub fn call(ctx: &CallContext, name: &str, arguments: &str) -> Result<CallOutcom
                 "requestedSchema": { "type": "object", "properties": { "ok": { "type": "boolean" } }, "required": ["ok"] }
             });
             let state = "awaiting-confirmation";
-            if let Some(asking) = missing(
-                ctx,
-                &[("confirm", "elicitation/create", question)],
-                Some(state),
-            ) {
+            if let Some(asking) = missing(ctx, &[("confirm", "elicitation/create", question)], Some(state)) {
                 return Ok(asking);
             }
             if ctx.request_state.as_deref() != Some(state) {
-                return Err(Error::InvalidParams(
-                    "requestState is missing or not the one this tool issued".into(),
-                ));
+                return Err(Error::InvalidParams("requestState is missing or not the one this tool issued".into()));
             }
-            finish(format!(
-                "state-ok: confirmation {}",
-                elicited(&answer("confirm"))
-            ))
+            finish(format!("state-ok: confirmation {}", elicited(&answer("confirm"))))
         }
         "test_input_required_result_multiple_inputs" => {
             let questions = [
-                (
-                    "user_name",
-                    "elicitation/create",
-                    name_question("What is your name?", "name"),
-                ),
-                (
-                    "greeting",
-                    "sampling/createMessage",
-                    sampling("Generate a greeting", 50),
-                ),
+                ("user_name", "elicitation/create", name_question("What is your name?", "name")),
+                ("greeting", "sampling/createMessage", sampling("Generate a greeting", 50)),
                 ("client_roots", "roots/list", json!({})),
             ];
             if let Some(asking) = missing(ctx, &questions, Some("three-questions")) {
@@ -314,49 +214,30 @@ pub fn call(ctx: &CallContext, name: &str, arguments: &str) -> Result<CallOutcom
             let step2 = || name_question("Step 2: What is your favorite color?", "color");
             match ctx.request_state.as_deref() {
                 Some(state) if state.starts_with("round-2:") => {
-                    if let Some(asking) = missing(
-                        ctx,
-                        &[("step2", "elicitation/create", step2())],
-                        Some(state),
-                    ) {
+                    if let Some(asking) = missing(ctx, &[("step2", "elicitation/create", step2())], Some(state)) {
                         return Ok(asking);
                     }
                     let name = state.trim_start_matches("round-2:");
-                    finish(format!(
-                        "Completed both rounds: name {name}, color {}",
-                        answer("step2")["content"]["color"]
-                    ))
+                    finish(format!("Completed both rounds: name {name}, color {}", answer("step2")["content"]["color"]))
                 }
                 Some("round-1") => {
-                    if let Some(asking) = missing(
-                        ctx,
-                        &[("step1", "elicitation/create", step1())],
-                        Some("round-1"),
-                    ) {
+                    if let Some(asking) = missing(ctx, &[("step1", "elicitation/create", step1())], Some("round-1")) {
                         return Ok(asking);
                     }
-                    let name = answer("step1")["content"]["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned();
+                    let name = answer("step1")["content"]["name"].as_str().unwrap_or_default().to_owned();
                     Ok(input_required(
                         vec![ask("step2", "elicitation/create", &step2())],
                         Some(format!("round-2:{name}")),
                     ))
                 }
-                _ => Ok(input_required(
-                    vec![ask("step1", "elicitation/create", &step1())],
-                    Some("round-1".to_owned()),
-                )),
+                _ => Ok(input_required(vec![ask("step1", "elicitation/create", &step1())], Some("round-1".to_owned()))),
             }
         }
         "test_input_required_result_tampered_state" => {
             let question = name_question("What is your name?", "name");
-            if let Some(asking) = missing(
-                ctx,
-                &[("user_name", "elicitation/create", question)],
-                Some("integrity-protected"),
-            ) {
+            if let Some(asking) =
+                missing(ctx, &[("user_name", "elicitation/create", question)], Some("integrity-protected"))
+            {
                 return Ok(asking);
             }
             finish("state verified".to_owned())
@@ -364,26 +245,16 @@ pub fn call(ctx: &CallContext, name: &str, arguments: &str) -> Result<CallOutcom
         "test_input_required_result_capabilities" => {
             let mut questions = Vec::new();
             if client_supports(ctx, "elicitation") {
-                questions.push((
-                    "user_name",
-                    "elicitation/create",
-                    name_question("What is your name?", "name"),
-                ));
+                questions.push(("user_name", "elicitation/create", name_question("What is your name?", "name")));
             }
             if client_supports(ctx, "sampling") {
-                questions.push((
-                    "greeting",
-                    "sampling/createMessage",
-                    sampling("Generate a greeting", 50),
-                ));
+                questions.push(("greeting", "sampling/createMessage", sampling("Generate a greeting", 50)));
             }
             if client_supports(ctx, "roots") {
                 questions.push(("client_roots", "roots/list", json!({})));
             }
             if questions.is_empty() {
-                return finish(
-                    "The client declared no capability to answer questions with".to_owned(),
-                );
+                return finish("The client declared no capability to answer questions with".to_owned());
             }
             if let Some(asking) = missing(ctx, &questions, None) {
                 return Ok(asking);
@@ -391,23 +262,15 @@ pub fn call(ctx: &CallContext, name: &str, arguments: &str) -> Result<CallOutcom
             finish(format!("Answered {} question(s)", questions.len()))
         }
         "test_missing_capability" => {
-            if let Some(asking) = missing(
-                ctx,
-                &[("sampling", "sampling/createMessage", sampling("Say hi", 20))],
-                None,
-            ) {
+            if let Some(asking) = missing(ctx, &[("sampling", "sampling/createMessage", sampling("Say hi", 20))], None)
+            {
                 return Ok(asking);
             }
-            finish(format!(
-                "LLM response: {}",
-                sampled_text(&answer("sampling"))
-            ))
+            finish(format!("LLM response: {}", sampled_text(&answer("sampling"))))
         }
         "test_streaming_elicitation" => {
             let question = name_question("What is your name?", "name");
-            if let Some(asking) =
-                missing(ctx, &[("user_name", "elicitation/create", question)], None)
-            {
+            if let Some(asking) = missing(ctx, &[("user_name", "elicitation/create", question)], None) {
                 return Ok(asking);
             }
             finish(format!("Received {}", elicited(&answer("user_name"))))
@@ -426,15 +289,9 @@ pub fn prompt(ctx: &CallContext) -> Result<PromptOutcome, Error> {
         }));
     }
     let context = input_response(ctx, "user_context").unwrap_or(Value::Null);
-    let context = context["content"]["context"]
-        .as_str()
-        .unwrap_or("none")
-        .to_owned();
+    let context = context["content"]["context"].as_str().unwrap_or("none").to_owned();
     Ok(PromptOutcome::Complete(PromptResult {
         description: Some("A prompt built from the user's context".to_owned()),
-        messages: vec![PromptMessage {
-            role: Role::User,
-            content: text(format!("Use this context: {context}")),
-        }],
+        messages: vec![PromptMessage { role: Role::User, content: text(format!("Use this context: {context}")) }],
     }))
 }

@@ -25,26 +25,14 @@ impl Plugin for Faulty {
             tool("faulty_trap", "Panics (a wasm trap).", NO_ARGS),
             tool("faulty_spin", "Loops forever.", NO_ARGS),
             tool("faulty_hog", "Allocates memory until stopped.", NO_ARGS),
-            tool(
-                "faulty_print",
-                "Prints to stdout and stderr, then answers printed.",
-                NO_ARGS,
-            ),
+            tool("faulty_print", "Prints to stdout and stderr, then answers printed.", NO_ARGS),
             tool(
                 "faulty_flood_output",
                 "Returns `mib` MiB of text.",
                 r#"{"type":"object","properties":{"mib":{"type":"integer"}}}"#,
             ),
-            tool(
-                "faulty_flood_stdout",
-                "Writes 100,000 lines to stdout, then answers.",
-                NO_ARGS,
-            ),
-            tool(
-                "faulty_sleep",
-                "Sleeps for a minute inside a host call.",
-                NO_ARGS,
-            ),
+            tool("faulty_flood_stdout", "Writes 100,000 lines to stdout, then answers.", NO_ARGS),
+            tool("faulty_sleep", "Sleeps for a minute inside a host call.", NO_ARGS),
             tool(
                 "faulty_escape",
                 "Tries to read /etc/passwd, the environment and the network; reports what worked.",
@@ -55,11 +43,7 @@ impl Plugin for Faulty {
                 "Counts its calls in instance memory (1 every time unless instances are reused).",
                 NO_ARGS,
             ),
-            tool(
-                "faulty_counter",
-                "Counts its calls in the key-value store.",
-                NO_ARGS,
-            ),
+            tool("faulty_counter", "Counts its calls in the key-value store.", NO_ARGS),
             tool(
                 "faulty_env",
                 "Returns the environment variable `name`.",
@@ -124,10 +108,9 @@ impl Plugin for Faulty {
             }
             "faulty_counter" => {
                 let current = match kv_get("count") {
-                    Ok(value) => value
-                        .and_then(|v| String::from_utf8(v).ok())
-                        .and_then(|v| v.parse::<u64>().ok())
-                        .unwrap_or(0),
+                    Ok(value) => {
+                        value.and_then(|v| String::from_utf8(v).ok()).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+                    }
                     Err(denied) => return Ok(done(ToolResult::error(denied))),
                 };
                 let next = current + 1;

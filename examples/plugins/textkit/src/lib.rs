@@ -208,16 +208,8 @@ impl Plugin for Textkit {
         } else {
             return Err(Error::NotFound(format!("no resource {uri}")));
         };
-        let mime = if uri == "textkit://help" {
-            "text/markdown"
-        } else {
-            "text/plain"
-        };
-        Ok(vec![ResourceContents {
-            uri,
-            mime_type: Some(mime.to_owned()),
-            body: ResourceBody::Text(body),
-        }])
+        let mime = if uri == "textkit://help" { "text/markdown" } else { "text/plain" };
+        Ok(vec![ResourceContents { uri, mime_type: Some(mime.to_owned()), body: ResourceBody::Text(body) }])
     }
 
     fn prompts() -> Vec<Prompt> {
@@ -228,11 +220,7 @@ impl Plugin for Textkit {
         )]
     }
 
-    fn get_prompt(
-        _ctx: CallContext,
-        name: String,
-        arguments: String,
-    ) -> Result<PromptOutcome, Error> {
+    fn get_prompt(_ctx: CallContext, name: String, arguments: String) -> Result<PromptOutcome, Error> {
         if name != "explain_regex" {
             return Err(Error::NotFound(format!("unknown prompt: {name}")));
         }

@@ -70,9 +70,7 @@ fn parse(path: &str) -> Result<Vec<Step>, String> {
                 i = close + 1;
             }
             other => {
-                return Err(format!(
-                    "path must start with . or [ (found {other:?}) in {path:?}"
-                ));
+                return Err(format!("path must start with . or [ (found {other:?}) in {path:?}"));
             }
         }
     }
