@@ -41,7 +41,7 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Create a new plugin project from a template (`--lang rust`).
+    /// Create a new plugin project from a template (`--lang rust` or `--lang python`).
     New {
         /// The plugin's name: lower-case letters, digits, `-` and `_`.
         name: String,
@@ -150,7 +150,13 @@ pub async fn run(args: Args) -> Result<()> {
             let sdk = sdk.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sdk"));
             let created = berth::scaffold::create(&name, &lang, &dir, &sdk)?;
             println!("created {} ({lang} plugin {name})", dir.display());
-            println!("build it:  cd {} && cargo build --release --target wasm32-wasip2", dir.display());
+            match lang.as_str() {
+                "python" => println!(
+                    "build it:  cd {} && ./build.sh   (needs: pip install componentize-py==0.25.1)",
+                    dir.display()
+                ),
+                _ => println!("build it:  cd {} && cargo build --release --target wasm32-wasip2", dir.display()),
+            }
             println!("install:   cp {} <plugins folder>/{name}.wasm", created.display());
             Ok(())
         }

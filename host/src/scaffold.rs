@@ -17,6 +17,15 @@ const RUST: &[TemplateFile] = &[
     TemplateFile { path: ".gitignore", text: include_str!("../../sdk/templates/rust/gitignore.tmpl") },
 ];
 
+const PYTHON: &[TemplateFile] = &[
+    TemplateFile { path: "app.py", text: include_str!("../../sdk/templates/python/app.py.tmpl") },
+    TemplateFile { path: "{{name}}.toml", text: include_str!("../../sdk/templates/python/sidecar.toml.tmpl") },
+    TemplateFile { path: "build.sh", text: include_str!("../../sdk/templates/python/build.sh.tmpl") },
+    TemplateFile { path: "README.md", text: include_str!("../../sdk/templates/python/README.md.tmpl") },
+    TemplateFile { path: ".gitignore", text: include_str!("../../sdk/templates/python/gitignore.tmpl") },
+    TemplateFile { path: "wit/plugin.wit", text: include_str!("../../wit/plugin.wit") },
+];
+
 /// Creates plugin `name` in `dir` from the `lang` template; returns the path of
 /// the `.wasm` its build produces (relative to `dir`).
 pub fn create(name: &str, lang: &str, dir: &Path, sdk: &Path) -> Result<PathBuf> {
@@ -30,9 +39,10 @@ pub fn create(name: &str, lang: &str, dir: &Path, sdk: &Path) -> Result<PathBuf>
     }
     let files = match lang {
         "rust" => RUST,
-        "python" | "js" | "javascript" => {
+        "python" => PYTHON,
+        "js" | "javascript" => {
             return Err(Error::Config(format!(
-                "no {lang} template in this berth version yet; `--lang rust` works, and any toolchain that builds a WASI 0.2 component from wit/plugin.wit does too (see docs/plugins.md)"
+                "no {lang} template in this berth version yet; `--lang rust` and `--lang python` work, and any toolchain that builds a WASI 0.2 component from wit/plugin.wit does too (see docs/plugins.md)"
             )));
         }
         other => {
@@ -53,7 +63,7 @@ pub fn create(name: &str, lang: &str, dir: &Path, sdk: &Path) -> Result<PathBuf>
             .replace("{{artifact}}", &artifact)
             .replace("{{tool}}", &format!("{tool}_greet"))
             .replace("{{sdk}}", &sdk.display().to_string());
-        let path = dir.join(file.path);
+        let path = dir.join(file.path.replace("{{name}}", name));
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|source| Error::Io { what: format!("cannot create {}", parent.display()), source })?;
@@ -61,5 +71,21 @@ pub fn create(name: &str, lang: &str, dir: &Path, sdk: &Path) -> Result<PathBuf>
         std::fs::write(&path, text)
             .map_err(|source| Error::Io { what: format!("cannot write {}", path.display()), source })?;
     }
+    if lang == "python" {
+        make_executable(&dir.join("build.sh"))?;
+        return Ok(PathBuf::from(format!("{name}.wasm")));
+    }
     Ok(PathBuf::from("target/wasm32-wasip2/release").join(format!("{artifact}.wasm")))
+}
+
+#[cfg(unix)]
+fn make_executable(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+        .map_err(|source| Error::Io { what: format!("cannot make {} executable", path.display()), source })
+}
+
+#[cfg(not(unix))]
+fn make_executable(_path: &Path) -> Result<()> {
+    Ok(())
 }

@@ -153,7 +153,6 @@ fn berth_new_scaffolds_a_plugin_that_builds_and_loads() {
 
     let again = berth().args(["new", "hello-kit", "--dir"]).arg(&project).output().expect("run");
     assert!(!again.status.success(), "an existing project is never overwritten");
-    let python =
-        berth().args(["new", "py", "--lang", "python", "--dir"]).arg(work.path().join("py")).output().expect("run");
-    assert!(stderr(&python).contains("no python template"), "{}", stderr(&python));
+    let js = berth().args(["new", "web", "--lang", "js", "--dir"]).arg(work.path().join("web")).output().expect("run");
+    assert!(stderr(&js).contains("no js template"), "{}", stderr(&js));
 }
