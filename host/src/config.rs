@@ -82,6 +82,9 @@ pub struct HttpConfig {
     pub max_sessions: usize,
     /// Seconds after which an unused legacy session may be dropped to make room.
     pub session_idle_secs: u64,
+    /// Seconds in-flight requests get to finish after SIGINT/SIGTERM before
+    /// the server stops (open event streams are closed then).
+    pub shutdown_grace_secs: u64,
 }
 
 /// Per-call limits of the plugin sandbox.
@@ -134,6 +137,7 @@ impl Default for HttpConfig {
             allowed_hosts: Vec::new(),
             max_sessions: 10_000,
             session_idle_secs: 1_800,
+            shutdown_grace_secs: 5,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
@@ -72,10 +73,22 @@ pub async fn serve_http(listener: TcpListener, router: Arc<Router>, config: &Con
             tracing::debug!("cannot set TCP_NODELAY: {e}");
         }
     });
-    axum::serve(listener, http::app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|source| Error::Io { what: "HTTP server".into(), source })
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let signalled = stopping.clone();
+    let serve = axum::serve(listener, http::app(state)).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        signalled.notify_one();
+    });
+    // Graceful shutdown waits for every connection, and event streams never end
+    // by themselves: give in-flight calls the grace period, then stop anyway.
+    let grace = Duration::from_secs(config.http.shutdown_grace_secs);
+    tokio::select! {
+        served = serve => served.map_err(|source| Error::Io { what: "HTTP server".into(), source }),
+        () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
+            tracing::info!("stopped after the {} s grace period; open streams were closed", grace.as_secs());
+            Ok(())
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -124,6 +124,23 @@ impl Server {
         Server { child, url, base, _plugins: None }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `limit` for the server to exit; its status, if it did.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// An HTTP client for this server.
     pub fn client(&self) -> reqwest::Client {
         reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client")

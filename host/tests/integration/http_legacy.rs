@@ -124,3 +124,27 @@ async fn abandoned_sessions_make_room_once_idle() {
     let gone = first.post(&json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" })).await;
     assert_eq!(gone.status, 404);
 }
+
+#[tokio::test]
+async fn sigint_stops_the_server_even_with_open_streams() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("berth.toml");
+    std::fs::write(&config, "[http]\nshutdown_grace_secs = 1\n").expect("write");
+    let mut server = Server::start_with(&["echo"], &["--config", config.to_str().expect("utf-8")]);
+    let session = LegacySession::open(&server, "2025-11-25").await;
+    let stream = server
+        .client()
+        .get(&server.url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session.id)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(stream.status().as_u16(), 200);
+    let pid = server.pid().to_string();
+    let signalled = std::process::Command::new("kill").args(["-INT", &pid]).status().expect("kill");
+    assert!(signalled.success());
+    let exited = server.wait_for_exit(std::time::Duration::from_secs(30));
+    assert!(exited.is_some_and(|status| status.success()), "berth serve did not stop cleanly: {exited:?}");
+    drop(stream);
+}
