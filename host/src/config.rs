@@ -113,6 +113,10 @@ pub struct PoolConfig {
     pub instances: u32,
     /// Largest memory cap any plugin may be given, in MiB (sizes the pool's slots).
     pub max_memory_mib: u64,
+    /// Compile plugins with fuel metering, so sidecars can cap the instructions a
+    /// call may run (`limits.fuel`). Costs some speed in every plugin, so it is off
+    /// unless asked for.
+    pub fuel: bool,
 }
 
 impl Default for Config {
@@ -156,7 +160,7 @@ impl Default for LimitsConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        Self { instances: 1_000, max_memory_mib: 256 }
+        Self { instances: 1_000, max_memory_mib: 256, fuel: false }
     }
 }
 

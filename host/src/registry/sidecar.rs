@@ -12,6 +12,7 @@
 //! queue_ms = 500
 //! max_output_bytes = 1048576
 //! max_log_bytes = 65536
+//! fuel = 50000000               # needs `fuel = true` under [pool] in the main config
 //!
 //! [reuse]                        # only with isolation = "reuse"
 //! max_calls = 10000
@@ -69,6 +70,7 @@ struct SidecarLimits {
     queue_ms: Option<u64>,
     max_output_bytes: Option<usize>,
     max_log_bytes: Option<usize>,
+    fuel: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -152,6 +154,14 @@ pub fn settings_for(wasm: &Path, config: &Config) -> Result<PluginSettings> {
     }
     if let Some(bytes) = limits.max_log_bytes {
         settings.max_log_bytes = bytes;
+    }
+    if let Some(fuel) = limits.fuel {
+        if !config.pool.fuel {
+            return Err(fail(
+                "limits.fuel needs fuel metering: set `fuel = true` under [pool] in the main config".into(),
+            ));
+        }
+        settings.fuel = Some(fuel);
     }
     if let Some(n) = file.reuse.max_calls {
         settings.reuse.max_calls = n.max(1);

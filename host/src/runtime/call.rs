@@ -65,6 +65,9 @@ pub enum CallFailure {
         "plugin {plugin:?} is busy: {limit} calls were running and none finished within {waited_ms} ms; retry later"
     )]
     Busy { plugin: Arc<str>, limit: usize, waited_ms: u64 },
+    /// The call used up its fuel.
+    #[error("plugin {plugin:?} used up its fuel ({limit} units) and was stopped")]
+    Fuel { plugin: Arc<str>, limit: u64 },
     /// The plugin's answer was larger than the operator allows.
     #[error("plugin {plugin:?} returned {size} bytes, more than its limit of {limit} bytes")]
     Output { plugin: Arc<str>, size: usize, limit: usize },
@@ -104,6 +107,7 @@ impl Plugin {
             Ok(UpdateDeadline::Yield(1))
         });
         store.set_epoch_deadline(1);
+        self.refuel(&mut store);
         match self.pre.instantiate_async(&mut store).await {
             Ok(instance) => Ok((store, instance)),
             Err(e) => Err(self.classify(e, true)),
@@ -125,6 +129,15 @@ impl Plugin {
         }
     }
 
+    /// Gives a store the call's fuel (when the engine meters fuel).
+    pub(crate) fn refuel(&self, store: &mut Store<CallState>) {
+        if self.runtime.fuel
+            && let Err(e) = store.set_fuel(self.settings.fuel.unwrap_or(u64::MAX))
+        {
+            tracing::warn!(plugin = %self.name, "cannot set fuel: {e}");
+        }
+    }
+
     /// Names what went wrong in a wasm call.
     pub(crate) fn classify(&self, error: wasmtime::Error, instantiating: bool) -> CallFailure {
         let plugin = self.name.clone();
@@ -133,6 +146,9 @@ impl Plugin {
         }
         if error.is::<CancelledByClient>() {
             return CallFailure::Cancelled { plugin };
+        }
+        if let Some(wasmtime::Trap::OutOfFuel) = error.downcast_ref::<wasmtime::Trap>() {
+            return CallFailure::Fuel { plugin, limit: self.settings.fuel.unwrap_or(u64::MAX) };
         }
         let full = format!("{error:?}");
         if full.contains("growing memory") || full.contains("memory minimum size") {

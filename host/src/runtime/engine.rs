@@ -25,6 +25,8 @@ pub struct Runtime {
     pub(crate) linker: Arc<Linker<CallState>>,
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) kv: super::kv::KvStore,
+    /// Whether plugins are compiled with fuel metering.
+    pub(crate) fuel: bool,
     pub(crate) signals: tokio::sync::broadcast::Sender<HostSignal>,
 }
 
@@ -50,7 +52,14 @@ impl Runtime {
         .map_err(|e| Error::Engine(format!("linking the berth kv interface: {e:#}")))?;
         start_epoch_ticker(&engine);
         let (signals, _) = tokio::sync::broadcast::channel(256);
-        Ok(Self { engine, linker: Arc::new(linker), cache_dir, kv: super::kv::KvStore::default(), signals })
+        Ok(Self {
+            engine,
+            linker: Arc::new(linker),
+            cache_dir,
+            kv: super::kv::KvStore::default(),
+            fuel: config.pool.fuel,
+            signals,
+        })
     }
 
     /// What plugins announce through `host.list-changed` and `host.resource-updated`.
@@ -84,6 +93,7 @@ fn build_engine(config: &Config) -> wasmtime::Result<Engine> {
         // berth hosts WASI 0.2 components: component-model async is not
         // needed, and leaving it off makes each store cheaper to set up.
         .concurrency_support(false)
+        .consume_fuel(config.pool.fuel)
         .memory_init_cow(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&cfg)

@@ -121,6 +121,7 @@ impl Plugin {
             let Warm { mut store, instance, calls, .. } = warm;
             store.data_mut().begin_call(hooks);
             store.set_epoch_deadline(1);
+            self.refuel(&mut store);
             pool.stats.reuse_hits.fetch_add(1, Ordering::Relaxed);
             let in_use = InUse::new(&pool.stats);
             return Ok(Lease { store, instance, calls, _permit: permit, _in_use: in_use });

@@ -53,6 +53,8 @@ pub struct PluginSettings {
     pub queue_wait: Duration,
     /// Largest tool result (text and binary bytes) passed on to the client.
     pub max_output_bytes: usize,
+    /// Fuel (roughly, wasm instructions) one call may use; needs `pool.fuel`.
+    pub fuel: Option<u64>,
     pub isolation: Isolation,
     pub reuse: ReusePolicy,
     /// Environment variables the plugin sees (name, value).
@@ -77,6 +79,7 @@ impl PluginSettings {
             max_concurrency: config.pool.instances as usize,
             queue_wait: Duration::from_millis(config.limits.queue_ms),
             max_output_bytes: config.limits.max_output_bytes,
+            fuel: None,
             isolation: Isolation::Fresh,
             reuse: ReusePolicy { max_calls: 10_000, idle: Duration::from_secs(60), max_idle: 16 },
             env: Vec::new(),

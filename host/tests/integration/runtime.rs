@@ -223,3 +223,18 @@ async fn hot_reload_swaps_plugins_without_failing_a_call() {
     assert!(ok > 0);
     assert_eq!(failed, 0, "{failed} of {} calls failed during reloads", ok + failed);
 }
+
+#[tokio::test]
+async fn fuel_stops_a_loop_before_its_deadline() {
+    let dir = folder(&["faulty"], &[("faulty", "[limits]\nfuel = 5000000\ndeadline_ms = 60000\n")]);
+    let config = dir.path().join("main.toml");
+    std::fs::write(&config, "[pool]\nfuel = true\n").expect("write");
+    let server = Server::start_in(dir.path(), &["--config", config.to_str().expect("utf-8")]);
+    let (is_error, text) = text_of(&server, "faulty_spin", json!({})).await;
+    assert!(is_error && text.contains("used up its fuel (5000000 units)"), "{text}");
+    assert_eq!(text_of(&server, "faulty_ok", json!({})).await, (false, "ok".to_owned()));
+
+    let unmetered = folder(&["faulty"], &[("faulty", "[limits]\nfuel = 5\n")]);
+    let output = berth().arg("list").arg("--plugins").arg(unmetered.path()).arg("--no-cache").output().expect("run");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("fuel = true"), "fuel needs metering switched on");
+}
