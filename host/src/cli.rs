@@ -41,7 +41,7 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Create a new plugin project from a template (`--lang rust` or `--lang python`).
+    /// Create a new plugin project from a template (`--lang rust`, `python` or `js`).
     New {
         /// The plugin's name: lower-case letters, digits, `-` and `_`.
         name: String,
@@ -155,6 +155,9 @@ pub async fn run(args: Args) -> Result<()> {
                     "build it:  cd {} && ./build.sh   (needs: pip install componentize-py==0.25.1)",
                     dir.display()
                 ),
+                "js" | "javascript" => {
+                    println!("build it:  cd {} && npm install && npm run build", dir.display())
+                }
                 _ => println!("build it:  cd {} && cargo build --release --target wasm32-wasip2", dir.display()),
             }
             println!("install:   cp {} <plugins folder>/{name}.wasm", created.display());

@@ -26,6 +26,15 @@ const PYTHON: &[TemplateFile] = &[
     TemplateFile { path: "wit/plugin.wit", text: include_str!("../../wit/plugin.wit") },
 ];
 
+const JS: &[TemplateFile] = &[
+    TemplateFile { path: "app.js", text: include_str!("../../sdk/templates/js/app.js.tmpl") },
+    TemplateFile { path: "package.json", text: include_str!("../../sdk/templates/js/package.json.tmpl") },
+    TemplateFile { path: "{{name}}.toml", text: include_str!("../../sdk/templates/js/sidecar.toml.tmpl") },
+    TemplateFile { path: "README.md", text: include_str!("../../sdk/templates/js/README.md.tmpl") },
+    TemplateFile { path: ".gitignore", text: include_str!("../../sdk/templates/js/gitignore.tmpl") },
+    TemplateFile { path: "wit/plugin.wit", text: include_str!("../../wit/plugin.wit") },
+];
+
 /// Creates plugin `name` in `dir` from the `lang` template; returns the path of
 /// the `.wasm` its build produces (relative to `dir`).
 pub fn create(name: &str, lang: &str, dir: &Path, sdk: &Path) -> Result<PathBuf> {
@@ -40,13 +49,9 @@ pub fn create(name: &str, lang: &str, dir: &Path, sdk: &Path) -> Result<PathBuf>
     let files = match lang {
         "rust" => RUST,
         "python" => PYTHON,
-        "js" | "javascript" => {
-            return Err(Error::Config(format!(
-                "no {lang} template in this berth version yet; `--lang rust` and `--lang python` work, and any toolchain that builds a WASI 0.2 component from wit/plugin.wit does too (see docs/plugins.md)"
-            )));
-        }
+        "js" | "javascript" => JS,
         other => {
-            return Err(Error::Config(format!("unknown language {other:?}: use rust")));
+            return Err(Error::Config(format!("unknown language {other:?}: use rust, python or js")));
         }
     };
     if dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
@@ -71,8 +76,10 @@ pub fn create(name: &str, lang: &str, dir: &Path, sdk: &Path) -> Result<PathBuf>
         std::fs::write(&path, text)
             .map_err(|source| Error::Io { what: format!("cannot write {}", path.display()), source })?;
     }
-    if lang == "python" {
-        make_executable(&dir.join("build.sh"))?;
+    if lang != "rust" {
+        if lang == "python" {
+            make_executable(&dir.join("build.sh"))?;
+        }
         return Ok(PathBuf::from(format!("{name}.wasm")));
     }
     Ok(PathBuf::from("target/wasm32-wasip2/release").join(format!("{artifact}.wasm")))

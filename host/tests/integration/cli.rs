@@ -153,6 +153,7 @@ fn berth_new_scaffolds_a_plugin_that_builds_and_loads() {
 
     let again = berth().args(["new", "hello-kit", "--dir"]).arg(&project).output().expect("run");
     assert!(!again.status.success(), "an existing project is never overwritten");
-    let js = berth().args(["new", "web", "--lang", "js", "--dir"]).arg(work.path().join("web")).output().expect("run");
-    assert!(stderr(&js).contains("no js template"), "{}", stderr(&js));
+    let cobol =
+        berth().args(["new", "old", "--lang", "cobol", "--dir"]).arg(work.path().join("old")).output().expect("run");
+    assert!(stderr(&cobol).contains("unknown language"), "{}", stderr(&cobol));
 }

@@ -1,0 +1,97 @@
+"""Plugins scaffolded by `berth new --lang python|js`, built with componentize-py and jco,
+served by a real berth and called through the official MCP Python SDK client."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+
+from conftest import berth_binary
+
+
+def serve_and_greet(plugins: Path, cache_dir: str, tool: str) -> None:
+    """Serves `plugins` with a real berth and calls greeting `tool` through the MCP client."""
+    server = subprocess.Popen(
+        [berth_binary(), "serve", "--plugins", str(plugins), "--cache-dir", cache_dir, "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "BERTH_LOG": "warn"},
+    )
+    try:
+        assert server.stdout is not None
+        url = None
+        for line in server.stdout:
+            if line.startswith("berth listening on "):
+                url = line.removeprefix("berth listening on ").strip()
+                break
+        assert url, "berth serve did not start"
+        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
+
+        async def run() -> list[str]:
+            async with Client(url, mode="2026-07-28") as client:
+                tools = await client.list_tools()
+                assert [t.name for t in tools.tools] == [tool]
+                answers = []
+                for who in ("Ada", "Grace"):
+                    result = await client.call_tool(tool, {"name": who})
+                    assert not result.is_error
+                    answers.append(result.content[0].text)
+                try:
+                    await client.call_tool(tool, {"name": 42})
+                except MCPError as error:
+                    assert error.code == -32602, error
+                else:
+                    raise AssertionError("bad arguments must be refused with -32602")
+                return answers
+
+        assert asyncio.run(run()) == ["Hello, Ada!", "Hello, Grace!"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def scaffold(work: Path, name: str, lang: str) -> Path:
+    project = work / name
+    subprocess.run([berth_binary(), "new", name, "--lang", lang, "--dir", str(project)], check=True)
+    return project
+
+
+def install(project: Path, name: str, work: Path) -> Path:
+    plugins = work / "plugins"
+    plugins.mkdir()
+    shutil.copy(project / f"{name}.wasm", plugins)
+    shutil.copy(project / f"{name}.toml", plugins)
+    return plugins
+
+
+def test_python_template_builds_and_serves(cache_dir: str) -> None:
+    work = Path(tempfile.mkdtemp(prefix="berth-py-template-"))
+    try:
+        project = scaffold(work, "py-greeter", "python")
+        # componentize-py is installed in the same venv as this test.
+        venv_bin = Path(sys.executable).parent
+        env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
+        subprocess.run([str(project / "build.sh")], check=True, env=env)
+        serve_and_greet(install(project, "py-greeter", work), cache_dir, "py_greeter_greet")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_js_template_builds_and_serves(cache_dir: str) -> None:
+    work = Path(tempfile.mkdtemp(prefix="berth-js-template-"))
+    try:
+        project = scaffold(work, "js-greeter", "js")
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=project, check=True)
+        subprocess.run(["npm", "run", "build"], cwd=project, check=True)
+        serve_and_greet(install(project, "js-greeter", work), cache_dir, "js_greeter_greet")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
