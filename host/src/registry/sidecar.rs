@@ -22,6 +22,7 @@
 //! [capabilities]                 # nothing is granted unless listed here
 //! env = ["API_REGION"]           # passed through from berth's environment
 //! kv = true                      # a key-value store that survives calls
+//! http = ["api.example.com"]     # outbound HTTP (wasi:http) to these hosts only
 //! [[capabilities.dirs]]
 //! host = "/srv/data"
 //! guest = "/data"
@@ -90,6 +91,8 @@ struct SidecarCapabilities {
     dirs: Vec<SidecarDir>,
     #[serde(default)]
     kv: bool,
+    #[serde(default)]
+    http: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,5 +190,9 @@ pub fn settings_for(wasm: &Path, config: &Config) -> Result<PluginSettings> {
         settings.dirs.push(DirGrant { host: dir.host, guest: dir.guest, writable: dir.writable });
     }
     settings.kv = file.capabilities.kv;
+    if let Some(bad) = file.capabilities.http.iter().find(|h| h.is_empty() || h.contains('/')) {
+        return Err(fail(format!("capabilities.http: {bad:?} is not a host or host:port")));
+    }
+    settings.http = std::sync::Arc::new(file.capabilities.http);
     Ok(settings)
 }

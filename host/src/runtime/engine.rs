@@ -50,6 +50,9 @@ impl Runtime {
             state
         })
         .map_err(|e| Error::Engine(format!("linking the berth kv interface: {e:#}")))?;
+        // Outbound HTTP is linked for every plugin and denied unless granted (see `http_grant`).
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| Error::Engine(format!("linking wasi:http: {e:#}")))?;
         start_epoch_ticker(&engine);
         let (signals, _) = tokio::sync::broadcast::channel(256);
         Ok(Self {

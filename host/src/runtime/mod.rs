@@ -10,6 +10,7 @@ pub mod bindings;
 mod cache;
 mod call;
 mod engine;
+mod http_grant;
 mod kv;
 mod output;
 mod plugin;

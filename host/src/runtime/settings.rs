@@ -63,6 +63,8 @@ pub struct PluginSettings {
     pub dirs: Vec<DirGrant>,
     /// Whether the plugin has a key-value store.
     pub kv: bool,
+    /// Hosts (`host` or `host:port`) the plugin may send HTTP requests to.
+    pub http: std::sync::Arc<Vec<String>>,
     /// Prepended to every tool and prompt name the plugin exposes.
     pub prefix: Option<String>,
     /// Tool and prompt names (with `*` wildcards) hidden from clients.
@@ -85,6 +87,7 @@ impl PluginSettings {
             env: Vec::new(),
             dirs: Vec::new(),
             kv: false,
+            http: std::sync::Arc::new(Vec::new()),
             prefix: None,
             skip: Vec::new(),
         }

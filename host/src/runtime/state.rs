@@ -14,6 +14,7 @@ use wasmtime_wasi::{FsPerms, ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView
 use super::bindings::berth::plugin::host::Host;
 use super::bindings::types::{ListKind, LogLevel};
 use super::call::{CallHooks, PluginEvent};
+use super::http_grant::HttpGrant;
 use super::kv::KvStore;
 use super::output::{LogStream, Stream};
 use super::settings::PluginSettings;
@@ -32,6 +33,8 @@ pub struct CallState {
     pub(crate) hooks: CallHooks,
     pub(crate) kv: KvStore,
     signals: tokio::sync::broadcast::Sender<HostSignal>,
+    http_ctx: wasmtime_wasi_http::WasiHttpCtx,
+    http_grant: HttpGrant,
 }
 
 impl CallState {
@@ -63,6 +66,7 @@ impl CallState {
             .memories(8)
             .trap_on_grow_failure(true)
             .build();
+        let http_grant = HttpGrant { plugin: plugin.clone(), allowed: settings.http.clone() };
         Self {
             wasi: wasi.build(),
             table: ResourceTable::new(),
@@ -72,6 +76,8 @@ impl CallState {
             deadline: Instant::now() + settings.deadline,
             plugin,
             settings,
+            http_grant,
+            http_ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
             hooks,
             kv,
             signals,
@@ -90,6 +96,16 @@ impl CallState {
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for CallState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            hooks: &mut self.http_grant,
+            table: &mut self.table,
+            ctx: &mut self.http_ctx,
+        }
     }
 }
 

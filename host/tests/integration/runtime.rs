@@ -238,3 +238,38 @@ async fn fuel_stops_a_loop_before_its_deadline() {
     let output = berth().arg("list").arg("--plugins").arg(unmetered.path()).arg("--no-cache").output().expect("run");
     assert!(String::from_utf8_lossy(&output.stderr).contains("fuel = true"), "fuel needs metering switched on");
 }
+
+/// A loopback HTTP server that answers every request with `pong`; returns its port.
+async fn pong_server() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // Bounded: the test makes a handful of requests.
+        for _ in 0..16 {
+            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let mut buffer = [0u8; 4096];
+            let _ = socket.read(&mut buffer).await;
+            let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\npong").await;
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn outbound_http_reaches_only_granted_hosts() {
+    let port = pong_server().await;
+    let denied_dir = folder(&["faulty"], &[]);
+    let denied = Server::start_in(denied_dir.path(), &[]);
+    let url = format!("http://127.0.0.1:{port}/ping");
+    let (is_error, text) = text_of(&denied, "faulty_fetch", json!({ "url": url })).await;
+    assert!(is_error && text.contains("HttpRequestDenied"), "no grant, no HTTP: {text}");
+
+    let grant = format!("[capabilities]\nhttp = [\"127.0.0.1:{port}\"]\n");
+    let granted_dir = folder(&["faulty"], &[("faulty", &grant)]);
+    let granted = Server::start_in(granted_dir.path(), &[]);
+    assert_eq!(text_of(&granted, "faulty_fetch", json!({ "url": url })).await, (false, "200 pong".to_owned()));
+    let other = format!("http://localhost:{port}/ping");
+    let (is_error, text) = text_of(&granted, "faulty_fetch", json!({ "url": other })).await;
+    assert!(is_error && text.contains("HttpRequestDenied"), "another host is still denied: {text}");
+}

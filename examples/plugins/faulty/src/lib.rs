@@ -50,6 +50,11 @@ impl Plugin for Faulty {
                 r#"{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}"#,
             ),
             tool(
+                "faulty_fetch",
+                "GETs `url` (http://host[:port]/path) through wasi:http; returns status and body.",
+                r#"{"type":"object","properties":{"url":{"type":"string"}},"required":["url"]}"#,
+            ),
+            tool(
                 "faulty_read",
                 "Returns the text of file `path`.",
                 r#"{"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}"#,
@@ -135,6 +140,14 @@ impl Plugin for Faulty {
                     Err(e) => ToolResult::error(format!("cannot read {path}: {e}")),
                 }))
             }
+            "faulty_fetch" => {
+                let args: serde_json::Value = parse_args(&arguments)?;
+                let url = args["url"].as_str().unwrap_or_default();
+                Ok(done(match fetch(url) {
+                    Ok(body) => ToolResult::text(body),
+                    Err(e) => ToolResult::error(e),
+                }))
+            }
             "faulty_print" => {
                 println!("faulty plugin says hello on stdout");
                 eprintln!("faulty plugin says hello on stderr");
@@ -143,6 +156,33 @@ impl Plugin for Faulty {
             _ => Err(unknown_tool(&name)),
         }
     }
+}
+
+/// A GET through `wasi:http`, for the outbound-HTTP grant tests.
+fn fetch(url: &str) -> Result<String, String> {
+    use wasi::http::outgoing_handler;
+    use wasi::http::types::{Fields, OutgoingRequest, Scheme};
+    let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
+    let (authority, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let request = OutgoingRequest::new(Fields::new());
+    request.set_scheme(Some(&Scheme::Http)).map_err(|_| "bad scheme")?;
+    request.set_authority(Some(authority)).map_err(|_| "bad authority")?;
+    request.set_path_with_query(Some(&path)).map_err(|_| "bad path")?;
+    let pending = outgoing_handler::handle(request, None).map_err(|e| format!("request refused: {e:?}"))?;
+    pending.subscribe().block();
+    let response = match pending.get() {
+        Some(Ok(Ok(response))) => response,
+        Some(Ok(Err(e))) => return Err(format!("request failed: {e:?}")),
+        _ => return Err("no response".into()),
+    };
+    let status = response.status();
+    let body = response.consume().map_err(|_| "no body")?;
+    let stream = body.stream().map_err(|_| "no body stream")?;
+    let mut bytes = Vec::new();
+    while let Ok(chunk) = stream.blocking_read(64 * 1024) {
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(format!("{status} {}", String::from_utf8_lossy(&bytes)))
 }
 
 berth_sdk::export_plugin!(Faulty);

@@ -1,0 +1,56 @@
+//! Outbound HTTP for plugins (`wasi:http`), limited to hosts the operator listed.
+//!
+//! A request to an authority not in the plugin's `capabilities.http` list is
+//! refused with `HTTP-request-denied` before any connection is made. An entry
+//! `host` allows any port of that host; `host:port` allows that port only.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// The hooks that enforce one plugin's HTTP allowlist.
+pub struct HttpGrant {
+    pub plugin: Arc<str>,
+    pub allowed: Arc<Vec<String>>,
+}
+
+impl HttpGrant {
+    fn allows(&self, host: &str, port: Option<u16>) -> bool {
+        self.allowed.iter().any(|entry| match entry.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => {
+                h.eq_ignore_ascii_case(host) && port.is_some_and(|port| p == port.to_string())
+            }
+            _ => entry.eq_ignore_ascii_case(host),
+        })
+    }
+}
+
+type ResponseFuture = Box<
+    dyn Future<Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>>
+        + Send,
+>;
+
+impl WasiHttpHooks for HttpGrant {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
+    ) -> ResponseFuture {
+        drop(fut);
+        let (host, port) = match request.uri().authority() {
+            Some(authority) => (authority.host().to_owned(), authority.port_u16()),
+            None => (String::new(), None),
+        };
+        if !self.allows(&host, port) {
+            tracing::warn!(plugin = %self.plugin, host = %host, "outbound HTTP denied: host not granted");
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn Future<Output = _> + Send>))
+        })
+    }
+}
