@@ -60,6 +60,7 @@ pub struct Server {
     pub url: String,
     pub base: String,
     _plugins: Option<tempfile::TempDir>,
+    _config: Option<tempfile::TempDir>,
 }
 
 impl Drop for Server {
@@ -80,6 +81,16 @@ impl Server {
         let dir = plugin_dir(plugins);
         let mut server = Self::start_in(dir.path(), extra);
         server._plugins = Some(dir);
+        server
+    }
+
+    /// Serves the named plugins with `toml` as the main config file.
+    pub fn with_config(plugins: &[&str], toml: &str) -> Server {
+        let dir = tempfile::tempdir().expect("config dir");
+        let config = dir.path().join("berth.toml");
+        std::fs::write(&config, toml).expect("write config");
+        let mut server = Self::start_with(plugins, &["--config", config.to_str().expect("utf-8 path")]);
+        server._config = Some(dir);
         server
     }
 
@@ -121,7 +132,7 @@ impl Server {
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         let base = url.trim_end_matches("/mcp").to_owned();
-        Server { child, url, base, _plugins: None }
+        Server { child, url, base, _plugins: None, _config: None }
     }
 
     /// The server's process id.
@@ -269,6 +280,20 @@ impl<'a> LegacySession<'a> {
         let initialized = session.post(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" })).await;
         assert_eq!(initialized.status, 202);
         session
+    }
+
+    /// Opens the session's GET event stream, resuming after `last_event_id` if given.
+    pub async fn get_stream(&self, last_event_id: Option<&str>) -> reqwest::Response {
+        let mut request = self
+            .server
+            .client()
+            .get(&self.server.url)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &self.id);
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        request.send().await.expect("GET the event stream")
     }
 
     /// POSTs `body` in this session, accepting JSON or SSE.

@@ -69,10 +69,7 @@ async fn foreign_origins_and_hosts_are_forbidden() {
 
 #[tokio::test]
 async fn configured_origins_are_allowed() {
-    let dir = tempfile::tempdir().expect("dir");
-    let config = dir.path().join("berth.toml");
-    std::fs::write(&config, "[http]\nallowed_origins = [\"https://app.example.com\"]\n").expect("write");
-    let server = Server::start_with(&["echo"], &["--config", config.to_str().expect("utf-8")]);
+    let server = Server::with_config(&["echo"], "[http]\nallowed_origins = [\"https://app.example.com\"]\n");
     let body = modern_body(1, "tools/list", json!({})).to_string();
     let headers = [JSON, ("mcp-protocol-version", MODERN), ("mcp-method", "tools/list")];
     let allowed =

@@ -74,13 +74,7 @@ async fn get_opens_the_session_event_stream() {
     let server = Server::start(&["echo"]);
     let session = LegacySession::open(&server, "2025-11-25").await;
     let client = server.client();
-    let stream = client
-        .get(&server.url)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &session.id)
-        .send()
-        .await
-        .expect("get");
+    let stream = session.get_stream(None).await;
     assert_eq!(stream.status().as_u16(), 200);
     assert_eq!(stream.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("text/event-stream"));
     drop(stream);
@@ -105,10 +99,7 @@ async fn get_opens_the_session_event_stream() {
 
 #[tokio::test]
 async fn abandoned_sessions_make_room_once_idle() {
-    let dir = tempfile::tempdir().expect("dir");
-    let config = dir.path().join("berth.toml");
-    std::fs::write(&config, "[http]\nmax_sessions = 2\nsession_idle_secs = 1\n").expect("write");
-    let server = Server::start_with(&["echo"], &["--config", config.to_str().expect("utf-8")]);
+    let server = Server::with_config(&["echo"], "[http]\nmax_sessions = 2\nsession_idle_secs = 1\n");
     let first = LegacySession::open(&server, "2025-11-25").await;
     let _second = LegacySession::open(&server, "2025-11-25").await;
     let body = json!({
@@ -127,19 +118,9 @@ async fn abandoned_sessions_make_room_once_idle() {
 
 #[tokio::test]
 async fn sigint_stops_the_server_even_with_open_streams() {
-    let dir = tempfile::tempdir().expect("dir");
-    let config = dir.path().join("berth.toml");
-    std::fs::write(&config, "[http]\nshutdown_grace_secs = 1\n").expect("write");
-    let mut server = Server::start_with(&["echo"], &["--config", config.to_str().expect("utf-8")]);
+    let mut server = Server::with_config(&["echo"], "[http]\nshutdown_grace_secs = 1\n");
     let session = LegacySession::open(&server, "2025-11-25").await;
-    let stream = server
-        .client()
-        .get(&server.url)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &session.id)
-        .send()
-        .await
-        .expect("get");
+    let stream = session.get_stream(None).await;
     assert_eq!(stream.status().as_u16(), 200);
     let pid = server.pid().to_string();
     let signalled = std::process::Command::new("kill").args(["-INT", &pid]).status().expect("kill");

@@ -107,11 +107,8 @@ async fn legacy_sampling_round_trip_over_the_post_stream() {
 
 #[tokio::test]
 async fn legacy_cancellation_stops_a_looping_plugin() {
-    let dir = tempfile::tempdir().expect("dir");
-    let config = dir.path().join("berth.toml");
     // A long deadline: only cancellation can end the call before the test's own timeout.
-    std::fs::write(&config, "[limits]\ndeadline_ms = 120000\n").expect("write");
-    let server = Server::start_with(&["conformance"], &["--config", config.to_str().expect("utf-8")]);
+    let server = Server::with_config(&["conformance"], "[limits]\ndeadline_ms = 120000\n");
     let session = LegacySession::open(&server, "2025-11-25").await;
     let client = server.client();
     let call = json!({ "jsonrpc": "2.0", "id": "loop-1", "method": "tools/call", "params": { "name": "test_wait_for_cancel" } });
@@ -168,15 +165,7 @@ async fn legacy_subscribers_hear_about_updates_on_the_get_stream() {
     let session = LegacySession::open(&server, "2025-11-25").await;
     let subscribe = json!({ "jsonrpc": "2.0", "id": 1, "method": "resources/subscribe", "params": { "uri": "test://watched-resource" } });
     assert_eq!(session.post(&subscribe).await.body["result"], json!({}));
-    let response = server
-        .client()
-        .get(&server.url)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &session.id)
-        .send()
-        .await
-        .expect("get");
-    let mut stream = SseReader::new(response);
+    let mut stream = SseReader::new(session.get_stream(None).await);
     let trigger = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": { "name": "test_trigger_resource_update" } });
     session.post_accepting(&trigger, "application/json").await;
     let update =
@@ -270,14 +259,7 @@ async fn a_legacy_stream_resumes_after_last_event_id() {
     let last = stream.last_id.clone().expect("events carry ids");
     drop(stream); // the connection drops mid-call; a 2025 call keeps running
 
-    let resumed = client
-        .get(&server.url)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &session.id)
-        .header("last-event-id", &last)
-        .send()
-        .await
-        .expect("resume");
+    let resumed = session.get_stream(Some(&last)).await;
     let mut stream = SseReader::new(resumed);
     let mut rest = Vec::new();
     while let Some(message) = stream.next().await {
@@ -293,12 +275,9 @@ async fn a_legacy_stream_resumes_after_last_event_id() {
 
 #[tokio::test]
 async fn closing_a_modern_stream_cancels_the_call() {
-    let dir = tempfile::tempdir().expect("dir");
-    let config = dir.path().join("berth.toml");
     // One pool slot and a long deadline: the next call finds a free instance
     // only if closing the stream stopped the first one.
-    std::fs::write(&config, "[limits]\ndeadline_ms = 120000\n[pool]\ninstances = 1\n").expect("write");
-    let server = Server::start_with(&["conformance"], &["--config", config.to_str().expect("utf-8")]);
+    let server = Server::with_config(&["conformance"], "[limits]\ndeadline_ms = 120000\n[pool]\ninstances = 1\n");
     let mut body = modern_call("test_wait_for_cancel", json!({}));
     body["params"]["_meta"]["progressToken"] = json!("stream");
     let response = server

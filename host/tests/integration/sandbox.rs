@@ -20,10 +20,7 @@ async fn a_trap_fails_only_its_call() {
 
 #[tokio::test]
 async fn an_infinite_loop_is_stopped_at_the_deadline() {
-    let dir = tempfile::tempdir().expect("dir");
-    let config = dir.path().join("berth.toml");
-    std::fs::write(&config, "[limits]\ndeadline_ms = 300\n").expect("write");
-    let server = Server::start_with(&["faulty", "echo"], &["--config", config.to_str().expect("utf-8")]);
+    let server = Server::with_config(&["faulty", "echo"], "[limits]\ndeadline_ms = 300\n");
     let (spun, echoed) = tokio::join!(
         call_tool(&server, "faulty_spin", json!({})),
         call_tool(&server, "echo", json!({ "text": "concurrent" }))
@@ -44,10 +41,7 @@ async fn plugin_output_does_not_reach_the_client() {
 
 #[tokio::test]
 async fn a_memory_bomb_is_stopped_at_the_cap() {
-    let dir = tempfile::tempdir().expect("dir");
-    let config = dir.path().join("berth.toml");
-    std::fs::write(&config, "[limits]\nmemory_mib = 16\n").expect("write");
-    let server = Server::start_with(&["faulty"], &["--config", config.to_str().expect("utf-8")]);
+    let server = Server::with_config(&["faulty"], "[limits]\nmemory_mib = 16\n");
     let hog = call_tool(&server, "faulty_hog", json!({})).await;
     assert_eq!(hog["isError"], true);
     assert!(first_text(&hog).contains("memory limit of 16 MiB"), "{hog}");
