@@ -24,17 +24,26 @@ pub struct Args {
     /// (default: `info`, or the RUST_LOG environment variable).
     #[arg(long, global = true, env = "BERTH_LOG")]
     log: Option<String>,
+
+    /// Log format on stderr: `human` (text) or `json` (one object per line, for log shippers).
+    #[arg(long, global = true, env = "BERTH_LOG_FORMAT", default_value = "human", value_parser = ["human", "json"])]
+    log_format: String,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the plugins over Streamable HTTP at http://ADDR/mcp (plus /healthz and /readyz).
+    /// Serve the plugins over Streamable HTTP at http://ADDR/mcp and WebSocket at
+    /// ws://ADDR/ws (plus /healthz, /readyz and /metrics).
     Serve {
         #[command(flatten)]
         common: Common,
         /// Address to listen on [default: 127.0.0.1:8080]; port 0 picks a free port.
+        /// A non-loopback address needs auth (auth.tokens, BERTH_AUTH_TOKENS or auth.oauth).
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
+        /// Serve a non-loopback address without auth (only behind a proxy that authenticates).
+        #[arg(long)]
+        allow_unauthenticated: bool,
     },
     /// Serve the plugins over stdin/stdout (newline-delimited JSON-RPC), for clients that spawn berth.
     Stdio {
@@ -84,6 +93,10 @@ struct Common {
     /// plugins are loaded, swapped and dropped while serving).
     #[arg(long)]
     no_watch: bool,
+    /// Include tool-call arguments in the debug call spans (off: only their
+    /// size is logged, since arguments may carry secrets).
+    #[arg(long)]
+    log_arguments: bool,
 }
 
 impl Common {
@@ -98,6 +111,7 @@ impl Common {
         if let Some(dir) = &self.cache_dir {
             config.cache_dir = Some(dir.clone());
         }
+        config.log.arguments |= self.log_arguments;
         Ok(config)
     }
 }
@@ -109,23 +123,29 @@ pub fn init_logging(args: &Args) {
         eprintln!("berth: ignoring invalid log filter {filter:?}: {e}");
         tracing_subscriber::EnvFilter::new("info")
     });
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .with_target(false)
-        .init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    if args.log_format == "json" {
+        // Span fields (plugin, tool, timing) go into each line for log shippers.
+        builder.json().with_current_span(true).with_span_list(false).init();
+    } else {
+        builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
+    }
 }
 
 /// Runs the chosen subcommand.
 pub async fn run(args: Args) -> Result<()> {
     match args.command {
-        Command::Serve { common, listen } => {
+        Command::Serve { common, listen, allow_unauthenticated } => {
             let mut config = common.config()?;
             if let Some(listen) = listen {
                 config.listen = listen;
             }
+            config.auth.allow_unauthenticated |= allow_unauthenticated;
+            // Refuse an exposed address without auth before compiling anything.
+            let has_auth = !config.auth.tokens.is_empty()
+                || config.auth.oauth.is_some()
+                || std::env::var(berth::transport::auth::TOKENS_ENV).is_ok_and(|t| !t.trim().is_empty());
+            server::check_exposure(config.listen, has_auth, config.auth.allow_unauthenticated)?;
             // Bind first: a busy port should fail before plugins are compiled.
             let listener = server::bind(config.listen).await?;
             let router = server::build_router(&config, !common.no_cache, !common.no_watch).await?;
@@ -136,6 +156,7 @@ pub async fn run(args: Args) -> Result<()> {
             }
             let addr = listener.local_addr().map_err(|source| berth::Error::Io { what: "listener".into(), source })?;
             println!("berth listening on http://{addr}/mcp");
+            println!("berth WebSocket on ws://{addr}/ws");
             server::serve_http(listener, router, &config).await
         }
         Command::Stdio { common } => {

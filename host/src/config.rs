@@ -31,6 +31,107 @@ pub struct Config {
     pub pool: PoolConfig,
     /// Protocol behaviour: list page size, request-state key.
     pub protocol: ProtocolConfig,
+    /// WebSocket transport settings (`/ws`).
+    pub ws: WsConfig,
+    /// Who may connect: bearer tokens, OAuth.
+    pub auth: AuthConfig,
+    /// What the logs include.
+    pub log: LogConfig,
+}
+
+/// Settings of the WebSocket transport at `/ws`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct WsConfig {
+    /// Largest accepted message (one JSON-RPC message per text frame), in bytes.
+    pub max_message_bytes: usize,
+    /// Requests one connection may have running at once; more are refused
+    /// with -32000 and a retry hint.
+    pub max_in_flight_per_connection: usize,
+    /// Seconds between the server's keep-alive pings; a peer that sends
+    /// nothing (not even a pong) for two intervals is disconnected.
+    pub ping_interval_secs: u64,
+    /// Seconds a connection may stay open with no message and nothing running.
+    pub idle_timeout_secs: u64,
+    /// Messages queued for one connection before it counts as a slow consumer
+    /// and is closed (code 1008).
+    pub send_queue: usize,
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 4 * 1024 * 1024,
+            max_in_flight_per_connection: 256,
+            ping_interval_secs: 20,
+            idle_timeout_secs: 300,
+            send_queue: 1024,
+        }
+    }
+}
+
+/// Access control for HTTP and WebSocket.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct AuthConfig {
+    /// Accepted bearer tokens (also read from `BERTH_AUTH_TOKENS`, comma-separated).
+    pub tokens: Vec<String>,
+    /// Serve a non-loopback address without any auth. Off: berth refuses to
+    /// start that way, since anyone who can reach the port could call every tool.
+    pub allow_unauthenticated: bool,
+    /// Validate OAuth access tokens (JWTs) as an MCP resource server.
+    pub oauth: Option<OAuthConfig>,
+}
+
+/// berth as an OAuth 2.1 resource server (MCP authorization).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct OAuthConfig {
+    /// This server's canonical URL, e.g. `https://tools.example.com/mcp`:
+    /// published as `resource` in the protected resource metadata and the
+    /// default accepted audience.
+    pub resource: String,
+    /// Authorization servers that issue tokens for this resource.
+    pub authorization_servers: Vec<String>,
+    /// Accepted `aud` values [default: `resource`].
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Required `iss` [default: any of `authorization_servers`].
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// A JWKS file with the signing keys.
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// A JWKS URL with the signing keys, fetched at start and when a token
+    /// names an unknown key.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Scopes every token must carry (403 `insufficient_scope` otherwise).
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
+    /// Scopes listed in the metadata [default: `required_scopes`].
+    #[serde(default)]
+    pub scopes_supported: Vec<String>,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    #[serde(default = "default_leeway")]
+    pub leeway_secs: u64,
+}
+
+fn default_leeway() -> u64 {
+    30
+}
+
+/// What berth's own logs include.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct LogConfig {
+    /// Log tool-call arguments in call spans. Off: arguments may hold secrets
+    /// or personal data, so only their size is logged.
+    pub arguments: bool,
 }
 
 /// Protocol behaviour shared by every transport.
@@ -85,6 +186,16 @@ pub struct HttpConfig {
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM before
     /// the server stops (open event streams are closed then).
     pub shutdown_grace_secs: u64,
+    /// Requests running at once across HTTP and WebSocket; more are shed at
+    /// once (HTTP 503 with `Retry-After`, WebSocket error -32000).
+    pub max_in_flight: usize,
+    /// Open event streams (GET and `subscriptions/listen`) plus WebSocket
+    /// connections; more are refused with 503.
+    pub max_streams: usize,
+    /// Seconds one HTTP request may take, body upload included (504 after).
+    pub request_timeout_secs: u64,
+    /// The `Retry-After` sent with a shed request, in seconds.
+    pub retry_after_secs: u64,
 }
 
 /// Per-call limits of the plugin sandbox.
@@ -129,6 +240,9 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             pool: PoolConfig::default(),
             protocol: ProtocolConfig::default(),
+            ws: WsConfig::default(),
+            auth: AuthConfig::default(),
+            log: LogConfig::default(),
         }
     }
 }
@@ -142,6 +256,10 @@ impl Default for HttpConfig {
             max_sessions: 10_000,
             session_idle_secs: 1_800,
             shutdown_grace_secs: 5,
+            max_in_flight: 1024,
+            max_streams: 20_000,
+            request_timeout_secs: 60,
+            retry_after_secs: 1,
         }
     }
 }
@@ -207,6 +325,26 @@ impl Config {
                 "limits.memory_mib ({}) is larger than pool.max_memory_mib ({})",
                 self.limits.memory_mib, self.pool.max_memory_mib
             )));
+        }
+        for (name, value) in [
+            ("http.max_in_flight", self.http.max_in_flight),
+            ("http.max_streams", self.http.max_streams),
+            ("http.request_timeout_secs", self.http.request_timeout_secs as usize),
+            ("ws.max_message_bytes", self.ws.max_message_bytes),
+            ("ws.max_in_flight_per_connection", self.ws.max_in_flight_per_connection),
+            ("ws.ping_interval_secs", self.ws.ping_interval_secs as usize),
+            ("ws.idle_timeout_secs", self.ws.idle_timeout_secs as usize),
+            ("ws.send_queue", self.ws.send_queue),
+        ] {
+            if value == 0 {
+                return Err(Error::Config(format!("{name} must be at least 1")));
+            }
+        }
+        if let Some(oauth) = &self.auth.oauth
+            && oauth.jwks_file.is_none()
+            && oauth.jwks_url.is_none()
+        {
+            return Err(Error::Config("auth.oauth needs jwks_file or jwks_url (where the signing keys are)".into()));
         }
         if self.pool.instances == 0 {
             return Err(Error::Config("pool.instances must be at least 1".into()));

@@ -6,13 +6,15 @@
 //! legacy client's stream back to it arrives as a [`ClientChannel`].
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::{Map, Value, json};
 use tokio::sync::broadcast;
+use tracing::Instrument as _;
 
+use crate::metrics::Outcome;
 use crate::notices::Notice;
 use crate::protocol::era::{self, ModernEnvelope};
 use crate::protocol::jsonrpc::{
@@ -122,6 +124,8 @@ pub struct Router {
     page_size: usize,
     sealer: Sealer,
     notices: broadcast::Sender<Notice>,
+    /// Whether call spans carry tool arguments (off: only their size).
+    log_arguments: bool,
 }
 
 /// berth's name and version as MCP `Implementation`.
@@ -142,7 +146,20 @@ impl Router {
     pub fn new(registry: Arc<Registry>, page_size: usize, state_key: Option<[u8; 32]>) -> Self {
         let instructions = "berth serves tools, resources and prompts from sandboxed WebAssembly plugins.".to_owned();
         let (notices, _) = broadcast::channel(1024);
-        Self { registry, instructions, page_size: page_size.max(1), sealer: Sealer::new(state_key), notices }
+        Self {
+            registry,
+            instructions,
+            page_size: page_size.max(1),
+            sealer: Sealer::new(state_key),
+            notices,
+            log_arguments: false,
+        }
+    }
+
+    /// The same router, logging tool arguments in call spans when `on`.
+    pub fn with_argument_logging(mut self, on: bool) -> Self {
+        self.log_arguments = on;
+        self
     }
 
     /// The registry this router serves.
@@ -280,29 +297,70 @@ impl Router {
         Ok(Value::Object(result))
     }
 
+    /// `tools/call`, counted in the tool's metrics and traced in a span with
+    /// its timing (arguments only when argument logging is on).
     async fn call_tool(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
         let name = required_str(request, "name")?;
         let arguments = object_param(request, "arguments")?;
         let snapshot = self.registry.snapshot();
         let plugin = snapshot.tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
+        let span = tracing::debug_span!(
+            "tools/call",
+            plugin = %plugin.name,
+            tool = name,
+            id = %request.id,
+            argument_bytes = arguments.len(),
+            arguments = tracing::field::Empty,
+        );
+        if self.log_arguments {
+            span.record("arguments", arguments.as_str());
+        }
+        let started = Instant::now();
+        let (answer, outcome) = self.run_tool(request, cx, plugin, name, &arguments).instrument(span.clone()).await;
+        let elapsed = started.elapsed();
+        if let Some(stats) = plugin.stats_of(name) {
+            stats.record(outcome, elapsed);
+        }
+        span.in_scope(|| {
+            tracing::debug!(elapsed_us = elapsed.as_micros() as u64, outcome = outcome.label(), "call finished");
+        });
+        answer
+    }
+
+    /// The rounds of one tool call, and how it ended.
+    async fn run_tool(
+        &self,
+        request: &Request,
+        cx: &RequestContext,
+        plugin: &Plugin,
+        name: &str,
+        arguments: &str,
+    ) -> (Result<Value, RpcError>, Outcome) {
         let binding = format!("tools/call {name}");
-        let (mut responses, mut state) = self.resumed(request, &cx.era, &binding)?;
+        let (mut responses, mut state) = match self.resumed(request, &cx.era, &binding) {
+            Ok(resumed) => resumed,
+            Err(error) => return (Err(error), Outcome::ProtocolError),
+        };
         for _ in 0..MAX_ROUNDS {
             let ctx = call_context(request, &cx.era, responses.take(), state.take());
-            match plugin.call_tool(&ctx, name, &arguments, cx.hooks.clone()).await {
-                Ok(Ok(CallOutcome::Complete(result))) => return Ok(mcp::tool_result(&result)),
-                Ok(Ok(CallOutcome::InputRequired(asked))) => match self.ask(asked, &binding, cx).await? {
-                    Asked::Client(result) => return Ok(result),
-                    Asked::Answered { responses: r, state: s } => (responses, state) = (Some(r), s),
+            match plugin.call_tool(&ctx, name, arguments, cx.hooks.clone()).await {
+                Ok(Ok(CallOutcome::Complete(result))) => {
+                    let outcome = if result.is_error { Outcome::ToolError } else { Outcome::Ok };
+                    return (Ok(mcp::tool_result(&result)), outcome);
+                }
+                Ok(Ok(CallOutcome::InputRequired(asked))) => match self.ask(asked, &binding, cx).await {
+                    Ok(Asked::Client(result)) => return (Ok(result), Outcome::Ok),
+                    Ok(Asked::Answered { responses: r, state: s }) => (responses, state) = (Some(r), s),
+                    Err(error) => return (Err(error), Outcome::ProtocolError),
                 },
-                Ok(Err(error)) => return Err(plugin_error(error)),
+                Ok(Err(error)) => return (Err(plugin_error(error)), Outcome::ProtocolError),
                 Err(failure) => {
                     tracing::warn!(plugin = %plugin.name, tool = name, "{failure}");
-                    return Ok(mcp::failure_result(&failure));
+                    return (Ok(mcp::failure_result(&failure)), Outcome::of_failure(&failure));
                 }
             }
         }
-        Err(too_many_rounds(&binding))
+        (Err(too_many_rounds(&binding)), Outcome::ProtocolError)
     }
 
     async fn get_prompt(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {

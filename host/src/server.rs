@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::registry::{Registry, Snapshot, load_dir};
 use crate::router::Router;
 use crate::runtime::Runtime;
+use crate::transport::auth::Auth;
 use crate::transport::http::{self, HttpState};
 
 /// Builds the runtime, loads every plugin in `config.plugins` and returns a
@@ -22,7 +23,10 @@ pub async fn build_router(config: &Config, use_cache: bool, watch: bool) -> Resu
     let plugins = load_dir(&runtime, config).await?;
     let snapshot = Snapshot::build(plugins)?;
     let registry = Arc::new(Registry::new(snapshot));
-    let router = Arc::new(Router::new(registry, config.protocol.page_size, config.protocol.state_key()?));
+    let router = Arc::new(
+        Router::new(registry, config.protocol.page_size, config.protocol.state_key()?)
+            .with_argument_logging(config.log.arguments),
+    );
     spawn_signal_handler(&runtime, &router);
     if watch {
         crate::registry::watch::spawn(runtime, config.clone(), router.clone())?;
@@ -62,10 +66,14 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
     })
 }
 
-/// Serves HTTP on `listener` until SIGINT or SIGTERM.
+/// Serves HTTP and WebSocket on `listener` until SIGINT or SIGTERM.
+///
+/// Refuses a non-loopback address without auth (see [`check_exposure`]).
 pub async fn serve_http(listener: TcpListener, router: Arc<Router>, config: &Config) -> Result<()> {
     let local = listener.local_addr().map_err(|source| Error::Io { what: "listener address".into(), source })?;
-    let state = Arc::new(HttpState::new(router, &config.http, local.ip().is_loopback()));
+    let auth = Auth::from_config(&config.auth).await?;
+    check_exposure(local, auth.is_some(), config.auth.allow_unauthenticated)?;
+    let state = Arc::new(HttpState::new(router, config, local.ip().is_loopback(), auth));
     // Nagle's algorithm would hold the last small write of each response for
     // a delayed ACK (tens of milliseconds on loopback): turn it off.
     let listener = listener.tap_io(|stream| {
@@ -75,20 +83,47 @@ pub async fn serve_http(listener: TcpListener, router: Arc<Router>, config: &Con
     });
     let stopping = Arc::new(tokio::sync::Notify::new());
     let signalled = stopping.clone();
-    let serve = axum::serve(listener, http::app(state)).with_graceful_shutdown(async move {
+    let announcer = state.clone();
+    let serve = axum::serve(listener, http::app(state.clone())).with_graceful_shutdown(async move {
         shutdown_signal().await;
+        // WebSocket connections finish their calls and close with 1001.
+        announcer.stopping.send_replace(true);
         signalled.notify_one();
     });
     // Graceful shutdown waits for every connection, and event streams never end
     // by themselves: give in-flight calls the grace period, then stop anyway.
     let grace = Duration::from_secs(config.http.shutdown_grace_secs);
-    tokio::select! {
+    let served = tokio::select! {
         served = serve => served.map_err(|source| Error::Io { what: "HTTP server".into(), source }),
         () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
             tracing::info!("stopped after the {} s grace period; open streams were closed", grace.as_secs());
             Ok(())
         }
+    };
+    // Upgraded WebSocket connections are not HTTP connections any more: wait for them apart.
+    let deadline = tokio::time::Instant::now() + grace + Duration::from_secs(1);
+    while state.ws_connections.load(std::sync::atomic::Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    served
+}
+
+/// Refuses to serve a non-loopback address with no auth configured, unless
+/// the operator said so: anyone who reaches the port could call every tool.
+pub fn check_exposure(addr: SocketAddr, has_auth: bool, allow_unauthenticated: bool) -> Result<()> {
+    if addr.ip().is_loopback() || has_auth {
+        return Ok(());
+    }
+    if allow_unauthenticated {
+        tracing::warn!("serving {addr} without authentication: anyone who can reach it can call every tool");
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "refusing to serve {addr} without authentication: set auth.tokens (or {}) or auth.oauth, \
+         or pass --allow-unauthenticated if a proxy in front of berth does the auth",
+        crate::transport::auth::TOKENS_ENV
+    )))
 }
 
 async fn shutdown_signal() {

@@ -20,7 +20,8 @@ use futures_util::stream::BoxStream;
 use serde_json::Value;
 use tokio::sync::Notify;
 
-/// Most events one log keeps for replay; older ones are dropped.
+/// Most events one log keeps for replay; older ones are dropped, and a
+/// reader that had not read them yet is disconnected.
 const KEPT_EVENTS: usize = 256;
 /// The reconnection delay suggested to clients, in milliseconds.
 pub const RETRY_MS: u64 = 1000;
@@ -118,6 +119,11 @@ impl EventLog {
         notified.as_mut().enable();
         {
             let inner = self.lock();
+            // The reader fell so far behind that events it never read were
+            // dropped: end its stream rather than skip silently or buffer forever.
+            if inner.events.front().is_some_and(|(oldest, _)| *oldest > cursor + 1) {
+                return Next::Done;
+            }
             if let Some((seq, event)) = inner.events.iter().find(|(seq, _)| *seq > cursor) {
                 return Next::Event(*seq, event.clone());
             }

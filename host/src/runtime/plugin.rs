@@ -1,8 +1,9 @@
 //! A loaded plugin: its compiled component, which interfaces it exports, and its catalog.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
@@ -18,6 +19,7 @@ use super::pool::{InstancePool, Lease};
 use super::settings::PluginSettings;
 use super::state::CallState;
 use crate::error::{Error, Result};
+use crate::metrics::ToolStats;
 
 /// What a plugin offers, read once at load time, with the names clients see.
 #[derive(Debug, Default, Clone)]
@@ -48,6 +50,8 @@ pub struct Plugin {
     pub(crate) pool: InstancePool,
     /// Exposed tool and prompt names → the names the plugin knows them by.
     names: HashMap<String, String>,
+    /// Calls and latency of each exposed tool, for `/metrics`.
+    tool_stats: BTreeMap<String, ToolStats>,
     tools: Option<tools::GuestIndices>,
     resources: Option<resources::GuestIndices>,
     prompts: Option<prompts::GuestIndices>,
@@ -90,6 +94,7 @@ impl Plugin {
             settings: Arc::new(settings),
             runtime: runtime.clone(),
             names: HashMap::new(),
+            tool_stats: BTreeMap::new(),
             tools: tools::GuestIndices::new(&pre).ok(),
             resources: resources::GuestIndices::new(&pre).ok(),
             prompts: prompts::GuestIndices::new(&pre).ok(),
@@ -104,6 +109,7 @@ impl Plugin {
         let catalog = plugin.read_catalog().await.map_err(|e| fail(format!("listing its catalog failed: {e}")))?;
         validate(&catalog).map_err(fail)?;
         (plugin.catalog, plugin.names) = expose(catalog, &plugin.settings);
+        plugin.tool_stats = stats_for(&plugin.catalog);
         Ok(Arc::new(plugin))
     }
 
@@ -116,6 +122,7 @@ impl Plugin {
         Ok(Arc::new(Plugin {
             name: self.name.clone(),
             path: self.path.clone(),
+            tool_stats: stats_for(&catalog),
             catalog,
             from_cache: self.from_cache,
             settings: self.settings.clone(),
@@ -151,6 +158,16 @@ impl Plugin {
             Ok(catalog)
         })
         .await
+    }
+
+    /// Calls and latency per exposed tool.
+    pub fn tool_stats(&self) -> impl Iterator<Item = (&String, &ToolStats)> {
+        self.tool_stats.iter()
+    }
+
+    /// The counters of exposed tool `name`.
+    pub fn stats_of(&self, name: &str) -> Option<&ToolStats> {
+        self.tool_stats.get(name)
     }
 
     /// The plugin's own name for exposed tool or prompt `name`.
@@ -268,6 +285,12 @@ impl Plugin {
             })
             .await;
         self.release(lease, outcome.is_ok());
+        match &outcome {
+            Err(CallFailure::Trap { .. }) => self.stats().traps.fetch_add(1, Ordering::Relaxed),
+            Err(CallFailure::Deadline { .. }) => self.stats().deadline_kills.fetch_add(1, Ordering::Relaxed),
+            Err(CallFailure::Memory { .. }) => self.stats().memory_kills.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
         outcome
     }
 }
@@ -337,4 +360,9 @@ fn check_schema(tool: &str, which: &str, schema: Option<&String>) -> Result<(), 
         Ok(_) => Err(format!("tool {tool:?}: {which} is not a JSON object")),
         Err(e) => Err(format!("tool {tool:?}: {which} is not valid JSON: {e}")),
     }
+}
+
+/// Zeroed counters for each tool of `catalog`.
+fn stats_for(catalog: &Catalog) -> BTreeMap<String, ToolStats> {
+    catalog.tools.iter().map(|tool| (tool.name.clone(), ToolStats::default())).collect()
 }

@@ -35,6 +35,12 @@ pub struct PoolStats {
     pub failures: AtomicU64,
     /// Calls refused because the plugin was at its concurrency limit too long.
     pub busy: AtomicU64,
+    /// Calls stopped by a trap (panic, unreachable, bad memory access).
+    pub traps: AtomicU64,
+    /// Calls stopped at their deadline.
+    pub deadline_kills: AtomicU64,
+    /// Calls stopped at their memory cap.
+    pub memory_kills: AtomicU64,
     /// Instances currently serving calls.
     pub in_use: AtomicU64,
     /// Warm instances waiting.

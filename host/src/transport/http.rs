@@ -10,7 +10,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -22,10 +22,12 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
+use super::auth::{self, Auth};
 use super::guard::{self, OriginPolicy};
-use crate::config::HttpConfig;
+use super::overload::{self, Limits};
+use crate::config::{Config, WsConfig};
 use crate::notices::{Notice, SubscriptionFilter};
 use crate::protocol::era::{self, RoutingHeaders};
 use crate::protocol::events::{CancelOnDrop, EventLog, RETRY_MS};
@@ -46,37 +48,104 @@ pub struct HttpState {
     pub sessions: SessionStore,
     pub origins: OriginPolicy,
     pub max_body_bytes: usize,
+    /// Server-wide request and stream slots.
+    pub limits: Arc<Limits>,
+    /// Who may connect; `None` lets everyone in (loopback only, unless overridden).
+    pub auth: Option<Auth>,
+    /// WebSocket settings.
+    pub ws: WsConfig,
+    /// WebSocket connections open now.
+    pub ws_connections: AtomicUsize,
+    /// Set to true when the server begins to shut down.
+    pub stopping: watch::Sender<bool>,
+    pub shutdown_grace_secs: u64,
 }
 
 impl HttpState {
-    /// State for `router` with the HTTP settings of `config`.
-    pub fn new(router: Arc<Router>, config: &HttpConfig, loopback: bool) -> Self {
+    /// State for `router` with the settings of `config`.
+    pub fn new(router: Arc<Router>, config: &Config, loopback: bool, auth: Option<Auth>) -> Self {
+        let http = &config.http;
         Self {
             router,
-            sessions: SessionStore::new(config.max_sessions, std::time::Duration::from_secs(config.session_idle_secs)),
-            origins: OriginPolicy::new(&config.allowed_origins, &config.allowed_hosts, loopback),
-            max_body_bytes: config.max_body_bytes,
+            sessions: SessionStore::new(http.max_sessions, Duration::from_secs(http.session_idle_secs)),
+            origins: OriginPolicy::new(&http.allowed_origins, &http.allowed_hosts, loopback),
+            max_body_bytes: http.max_body_bytes,
+            limits: Arc::new(Limits::new(http)),
+            auth,
+            ws: config.ws.clone(),
+            ws_connections: AtomicUsize::new(0),
+            stopping: watch::channel(false).0,
+            shutdown_grace_secs: http.shutdown_grace_secs,
         }
     }
 }
 
-/// The axum application: `/mcp`, `/healthz`, `/readyz`, `/metrics`.
+/// The axum application: `/mcp` and `/ws` behind the Origin/Host guard, auth
+/// and the overload layers; `/healthz`, `/readyz`, `/metrics` and the OAuth
+/// metadata beside them.
 pub fn app(state: Arc<HttpState>) -> axum::Router {
     let mcp = axum::Router::new()
         .route("/mcp", get(get_mcp).post(post_mcp).delete(delete_mcp))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check));
-    mcp.route("/healthz", get(|| async { "ok\n" }))
+        .route("/ws", get(super::ws::upgrade))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
+        .with_state(state.clone());
+    let mcp = overload::apply(mcp, &state.limits, true);
+    let operator = axum::Router::new()
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/.well-known/oauth-protected-resource", get(resource_metadata))
+        .route("/.well-known/oauth-protected-resource/{*path}", get(resource_metadata))
+        .with_state(state.clone());
+    let operator = overload::apply(operator, &state.limits, false);
+    mcp.merge(operator)
 }
 
-/// Prometheus text: per-plugin instance pool counters, sessions.
+/// RFC 9728 protected resource metadata (404 unless OAuth is configured).
+async fn resource_metadata(State(state): State<Arc<HttpState>>) -> Response {
+    match state.auth.as_ref().and_then(Auth::resource_metadata) {
+        Some(metadata) => json_response(StatusCode::OK, &metadata),
+        None => rpc_error_response(StatusCode::NOT_FOUND, &RpcError::invalid_request("OAuth is not configured")),
+    }
+}
+
+/// Prometheus text: plugin, tool and server metrics (docs/configuration.md lists them).
 async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
+    use crate::metrics::write_scalar;
+    use std::sync::atomic::Ordering::Relaxed;
     let snapshot = state.router.registry().snapshot();
     let mut text = crate::metrics::render(snapshot.plugins());
-    text.push_str("# HELP berth_sessions Live legacy (2025-era) sessions.\n# TYPE berth_sessions gauge\n");
-    text.push_str(&format!("berth_sessions {}\n", state.sessions.len()));
+    let limits = &state.limits;
+    let ws = state.ws_connections.load(Relaxed);
+    let scalars = [
+        ("berth_sessions", "gauge", "Live legacy (2025-era) sessions.", state.sessions.len() as u64),
+        (
+            "berth_in_flight_requests",
+            "gauge",
+            "Requests running now (HTTP and WebSocket).",
+            limits.in_flight_now() as u64,
+        ),
+        ("berth_shed_total", "counter", "Requests and streams refused at a server limit.", limits.shed.load(Relaxed)),
+        (
+            "berth_timeouts_total",
+            "counter",
+            "HTTP requests stopped at the request timeout.",
+            limits.timeouts.load(Relaxed),
+        ),
+        ("berth_websocket_connections", "gauge", "Open WebSocket connections.", ws as u64),
+        ("berth_event_streams", "gauge", "Open SSE event streams.", limits.streams_now().saturating_sub(ws) as u64),
+        (
+            "berth_resident_memory_bytes",
+            "gauge",
+            "Resident memory of the berth process.",
+            crate::metrics::resident_bytes(),
+        ),
+    ];
+    for (name, kind, help, value) in scalars {
+        write_scalar(&mut text, name, kind, help, value);
+    }
     let mut response = (StatusCode::OK, text).into_response();
     response
         .headers_mut()
@@ -394,6 +463,9 @@ fn listen(state: &HttpState, request: &Request) -> Response {
         Ok(filter) => filter,
         Err(error) => return error_reply(request, &error, true),
     };
+    let Some(permit) = state.limits.open_stream() else {
+        return state.limits.streams_full();
+    };
     let meta = json!({ "io.modelcontextprotocol/subscriptionId": request.id });
     let ack = jsonrpc::notification(
         "notifications/subscriptions/acknowledged",
@@ -402,7 +474,18 @@ fn listen(state: &HttpState, request: &Request) -> Response {
     let notices =
         notice_stream(state.router.notices(), move |notice| filter.wants(notice).then(|| notice.message(Some(&meta))));
     let body = futures_util::stream::once(async move { Ok(sse_message(&ack)) }).chain(notices);
-    sse_response(with_keepalive(Box::pin(body)), None)
+    sse_response(with_keepalive(holding(permit, Box::pin(body))), None)
+}
+
+/// `body`, keeping `permit` (a stream slot) until the stream is dropped.
+fn holding(
+    permit: tokio::sync::OwnedSemaphorePermit,
+    body: BoxStream<'static, Result<Bytes, Infallible>>,
+) -> BoxStream<'static, Result<Bytes, Infallible>> {
+    Box::pin(body.map(move |chunk| {
+        let _slot = &permit;
+        chunk
+    }))
 }
 
 fn sse_message(message: &Value) -> Bytes {
@@ -423,7 +506,9 @@ fn notice_stream(
                     }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!("a slow event stream missed {missed} notices");
+                    // Disconnect the slow consumer rather than buffer for it.
+                    tracing::warn!("closing a slow event stream that missed {missed} notices");
+                    return None;
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             }
@@ -471,6 +556,9 @@ async fn get_mcp(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Res
     {
         return sse_response(with_keepalive(log.reader(Some(seq))), None);
     }
+    let Some(permit) = state.limits.open_stream() else {
+        return state.limits.streams_full();
+    };
     let priming = Bytes::from(format!("retry: {RETRY_MS}\ndata: \n\n"));
     let watcher = session.clone();
     let notices = notice_stream(state.router.notices(), move |notice| match notice {
@@ -478,7 +566,7 @@ async fn get_mcp(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Res
         _ => Some(notice.message(None)),
     });
     let body = futures_util::stream::once(async move { Ok(priming) }).chain(notices);
-    sse_response(with_keepalive(Box::pin(body)), None)
+    sse_response(with_keepalive(holding(permit, Box::pin(body))), None)
 }
 
 /// DELETE ends a legacy session.

@@ -1,0 +1,334 @@
+//! Access control for `/mcp`, `/ws` and the operator endpoints: static bearer
+//! tokens and OAuth 2.1 access tokens (berth as an MCP resource server).
+//!
+//! Static tokens are compared in constant time. OAuth tokens are JWTs checked
+//! against the authorization server's JWKS: signature, `exp`/`nbf`, `aud`
+//! (this resource), `iss`, and the required scopes. A missing or bad token is
+//! 401 with a `WWW-Authenticate: Bearer` challenge that points at the
+//! protected resource metadata (RFC 9728); a valid token without a required
+//! scope is 403 `insufficient_scope`.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use super::http::HttpState;
+use super::overload::json_error;
+use crate::config::{AuthConfig, OAuthConfig};
+use crate::error::{Error, Result};
+use crate::protocol::jsonrpc::RpcError;
+
+/// Environment variable with extra bearer tokens, comma-separated.
+pub const TOKENS_ENV: &str = "BERTH_AUTH_TOKENS";
+/// Least time between two JWKS refetches triggered by unknown key ids.
+const JWKS_REFRESH: Duration = Duration::from_secs(60);
+
+/// The configured access rules.
+pub struct Auth {
+    tokens: Vec<Vec<u8>>,
+    oauth: Option<OAuth>,
+}
+
+/// The OAuth resource-server half of [`Auth`].
+struct OAuth {
+    config: OAuthConfig,
+    keys: ArcSwap<Vec<SigningKey>>,
+    last_fetch: Mutex<Instant>,
+    metadata_url: String,
+}
+
+/// One verification key from the JWKS.
+struct SigningKey {
+    kid: Option<String>,
+    algorithm: Algorithm,
+    key: DecodingKey,
+}
+
+/// Why a request was refused.
+enum Denied {
+    /// No credentials, or ones that do not verify: 401.
+    Unauthorized(Option<String>),
+    /// Valid credentials without a needed scope: 403.
+    Forbidden(String),
+}
+
+impl Auth {
+    /// The rules of `config` plus tokens from the environment; `None` when
+    /// nothing is configured (every request is let in).
+    pub async fn from_config(config: &AuthConfig) -> Result<Option<Self>> {
+        let mut tokens: Vec<Vec<u8>> = config.tokens.iter().map(|t| t.trim().as_bytes().to_vec()).collect();
+        if let Ok(extra) = std::env::var(TOKENS_ENV) {
+            tokens.extend(extra.split(',').map(str::trim).filter(|t| !t.is_empty()).map(|t| t.as_bytes().to_vec()));
+        }
+        if tokens.iter().any(Vec::is_empty) {
+            return Err(Error::Config("auth.tokens must not contain an empty token".into()));
+        }
+        let oauth = match &config.oauth {
+            Some(oauth) => Some(OAuth::new(oauth.clone()).await?),
+            None => None,
+        };
+        if tokens.is_empty() && oauth.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(Self { tokens, oauth }))
+    }
+
+    /// RFC 9728 protected resource metadata, when OAuth is on.
+    pub fn resource_metadata(&self) -> Option<Value> {
+        let oauth = self.oauth.as_ref()?;
+        let scopes = if oauth.config.scopes_supported.is_empty() {
+            &oauth.config.required_scopes
+        } else {
+            &oauth.config.scopes_supported
+        };
+        Some(json!({
+            "resource": oauth.config.resource,
+            "authorization_servers": oauth.config.authorization_servers,
+            "scopes_supported": scopes,
+            "bearer_methods_supported": ["header"],
+        }))
+    }
+
+    /// Lets the request in, or returns the 401/403 that refuses it.
+    pub async fn check(&self, headers: &HeaderMap) -> Result<(), Response> {
+        let Some(token) = bearer(headers) else {
+            return Err(self.refuse(Denied::Unauthorized(None)));
+        };
+        if self.tokens.iter().fold(false, |found, known| found | bool::from(known.as_slice().ct_eq(token.as_bytes()))) {
+            return Ok(());
+        }
+        let Some(oauth) = &self.oauth else {
+            return Err(self.refuse(Denied::Unauthorized(Some("unknown token".into()))));
+        };
+        oauth.verify(token).await.map_err(|denied| self.refuse(denied))
+    }
+
+    fn refuse(&self, denied: Denied) -> Response {
+        let mut challenge = String::from("Bearer realm=\"berth\"");
+        if let Some(oauth) = &self.oauth {
+            challenge.push_str(&format!(", resource_metadata=\"{}\"", oauth.metadata_url));
+        }
+        let (status, message) = match denied {
+            Denied::Unauthorized(None) => {
+                (StatusCode::UNAUTHORIZED, "authorization required: send Authorization: Bearer <token>".to_owned())
+            }
+            Denied::Unauthorized(Some(reason)) => {
+                challenge
+                    .push_str(&format!(", error=\"invalid_token\", error_description=\"{}\"", quote_safe(&reason)));
+                (StatusCode::UNAUTHORIZED, format!("invalid token: {reason}"))
+            }
+            Denied::Forbidden(scopes) => {
+                challenge.push_str(&format!(", error=\"insufficient_scope\", scope=\"{}\"", quote_safe(&scopes)));
+                (StatusCode::FORBIDDEN, format!("the token lacks a required scope: {scopes}"))
+            }
+        };
+        let mut response = json_error(status, &RpcError::invalid_request(message));
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+/// Middleware letting a request through only with valid credentials (when auth is on).
+pub async fn require(State(state): State<Arc<HttpState>>, request: Request, next: Next) -> Response {
+    if let Some(auth) = &state.auth
+        && let Err(refusal) = auth.check(request.headers()).await
+    {
+        return refusal;
+    }
+    next.run(request).await
+}
+
+/// The token of an `Authorization: Bearer` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
+/// Text safe inside a quoted header parameter.
+fn quote_safe(text: &str) -> String {
+    text.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect()
+}
+
+impl OAuth {
+    async fn new(config: OAuthConfig) -> Result<Self> {
+        let metadata_url = metadata_url(&config.resource)?;
+        let keys = load_keys(&config).await?;
+        if keys.is_empty() {
+            return Err(Error::Config("auth.oauth: the JWKS holds no usable signing key".into()));
+        }
+        Ok(Self { config, keys: ArcSwap::from_pointee(keys), last_fetch: Mutex::new(Instant::now()), metadata_url })
+    }
+
+    async fn verify(&self, token: &str) -> Result<(), Denied> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| Denied::Unauthorized(Some(e.to_string())))?;
+        let mut keys = self.keys.load_full();
+        if header.kid.is_some() && !keys.iter().any(|k| k.kid == header.kid) && self.may_refetch() {
+            match load_keys(&self.config).await {
+                Ok(fresh) if !fresh.is_empty() => {
+                    self.keys.store(Arc::new(fresh));
+                    keys = self.keys.load_full();
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("cannot refresh the JWKS: {e}"),
+            }
+        }
+        let candidates = keys
+            .iter()
+            .filter(|k| k.algorithm == header.alg && (header.kid.is_none() || k.kid == header.kid))
+            .collect::<Vec<_>>();
+        if candidates.is_empty() {
+            return Err(Denied::Unauthorized(Some("no known key signed this token".into())));
+        }
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = self.config.leeway_secs;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "aud"]);
+        let audiences = if self.config.audiences.is_empty() {
+            vec![self.config.resource.clone()]
+        } else {
+            self.config.audiences.clone()
+        };
+        validation.set_audience(&audiences);
+        match &self.config.issuer {
+            Some(issuer) => validation.set_issuer(&[issuer]),
+            None if !self.config.authorization_servers.is_empty() => {
+                validation.set_issuer(&self.config.authorization_servers)
+            }
+            None => {}
+        }
+        let mut last = String::new();
+        for key in candidates {
+            match jsonwebtoken::decode::<Value>(token, &key.key, &validation) {
+                Ok(data) => return self.check_scopes(&data.claims),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(Denied::Unauthorized(Some(last)))
+    }
+
+    fn check_scopes(&self, claims: &Value) -> Result<(), Denied> {
+        if self.config.required_scopes.is_empty() {
+            return Ok(());
+        }
+        let granted: HashSet<&str> = match (claims.get("scope"), claims.get("scp")) {
+            (Some(Value::String(scope)), _) => scope.split_whitespace().collect(),
+            (_, Some(Value::Array(scopes))) => scopes.iter().filter_map(Value::as_str).collect(),
+            _ => HashSet::new(),
+        };
+        let missing: Vec<&str> =
+            self.config.required_scopes.iter().map(String::as_str).filter(|s| !granted.contains(s)).collect();
+        if missing.is_empty() { Ok(()) } else { Err(Denied::Forbidden(self.config.required_scopes.join(" "))) }
+    }
+
+    /// Whether an unknown key id may trigger a JWKS fetch now (rate-limited).
+    fn may_refetch(&self) -> bool {
+        if self.config.jwks_url.is_none() {
+            return false;
+        }
+        let mut last = self.last_fetch.lock().unwrap_or_else(|p| p.into_inner());
+        if last.elapsed() < JWKS_REFRESH {
+            return false;
+        }
+        *last = Instant::now();
+        true
+    }
+}
+
+/// Where RFC 9728 puts the metadata of `resource`: the well-known path
+/// inserted before the resource's own path.
+fn metadata_url(resource: &str) -> Result<String> {
+    let bad = || Error::Config(format!("auth.oauth.resource must be an absolute http(s) URL, not {resource:?}"));
+    let (scheme, rest) = resource.split_once("://").ok_or_else(bad)?;
+    if scheme != "https" && scheme != "http" {
+        return Err(bad());
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(at) => (&rest[..at], rest[at..].trim_end_matches('/')),
+        None => (rest, ""),
+    };
+    if authority.is_empty() {
+        return Err(bad());
+    }
+    Ok(format!("{scheme}://{authority}/.well-known/oauth-protected-resource{path}"))
+}
+
+/// Reads the JWKS from its file or URL and keeps the keys berth can verify with.
+async fn load_keys(config: &OAuthConfig) -> Result<Vec<SigningKey>> {
+    let text = if let Some(path) = &config.jwks_file {
+        std::fs::read_to_string(path)
+            .map_err(|source| Error::Io { what: format!("cannot read JWKS {}", path.display()), source })?
+    } else if let Some(url) = &config.jwks_url {
+        let fetch = async {
+            let response = reqwest::Client::new().get(url).timeout(Duration::from_secs(10)).send().await?;
+            response.error_for_status()?.text().await
+        };
+        fetch.await.map_err(|e| Error::Config(format!("cannot fetch the JWKS from {url}: {e}")))?
+    } else {
+        return Err(Error::Config("auth.oauth needs jwks_file or jwks_url".into()));
+    };
+    let set: JwkSet = serde_json::from_str(&text).map_err(|e| Error::Config(format!("the JWKS is not valid: {e}")))?;
+    Ok(set.keys.iter().filter_map(signing_key).collect())
+}
+
+/// A verification key from `jwk`; symmetric and unknown keys are skipped,
+/// since a resource server must not share secrets with its issuer.
+fn signing_key(jwk: &Jwk) -> Option<SigningKey> {
+    let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
+        (AlgorithmParameters::OctetKey(_), _) => return None,
+        (_, Some(declared)) => declared.to_string().parse().ok()?,
+        (AlgorithmParameters::RSA(_), None) => Algorithm::RS256,
+        (AlgorithmParameters::EllipticCurve(ec), None) => match ec.curve {
+            EllipticCurve::P256 => Algorithm::ES256,
+            EllipticCurve::P384 => Algorithm::ES384,
+            _ => return None,
+        },
+        (AlgorithmParameters::OctetKeyPair(_), None) => Algorithm::EdDSA,
+    };
+    if matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+        return None;
+    }
+    let key = DecodingKey::from_jwk(jwk).ok()?;
+    Some(SigningKey { kid: jwk.common.key_id.clone(), algorithm, key })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_url_inserts_the_well_known_path() {
+        assert_eq!(
+            metadata_url("https://tools.example.com/mcp").ok().as_deref(),
+            Some("https://tools.example.com/.well-known/oauth-protected-resource/mcp")
+        );
+        assert_eq!(
+            metadata_url("http://127.0.0.1:8080").ok().as_deref(),
+            Some("http://127.0.0.1:8080/.well-known/oauth-protected-resource")
+        );
+        assert!(metadata_url("tools.example.com").is_err());
+    }
+
+    #[test]
+    fn bearer_needs_the_scheme_and_a_token() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer abc"));
+        assert_eq!(bearer(&headers), Some("abc"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer(&headers), None);
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
+        assert_eq!(bearer(&headers), None);
+    }
+}

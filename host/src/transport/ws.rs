@@ -1,0 +1,215 @@
+//! WebSocket at `/ws`: one JSON-RPC message per text frame, many requests in
+//! flight per connection, answered as they finish.
+//!
+//! The message handling is the stdio transport's (`connection`); this module
+//! owns the socket: frame and message size, a bounded send queue (a client
+//! that does not read is closed with 1008, not buffered for), keep-alive
+//! pings, the idle timeout, the per-connection and server-wide in-flight
+//! limits (refusals are JSON-RPC error -32000 with `retryAfterMs`), and a
+//! clean close (1001) when the server shuts down. docs/websocket.md is the
+//! client author's description of the same rules.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use super::connection::{Admission, Connection};
+use super::http::HttpState;
+use super::overload::json_error;
+use crate::config::WsConfig;
+use crate::protocol::jsonrpc::{self, RpcError};
+use crate::protocol::notify::Sink;
+
+/// Close code: normal closure (idle timeout).
+const CLOSE_NORMAL: u16 = 1000;
+/// Close code: going away (server shutting down, peer silent).
+const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code: policy violation (slow consumer).
+const CLOSE_POLICY: u16 = 1008;
+/// Close code: message too big.
+const CLOSE_TOO_BIG: u16 = 1009;
+/// The subprotocol berth answers with when a client offers it.
+pub const SUBPROTOCOL: &str = "mcp";
+
+/// What the writer task sends besides messages.
+enum Control {
+    Ping,
+    Close(u16, &'static str),
+}
+
+/// `GET /ws`: upgrades to a WebSocket (Origin/Host and auth were checked by the layers).
+pub async fn upgrade(
+    State(state): State<Arc<HttpState>>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => {
+            let error =
+                RpcError::invalid_request(format!("{}: /ws needs a WebSocket handshake", rejection.body_text()));
+            return json_error(rejection.status(), &error);
+        }
+    };
+    let Some(permit) = state.limits.open_stream() else {
+        return state.limits.streams_full();
+    };
+    let max = state.ws.max_message_bytes;
+    upgrade
+        .protocols([SUBPROTOCOL])
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_failed_upgrade(|error| tracing::debug!("WebSocket upgrade failed: {error}"))
+        .on_upgrade(move |socket| serve(socket, state, permit))
+        .into_response()
+}
+
+/// Serves one connection until either side closes it.
+async fn serve(socket: WebSocket, state: Arc<HttpState>, _permit: OwnedSemaphorePermit) {
+    state.ws_connections.fetch_add(1, Ordering::Relaxed);
+    let settings: WsConfig = state.ws.clone();
+    let (sink, mut frames) = socket.split();
+    let (messages, outbox) = mpsc::channel::<Value>(settings.send_queue);
+    let (control, controls) = mpsc::unbounded_channel::<Control>();
+    let overflow = Arc::new(Notify::new());
+    let out: Sink = {
+        let overflow = overflow.clone();
+        Arc::new(move |message| {
+            if messages.try_send(message).is_err() {
+                overflow.notify_one();
+            }
+        })
+    };
+    let writer = tokio::spawn(write(sink, outbox, controls));
+    let admission = Admission {
+        per_connection: Some(Arc::new(Semaphore::new(settings.max_in_flight_per_connection))),
+        global: Some(state.limits.in_flight.clone()),
+        retry_after_ms: state.limits.retry_after_secs * 1000,
+    };
+    let connection = Connection::new(state.router.clone(), out, admission);
+    let mut calls = JoinSet::new();
+    let mut stopping = state.stopping.subscribe();
+    let ping_every = Duration::from_secs(settings.ping_interval_secs);
+    let idle_after = Duration::from_secs(settings.idle_timeout_secs);
+    let mut tick = tokio::time::interval(ping_every.min(idle_after));
+    tick.reset();
+    let (mut last_heard, mut last_message) = (Instant::now(), Instant::now());
+    // Whether running calls are cancelled at the end (the client is gone) or finish.
+    let mut cancel = true;
+    loop {
+        tokio::select! {
+            frame = frames.next() => match frame {
+                None | Some(Ok(Message::Close(_))) => break,
+                Some(Err(error)) => {
+                    if is_too_big(&error) {
+                        let _ = control.send(Control::Close(CLOSE_TOO_BIG, "message too big"));
+                    }
+                    tracing::debug!("WebSocket read failed: {error}");
+                    break;
+                }
+                Some(Ok(frame)) => {
+                    last_heard = Instant::now();
+                    match frame {
+                        Message::Text(text) => {
+                            last_message = last_heard;
+                            if !text.trim().is_empty() {
+                                connection.receive(text.as_bytes(), &mut calls);
+                            }
+                        }
+                        Message::Binary(_) => connection.send(jsonrpc::failure(
+                            &Value::Null,
+                            &RpcError::invalid_request("binary frames are not read: send each JSON-RPC message as one text frame"),
+                        )),
+                        Message::Ping(_) | Message::Pong(_) | Message::Close(_) => {}
+                    }
+                }
+            },
+            _ = tick.tick() => {
+                if last_heard.elapsed() >= ping_every * 2 {
+                    let _ = control.send(Control::Close(CLOSE_GOING_AWAY, "keep-alive timeout"));
+                    break;
+                }
+                if !connection.is_busy() && last_message.elapsed() >= idle_after {
+                    let _ = control.send(Control::Close(CLOSE_NORMAL, "idle timeout"));
+                    cancel = false;
+                    break;
+                }
+                let _ = control.send(Control::Ping);
+            }
+            () = overflow.notified() => {
+                tracing::warn!("closing a WebSocket client that does not read its messages");
+                let _ = control.send(Control::Close(CLOSE_POLICY, "slow consumer: send queue full"));
+                break;
+            }
+            _ = stopping.changed() => {
+                // Shutting down: read nothing more, let running calls answer, then close.
+                let grace = Duration::from_secs(state.shutdown_grace_secs);
+                connection.close(std::mem::take(&mut calls), false, grace).await;
+                let _ = control.send(Control::Close(CLOSE_GOING_AWAY, "server shutting down"));
+                cancel = false;
+                break;
+            }
+            Some(_) = calls.join_next(), if !calls.is_empty() => {}
+        }
+    }
+    connection.close(calls, cancel, Duration::from_secs(1)).await;
+    drop(connection);
+    drop(control);
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    state.ws_connections.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Writes queued messages and control frames until the connection ends.
+async fn write(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut outbox: mpsc::Receiver<Value>,
+    mut controls: mpsc::UnboundedReceiver<Control>,
+) {
+    let mut queue_open = true;
+    loop {
+        let frame = tokio::select! {
+            biased;
+            control = controls.recv() => match control {
+                Some(Control::Ping) => Message::Ping(Default::default()),
+                Some(Control::Close(code, reason)) => {
+                    // Flush what is already queued (answers to finished calls) before closing.
+                    while let Ok(message) = outbox.try_recv() {
+                        if sink.send(Message::Text(message.to_string().into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                    return;
+                }
+                None => {
+                    let _ = sink.close().await;
+                    return;
+                }
+            },
+            message = outbox.recv(), if queue_open => match message {
+                Some(message) => Message::Text(message.to_string().into()),
+                None => {
+                    queue_open = false;
+                    continue;
+                }
+            },
+        };
+        if sink.send(frame).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Whether a read error is a frame or message over the size limit.
+fn is_too_big(error: &axum::Error) -> bool {
+    let text = error.to_string();
+    text.contains("too long") || text.contains("too big") || text.contains("Space limit")
+}
