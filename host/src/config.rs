@@ -256,7 +256,7 @@ impl Default for HttpConfig {
             max_sessions: 10_000,
             session_idle_secs: 1_800,
             shutdown_grace_secs: 5,
-            max_in_flight: 1024,
+            max_in_flight: 10_000,
             max_streams: 20_000,
             request_timeout_secs: 60,
             retry_after_secs: 1,

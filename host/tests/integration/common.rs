@@ -358,3 +358,94 @@ impl SseReader {
         }
     }
 }
+
+/// A WebSocket client on a server's `/ws`.
+pub struct WsClient {
+    pub socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+/// What a WebSocket read produced.
+#[derive(Debug)]
+pub enum WsEvent {
+    Message(Value),
+    Close(Option<u16>, String),
+    Ended,
+}
+
+impl WsClient {
+    /// Connects to `server`'s `/ws`.
+    pub async fn connect(server: &Server) -> WsClient {
+        Self::connect_with(server, &[]).await.unwrap_or_else(|e| panic!("WebSocket connect failed: {e}"))
+    }
+
+    /// Connects with extra handshake headers; the handshake error, if refused.
+    pub async fn connect_with(
+        server: &Server,
+        headers: &[(&str, &str)],
+    ) -> Result<WsClient, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("{}/ws", server.base.replacen("http://", "ws://", 1));
+        let mut request = url.into_client_request()?;
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                http::HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+                value.parse().expect("header value"),
+            );
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(WsClient { socket })
+    }
+
+    /// Sends one JSON-RPC message as a text frame.
+    pub async fn send(&mut self, message: &Value) {
+        self.send_raw(tokio_tungstenite::tungstenite::Message::Text(message.to_string().into())).await;
+    }
+
+    /// Sends one frame as is.
+    pub async fn send_raw(&mut self, frame: tokio_tungstenite::tungstenite::Message) {
+        use futures_util::SinkExt;
+        self.socket.send(frame).await.expect("WebSocket send");
+    }
+
+    /// The next message or close, skipping pings (up to 20 s).
+    pub async fn next(&mut self) -> WsEvent {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(20), self.socket.next())
+                .await
+                .expect("WebSocket read timed out");
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    return WsEvent::Message(serde_json::from_str(&text).expect("frame is JSON"));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return match frame {
+                        Some(frame) => WsEvent::Close(Some(frame.code.into()), frame.reason.to_string()),
+                        None => WsEvent::Close(None, String::new()),
+                    };
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return WsEvent::Ended,
+            }
+        }
+    }
+
+    /// The next JSON-RPC message; panics on a close.
+    pub async fn message(&mut self) -> Value {
+        match self.next().await {
+            WsEvent::Message(message) => message,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    /// The next message that has an `id` (skipping notifications).
+    pub async fn reply(&mut self) -> Value {
+        loop {
+            let message = self.message().await;
+            if message.get("id").is_some() {
+                return message;
+            }
+        }
+    }
+}

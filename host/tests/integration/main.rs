@@ -2,12 +2,15 @@
 //! real compiled plugins, real sockets. Run `make test` (or `make plugins
 //! fixtures` once, then `cargo test`).
 
+mod auth;
 mod cli;
 mod common;
 mod http_errors;
 mod http_legacy;
 mod http_modern;
 mod mcp_features;
+mod overload;
 mod runtime;
 mod sandbox;
 mod stdio;
+mod websocket;

@@ -1,0 +1,182 @@
+//! Backpressure under overload: every request gets exactly one answer,
+//! shedding does no plugin work, request timeouts, and /metrics.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::common::*;
+
+/// The value of the metric line starting with `prefix` (labels included).
+fn metric(text: &str, prefix: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(prefix).and_then(|rest| rest.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no metric {prefix} in:\n{text}"))
+}
+
+async fn metrics(server: &Server) -> String {
+    server.client().get(format!("{}/metrics", server.base)).send().await.expect("metrics").text().await.expect("text")
+}
+
+/// Median latency of `n` sequential quick calls.
+async fn median_latency(server: &Server, n: usize) -> Duration {
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        assert_eq!(first_text(&call_tool(server, "faulty_ok", json!({})).await), "ok");
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    samples[n / 2]
+}
+
+#[tokio::test]
+async fn past_the_in_flight_limit_every_request_gets_exactly_one_answer() {
+    const REQUESTS: usize = 120;
+    let config = "[http]\nmax_in_flight = 4\nretry_after_secs = 2\n[limits]\ndeadline_ms = 700\n";
+    let server = Server::with_config(&["faulty"], config);
+    let baseline = median_latency(&server, 20).await;
+    let calls_before = metric(&metrics(&server).await, r#"berth_plugin_calls_total{plugin="faulty"}"#);
+
+    let client = server.client();
+    let body = modern_body(1, "tools/call", json!({ "name": "faulty_sleep", "arguments": {} }));
+    let requests = (0..REQUESTS).map(|_| {
+        let request = client
+            .post(&server.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", MODERN)
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "faulty_sleep")
+            .json(&body);
+        async move {
+            let started = Instant::now();
+            let response = request.send().await.expect("every request is answered");
+            let status = response.status().as_u16();
+            let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let body: serde_json::Value = response.json().await.expect("a JSON body");
+            (status, retry_after, body, started.elapsed())
+        }
+    });
+    let answers = futures_util::future::join_all(requests).await;
+    let (mut served, mut shed) = (0, 0);
+    for (status, retry_after, body, elapsed) in &answers {
+        match status {
+            200 => {
+                assert_eq!(body["result"]["isError"], true, "the sleeper hit its deadline: {body}");
+                served += 1;
+            }
+            503 => {
+                assert_eq!(retry_after.as_deref(), Some("2"));
+                assert_eq!(body["error"]["code"], -32000);
+                assert_eq!(body["error"]["data"]["retryAfterMs"], 2000);
+                // Shed at once: well before any admitted call could finish.
+                assert!(*elapsed < Duration::from_millis(700), "a 503 waited {elapsed:?}");
+                shed += 1;
+            }
+            other => panic!("unexpected status {other}: {body}"),
+        }
+    }
+    assert_eq!(served + shed, REQUESTS, "exactly one answer per request");
+    assert!(served >= 4, "the admitted requests ran ({served})");
+    assert!(shed >= REQUESTS / 2, "most requests were shed ({shed})");
+
+    let text = metrics(&server).await;
+    let calls_after = metric(&text, r#"berth_plugin_calls_total{plugin="faulty"}"#);
+    assert_eq!(calls_after - calls_before, served as f64, "shed requests did no plugin work");
+    assert_eq!(metric(&text, "berth_shed_total"), shed as f64);
+    assert_eq!(metric(&text, "berth_in_flight_requests"), 0.0, "nothing runs once every answer arrived");
+
+    // Load gone: quick calls are quick again.
+    let after = median_latency(&server, 20).await;
+    assert!(after <= baseline * 3 + Duration::from_millis(5), "latency after overload {after:?} vs {baseline:?}");
+}
+
+#[tokio::test]
+async fn the_stream_limit_refuses_extra_event_streams() {
+    let server = Server::with_config(&["echo"], "[http]\nmax_streams = 1\n");
+    let first = WsClient::connect(&server).await;
+    let second = WsClient::connect_with(&server, &[]).await;
+    match second {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+            assert!(response.headers().contains_key("retry-after"));
+        }
+        Err(other) => panic!("expected 503, got {other}"),
+        Ok(_) => panic!("a second stream opened past max_streams = 1"),
+    }
+    drop(first);
+    // The slot frees when the first connection ends.
+    let mut reopened = None;
+    for _ in 0..50 {
+        if let Ok(ws) = WsClient::connect_with(&server, &[]).await {
+            reopened = Some(ws);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(reopened.is_some(), "the freed slot is usable");
+}
+
+#[tokio::test]
+async fn slow_requests_and_partial_bodies_time_out_with_504() {
+    let config = "[http]\nrequest_timeout_secs = 1\n[limits]\ndeadline_ms = 5000\n";
+    let server = Server::with_config(&["faulty"], config);
+    let reply =
+        post_modern(&server, &modern_body(1, "tools/call", json!({ "name": "faulty_sleep", "arguments": {} }))).await;
+    assert_eq!(reply.status, 504);
+    assert_eq!(reply.error_code(), -32000);
+
+    // Slowloris: headers promise 100 bytes, 10 arrive, then nothing.
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"jsonrpc\""
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buffer).await.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            response.extend_from_slice(&buffer[..n]);
+            if response.windows(4).any(|w| w == b"\r\n\r\n") && response.ends_with(b"}") {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the server answered the stalled upload");
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 504"), "got {text}");
+    // The server is still healthy.
+    assert_eq!(first_text(&call_tool(&server, "faulty_ok", json!({})).await), "ok");
+}
+
+#[tokio::test]
+async fn metrics_count_calls_by_tool_and_outcome_with_latency() {
+    let server = Server::start(&["faulty"]);
+    for _ in 0..3 {
+        call_tool(&server, "faulty_ok", json!({})).await;
+    }
+    let trapped = call_tool(&server, "faulty_trap", json!({})).await;
+    assert_eq!(trapped["isError"], true);
+    let text = metrics(&server).await;
+    let ok = r#"berth_tool_calls_total{plugin="faulty",tool="faulty_ok",outcome="ok"}"#;
+    assert_eq!(metric(&text, ok), 3.0);
+    let trap = r#"berth_tool_calls_total{plugin="faulty",tool="faulty_trap",outcome="trap"}"#;
+    assert_eq!(metric(&text, trap), 1.0);
+    assert_eq!(metric(&text, r#"berth_plugin_traps_total{plugin="faulty"}"#), 1.0);
+    let count = r#"berth_tool_call_duration_seconds_count{plugin="faulty",tool="faulty_ok"}"#;
+    assert_eq!(metric(&text, count), 3.0);
+    let inf = r#"berth_tool_call_duration_seconds_bucket{plugin="faulty",tool="faulty_ok",le="+Inf"}"#;
+    assert_eq!(metric(&text, inf), 3.0);
+    assert!(metric(&text, "berth_resident_memory_bytes") > 1_000_000.0);
+    for gauge in ["berth_in_flight_requests", "berth_websocket_connections", "berth_event_streams", "berth_sessions"] {
+        metric(&text, gauge);
+    }
+}

@@ -1,0 +1,209 @@
+//! WebSocket at `/ws`: both eras, out-of-order answers, cancellation, limits,
+//! keep-alive, idle timeout, shutdown and a thousand concurrent connections.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::common::*;
+
+fn call(id: u64, tool: &str, arguments: Value) -> Value {
+    modern_body(id, "tools/call", json!({ "name": tool, "arguments": arguments }))
+}
+
+#[tokio::test]
+async fn modern_and_legacy_clients_call_tools() {
+    let server = Server::start(&["echo"]);
+    let mut modern = WsClient::connect(&server).await;
+    modern.send(&call(1, "echo", json!({ "text": "over ws" }))).await;
+    let reply = modern.reply().await;
+    assert_eq!(reply["id"], 1);
+    assert_eq!(reply["result"]["content"][0]["text"], "over ws");
+    assert_eq!(reply["result"]["resultType"], "complete");
+
+    let mut legacy = WsClient::connect(&server).await;
+    legacy
+        .send(&json!({ "jsonrpc": "2.0", "id": "init", "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "t", "version": "0" } } }))
+        .await;
+    assert_eq!(legacy.reply().await["result"]["protocolVersion"], "2025-11-25");
+    legacy.send(&json!({ "jsonrpc": "2.0", "method": "notifications/initialized" })).await;
+    legacy
+        .send(&json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": { "name": "echo", "arguments": { "text": "legacy" } } }))
+        .await;
+    let reply = legacy.reply().await;
+    assert_eq!(reply["id"], 2);
+    assert_eq!(reply["result"]["content"][0]["text"], "legacy");
+    assert!(reply["result"].get("resultType").is_none(), "legacy results are not decorated");
+}
+
+#[tokio::test]
+async fn answers_arrive_as_calls_finish_not_in_order() {
+    let server = Server::with_config(&["faulty"], "[limits]\ndeadline_ms = 800\n");
+    let mut ws = WsClient::connect(&server).await;
+    ws.send(&call(1, "faulty_sleep", json!({}))).await;
+    ws.send(&call(2, "faulty_ok", json!({}))).await;
+    let first = ws.reply().await;
+    assert_eq!(first["id"], 2, "the quick call answers first: {first}");
+    let second = ws.reply().await;
+    assert_eq!(second["id"], 1);
+    assert_eq!(second["result"]["isError"], true, "the sleeper hit its deadline: {second}");
+}
+
+#[tokio::test]
+async fn a_cancelled_call_is_stopped_and_gets_no_answer() {
+    let server = Server::start(&["faulty"]);
+    let mut ws = WsClient::connect(&server).await;
+    ws.send(&call(7, "faulty_spin", json!({}))).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    ws.send(&json!({ "jsonrpc": "2.0", "method": "notifications/cancelled", "params": { "requestId": 7 } })).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ws.send(&call(8, "faulty_ok", json!({}))).await;
+    let reply = ws.reply().await;
+    assert_eq!(reply["id"], 8, "the cancelled call must not answer: {reply}");
+    let metrics = server.client().get(format!("{}/metrics", server.base)).send().await.expect("metrics");
+    let text = metrics.text().await.expect("text");
+    assert!(
+        text.contains(r#"berth_tool_calls_total{plugin="faulty",tool="faulty_spin",outcome="cancelled"} 1"#),
+        "the spin was stopped as cancelled:\n{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_per_connection_in_flight_cap_refuses_with_a_retry_hint() {
+    let config = "[limits]\ndeadline_ms = 1000\n[ws]\nmax_in_flight_per_connection = 2\n";
+    let server = Server::with_config(&["faulty"], config);
+    let mut ws = WsClient::connect(&server).await;
+    for id in 1..=3 {
+        ws.send(&call(id, "faulty_sleep", json!({}))).await;
+    }
+    let refused = ws.reply().await;
+    assert_eq!(refused["id"], 3);
+    assert_eq!(refused["error"]["code"], -32000);
+    assert_eq!(refused["error"]["data"]["retryAfterMs"], 1000);
+    let mut finished: Vec<Value> = vec![ws.reply().await["id"].clone(), ws.reply().await["id"].clone()];
+    finished.sort_by_key(|id| id.as_u64());
+    assert_eq!(finished, vec![json!(1), json!(2)]);
+    // Slots free again once the calls answered.
+    ws.send(&call(4, "faulty_ok", json!({}))).await;
+    assert_eq!(ws.reply().await["result"]["content"][0]["text"], "ok");
+}
+
+#[tokio::test]
+async fn binary_frames_are_refused_and_oversized_messages_close_with_1009() {
+    let server = Server::with_config(&["echo"], "[ws]\nmax_message_bytes = 2048\n");
+    let mut ws = WsClient::connect(&server).await;
+    ws.send_raw(Message::Binary(b"{}".to_vec().into())).await;
+    let refused = ws.message().await;
+    assert_eq!(refused["error"]["code"], -32600);
+    assert!(refused["error"]["message"].as_str().unwrap_or_default().contains("text frame"));
+    ws.send(&call(1, "echo", json!({ "text": "still open" }))).await;
+    assert_eq!(ws.reply().await["result"]["content"][0]["text"], "still open");
+    ws.send(&call(2, "echo", json!({ "text": "x".repeat(4096) }))).await;
+    match ws.next().await {
+        WsEvent::Close(code, _) => assert_eq!(code, Some(1009)),
+        other => panic!("expected a 1009 close, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_server_pings_and_closes_idle_connections() {
+    use futures_util::StreamExt;
+    let server = Server::with_config(&["echo"], "[ws]\nping_interval_secs = 1\nidle_timeout_secs = 2\n");
+    let mut ws = WsClient::connect(&server).await;
+    let started = Instant::now();
+    let mut pinged = false;
+    let close = loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.socket.next()).await.expect("a frame in time");
+        match frame {
+            Some(Ok(Message::Ping(_))) => pinged = true,
+            Some(Ok(Message::Close(frame))) => break frame,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    };
+    assert!(pinged, "a keep-alive ping came before the idle close");
+    let close = close.expect("a close frame");
+    assert_eq!(u16::from(close.code), 1000);
+    assert_eq!(close.reason.as_str(), "idle timeout");
+    assert!(started.elapsed() >= Duration::from_secs(2), "not before the idle timeout");
+}
+
+#[tokio::test]
+async fn foreign_origins_cannot_open_a_socket() {
+    let server = Server::start(&["echo"]);
+    let refused = WsClient::connect_with(&server, &[("origin", "https://evil.example")]).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        Err(other) => panic!("expected an HTTP 403, got {other}"),
+        Ok(_) => panic!("a foreign origin opened a socket"),
+    }
+    assert!(WsClient::connect_with(&server, &[("origin", "http://localhost:3000")]).await.is_ok());
+    // A plain GET without the handshake is a clear 400, not a hang.
+    let plain = server.client().get(format!("{}/ws", server.base)).send().await.expect("get");
+    assert_eq!(plain.status().as_u16(), 400);
+}
+
+#[tokio::test]
+async fn shutdown_lets_running_calls_answer_then_closes_with_1001() {
+    let mut server =
+        Server::with_config(&["faulty"], "[limits]\ndeadline_ms = 1500\n[http]\nshutdown_grace_secs = 5\n");
+    let mut ws = WsClient::connect(&server).await;
+    ws.send(&call(1, "faulty_sleep", json!({}))).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = server.pid().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    let reply = ws.reply().await;
+    assert_eq!(reply["id"], 1, "the running call answered before the close");
+    match ws.next().await {
+        WsEvent::Close(code, reason) => {
+            assert_eq!(code, Some(1001));
+            assert_eq!(reason, "server shutting down");
+        }
+        other => panic!("expected a 1001 close, got {other:?}"),
+    }
+    assert!(server.wait_for_exit(Duration::from_secs(10)).is_some_and(|s| s.success()));
+}
+
+#[tokio::test]
+async fn a_thousand_connections_each_with_requests_in_flight() {
+    const CONNECTIONS: usize = 1000;
+    const PER_CONNECTION: u64 = 3;
+    let server = Server::with_config(&["echo"], "[ws]\nmax_in_flight_per_connection = 8\n");
+    // Open every connection first, so all of them are held at once.
+    let mut sockets = Vec::with_capacity(CONNECTIONS);
+    for _ in 0..CONNECTIONS {
+        sockets.push(WsClient::connect(&server).await);
+    }
+    let metrics = server.client().get(format!("{}/metrics", server.base)).send().await.expect("metrics");
+    let text = metrics.text().await.expect("text");
+    assert!(text.contains(&format!("berth_websocket_connections {CONNECTIONS}")), "all connections are open");
+    let tasks: Vec<_> = sockets
+        .into_iter()
+        .enumerate()
+        .map(|(n, mut ws)| {
+            tokio::spawn(async move {
+                for id in 0..PER_CONNECTION {
+                    ws.send(&call(id, "echo", json!({ "text": format!("{n}/{id}") }))).await;
+                }
+                let mut answered = Vec::new();
+                for _ in 0..PER_CONNECTION {
+                    let reply = ws.reply().await;
+                    let id = reply["id"].as_u64().expect("id");
+                    assert_eq!(reply["result"]["content"][0]["text"], format!("{n}/{id}"), "{reply}");
+                    answered.push(id);
+                }
+                answered.sort_unstable();
+                answered == (0..PER_CONNECTION).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut complete = 0;
+    for task in tasks {
+        if task.await.expect("client task") {
+            complete += 1;
+        }
+    }
+    assert_eq!(complete, CONNECTIONS, "every connection got every answer");
+}
