@@ -146,7 +146,11 @@ pub fn apply(routes: axum::Router, limits: &Arc<Limits>, shed: bool) -> axum::Ro
     let max_body = limits.max_body_bytes;
     routes.layer(
         ServiceBuilder::new()
-            .layer(tower_http::trace::TraceLayer::new_for_http())
+            // Refusals are expected under overload: log them at debug, not as errors.
+            .layer(
+                tower_http::trace::TraceLayer::new_for_http()
+                    .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+            )
             .layer(HandleErrorLayer::new(move |error: BoxError| {
                 let limits = on_error.clone();
                 async move { limits.refusal(&error) }

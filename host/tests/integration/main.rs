@@ -5,9 +5,11 @@
 mod auth;
 mod cli;
 mod common;
+mod hostile;
 mod http_errors;
 mod http_legacy;
 mod http_modern;
+mod logs;
 mod mcp_features;
 mod overload;
 mod runtime;
