@@ -16,7 +16,7 @@ VENV         := .build/venv
 PYTHON       ?= python3
 ARGS         ?=
 
-.PHONY: run plugins fixtures wasm-target test test-rust test-python test-conformance lint venv bench clean
+.PHONY: run plugins fixtures wasm-target test test-rust test-python test-conformance test-fuzz fuzz fuzz-tools lint venv bench clean
 
 ## run: build the bundled plugins and run `berth serve` with them (pass more flags with ARGS="...")
 run: plugins
@@ -51,8 +51,8 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cd examples/plugins && cargo clippy --target $(WASM_TARGET) -- -D warnings
 
-## test: everything: lint, Rust tests, Python SDK client tests, official conformance suites
-test: fixtures venv lint test-rust test-python test-conformance
+## test: everything: lint, Rust tests, Python SDK client tests, official conformance suites, fuzz smoke
+test: fixtures venv lint test-fuzz test-rust test-python test-conformance
 
 test-rust: fixtures
 	cargo test --workspace
@@ -72,3 +72,21 @@ clean:
 ## bench: criterion benches (in-process dispatch, HTTP round trip); see BENCHMARKS.md
 bench: plugins
 	cargo bench -p berth-benches --bench dispatch
+
+## fuzz-tools: the nightly toolchain and cargo-fuzz, installed if missing
+fuzz-tools:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+
+## test-fuzz: a 20-second smoke run of the message fuzz target (the long run is `make fuzz`)
+test-fuzz: fuzz-tools
+	@mkdir -p .build/fuzz-corpus
+	cd fuzz && cargo +nightly fuzz run message ../.build/fuzz-corpus corpus/message -- -max_total_time=20 -rss_limit_mb=2048 \
+		> ../.build/fuzz-smoke.log 2>&1 || { tail -n 40 ../.build/fuzz-smoke.log; exit 1; }
+	@grep -E '^Done|^#[0-9]+.*DONE' .build/fuzz-smoke.log | tail -n 1
+
+## fuzz: fuzz the message path for FUZZ_SECONDS (default 600); results go in docs/fuzzing.md by hand
+FUZZ_SECONDS ?= 600
+fuzz: fuzz-tools
+	@mkdir -p .build/fuzz-corpus
+	cd fuzz && cargo +nightly fuzz run message ../.build/fuzz-corpus corpus/message -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048

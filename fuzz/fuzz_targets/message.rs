@@ -1,0 +1,50 @@
+//! Fuzzes everything berth does with a client's bytes before a plugin runs:
+//! JSON-RPC parsing, era classification, the 2026-07-28 validation ladder
+//! (with routing headers taken from the input too) and `Mcp-Param` header
+//! decoding and validation. Any panic is a bug: bad input must become an error.
+
+#![no_main]
+
+use berth_protocol::era::{self, RoutingHeaders};
+use berth_protocol::headers;
+use berth_protocol::jsonrpc::{self, Message};
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+
+fuzz_target!(|data: &[u8]| {
+    // The first line (if any) supplies header values; the rest is the body.
+    let (head, body) = match data.iter().position(|b| *b == b'\n') {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (&[][..], data),
+    };
+    let head = String::from_utf8_lossy(head);
+    let mut fields = head.split('|');
+    let routing = RoutingHeaders {
+        protocol_version: fields.next().map(str::to_owned),
+        method: fields.next().map(str::to_owned),
+        name: fields.next().and_then(headers::decode_value),
+    };
+    let raw_param = fields.next().unwrap_or_default().to_owned();
+    let _ = headers::decode_value(&raw_param);
+
+    match jsonrpc::parse(body) {
+        Ok(Message::Request(request)) => {
+            let modern = era::wants_modern(request.meta(), routing.protocol_version.as_deref());
+            let _ = era::check_modern(&request.method, request.params_object(), Some(&routing));
+            let _ = era::check_modern(&request.method, request.params_object(), None);
+            if !modern {
+                let _ = era::negotiate_legacy(request.param("protocolVersion").and_then(Value::as_str));
+            }
+            // Treat any `inputSchema` in the params as a tool schema with header params.
+            if let Some(schema) = request.param("inputSchema") {
+                let params = headers::header_params(schema);
+                let _ = headers::validate(&params, request.param("arguments"), |_| vec![raw_param.as_str()]);
+            }
+            let _ = jsonrpc::success(&request.id, Value::Null).to_string();
+        }
+        Ok(Message::Notification { .. }) | Ok(Message::Response { .. }) => {}
+        Err(rejected) => {
+            let _ = jsonrpc::failure(&rejected.id, &rejected.error).to_string();
+        }
+    }
+});
