@@ -1,7 +1,9 @@
-//! Dispatch latency of the `echo` tool: in process (router → fresh instance →
-//! wasm → MCP result) and as one HTTP round trip to a server on loopback.
+//! Dispatch latency: in process (router → pool → wasm → MCP result) for
+//! `echo` and a CPU tool in both isolation modes, the same `echo` called
+//! through bare wasmtime (the baseline), JSON-RPC parse and serialize, and
+//! one HTTP round trip through the full tower stack on loopback.
 //!
-//! `cargo bench -p berth-benches` (after `make plugins`).
+//! `make bench` (or `make plugins` then `cargo bench -p berth-benches`).
 
 use std::sync::Arc;
 
@@ -9,16 +11,18 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 
 use berth::protocol::era;
-use berth::protocol::jsonrpc::{Message, parse};
+use berth::protocol::jsonrpc::{self, Message, parse};
 use berth::router::{Era, RequestContext};
+use berth_benches::baseline::Baseline;
 
+/// The scenario workload: 64 bytes of text.
 const TEXT: &str = "0123456789012345678901234567890123456789012345678901234567890123";
 
-fn modern_call() -> Value {
+fn modern_call(tool: &str, arguments: Value) -> Value {
     json!({
         "jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": {
-            "name": "echo", "arguments": { "text": TEXT },
+            "name": tool, "arguments": arguments,
             "_meta": {
                 "io.modelcontextprotocol/protocolVersion": era::MODERN_VERSION,
                 "io.modelcontextprotocol/clientCapabilities": {}
@@ -27,29 +31,81 @@ fn modern_call() -> Value {
     })
 }
 
-/// In-process dispatch of `echo`, once per isolation mode.
+/// In-process dispatch: `echo` (64 B) and `hash` (SHA-256 of 4 KiB), fresh and reuse.
 fn dispatch(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("tokio");
-    let bytes = modern_call().to_string().into_bytes();
-    let mut group = c.benchmark_group("dispatch/echo");
-    for (mode, reuse) in [("fresh", false), ("reuse", true)] {
-        let (router, _dir) = rt.block_on(berth_benches::echo_router(reuse));
-        group.bench_function(BenchmarkId::from_parameter(mode), |b| {
-            b.to_async(&rt).iter(|| {
-                let router = router.clone();
-                let bytes = bytes.clone();
-                async move {
-                    let Ok(Message::Request(request)) = parse(&bytes) else { panic!("bench request does not parse") };
-                    let envelope = era::check_modern(&request.method, request.params_object(), None).expect("envelope");
-                    let cx = RequestContext::new(&request, Era::Modern(envelope), None, Default::default());
-                    router.handle(&request, &cx).await.expect("echo answers")
-                }
-            })
-        });
+    let mut group = c.benchmark_group("dispatch");
+    let workloads = [
+        ("echo", "echo", modern_call("echo", json!({ "text": TEXT }))),
+        ("hash4k", "textkit", modern_call("hash", json!({ "text": "x".repeat(4096) }))),
+    ];
+    for (name, plugin, call) in workloads {
+        let bytes = call.to_string().into_bytes();
+        for (mode, reuse) in [("fresh", false), ("reuse", true)] {
+            let (router, _dir) = rt.block_on(berth_benches::plugin_router(plugin, reuse));
+            group.bench_function(BenchmarkId::new(name, mode), |b| {
+                b.to_async(&rt).iter(|| {
+                    let router = router.clone();
+                    let bytes = bytes.clone();
+                    async move {
+                        let Ok(Message::Request(request)) = parse(&bytes) else {
+                            panic!("bench request does not parse")
+                        };
+                        let envelope =
+                            era::check_modern(&request.method, request.params_object(), None).expect("envelope");
+                        let cx = RequestContext::new(&request, Era::Modern(envelope), None, Default::default());
+                        let result = router.handle(&request, &cx).await.expect("the tool answers");
+                        jsonrpc::success(&request.id, result).to_string()
+                    }
+                })
+            });
+        }
     }
     group.finish();
 }
 
+/// The same `echo` component through bare wasmtime: no berth code.
+fn baseline(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("tokio");
+    let wasm = std::fs::read(berth_benches::plugins_dir().join("echo.wasm")).expect("plugins/echo.wasm: make plugins");
+    let baseline = Arc::new(Baseline::new(&wasm).expect("compile echo"));
+    let arguments = json!({ "text": TEXT }).to_string();
+    let mut group = c.benchmark_group("baseline/echo");
+    group.bench_function(BenchmarkId::from_parameter("fresh"), |b| {
+        b.to_async(&rt).iter(|| {
+            let baseline = baseline.clone();
+            let arguments = arguments.clone();
+            async move { baseline.call_fresh(&arguments).await.expect("call") }
+        })
+    });
+    let warm = rt.block_on(baseline.warm()).expect("warm instance");
+    let warm = Arc::new(tokio::sync::Mutex::new(warm));
+    group.bench_function(BenchmarkId::from_parameter("warm"), |b| {
+        b.to_async(&rt).iter(|| {
+            let warm = warm.clone();
+            let arguments = arguments.clone();
+            async move { warm.lock().await.call(&arguments).await.expect("call") }
+        })
+    });
+    group.finish();
+}
+
+/// JSON-RPC framing alone: parse + envelope check, and a reply's serialization.
+fn json_rpc(c: &mut Criterion) {
+    let bytes = modern_call("echo", json!({ "text": TEXT })).to_string().into_bytes();
+    let result = json!({ "content": [{ "type": "text", "text": TEXT }], "isError": false, "resultType": "complete" });
+    let mut group = c.benchmark_group("jsonrpc");
+    group.bench_function("parse", |b| {
+        b.iter(|| {
+            let Ok(Message::Request(request)) = parse(&bytes) else { panic!("does not parse") };
+            era::check_modern(&request.method, request.params_object(), None).expect("envelope")
+        })
+    });
+    group.bench_function("serialize", |b| b.iter(|| jsonrpc::success(&json!(1), result.clone()).to_string()));
+    group.finish();
+}
+
+/// One keep-alive HTTP/1.1 POST through berth's full stack (tower layers included).
 fn http_roundtrip(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("tokio");
     let url = rt.block_on(async {
@@ -61,7 +117,7 @@ fn http_roundtrip(c: &mut Criterion) {
         format!("http://{addr}/mcp")
     });
     let client = Arc::new(reqwest::Client::builder().tcp_nodelay(true).build().expect("client"));
-    let body = modern_call().to_string();
+    let body = modern_call("echo", json!({ "text": TEXT })).to_string();
     c.bench_function("http/echo/json", |b| {
         b.to_async(&rt).iter(|| {
             let client = client.clone();
@@ -86,5 +142,5 @@ fn http_roundtrip(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, dispatch, http_roundtrip);
+criterion_group!(benches, dispatch, baseline, json_rpc, http_roundtrip);
 criterion_main!(benches);

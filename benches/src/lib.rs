@@ -3,6 +3,9 @@
 //! Run `make plugins` first; the benches load `plugins/*.wasm` from the
 //! repository like `berth serve` does.
 
+pub mod baseline;
+pub mod load;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -21,19 +24,26 @@ pub async fn bundled_router() -> Arc<Router> {
     router_for(&config).await
 }
 
-/// A router over the bundled `echo` plugin alone, in `reuse` isolation when asked.
+/// A router over one bundled plugin alone (`echo`, `textkit`), in `reuse`
+/// isolation when asked.
 ///
 /// The returned folder holds the plugin (and its sidecar) for as long as it lives.
-pub async fn echo_router(reuse: bool) -> (Arc<Router>, tempfile::TempDir) {
+pub async fn plugin_router(plugin: &str, reuse: bool) -> (Arc<Router>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::copy(plugins_dir().join("echo.wasm"), dir.path().join("echo.wasm"))
-        .expect("plugins/echo.wasm is missing: run `make plugins`");
+    let file = format!("{plugin}.wasm");
+    std::fs::copy(plugins_dir().join(&file), dir.path().join(&file))
+        .unwrap_or_else(|e| panic!("plugins/{file} is missing ({e}): run `make plugins`"));
     if reuse {
-        std::fs::write(dir.path().join("echo.toml"), "isolation = \"reuse\"\n").expect("sidecar");
+        std::fs::write(dir.path().join(format!("{plugin}.toml")), "isolation = \"reuse\"\n").expect("sidecar");
     }
     let mut config = Config::default();
     config.plugins = dir.path().to_owned();
     (router_for(&config).await, dir)
+}
+
+/// A router over the bundled `echo` plugin alone, in `reuse` isolation when asked.
+pub async fn echo_router(reuse: bool) -> (Arc<Router>, tempfile::TempDir) {
+    plugin_router("echo", reuse).await
 }
 
 async fn router_for(config: &Config) -> Arc<Router> {

@@ -64,6 +64,34 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         sdk: Option<PathBuf>,
     },
+    /// Measure in-process dispatch latency of one tool: p50/p99/max and calls/s.
+    ///
+    /// Each call is parsed, routed and run the way a request is once its bytes
+    /// arrived (no socket), on a fresh or warm instance as the plugin's
+    /// sidecar says. For end-to-end load over HTTP or WebSocket use the load
+    /// generator (`cargo run --release -p berth-benches --bin berth-load`).
+    Bench {
+        #[command(flatten)]
+        common: Common,
+        /// The tool to call.
+        #[arg(long)]
+        tool: String,
+        /// The tool's arguments as a JSON object.
+        #[arg(long, value_name = "JSON", default_value = "{}")]
+        args: String,
+        /// Measured calls.
+        #[arg(long, default_value_t = 10_000)]
+        calls: u64,
+        /// Unmeasured calls made first.
+        #[arg(long, default_value_t = 1_000)]
+        warmup: u64,
+        /// Calls running at once.
+        #[arg(long, default_value_t = 1)]
+        concurrency: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Load the plugins and print what each one offers.
     List {
         #[command(flatten)]
@@ -182,6 +210,23 @@ pub async fn run(args: Args) -> Result<()> {
                 _ => println!("build it:  cd {} && cargo build --release --target wasm32-wasip2", dir.display()),
             }
             println!("install:   cp {} <plugins folder>/{name}.wasm", created.display());
+            Ok(())
+        }
+        Command::Bench { common, tool, args, calls, warmup, concurrency, json } => {
+            let config = common.config()?;
+            let arguments: serde_json::Value = serde_json::from_str(&args)
+                .map_err(|e| berth::Error::Config(format!("--args is not valid JSON: {e}")))?;
+            if calls == 0 {
+                return Err(berth::Error::Config("--calls must be at least 1".into()));
+            }
+            let router = server::build_router(&config, !common.no_cache, false).await?;
+            let plan = berth::bench::BenchPlan { tool, arguments, calls, warmup, concurrency };
+            let report = berth::bench::run(router, &plan).await?;
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_text());
+            }
             Ok(())
         }
         Command::List { common, json } => {

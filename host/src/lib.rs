@@ -5,6 +5,7 @@
 //! `router` (method → handler) → `registry` (name → plugin) → `runtime`
 //! (fresh sandboxed instance → wasm call) → back out as an MCP result.
 
+pub mod bench;
 pub mod config;
 pub mod error;
 pub mod metrics;

@@ -1,0 +1,148 @@
+//! The bare-wasmtime baseline: the same `echo` component called straight
+//! through wasmtime, with no berth code, so berth's dispatch overhead can be
+//! stated as a ratio measured in one run.
+//!
+//! The engine is configured as berth's is (pooling allocator with resident
+//! memory kept, copy-on-write images, epoch interruption, component-model
+//! async off); the host imports are minimal stubs and WASI gets an empty
+//! context, which is the least any host must provide to this component.
+
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker, ResourceTable};
+use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "tools-plugin",
+    exports: { default: async },
+});
+
+use self::berth::plugin::types::{CallContext, ListKind, LogLevel};
+
+/// The store data of one baseline call: an empty WASI context and nothing else.
+pub struct Bare {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for Bare {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl berth::plugin::types::Host for Bare {}
+
+impl berth::plugin::host::Host for Bare {
+    fn log(&mut self, _level: LogLevel, _message: String) {}
+    fn progress(&mut self, _progress: f64, _total: Option<f64>, _message: Option<String>) {}
+    fn cancelled(&mut self) -> bool {
+        false
+    }
+    fn list_changed(&mut self, _kind: ListKind) {}
+    fn resource_updated(&mut self, _uri: String) {}
+}
+
+impl berth::plugin::kv::Host for Bare {
+    fn get(&mut self, _key: String) -> Result<Option<Vec<u8>>, berth::plugin::kv::KvError> {
+        Err(berth::plugin::kv::KvError::Denied("no kv in the baseline".into()))
+    }
+    fn set(&mut self, _key: String, _value: Vec<u8>) -> Result<(), berth::plugin::kv::KvError> {
+        Err(berth::plugin::kv::KvError::Denied("no kv in the baseline".into()))
+    }
+    fn delete(&mut self, _key: String) -> Result<(), berth::plugin::kv::KvError> {
+        Err(berth::plugin::kv::KvError::Denied("no kv in the baseline".into()))
+    }
+    fn keys(&mut self) -> Result<Vec<String>, berth::plugin::kv::KvError> {
+        Err(berth::plugin::kv::KvError::Denied("no kv in the baseline".into()))
+    }
+}
+
+/// A compiled component ready to instantiate, on a berth-like engine.
+pub struct Baseline {
+    engine: Engine,
+    pre: ToolsPluginPre<Bare>,
+}
+
+/// A warm instance kept across calls.
+pub struct Warm {
+    store: Store<Bare>,
+    plugin: ToolsPlugin,
+}
+
+impl Baseline {
+    /// Compiles `wasm` on an engine tuned like berth's.
+    pub fn new(wasm: &[u8]) -> wasmtime::Result<Self> {
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(100)
+            .total_core_instances(800)
+            .max_core_instances_per_component(32)
+            .total_memories(200)
+            .max_memories_per_component(4)
+            .total_tables(400)
+            .max_tables_per_component(16)
+            .total_stacks(100)
+            .max_memory_size(256 << 20)
+            .linear_memory_keep_resident(2 << 20)
+            .table_keep_resident(64 << 10)
+            .pagemap_scan(wasmtime::Enabled::Auto);
+        let mut config = wasmtime::Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .concurrency_support(false)
+            .memory_init_cow(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config)?;
+        let component = Component::new(&engine, wasm)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        berth::plugin::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        berth::plugin::kv::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        let pre: InstancePre<Bare> = linker.instantiate_pre(&component)?;
+        Ok(Self { pre: ToolsPluginPre::new(pre)?, engine })
+    }
+
+    fn store(&self) -> Store<Bare> {
+        let mut store =
+            Store::new(&self.engine, Bare { wasi: WasiCtx::builder().build(), table: ResourceTable::new() });
+        store.set_epoch_deadline(u64::MAX / 2);
+        store
+    }
+
+    /// A fresh pooled instance and one `call-tool`, as berth's `fresh` isolation does.
+    pub async fn call_fresh(&self, arguments: &str) -> wasmtime::Result<()> {
+        let mut store = self.store();
+        let plugin = self.pre.instantiate_async(&mut store).await?;
+        call(&mut store, &plugin, arguments).await
+    }
+
+    /// A warm instance for repeated calls.
+    pub async fn warm(&self) -> wasmtime::Result<Warm> {
+        let mut store = self.store();
+        let plugin = self.pre.instantiate_async(&mut store).await?;
+        Ok(Warm { store, plugin })
+    }
+}
+
+impl Warm {
+    /// One `call-tool` on the warm instance.
+    pub async fn call(&mut self, arguments: &str) -> wasmtime::Result<()> {
+        call(&mut self.store, &self.plugin, arguments).await
+    }
+}
+
+async fn call(store: &mut Store<Bare>, plugin: &ToolsPlugin, arguments: &str) -> wasmtime::Result<()> {
+    let ctx = CallContext {
+        request_id: "1".into(),
+        protocol_version: "2026-07-28".into(),
+        client_capabilities: "{}".into(),
+        input_responses: None,
+        request_state: None,
+    };
+    let outcome = plugin.berth_plugin_tools().call_call_tool(store, &ctx, "echo", &arguments.to_owned()).await?;
+    match outcome {
+        Ok(_) => Ok(()),
+        Err(e) => Err(wasmtime::format_err!("echo refused the call: {e:?}")),
+    }
+}
