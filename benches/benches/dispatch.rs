@@ -31,7 +31,10 @@ fn modern_call(tool: &str, arguments: Value) -> Value {
     })
 }
 
-/// In-process dispatch: `echo` (64 B) and `hash` (SHA-256 of 4 KiB), fresh and reuse.
+/// In-process dispatch, from a parsed request to the MCP result: registry
+/// lookup, permit, instance (fresh or warm), wasm call, result mapping.
+/// `echo` (64 B) and `hash` (SHA-256 of 4 KiB), fresh and reuse. Parsing and
+/// serializing are timed apart (`jsonrpc/*`).
 fn dispatch(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("tokio");
     let mut group = c.benchmark_group("dispatch");
@@ -40,22 +43,21 @@ fn dispatch(c: &mut Criterion) {
         ("hash4k", "textkit", modern_call("hash", json!({ "text": "x".repeat(4096) }))),
     ];
     for (name, plugin, call) in workloads {
-        let bytes = call.to_string().into_bytes();
+        let Ok(Message::Request(request)) = parse(call.to_string().as_bytes()) else {
+            panic!("bench request does not parse")
+        };
+        let request = Arc::new(request);
+        let envelope = era::check_modern(&request.method, request.params_object(), None).expect("envelope");
         for (mode, reuse) in [("fresh", false), ("reuse", true)] {
             let (router, _dir) = rt.block_on(berth_benches::plugin_router(plugin, reuse));
             group.bench_function(BenchmarkId::new(name, mode), |b| {
                 b.to_async(&rt).iter(|| {
-                    let router = router.clone();
-                    let bytes = bytes.clone();
+                    let (router, request, envelope) = (router.clone(), request.clone(), envelope.clone());
                     async move {
-                        let Ok(Message::Request(request)) = parse(&bytes) else {
-                            panic!("bench request does not parse")
-                        };
-                        let envelope =
-                            era::check_modern(&request.method, request.params_object(), None).expect("envelope");
                         let cx = RequestContext::new(&request, Era::Modern(envelope), None, Default::default());
                         let result = router.handle(&request, &cx).await.expect("the tool answers");
-                        jsonrpc::success(&request.id, result).to_string()
+                        assert_ne!(result["isError"], true, "{result}");
+                        result
                     }
                 })
             });

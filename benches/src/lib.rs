@@ -3,6 +3,10 @@
 //! Run `make plugins` first; the benches load `plugins/*.wasm` from the
 //! repository like `berth serve` does.
 
+/// The allocator the `berth` binary uses, so in-process figures match it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod baseline;
 pub mod load;
 

@@ -130,7 +130,9 @@ pub struct Router {
 
 /// berth's name and version as MCP `Implementation`.
 pub fn server_info() -> Value {
-    json!({ "name": "berth", "title": "berth", "version": env!("CARGO_PKG_VERSION") })
+    static INFO: std::sync::LazyLock<Value> =
+        std::sync::LazyLock::new(|| json!({ "name": "berth", "title": "berth", "version": env!("CARGO_PKG_VERSION") }));
+    INFO.clone()
 }
 
 /// What answering an `input-required` outcome led to.

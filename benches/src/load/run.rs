@@ -285,16 +285,28 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
                     }
                 },
                 () = sleep_until(send_at.into()), if can_send => {
-                    let template = &templates[picker.pick()];
-                    let id = next_id;
-                    next_id += 1;
-                    recorder.sent();
-                    shared.sent.fetch_add(1, Ordering::Relaxed);
-                    if sink.send(Message::Text(template.with_id(id).into())).await.is_err() {
-                        recorder.record(&Outcome::Connection("closed".into()), 0);
-                        shared.settled.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        pending.insert(id, send_at);
+                    // Closed loop: fill every free slot, then flush once; open loop: one on schedule.
+                    let burst = if interval.is_some() { 1 } else { plan.in_flight - pending.len() };
+                    let mut failed = false;
+                    for _ in 0..burst {
+                        let template = &templates[picker.pick()];
+                        let id = next_id;
+                        next_id += 1;
+                        recorder.sent();
+                        shared.sent.fetch_add(1, Ordering::Relaxed);
+                        if failed || sink.feed(Message::Text(template.with_id(id).into())).await.is_err() {
+                            failed = true;
+                            recorder.record(&Outcome::Connection("closed".into()), 0);
+                            shared.settled.fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            pending.insert(id, send_at);
+                        }
+                    }
+                    if !failed && sink.flush().await.is_err() {
+                        for _ in pending.drain() {
+                            recorder.record(&Outcome::Connection("closed".into()), 0);
+                            shared.settled.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                     if let Some(interval) = interval {
                         next += interval;

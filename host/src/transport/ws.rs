@@ -195,7 +195,22 @@ async fn write(
                 }
             },
             message = outbox.recv(), if queue_open => match message {
-                Some(message) => Message::Text(message.to_string().into()),
+                Some(message) => {
+                    // Write everything already queued, then flush once: one
+                    // syscall for a burst of answers instead of one each.
+                    if sink.feed(Message::Text(message.to_string().into())).await.is_err() {
+                        return;
+                    }
+                    while let Ok(more) = outbox.try_recv() {
+                        if sink.feed(Message::Text(more.to_string().into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    if sink.flush().await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 None => {
                     queue_open = false;
                     continue;
