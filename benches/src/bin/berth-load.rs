@@ -42,6 +42,9 @@ struct Args {
     /// Seconds over which each step's new connections are opened.
     #[arg(long, default_value_t = 0.0)]
     ramp: f64,
+    /// Hold the connections without sending anything (idle-connection cost, S11).
+    #[arg(long)]
+    idle: bool,
     /// Requests in flight per WebSocket connection (HTTP/1.1 has one).
     #[arg(long, default_value_t = 1)]
     in_flight: usize,
@@ -127,6 +130,7 @@ fn plan_of(args: &Args) -> Result<Plan, String> {
         ramp: Duration::from_secs_f64(args.ramp),
         in_flight: if args.transport == Transport::Ws { args.in_flight.max(1) } else { 1 },
         rate: args.rate.filter(|r| *r > 0.0),
+        idle: args.idle,
         mix: plan::parse_mix(&args.mix, &overrides)?,
         token: args.token.clone(),
         sources: if args.sources > 1 { sources } else { Vec::new() },

@@ -57,6 +57,8 @@ pub struct Plan {
     pub in_flight: usize,
     /// Open loop: total requests per second; `None` is a closed loop.
     pub rate: Option<f64>,
+    /// Hold connections and send nothing.
+    pub idle: bool,
     pub mix: Vec<MixEntry>,
     pub token: Option<String>,
     /// Local source addresses connections are spread over (more ports).

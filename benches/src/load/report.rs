@@ -42,6 +42,7 @@ pub fn to_json(plan: &Plan, outcomes: &Outcomes, command: &str, unix_time: u64) 
             "ramp_secs": plan.ramp.as_secs_f64(),
             "in_flight_per_connection": plan.in_flight,
             "open_loop_rate": plan.rate,
+            "idle": plan.idle,
             "mix": plan.mix.iter().map(|m| json!({ "tool": m.tool, "weight": m.weight })).collect::<Vec<_>>(),
             "disconnect_every_secs": plan.disconnect_every.map(|d| d.as_secs_f64()),
             "disconnect_fraction": plan.disconnect_fraction,

@@ -150,6 +150,10 @@ async fn http_worker(
     let mut last_flush = Instant::now();
     let mut storm_seen = shared.storm.load(Ordering::Relaxed);
     while Instant::now() < shared.end {
+        if conn.is_some() && plan.idle {
+            sleep_until(shared.end.into()).await;
+            break;
+        }
         if conn.is_none() {
             match HttpConn::open(plan, source(plan, index), legacy).await {
                 Ok(opened) => {
@@ -260,7 +264,7 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
                     continue 'connection;
                 }
             }
-            let can_send = pending.len() < plan.in_flight && now < shared.end;
+            let can_send = !plan.idle && pending.len() < plan.in_flight && now < shared.end;
             let send_at = match interval {
                 Some(_) => next,
                 None => now,
@@ -316,7 +320,7 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
                     // Flushes the pongs tungstenite queued for the server's pings.
                     let _ = sink.flush().await;
                 }
-                () = sleep_until(give_up.into()) => {}
+                () = sleep_until((if now < shared.end { shared.end } else { give_up }).into()) => {}
             }
             if last_flush.elapsed() >= FLUSH_EVERY {
                 recorder.flush(&shared.window);

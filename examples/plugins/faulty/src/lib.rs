@@ -34,6 +34,11 @@ impl Plugin for Faulty {
             tool("faulty_flood_stdout", "Writes 100,000 lines to stdout, then answers.", NO_ARGS),
             tool("faulty_sleep", "Sleeps for a minute inside a host call.", NO_ARGS),
             tool(
+                "faulty_slow",
+                "Sleeps `ms` milliseconds (default 200), then answers slept.",
+                r#"{"type":"object","properties":{"ms":{"type":"integer"}}}"#,
+            ),
+            tool(
                 "faulty_escape",
                 "Tries to read /etc/passwd, the environment and the network; reports what worked.",
                 r#"{"type":"object","properties":{"port":{"type":"integer"}}}"#,
@@ -93,6 +98,12 @@ impl Plugin for Faulty {
             "faulty_sleep" => {
                 std::thread::sleep(std::time::Duration::from_secs(60));
                 Ok(done(ToolResult::text("woke up")))
+            }
+            "faulty_slow" => {
+                let args: serde_json::Value = parse_args(&arguments)?;
+                let ms = args["ms"].as_u64().unwrap_or(200);
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                Ok(done(ToolResult::text("slept")))
             }
             "faulty_escape" => {
                 let args: serde_json::Value = parse_args(&arguments)?;

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Runs the load and chaos scenarios of SCENARIOS.md (short modes) against a
+# release berth on loopback, one server per scenario, and writes one JSON
+# result and one HTML report per run into .build/scenarios/.
+#
+#   benches/scenarios.sh              all scenarios (about 10 minutes)
+#   benches/scenarios.sh S1 S4 S9     some of them
+#
+# Client and server share the machine: every figure says so. Needs
+# `make plugins fixtures` (the faulty fixture is the crash/slow/runaway plugin)
+# and `ulimit -n` above 2x the largest connection count (the ladder holds 15,000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth-target}"
+OUT=.build/scenarios
+BIN="$CARGO_TARGET_DIR/release"
+PORT="${PORT:-18181}"
+URL="http://127.0.0.1:$PORT"
+ulimit -n "$(ulimit -Hn)" || true
+
+cargo build --release -q -p berth -p berth-benches --bin berth --bin berth-load
+mkdir -p "$OUT"
+PLUGINS="$OUT/plugins"
+rm -rf "$PLUGINS" && mkdir -p "$PLUGINS"
+cp plugins/echo.wasm plugins/textkit.wasm .build/fixtures/faulty.wasm "$PLUGINS/"
+# The runaway plugin gets a short deadline so S7 finishes quickly.
+printf '[limits]\ndeadline_ms = 1000\nmemory_mib = 64\n' > "$PLUGINS/faulty.toml"
+
+SERVER_PID=""
+start() { # start CONFIG_TOML
+  printf '%s\n' "$1" > "$OUT/berth.toml"
+  "$BIN/berth" serve --plugins "$PLUGINS" --listen "127.0.0.1:$PORT" --config "$OUT/berth.toml" \
+    --log warn > "$OUT/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do
+    curl -sf "$URL/healthz" > /dev/null && return 0
+    sleep 0.1
+  done
+  echo "berth did not start: $(cat "$OUT/server.log")" >&2
+  exit 1
+}
+stop() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2> /dev/null && wait "$SERVER_PID" 2> /dev/null || true
+  SERVER_PID=""
+}
+trap stop EXIT
+load() { # load NAME ARGS...
+  local name=$1
+  shift
+  echo "== $name: berth-load $*"
+  "$BIN/berth-load" --url "$URL" --server-pid "$SERVER_PID" --label "$name" \
+    --out "$OUT/$name.json" --report "$OUT/$name.html" "$@" 2> "$OUT/$name.progress" | tee "$OUT/$name.txt"
+}
+metrics() { # metrics NAME: keep the server's /metrics after a run
+  curl -s "$URL/metrics" > "$OUT/$1.metrics"
+}
+
+want() { [ $# -eq 0 ] || [[ " $* " == *" $SCENARIO "* ]]; }
+
+run_S1() { # baseline: 150 connections; erlmcp's target rate, then closed loop for capacity
+  start ""
+  load S1-open --connections 150 --rate 5000 --duration 60
+  load S1-closed --connections 150 --duration 20
+  load S1-64 --connections 64 --duration 20
+  load S1-ws --transport ws --connections 64 --in-flight 32 --duration 20
+  load S1-legacy --transport legacy --connections 64 --duration 20
+  stop
+}
+run_S2() { # connection ladder over WebSocket at a fixed 10,000 req/s, then HTTP closed loop
+  start ""
+  load S2-ws --transport ws --ladder 150,500,1000,5000,10000,15000 --step 15 --ramp 5 --rate 10000 --sources 4
+  stop
+  start ""
+  load S2-http --ladder 150,500,1000 --step 15 --ramp 3
+  stop
+}
+run_S3() { # message bombing: 20 clients x 500 msg/s
+  start ""
+  load S3 --connections 20 --rate 10000 --duration 60
+  stop
+}
+run_S4() { # overload: in-flight limit 64, 4x that many connections, then back
+  start $'[http]\nmax_in_flight = 64'
+  load S4-before --connections 32 --duration 10
+  load S4-overload --connections 256 --duration 20
+  load S4-after --connections 32 --duration 10
+  metrics S4
+  stop
+}
+run_S5() { # a plugin traps on 1 % of calls
+  start ""
+  load S5 --connections 64 --duration 30 --mix echo=99,faulty_trap=1
+  metrics S5
+  stop
+}
+run_S6() { # a slow plugin (300 ms) beside echo: echo measured alone, then with the slow load
+  start ""
+  load S6-alone --connections 32 --duration 20
+  "$BIN/berth-load" --url "$URL" --connections 64 --duration 25 --mix faulty_slow \
+    --args 'faulty_slow={"ms":300}' --label S6-slow > "$OUT/S6-slow.txt" 2> /dev/null &
+  local slow=$!
+  sleep 2
+  load S6-with-slow --connections 32 --duration 20
+  wait "$slow" || true
+  cat "$OUT/S6-slow.txt"
+  stop
+}
+run_S7() { # runaway plugins (infinite loop, memory bomb) beside echo
+  start ""
+  "$BIN/berth-load" --url "$URL" --connections 8 --duration 25 --mix faulty_spin=1,faulty_hog=1 \
+    --label S7-runaway > "$OUT/S7-runaway.txt" 2> /dev/null &
+  local runaway=$!
+  sleep 2
+  load S7-echo --connections 32 --duration 20
+  wait "$runaway" || true
+  cat "$OUT/S7-runaway.txt"
+  metrics S7
+  stop
+}
+run_S8() { # disconnect storms: 10 % of WebSocket clients drop mid-call every 10 s
+  start ""
+  load S8 --transport ws --connections 200 --in-flight 4 --duration 60 --disconnect-every 10 --disconnect-fraction 0.1
+  sleep 2
+  metrics S8
+  stop
+}
+run_S9() { # hot reload under load: echo.wasm rewritten every 5 s at 1,000 req/s
+  start ""
+  load S9 --connections 32 --rate 1000 --duration 30 --reload-every 5 --reload-file "$PLUGINS/echo.wasm"
+  stop
+}
+run_S10() { # soak (short mode: 3 minutes) at a steady 5,000 req/s
+  start ""
+  load S10 --connections 64 --rate 5000 --duration 180
+  stop
+}
+run_S11() { # idle connections: RSS per held WebSocket connection
+  start ""
+  load S11 --transport ws --connections 10000 --idle --duration 20 --ramp 10 --sources 4
+  stop
+}
+
+for SCENARIO in S1 S2 S3 S4 S5 S6 S7 S8 S9 S10 S11; do
+  if want "$@"; then
+    "run_$SCENARIO"
+  fi
+done
+echo "results: $OUT/*.json, reports: $OUT/*.html"
