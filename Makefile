@@ -16,7 +16,7 @@ VENV         := .build/venv
 PYTHON       ?= python3
 ARGS         ?=
 
-.PHONY: run plugins fixtures wasm-target test test-rust test-python test-conformance test-fuzz fuzz fuzz-tools lint venv bench clean
+.PHONY: run plugins fixtures wasm-target test test-rust test-python test-conformance test-fuzz test-load scenarios fuzz fuzz-tools lint venv bench clean
 
 ## run: build the bundled plugins and run `berth serve` with them (pass more flags with ARGS="...")
 run: plugins
@@ -52,7 +52,7 @@ lint:
 	cd examples/plugins && cargo clippy --target $(WASM_TARGET) -- -D warnings
 
 ## test: everything: lint, Rust tests, Python SDK client tests, official conformance suites, fuzz smoke
-test: fixtures venv lint test-fuzz test-rust test-python test-conformance
+test: fixtures venv lint test-fuzz test-rust test-python test-load test-conformance
 
 test-rust: fixtures
 	cargo test --workspace
@@ -60,6 +60,15 @@ test-rust: fixtures
 test-python: fixtures venv
 	cargo build -p berth
 	BERTH_BIN=$(CARGO_TARGET_DIR)/debug/berth $(VENV)/bin/python -m pytest tests/python -q
+
+## test-load: a few seconds of the load generator per transport; every request answered exactly once
+test-load: plugins
+	cargo build -p berth -p berth-benches --bin berth --bin berth-load
+	benches/load-smoke.sh $(CARGO_TARGET_DIR)/debug/berth $(CARGO_TARGET_DIR)/debug/berth-load
+
+## scenarios: the load and chaos scenarios S1-S11 (short modes, ~15 min); results in .build/scenarios/
+scenarios: plugins fixtures
+	benches/scenarios.sh
 
 ## test-conformance: the official MCP conformance suites (both eras) against a real berth
 test-conformance: fixtures

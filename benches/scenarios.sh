@@ -79,11 +79,12 @@ run_S3() { # message bombing: 20 clients x 500 msg/s
   load S3 --connections 20 --rate 10000 --duration 60
   stop
 }
-run_S4() { # overload: in-flight limit 64, 4x that many connections, then back
+run_S4() { # overload: 20 ms calls, in-flight limit 64 (capacity ~3,200/s); 2x that offered, then back
   start $'[http]\nmax_in_flight = 64'
-  load S4-before --connections 32 --duration 10
-  load S4-overload --connections 256 --duration 20
-  load S4-after --connections 32 --duration 10
+  local slow=(--mix faulty_slow --args 'faulty_slow={"ms":20}')
+  load S4-before --connections 32 --duration 10 "${slow[@]}"
+  load S4-overload --connections 512 --rate 6400 --duration 20 "${slow[@]}"
+  load S4-after --connections 32 --duration 10 "${slow[@]}"
   metrics S4
   stop
 }

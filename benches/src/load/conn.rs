@@ -168,7 +168,11 @@ pub async fn open_ws(plan: &Plan, source: Option<IpAddr>) -> Result<Ws, Outcome>
     {
         request.headers_mut().insert("authorization", value);
     }
-    match tokio_tungstenite::client_async(request, stream).await {
+    // Small buffers, as berth uses: 15,000 connections at the default 128 KiB each would need ~4 GB.
+    let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
+    config.read_buffer_size = 4096;
+    config.write_buffer_size = 4096;
+    match tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await {
         Ok((ws, _)) => Ok(ws),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(Outcome::Http(response.status().as_u16())),
         Err(_) => Err(Outcome::Connection("handshake".into())),

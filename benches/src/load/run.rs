@@ -44,6 +44,8 @@ struct Shared {
     storm: AtomicU64,
     /// When workers stop sending.
     end: Instant,
+    /// The connection count of the current step (open loop: the rate is shared by this many).
+    target: AtomicUsize,
     /// Requests sent and answers (or failures) recorded, for the exactly-once check.
     sent: AtomicU64,
     settled: AtomicU64,
@@ -80,6 +82,7 @@ pub async fn run(plan: Plan) -> Outcomes {
         window: Window::default(),
         connections: AtomicUsize::new(0),
         storm: AtomicU64::new(0),
+        target: AtomicUsize::new(plan.ladder.first().copied().unwrap_or(1)),
         sent: AtomicU64::new(0),
         settled: AtomicU64::new(0),
     });
@@ -93,6 +96,7 @@ pub async fn run(plan: Plan) -> Outcomes {
     for (step, &target) in plan.ladder.iter().enumerate() {
         let step_start = started + plan.step * step as u32;
         sleep_until(step_start.into()).await;
+        shared.target.store(target, Ordering::Relaxed);
         let new = target.saturating_sub(spawned);
         for n in 0..new {
             if !plan.ramp.is_zero() {
@@ -101,10 +105,9 @@ pub async fn run(plan: Plan) -> Outcomes {
             let index = spawned;
             spawned += 1;
             let (shared, templates) = (shared.clone(), templates.clone());
-            let per_connection_interval = plan.rate.map(|rate| Duration::from_secs_f64(target as f64 / rate));
             match plan.transport {
-                Transport::Ws => workers.spawn(ws_worker(shared, templates, index, per_connection_interval)),
-                _ => workers.spawn(http_worker(shared, templates, index, per_connection_interval, legacy)),
+                Transport::Ws => workers.spawn(ws_worker(shared, templates, index)),
+                _ => workers.spawn(http_worker(shared, templates, index, legacy)),
             };
         }
     }
@@ -123,6 +126,13 @@ pub async fn run(plan: Plan) -> Outcomes {
     outcomes
 }
 
+/// Open loop: the gap between one connection's requests, so that all the
+/// current step's connections together send at the plan's rate.
+fn interval(shared: &Shared) -> Option<Duration> {
+    let target = shared.target.load(Ordering::Relaxed).max(1);
+    shared.plan.rate.map(|rate| Duration::from_secs_f64(target as f64 / rate))
+}
+
 /// The local address connection `index` binds to, if several are configured.
 fn source(plan: &Plan, index: usize) -> Option<std::net::IpAddr> {
     (!plan.sources.is_empty()).then(|| plan.sources[index % plan.sources.len()])
@@ -135,17 +145,12 @@ fn chosen(index: usize, storm: u64, fraction: f64) -> bool {
 }
 
 /// One HTTP connection, one request at a time, until the end.
-async fn http_worker(
-    shared: Arc<Shared>,
-    templates: Arc<Vec<Template>>,
-    index: usize,
-    interval: Option<Duration>,
-    legacy: bool,
-) {
+async fn http_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: usize, legacy: bool) {
     let plan = &shared.plan;
+    let first = interval(&shared);
     let mut recorder = Recorder::default();
     let mut picker = Picker::new(&plan.mix, index as u64);
-    let mut next = Instant::now() + interval.map_or(Duration::ZERO, |i| i.mul_f64((index % 97) as f64 / 97.0));
+    let mut next = Instant::now() + first.map_or(Duration::ZERO, |i| i.mul_f64((index % 97) as f64 / 97.0));
     let mut conn: Option<HttpConn> = None;
     let mut last_flush = Instant::now();
     let mut storm_seen = shared.storm.load(Ordering::Relaxed);
@@ -168,7 +173,7 @@ async fn http_worker(
             }
         }
         let Some(open) = conn.as_mut() else { continue };
-        let intended = match interval {
+        let intended = match interval(&shared) {
             Some(interval) => {
                 sleep_until(next.into()).await;
                 let at = next;
@@ -227,11 +232,12 @@ fn reply_id(text: &str) -> Option<u64> {
 }
 
 /// One WebSocket connection with up to `in_flight` requests outstanding.
-async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: usize, interval: Option<Duration>) {
+async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: usize) {
     let plan = &shared.plan;
+    let first = interval(&shared);
     let mut recorder = Recorder::default();
     let mut picker = Picker::new(&plan.mix, index as u64);
-    let mut next = Instant::now() + interval.map_or(Duration::ZERO, |i| i.mul_f64((index % 97) as f64 / 97.0));
+    let mut next = Instant::now() + first.map_or(Duration::ZERO, |i| i.mul_f64((index % 97) as f64 / 97.0));
     let mut next_id: u64 = 1;
     let mut last_flush = Instant::now();
     let mut storm_seen = shared.storm.load(Ordering::Relaxed);
@@ -264,8 +270,9 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
                     continue 'connection;
                 }
             }
+            let gap = interval(&shared);
             let can_send = !plan.idle && pending.len() < plan.in_flight && now < shared.end;
-            let send_at = match interval {
+            let send_at = match gap {
                 Some(_) => next,
                 None => now,
             };
@@ -290,7 +297,7 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
                 },
                 () = sleep_until(send_at.into()), if can_send => {
                     // Closed loop: fill every free slot, then flush once; open loop: one on schedule.
-                    let burst = if interval.is_some() { 1 } else { plan.in_flight - pending.len() };
+                    let burst = if gap.is_some() { 1 } else { plan.in_flight - pending.len() };
                     let mut failed = false;
                     for _ in 0..burst {
                         let template = &templates[picker.pick()];
@@ -312,8 +319,8 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
                             shared.settled.fetch_add(1, Ordering::Relaxed);
                         }
                     }
-                    if let Some(interval) = interval {
-                        next += interval;
+                    if let Some(gap) = gap {
+                        next += gap;
                     }
                 }
                 _ = keepalive.tick() => {

@@ -95,7 +95,8 @@ impl Plugin {
         );
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|state| &mut state.limits);
-        store.epoch_deadline_callback(|ctx| {
+        let long_calls = self.runtime.long_calls.clone();
+        store.epoch_deadline_callback(move |ctx| {
             let state = ctx.data();
             if Instant::now() >= state.deadline {
                 return Err(wasmtime::Error::new(DeadlineExceeded));
@@ -103,8 +104,23 @@ impl Plugin {
             if state.hooks.cancelled.load(std::sync::atomic::Ordering::Relaxed) {
                 return Err(wasmtime::Error::new(CancelledByClient));
             }
-            // Yield to the executor so a long call never holds a worker thread.
-            Ok(UpdateDeadline::Yield(1))
+            state.release_long_slot();
+            if state.started.elapsed() < super::engine::LONG_CALL {
+                // Yield to the executor so a call never holds a worker thread.
+                return Ok(UpdateDeadline::Yield(1));
+            }
+            // A long (CPU-bound) call runs its next tick only while it holds one
+            // of the few long-call slots: runaway or heavy plugins take turns
+            // on part of the workers, and short calls keep the rest.
+            let (gate, slot) = (long_calls.clone(), state.long_slot.clone());
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(async move {
+                    if let Ok(permit) = gate.acquire_owned().await {
+                        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(permit);
+                    }
+                }),
+            ))
         });
         store.set_epoch_deadline(1);
         self.refuel(&mut store);

@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 
 /// How often the epoch advances; the granularity of deadlines and yields.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// A call running longer than this is a long call: it needs a long-call slot
+/// for each further tick (see `Runtime::long_calls`).
+pub(crate) const LONG_CALL: Duration = Duration::from_millis(20);
 
 /// The engine, the linker with berth's host imports, and the sandbox limits.
 ///
@@ -28,6 +31,9 @@ pub struct Runtime {
     /// Whether plugins are compiled with fuel metering.
     pub(crate) fuel: bool,
     pub(crate) signals: tokio::sync::broadcast::Sender<HostSignal>,
+    /// Slots long calls take turns on: half the cores (at least one), so
+    /// CPU-bound plugins cannot take every worker from short calls.
+    pub(crate) long_calls: Arc<tokio::sync::Semaphore>,
 }
 
 impl Runtime {
@@ -62,6 +68,7 @@ impl Runtime {
             kv: super::kv::KvStore::default(),
             fuel: config.pool.fuel,
             signals,
+            long_calls: Arc::new(tokio::sync::Semaphore::new(long_call_slots())),
         })
     }
 
@@ -69,6 +76,11 @@ impl Runtime {
     pub fn signals(&self) -> tokio::sync::broadcast::Receiver<HostSignal> {
         self.signals.subscribe()
     }
+}
+
+/// Half the available cores, at least one.
+fn long_call_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 fn build_engine(config: &Config) -> wasmtime::Result<Engine> {

@@ -284,6 +284,7 @@ impl Plugin {
                 call(store, instance).await.map_err(|e| self.classify(e, false))
             })
             .await;
+        lease.store.data().release_long_slot();
         self.release(lease, outcome.is_ok());
         match &outcome {
             Err(CallFailure::Trap { .. }) => self.stats().traps.fetch_add(1, Ordering::Relaxed),

@@ -30,6 +30,10 @@ pub struct CallState {
     pub(crate) plugin: Arc<str>,
     pub(crate) settings: Arc<PluginSettings>,
     pub(crate) deadline: Instant,
+    /// When the current call started (long calls take turns, see `call`).
+    pub(crate) started: Instant,
+    /// The long-call slot this call holds between two epoch ticks, if any.
+    pub(crate) long_slot: Arc<std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>,
     pub(crate) hooks: CallHooks,
     pub(crate) kv: KvStore,
     signals: tokio::sync::broadcast::Sender<HostSignal>,
@@ -74,6 +78,8 @@ impl CallState {
             stderr,
             limits,
             deadline: Instant::now() + settings.deadline,
+            started: Instant::now(),
+            long_slot: Arc::default(),
             plugin,
             settings,
             http_grant,
@@ -84,10 +90,17 @@ impl CallState {
         }
     }
 
+    /// Gives back the long-call slot, if the call holds one (at every tick and when it ends).
+    pub(crate) fn release_long_slot(&self) {
+        let mut slot = self.long_slot.lock().unwrap_or_else(|p| p.into_inner());
+        slot.take();
+    }
+
     /// Readies a warm instance's state for its next call.
     pub fn begin_call(&mut self, hooks: CallHooks) {
         self.hooks = hooks;
-        self.deadline = Instant::now() + self.settings.deadline;
+        self.started = Instant::now();
+        self.deadline = self.started + self.settings.deadline;
         self.stdout.reset_budget(self.settings.max_log_bytes);
         self.stderr.reset_budget(self.settings.max_log_bytes);
     }

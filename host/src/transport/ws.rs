@@ -37,6 +37,8 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_POLICY: u16 = 1008;
 /// Close code: message too big.
 const CLOSE_TOO_BIG: u16 = 1009;
+/// Initial read and write buffer of one connection.
+const BUFFER_BYTES: usize = 4096;
 /// The subprotocol berth answers with when a client offers it.
 pub const SUBPROTOCOL: &str = "mcp";
 
@@ -67,6 +69,11 @@ pub async fn upgrade(
         .protocols([SUBPROTOCOL])
         .max_message_size(max)
         .max_frame_size(max)
+        // tungstenite's default 128 KiB read and write buffers would make each
+        // idle connection cost ~260 KiB; MCP messages are small, and the
+        // buffers grow when a large one arrives.
+        .read_buffer_size(BUFFER_BYTES)
+        .write_buffer_size(BUFFER_BYTES)
         .on_failed_upgrade(|error| tracing::debug!("WebSocket upgrade failed: {error}"))
         .on_upgrade(move |socket| serve(socket, state, permit))
         .into_response()

@@ -157,3 +157,50 @@ fn berth_new_scaffolds_a_plugin_that_builds_and_loads() {
         berth().args(["new", "old", "--lang", "cobol", "--dir"]).arg(work.path().join("old")).output().expect("run");
     assert!(stderr(&cobol).contains("unknown language"), "{}", stderr(&cobol));
 }
+
+#[test]
+fn bench_measures_a_tool_and_reports_percentiles() {
+    let dir = plugin_dir(&["echo"]);
+    let output = berth()
+        .args(["bench", "--tool", "echo", "--args", r#"{"text":"hi"}"#, "--calls", "300", "--warmup", "20"])
+        .args(["--concurrency", "2", "--json", "--cache-dir"])
+        .arg(shared_cache())
+        .arg("--plugins")
+        .arg(dir.path())
+        .output()
+        .expect("run berth bench");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    assert_eq!(report["calls"], 300);
+    assert_eq!(report["errors"], 0);
+    assert_eq!(report["isolation"], "fresh");
+    let latency = &report["latency_us"];
+    for key in ["p50", "p99", "max"] {
+        assert!(latency[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {report}");
+    }
+    assert!(latency["p50"].as_f64() <= latency["max"].as_f64());
+    assert!(report["calls_per_sec"].as_f64().is_some_and(|v| v > 0.0));
+
+    let text = berth()
+        .args(["bench", "--tool", "echo", "--calls", "50", "--warmup", "0", "--cache-dir"])
+        .arg(shared_cache())
+        .arg("--plugins")
+        .arg(dir.path())
+        .output()
+        .expect("run berth bench");
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(stdout.contains("p50") && stdout.contains("p99") && stdout.contains("calls/s"), "{stdout}");
+    // echo without text is an isError result: counted, not hidden.
+    assert!(stdout.contains("errors  50 of 50 calls"), "{stdout}");
+
+    let unknown = berth()
+        .args(["bench", "--tool", "nope", "--cache-dir"])
+        .arg(shared_cache())
+        .arg("--plugins")
+        .arg(dir.path())
+        .output()
+        .expect("run berth bench");
+    assert!(!unknown.status.success());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.contains("no tool \"nope\"") && stderr.contains("echo"), "{stderr}");
+}
