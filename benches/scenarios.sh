@@ -3,7 +3,7 @@
 # release berth on loopback, one server per scenario, and writes one JSON
 # result and one HTML report per run into .build/scenarios/.
 #
-#   benches/scenarios.sh              all scenarios (about 10 minutes)
+#   benches/scenarios.sh              all scenarios (about 15 minutes)
 #   benches/scenarios.sh S1 S4 S9     some of them
 #
 # Client and server share the machine: every figure says so. Needs
@@ -18,7 +18,7 @@ PORT="${PORT:-18181}"
 URL="http://127.0.0.1:$PORT"
 ulimit -n "$(ulimit -Hn)" || true
 
-cargo build --release -q -p berth -p berth-benches --bin berth --bin berth-load
+cargo build --release -q -p berth -p berth-benches --bin berth --bin berth-load --bin berth-coldstart
 mkdir -p "$OUT"
 PLUGINS="$OUT/plugins"
 rm -rf "$PLUGINS" && mkdir -p "$PLUGINS"
@@ -57,6 +57,10 @@ metrics() { # metrics NAME: keep the server's /metrics after a run
 
 want() { [ $# -eq 0 ] || [[ " $* " == *" $SCENARIO "* ]]; }
 
+run_COLD() { # cold start to the first answer, compiled-plugin cache warm
+  mkdir -p "$OUT/coldstart" && cp plugins/echo.wasm plugins/textkit.wasm "$OUT/coldstart/"
+  "$BIN/berth-coldstart" --berth "$BIN/berth" --plugins "$OUT/coldstart" --runs 20 | tee "$OUT/COLD.txt"
+}
 run_S1() { # baseline: 150 connections; erlmcp's target rate, then closed loop for capacity
   start ""
   load S1-open --connections 150 --rate 5000 --duration 60
@@ -65,6 +69,18 @@ run_S1() { # baseline: 150 connections; erlmcp's target rate, then closed loop f
   load S1-ws --transport ws --connections 64 --in-flight 32 --duration 20
   load S1-legacy --transport legacy --connections 64 --duration 20
   stop
+}
+run_S1R() { # S1 with isolation = "reuse" for echo (warm instances instead of one per call)
+  local plugins_fresh=$PLUGINS
+  PLUGINS="$OUT/plugins-reuse"
+  rm -rf "$PLUGINS" && mkdir -p "$PLUGINS"
+  cp plugins/echo.wasm "$PLUGINS/" && printf 'isolation = "reuse"\n' > "$PLUGINS/echo.toml"
+  start ""
+  load S1R-64 --connections 64 --duration 20
+  load S1R-ws --transport ws --connections 64 --in-flight 32 --duration 20
+  load S1R-ws-16x8 --transport ws --connections 16 --in-flight 8 --duration 20
+  stop
+  PLUGINS=$plugins_fresh
 }
 run_S2() { # connection ladder over WebSocket at a fixed 10,000 req/s, then HTTP closed loop
   start ""
@@ -141,7 +157,7 @@ run_S11() { # idle connections: RSS per held WebSocket connection
   stop
 }
 
-for SCENARIO in S1 S2 S3 S4 S5 S6 S7 S8 S9 S10 S11; do
+for SCENARIO in COLD S1 S1R S2 S3 S4 S5 S6 S7 S8 S9 S10 S11; do
   if want "$@"; then
     "run_$SCENARIO"
   fi

@@ -86,6 +86,11 @@ impl ClientChannel {
             Ok(Err(_)) => Err(RpcError::internal(format!("the session closed before the client answered {method}"))),
             Err(_) => {
                 self.session.forget(&id);
+                // Tell the client to stop working on it, as MCP asks of either side.
+                (self.send)(crate::protocol::jsonrpc::notification(
+                    "notifications/cancelled",
+                    json!({ "requestId": id, "reason": format!("no answer within {} s", CLIENT_ANSWER_TIMEOUT.as_secs()) }),
+                ));
                 Err(RpcError::internal(format!(
                     "the client did not answer {method} within {} s",
                     CLIENT_ANSWER_TIMEOUT.as_secs()

@@ -81,6 +81,7 @@ pub async fn serve_http(listener: TcpListener, router: Arc<Router>, config: &Con
             tracing::debug!("cannot set TCP_NODELAY: {e}");
         }
     });
+    spawn_session_reaper(&state);
     let stopping = Arc::new(tokio::sync::Notify::new());
     let signalled = stopping.clone();
     let announcer = state.clone();
@@ -107,6 +108,22 @@ pub async fn serve_http(listener: TcpListener, router: Arc<Router>, config: &Con
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     served
+}
+
+/// Drops idle legacy sessions on a schedule, until the server is gone.
+fn spawn_session_reaper(state: &Arc<HttpState>) {
+    let weak = Arc::downgrade(state);
+    let every = state.sessions.reap_every();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let Some(state) = weak.upgrade() else { return };
+            let reaped = state.sessions.reap();
+            if reaped > 0 {
+                tracing::debug!("reaped {reaped} idle legacy sessions");
+            }
+        }
+    });
 }
 
 /// Refuses to serve a non-loopback address with no auth configured, unless

@@ -153,8 +153,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Every live HTTP session, capped, with idle ones expiring.
 ///
 /// A client that never sends DELETE leaves its session behind; sessions idle
-/// longer than `idle` are dropped when room is needed, so abandoned sessions
-/// cannot fill the store for good.
+/// longer than `idle` are reaped periodically (and at once when room is
+/// needed), so abandoned sessions cannot fill the store or memory for good.
 pub struct SessionStore {
     sessions: RwLock<HashMap<String, Arc<Session>>>,
     max: usize,
@@ -212,6 +212,21 @@ impl SessionStore {
         self.sessions.write().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(id).is_some()
     }
 
+    /// Drops every session idle for longer than the idle time; how many went.
+    pub fn reap(&self) -> usize {
+        let now = self.now();
+        let idle = self.idle.as_secs();
+        let mut sessions = self.sessions.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let before = sessions.len();
+        sessions.retain(|_, s| now.saturating_sub(s.last_used.load(Ordering::Relaxed)) < idle);
+        before - sessions.len()
+    }
+
+    /// How often [`reap`](Self::reap) should run: a quarter of the idle time, 1 s to 60 s.
+    pub fn reap_every(&self) -> std::time::Duration {
+        (self.idle / 4).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(60))
+    }
+
     /// How many sessions are live.
     pub fn len(&self) -> usize {
         self.sessions.read().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
@@ -220,5 +235,22 @@ impl SessionStore {
     /// Whether no session is live.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_sessions_are_reaped_and_live_ones_kept() {
+        let store = SessionStore::new(10, std::time::Duration::ZERO);
+        store.insert(Session::new("2025-11-25", Value::Null)).expect("room");
+        assert_eq!(store.reap(), 1, "a session idle past a zero idle time goes");
+        assert!(store.is_empty());
+        let kept = SessionStore::new(10, std::time::Duration::from_secs(3600));
+        kept.insert(Session::new("2025-11-25", Value::Null)).expect("room");
+        assert_eq!(kept.reap(), 0);
+        assert_eq!(kept.len(), 1);
     }
 }
