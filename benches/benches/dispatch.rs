@@ -19,16 +19,7 @@ use berth_benches::baseline::Baseline;
 const TEXT: &str = "0123456789012345678901234567890123456789012345678901234567890123";
 
 fn modern_call(tool: &str, arguments: Value) -> Value {
-    json!({
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {
-            "name": tool, "arguments": arguments,
-            "_meta": {
-                "io.modelcontextprotocol/protocolVersion": era::MODERN_VERSION,
-                "io.modelcontextprotocol/clientCapabilities": {}
-            }
-        }
-    })
+    berth::bench::modern_call(tool, &arguments)
 }
 
 /// In-process dispatch, from a parsed request to the MCP result: registry

@@ -158,7 +158,8 @@ pub async fn run(router: Arc<Router>, plan: &BenchPlan) -> Result<BenchReport> {
     })
 }
 
-fn request_bytes(tool: &str, arguments: &Value) -> Vec<u8> {
+/// A 2026-07-28 `tools/call` request of `tool` with `arguments` (id 1).
+pub fn modern_call(tool: &str, arguments: &Value) -> Value {
     json!({
         "jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": {
@@ -169,8 +170,10 @@ fn request_bytes(tool: &str, arguments: &Value) -> Vec<u8> {
             },
         },
     })
-    .to_string()
-    .into_bytes()
+}
+
+fn request_bytes(tool: &str, arguments: &Value) -> Vec<u8> {
+    modern_call(tool, arguments).to_string().into_bytes()
 }
 
 /// Makes `calls` calls with `concurrency` workers; one sample per call.

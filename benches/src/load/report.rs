@@ -77,8 +77,8 @@ pub fn to_json(plan: &Plan, outcomes: &Outcomes, command: &str, unix_time: u64) 
 /// One line of a chart: name, colour, (x, y) points.
 type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
 
-/// A line chart of `series` over seconds, with dashed vertical `marks`, as SVG.
-fn chart(title: &str, unit: &str, series: &[Series<'_>], marks: &[f64]) -> String {
+/// A line chart of `series` over `x_label` (seconds, ladder step), with dashed vertical `marks`, as SVG.
+fn chart(title: &str, unit: &str, x_label: &str, series: &[Series<'_>], marks: &[f64]) -> String {
     let (width, height, left, bottom) = (760.0, 260.0, 60.0, 30.0);
     let all = series.iter().flat_map(|(_, _, points)| points.iter());
     let x_max = all.clone().map(|p| p.0).fold(1.0f64, f64::max);
@@ -98,7 +98,7 @@ fn chart(title: &str, unit: &str, series: &[Series<'_>], marks: &[f64]) -> Strin
             r##"<line x1="{left}" x2="{right}" y1="{at}" y2="{at}" stroke="#ddd"/><text x="{label_x}" y="{label_y}" text-anchor="end">{label}</text>"##
         );
     }
-    let _ = write!(svg, r#"<text x="{}" y="{}" text-anchor="end">seconds</text>"#, width - 10.0, height - 4.0);
+    let _ = write!(svg, r#"<text x="{}" y="{}" text-anchor="end">{x_label}</text>"#, width - 10.0, height - 4.0);
     for mark in marks {
         let _ = write!(
             svg,
@@ -172,17 +172,38 @@ pub fn to_html(plan: &Plan, outcomes: &Outcomes, result: &Value) -> String {
         totals["latency_ms"]["max"],
         totals["peak_connections"]
     );
-    html.push_str(&chart("answers per second", "", &[("answers/s", "#2a6", throughput)], &marks));
+    html.push_str(&chart("answers per second", "", "seconds", &[("answers/s", "#2a6", throughput)], &marks));
     html.push_str(&chart(
         "latency (ms)",
         "",
+        "seconds",
         &[("p50", "#36c", latency(0.5)), ("p99", "#c33", latency(0.99)), ("max", "#999", latency(1.0))],
         &marks,
     ));
     let rss: Vec<(f64, f64)> =
         timeline.iter().filter_map(|p| p.server_rss.map(|r| (p.second, r as f64 / 1e6))).collect();
     if !rss.is_empty() {
-        html.push_str(&chart("server RSS (MB)", "", &[("rss", "#a60", rss)], &marks));
+        html.push_str(&chart("server RSS (MB)", "", "seconds", &[("rss", "#a60", rss)], &marks));
+    }
+    if outcomes.steps.len() > 1 {
+        let by_step = |read: &dyn Fn(&Counts) -> f64| -> Vec<(f64, f64)> {
+            outcomes.steps.iter().enumerate().map(|(n, (_, counts))| ((n + 1) as f64, read(counts))).collect()
+        };
+        let step_secs = plan.step.as_secs_f64().max(1e-9);
+        html.push_str(&chart(
+            "answers per second by ladder step",
+            "",
+            "ladder step (connections in the table below)",
+            &[("answers/s", "#2a6", by_step(&|c| c.answered as f64 / step_secs))],
+            &[],
+        ));
+        html.push_str(&chart(
+            "latency (ms) by ladder step",
+            "",
+            "ladder step (connections in the table below)",
+            &[("p50", "#36c", by_step(&|c| percentile(c, 0.5))), ("p99", "#c33", by_step(&|c| percentile(c, 0.99)))],
+            &[],
+        ));
     }
     html.push_str("<h2>Per step</h2><table><tr><th>connections</th><th>answers/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>errors</th></tr>");
     for step in result["steps"].as_array().into_iter().flatten() {
