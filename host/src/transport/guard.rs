@@ -11,7 +11,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-use super::http::{HttpState, rpc_error_response};
+use super::http::HttpState;
+use super::overload::json_error;
 use crate::protocol::jsonrpc::RpcError;
 
 /// The allowlists a request is checked against.
@@ -54,7 +55,7 @@ impl OriginPolicy {
 /// Middleware answering 403 to a refused Origin or Host.
 pub async fn check(State(state): State<Arc<HttpState>>, request: Request, next: Next) -> Response {
     match state.origins.refuse(request.headers()) {
-        Some(reason) => rpc_error_response(StatusCode::FORBIDDEN, &RpcError::invalid_request(reason)).into_response(),
+        Some(reason) => json_error(StatusCode::FORBIDDEN, &RpcError::invalid_request(reason)).into_response(),
         None => next.run(request).await,
     }
 }

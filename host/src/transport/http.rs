@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::auth::{self, Auth};
 use super::guard::{self, OriginPolicy};
-use super::overload::{self, Limits};
+use super::overload::{self, Limits, json_error, json_response};
 use crate::config::{Config, WsConfig};
 use crate::notices::{Notice, SubscriptionFilter};
 use crate::protocol::era::{self, RoutingHeaders};
@@ -107,7 +107,7 @@ pub fn app(state: Arc<HttpState>) -> axum::Router {
 async fn resource_metadata(State(state): State<Arc<HttpState>>) -> Response {
     match state.auth.as_ref().and_then(Auth::resource_metadata) {
         Some(metadata) => json_response(StatusCode::OK, &metadata),
-        None => rpc_error_response(StatusCode::NOT_FOUND, &RpcError::invalid_request("OAuth is not configured")),
+        None => json_error(StatusCode::NOT_FOUND, &RpcError::invalid_request("OAuth is not configured")),
     }
 }
 
@@ -164,18 +164,6 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
     json_response(StatusCode::OK, &body)
 }
 
-/// A JSON body with `status`.
-fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-}
-
-/// A JSON-RPC error reply (id null) with `status`.
-pub fn rpc_error_response(status: StatusCode, error: &RpcError) -> Response {
-    json_response(status, &jsonrpc::failure(&Value::Null, error))
-}
-
 /// A header's value with surrounding whitespace removed.
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
@@ -205,20 +193,20 @@ async fn post_mcp(State(state): State<Arc<HttpState>>, headers: HeaderMap, body:
     let accept = accepts(&headers);
     if !accept.json && !accept.sse {
         let error = RpcError::invalid_request("Accept must include application/json or text/event-stream");
-        return rpc_error_response(StatusCode::NOT_ACCEPTABLE, &error);
+        return json_error(StatusCode::NOT_ACCEPTABLE, &error);
     }
     if let Some(content_type) = header_str(&headers, "content-type")
         && !content_type.starts_with("application/json")
     {
         let error = RpcError::invalid_request(format!("Content-Type must be application/json, not {content_type:?}"));
-        return rpc_error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, &error);
+        return json_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, &error);
     }
     let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(_) => {
             let error =
                 RpcError::invalid_request(format!("the request body is larger than {} bytes", state.max_body_bytes));
-            return rpc_error_response(StatusCode::PAYLOAD_TOO_LARGE, &error);
+            return json_error(StatusCode::PAYLOAD_TOO_LARGE, &error);
         }
     };
     match jsonrpc::parse(&bytes) {
@@ -400,7 +388,7 @@ fn error_reply(request: &Request, error: &RpcError, modern: bool) -> Response {
 
 fn unknown_session() -> Response {
     let error = RpcError::invalid_request("unknown or terminated session: send initialize to start a new one");
-    rpc_error_response(StatusCode::NOT_FOUND, &error)
+    json_error(StatusCode::NOT_FOUND, &error)
 }
 
 /// Notifications are accepted with 202; `notifications/cancelled` cancels a legacy call.
@@ -425,7 +413,7 @@ fn client_answer(state: &HttpState, headers: &HeaderMap, id: &Value, answer: Res
             }
             StatusCode::ACCEPTED.into_response()
         }
-        Ok(None) => rpc_error_response(
+        Ok(None) => json_error(
             StatusCode::BAD_REQUEST,
             &RpcError::invalid_request("a response needs the Mcp-Session-Id of the session that asked"),
         ),
@@ -548,7 +536,7 @@ async fn get_mcp(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Res
     };
     if !accepts(&headers).sse {
         let error = RpcError::invalid_request("GET /mcp needs Accept: text/event-stream");
-        return rpc_error_response(StatusCode::NOT_ACCEPTABLE, &error);
+        return json_error(StatusCode::NOT_ACCEPTABLE, &error);
     }
     if let Some(last) = header_str(&headers, "last-event-id")
         && let Some(log) = session.stream_for(last)
@@ -580,7 +568,7 @@ async fn delete_mcp(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> 
 /// 405 for GET/DELETE outside a legacy session: 2026-07-28 is POST only.
 fn method_not_allowed() -> Response {
     let error = RpcError::invalid_request("only POST is allowed here without a legacy Mcp-Session-Id");
-    let mut response = rpc_error_response(StatusCode::METHOD_NOT_ALLOWED, &error);
+    let mut response = json_error(StatusCode::METHOD_NOT_ALLOWED, &error);
     response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
     response
 }

@@ -117,10 +117,11 @@ impl Limits {
 
 /// A JSON-RPC error (id null) as the body of `status`.
 pub fn json_error(status: StatusCode, error: &RpcError) -> Response {
-    json_body(status, &jsonrpc::failure(&Value::Null, error))
+    json_response(status, &jsonrpc::failure(&Value::Null, error))
 }
 
-fn json_body(status: StatusCode, body: &Value) -> Response {
+/// A JSON body with `status`.
+pub fn json_response(status: StatusCode, body: &Value) -> Response {
     let mut response = (status, body.to_string()).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response

@@ -69,9 +69,10 @@ pub async fn upgrade(
         .protocols([SUBPROTOCOL])
         .max_message_size(max)
         .max_frame_size(max)
-        // tungstenite's default 128 KiB read and write buffers would make each
-        // idle connection cost ~260 KiB; MCP messages are small, and the
-        // buffers grow when a large one arrives.
+        // With tungstenite's default 128 KiB read and write buffers an idle
+        // connection cost ~137 KB of RSS, with these ~10 KB (scenario S11 in
+        // BENCHMARKS.md); MCP messages are small, and the buffers grow when a
+        // large one arrives.
         .read_buffer_size(BUFFER_BYTES)
         .write_buffer_size(BUFFER_BYTES)
         .on_failed_upgrade(|error| tracing::debug!("WebSocket upgrade failed: {error}"))
