@@ -171,7 +171,24 @@ async fn serve(socket: WebSocket, state: Arc<HttpState>, _permit: OwnedSemaphore
     connection.close(calls, cancel, Duration::from_secs(1)).await;
     drop(connection);
     drop(control);
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    // The closing handshake: keep reading (and dropping) what the client still
+    // sends until it answers our close frame, so unread input does not make
+    // the kernel reset the connection before that frame arrives. A client that
+    // reads nothing gets a few seconds, then the socket is dropped.
+    let abort = writer.abort_handle();
+    let finish = async {
+        let drain = async {
+            while let Some(Ok(frame)) = frames.next().await {
+                if let Message::Close(_) = frame {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::join!(drain, writer);
+    };
+    if tokio::time::timeout(Duration::from_secs(5), finish).await.is_err() {
+        abort.abort();
+    }
     state.ws_connections.fetch_sub(1, Ordering::Relaxed);
 }
 

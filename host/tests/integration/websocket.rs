@@ -109,6 +109,41 @@ async fn binary_frames_are_refused_and_oversized_messages_close_with_1009() {
 }
 
 #[tokio::test]
+async fn a_client_that_stops_reading_is_closed_with_1008_not_buffered_for() {
+    use futures_util::{SinkExt, StreamExt};
+    let server = Server::with_config(&["echo"], "[ws]\nsend_queue = 4\n");
+    let ws = WsClient::connect(&server).await;
+    let (mut sink, mut stream) = ws.socket.split();
+    // ~19 MB of answers: far more than the socket buffers hold while the client does not read.
+    let text = "x".repeat(96 * 1024);
+    let sender = tokio::spawn(async move {
+        for id in 0..200 {
+            let frame = Message::Text(call(id, "echo", json!({ "text": text })).to_string().into());
+            if sink.send(frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut answers = 0;
+    let code = loop {
+        match tokio::time::timeout(Duration::from_secs(20), stream.next()).await.expect("the server ends it in time") {
+            Some(Ok(Message::Text(_))) => answers += 1,
+            Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => break None,
+        }
+    };
+    sender.abort();
+    assert_eq!(code, Some(1008), "closed as a slow consumer after {answers} answers");
+    assert!(answers < 200, "the server stopped queueing for the client ({answers} answers)");
+    // The server itself is fine.
+    let mut fresh = WsClient::connect(&server).await;
+    fresh.send(&call(1, "echo", json!({ "text": "ok" }))).await;
+    assert_eq!(fresh.reply().await["result"]["content"][0]["text"], "ok");
+}
+
+#[tokio::test]
 async fn the_server_pings_and_closes_idle_connections() {
     use futures_util::StreamExt;
     let server = Server::with_config(&["echo"], "[ws]\nping_interval_secs = 1\nidle_timeout_secs = 2\n");
