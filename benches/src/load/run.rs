@@ -272,10 +272,9 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
             }
             let gap = interval(&shared);
             let can_send = !plan.idle && pending.len() < plan.in_flight && now < shared.end;
-            let send_at = match gap {
-                Some(_) => next,
-                None => now,
-            };
+            // Closed loop sends at once: a timer, even one already due, would
+            // wait for the next millisecond tick of tokio's timer wheel.
+            let send_at = gap.map(|_| next);
             tokio::select! {
                 biased;
                 frame = stream.next() => match frame {
@@ -295,7 +294,12 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
                         continue 'connection;
                     }
                 },
-                () = sleep_until(send_at.into()), if can_send => {
+                () = async {
+                    if let Some(at) = send_at {
+                        sleep_until(at.into()).await;
+                    }
+                }, if can_send => {
+                    let send_at = send_at.unwrap_or_else(Instant::now);
                     // Closed loop: fill every free slot, then flush once; open loop: one on schedule.
                     let burst = if gap.is_some() { 1 } else { plan.in_flight - pending.len() };
                     let mut failed = false;
