@@ -243,9 +243,13 @@ pub fn write_scalar(text: &mut String, name: &str, kind: &str, help: &str, value
 
 /// This process's resident memory in bytes, from `/proc/self/statm` (0 elsewhere).
 pub fn resident_bytes() -> u64 {
-    let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else {
-        return 0;
-    };
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
-    pages * 4096
+    resident_bytes_of("self").unwrap_or(0)
+}
+
+/// The resident memory of process `pid` (or `self`) in bytes, from `/proc/PID/statm`.
+///
+/// Pages are taken as 4 KiB, the page size of the x86-64 and most aarch64 Linux kernels.
+pub fn resident_bytes_of(pid: &str) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    statm.split_whitespace().nth(1)?.parse::<u64>().ok().map(|pages| pages * 4096)
 }

@@ -4,12 +4,10 @@ use std::time::Instant;
 
 /// Clock ticks per second of `/proc/*/stat` times (USER_HZ, 100 on Linux).
 const TICKS_PER_SEC: f64 = 100.0;
-const PAGE_BYTES: u64 = 4096;
 
 /// The resident memory of process `pid` in bytes.
 pub fn rss_bytes(pid: &str) -> Option<u64> {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    statm.split_whitespace().nth(1)?.parse::<u64>().ok().map(|pages| pages * PAGE_BYTES)
+    berth::metrics::resident_bytes_of(pid)
 }
 
 /// CPU seconds (user + system) process `pid` has used.

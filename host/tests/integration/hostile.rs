@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::*;
@@ -318,41 +318,11 @@ async fn send(server: &Server, probe: Probe) -> (u16, Option<i64>) {
             }
             request.send().await.expect("send")
         }
-        Probe::Raw(text) => return raw(server, &text).await,
+        Probe::Raw(text) => return raw_http(server, &text).await,
     };
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     (status, body["error"]["code"].as_i64())
-}
-
-/// Writes `text` on a fresh connection and reads the answer's status and code.
-async fn raw(server: &Server, text: &str) -> (u16, Option<i64>) {
-    let mut stream = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://")).await.expect("connect");
-    stream.write_all(text.as_bytes()).await.expect("write");
-    let mut answer = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(10), async {
-        let mut buffer = [0u8; 4096];
-        while let Ok(n) = stream.read(&mut buffer).await {
-            if n == 0 {
-                break;
-            }
-            answer.extend_from_slice(&buffer[..n]);
-            let text = String::from_utf8_lossy(&answer);
-            if let Some((head, body)) = text.split_once("\r\n\r\n")
-                && (body.ends_with('}') || head.to_ascii_lowercase().contains("content-length: 0"))
-            {
-                break;
-            }
-        }
-    })
-    .await;
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let code = text
-        .split_once("\r\n\r\n")
-        .and_then(|(_, body)| serde_json::from_str::<Value>(body).ok())
-        .and_then(|body| body["error"]["code"].as_i64());
-    (status, code)
 }
 
 #[tokio::test]

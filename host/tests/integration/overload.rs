@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::*;
 
@@ -130,29 +129,12 @@ async fn slow_requests_and_partial_bodies_time_out_with_504() {
 
     // Slowloris: headers promise 100 bytes, 10 arrive, then nothing.
     let addr = server.base.trim_start_matches("http://").to_owned();
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
     let head = format!(
         "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"jsonrpc\""
     );
-    stream.write_all(head.as_bytes()).await.expect("write");
-    let mut response = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(10), async {
-        let mut buffer = [0u8; 4096];
-        loop {
-            let n = stream.read(&mut buffer).await.unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            response.extend_from_slice(&buffer[..n]);
-            if response.windows(4).any(|w| w == b"\r\n\r\n") && response.ends_with(b"}") {
-                break;
-            }
-        }
-    })
-    .await;
-    assert!(read.is_ok(), "the server answered the stalled upload");
-    let text = String::from_utf8_lossy(&response);
-    assert!(text.starts_with("HTTP/1.1 504"), "got {text}");
+    let (status, code) = raw_http(&server, &head).await;
+    assert_eq!(status, 504, "the server answered the stalled upload with 504");
+    assert_eq!(code, Some(-32000));
     // The server is still healthy.
     assert_eq!(first_text(&call_tool(&server, "faulty_ok", json!({})).await), "ok");
 }
