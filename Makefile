@@ -45,11 +45,14 @@ $(VENV)/.installed: tests/python/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 	@touch $@
 
-## lint: formatting and clippy, warnings are errors
+## lint: formatting, clippy with warnings as errors, no import cycles in host/src, no file over 400 lines
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cd examples/plugins && cargo clippy --target $(WASM_TARGET) -- -D warnings
+	$(PYTHON) .ci/cycles.py host/src
+	@long=$$(find host/src -name '*.rs' -exec wc -l {} + | awk '$$2 != "total" && $$1 > 400'); \
+	  if [ -n "$$long" ]; then echo "files over 400 lines (split them by concept):"; echo "$$long"; exit 1; fi
 
 ## test: everything: lint, Rust tests, Python SDK client tests, official conformance suites, fuzz smoke
 test: fixtures venv lint test-fuzz test-rust test-python test-load test-conformance

@@ -1,4 +1,4 @@
-//! Dispatch latency: in process (router → pool → wasm → MCP result) for
+//! Dispatch latency: in process (exchange → router → pool → wasm → MCP result) for
 //! `echo` and a CPU tool in both isolation modes, the same `echo` called
 //! through bare wasmtime (the baseline), JSON-RPC parse and serialize, and
 //! one HTTP round trip through the full tower stack on loopback.
@@ -7,12 +7,11 @@
 
 use std::sync::Arc;
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 
 use berth::protocol::era;
 use berth::protocol::jsonrpc::{self, Message, parse};
-use berth::router::{Era, RequestContext};
 use berth_benches::baseline::Baseline;
 
 /// The scenario workload: 64 bytes of text.
@@ -22,10 +21,11 @@ fn modern_call(tool: &str, arguments: Value) -> Value {
     berth::bench::modern_call(tool, &arguments)
 }
 
-/// In-process dispatch, from a parsed request to the MCP result: registry
-/// lookup, permit, instance (fresh or warm), wasm call, result mapping.
-/// `echo` (64 B) and `hash` (SHA-256 of 4 KiB), fresh and reuse. Parsing and
-/// serializing are timed apart (`jsonrpc/*`).
+/// In-process dispatch, from a parsed request to the MCP result: routing
+/// (era, envelope check, one snapshot load), registry lookup, permit,
+/// instance (fresh or warm), wasm call, result mapping. `echo` (64 B) and
+/// `hash` (SHA-256 of 4 KiB), fresh and reuse. Parsing and serializing are
+/// timed apart (`jsonrpc/*`).
 fn dispatch(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("tokio");
     let mut group = c.benchmark_group("dispatch");
@@ -37,20 +37,19 @@ fn dispatch(c: &mut Criterion) {
         let Ok(Message::Request(request)) = parse(call.to_string().as_bytes()) else {
             panic!("bench request does not parse")
         };
-        let request = Arc::new(request);
-        let envelope = era::check_modern(&request.method, request.params_object(), None).expect("envelope");
         for (mode, reuse) in [("fresh", false), ("reuse", true)] {
-            let (router, _dir) = rt.block_on(berth_benches::plugin_router(plugin, reuse));
+            let (exchange, _dir) = rt.block_on(berth_benches::plugin_exchange(plugin, reuse));
             group.bench_function(BenchmarkId::new(name, mode), |b| {
-                b.to_async(&rt).iter(|| {
-                    let (router, request, envelope) = (router.clone(), request.clone(), envelope.clone());
-                    async move {
-                        let cx = RequestContext::new(&request, Era::Modern(envelope), None, Default::default());
-                        let result = router.handle(&request, &cx).await.expect("the tool answers");
+                // The request is copied outside the timed part: `call` takes it by value.
+                b.to_async(&rt).iter_batched(
+                    || (exchange.clone(), request.clone()),
+                    |(exchange, request)| async move {
+                        let result = exchange.call(request).await.expect("the tool answers");
                         assert_ne!(result["isError"], true, "{result}");
                         result
-                    }
-                })
+                    },
+                    BatchSize::SmallInput,
+                )
             });
         }
     }
@@ -102,11 +101,11 @@ fn json_rpc(c: &mut Criterion) {
 fn http_roundtrip(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("tokio");
     let url = rt.block_on(async {
-        let router = berth_benches::bundled_router().await;
+        let exchange = berth_benches::bundled_exchange().await;
         let listener = berth::server::bind("127.0.0.1:0".parse().expect("addr")).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let config = berth::config::Config::default();
-        tokio::spawn(async move { berth::server::serve_http(listener, router, &config).await });
+        tokio::spawn(async move { berth::server::serve_http(listener, exchange, &config).await });
         format!("http://{addr}/mcp")
     });
     let client = Arc::new(reqwest::Client::builder().tcp_nodelay(true).build().expect("client"));

@@ -2,13 +2,13 @@
 //! through wasmtime, with no berth code, so berth's dispatch overhead can be
 //! stated as a ratio measured in one run.
 //!
-//! The engine is configured as berth's is (pooling allocator with resident
-//! memory kept, copy-on-write images, epoch interruption, component-model
-//! async off); the host imports are minimal stubs and WASI gets an empty
-//! context, which is the least any host must provide to this component.
+//! The engine is berth's own, built by the same function with the default
+//! pool settings (`::berth::runtime::build_engine`), so the two cannot drift;
+//! the host imports are minimal stubs and WASI gets an empty context, which
+//! is the least any host must provide to this component.
 
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker, ResourceTable};
-use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 wasmtime::component::bindgen!({
@@ -71,29 +71,10 @@ pub struct Warm {
 }
 
 impl Baseline {
-    /// Compiles `wasm` on an engine tuned like berth's.
+    /// Compiles `wasm` on berth's engine.
     pub fn new(wasm: &[u8]) -> wasmtime::Result<Self> {
-        let mut pool = PoolingAllocationConfig::new();
-        pool.total_component_instances(100)
-            .total_core_instances(800)
-            .max_core_instances_per_component(32)
-            .total_memories(200)
-            .max_memories_per_component(4)
-            .total_tables(400)
-            .max_tables_per_component(16)
-            .total_stacks(100)
-            .max_memory_size(256 << 20)
-            .linear_memory_keep_resident(2 << 20)
-            .table_keep_resident(64 << 10)
-            .pagemap_scan(wasmtime::Enabled::Auto);
-        let mut config = wasmtime::Config::new();
-        config
-            .wasm_component_model(true)
-            .epoch_interruption(true)
-            .concurrency_support(false)
-            .memory_init_cow(true)
-            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&config)?;
+        // `::berth` is the crate; plain `berth` is the WIT package bindgen generated above.
+        let engine = ::berth::runtime::build_engine(&::berth::config::Config::default().pool)?;
         let component = Component::new(&engine, wasm)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;

@@ -1,7 +1,8 @@
 //! `berth bench`: the in-process dispatch latency of one plugin tool.
 //!
 //! Each call goes the way a request does once its bytes have arrived: parse
-//! the JSON-RPC message, check the 2026-07-28 envelope, route, take the
+//! the JSON-RPC message, route it through the exchange (era, envelope,
+//! snapshot), dispatch it in the router, take the
 //! plugin's permit, get an instance (fresh or warm, as the plugin's sidecar
 //! says), call the tool, and serialize the MCP result. No socket is involved,
 //! so the figure is berth's own cost plus the plugin's work. Latencies go into
@@ -14,9 +15,9 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
+use crate::exchange::Exchange;
 use crate::protocol::era;
 use crate::protocol::jsonrpc::{self, Message};
-use crate::router::{Era, RequestContext, Router};
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -111,9 +112,9 @@ impl BenchReport {
 /// One call's outcome: its latency and, if it failed, why.
 type Sample = (u64, Option<String>);
 
-/// Runs `plan` against `router`.
-pub async fn run(router: Arc<Router>, plan: &BenchPlan) -> Result<BenchReport> {
-    let snapshot = router.registry().snapshot();
+/// Runs `plan` against `exchange`.
+pub async fn run(exchange: Arc<Exchange>, plan: &BenchPlan) -> Result<BenchReport> {
+    let snapshot = exchange.registry().snapshot();
     let plugin = snapshot.tool(&plan.tool).ok_or_else(|| {
         let known: Vec<String> =
             snapshot.plugins().iter().flat_map(|p| p.catalog.tools.iter().map(|t| t.name.clone())).collect();
@@ -125,14 +126,14 @@ pub async fn run(router: Arc<Router>, plan: &BenchPlan) -> Result<BenchReport> {
     let bytes = Arc::new(request_bytes(&plan.tool, &plan.arguments));
     let concurrency = plan.concurrency.max(1);
     // Warm-up: the same calls, unmeasured; a failure here stops the run early.
-    let warmup = drive(&router, &bytes, plan.warmup, concurrency).await;
+    let warmup = drive(&exchange, &bytes, plan.warmup, concurrency).await;
     if let Some((_, Some(error))) = warmup.iter().find(|(_, e)| e.is_some())
         && warmup.iter().all(|(_, e)| e.is_some())
     {
         return Err(Error::Config(format!("every warm-up call of {} failed: {error}", plan.tool)));
     }
     let started = Instant::now();
-    let samples = drive(&router, &bytes, plan.calls, concurrency).await;
+    let samples = drive(&exchange, &bytes, plan.calls, concurrency).await;
     let elapsed = started.elapsed();
     let mut latency =
         Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| Error::Config(e.to_string()))?;
@@ -148,7 +149,7 @@ pub async fn run(router: Arc<Router>, plan: &BenchPlan) -> Result<BenchReport> {
     Ok(BenchReport {
         tool: plan.tool.clone(),
         plugin: plugin.name.to_string(),
-        isolation: format!("{:?}", plugin.settings.isolation).to_lowercase(),
+        isolation: format!("{:?}", plugin.settings().isolation).to_lowercase(),
         calls: plan.calls,
         concurrency,
         errors,
@@ -177,17 +178,17 @@ fn request_bytes(tool: &str, arguments: &Value) -> Vec<u8> {
 }
 
 /// Makes `calls` calls with `concurrency` workers; one sample per call.
-async fn drive(router: &Arc<Router>, bytes: &Arc<Vec<u8>>, calls: u64, concurrency: u64) -> Vec<Sample> {
+async fn drive(exchange: &Arc<Exchange>, bytes: &Arc<Vec<u8>>, calls: u64, concurrency: u64) -> Vec<Sample> {
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..concurrency {
         let share = calls / concurrency + u64::from(worker < calls % concurrency);
-        let router = router.clone();
+        let exchange = exchange.clone();
         let bytes = bytes.clone();
         workers.spawn(async move {
             let mut samples = Vec::with_capacity(share as usize);
             for _ in 0..share {
                 let started = Instant::now();
-                let error = one_call(&router, &bytes).await.err();
+                let error = one_call(&exchange, &bytes).await.err();
                 samples.push((started.elapsed().as_nanos() as u64, error));
             }
             samples
@@ -204,15 +205,14 @@ async fn drive(router: &Arc<Router>, bytes: &Arc<Vec<u8>>, calls: u64, concurren
 }
 
 /// One dispatch, from bytes to serialized reply.
-async fn one_call(router: &Router, bytes: &[u8]) -> std::result::Result<(), String> {
+async fn one_call(exchange: &Exchange, bytes: &[u8]) -> std::result::Result<(), String> {
     let Ok(Message::Request(request)) = jsonrpc::parse(bytes) else {
         return Err("the request does not parse".into());
     };
-    let envelope = era::check_modern(&request.method, request.params_object(), None).map_err(|e| e.message)?;
-    let cx = RequestContext::new(&request, Era::Modern(envelope), None, Default::default());
-    let result = router.handle(&request, &cx).await.map_err(|e| e.message)?;
+    let id = request.id.clone();
+    let result = exchange.call(request).await.map_err(|e| e.message)?;
     let is_error = result.get("isError").and_then(Value::as_bool).unwrap_or(false);
-    let reply = jsonrpc::success(&request.id, result).to_string();
+    let reply = jsonrpc::success(&id, result).to_string();
     if is_error {
         return Err(format!("isError result: {}", reply.chars().take(200).collect::<String>()));
     }

@@ -170,14 +170,11 @@ pub async fn run(args: Args) -> Result<()> {
             }
             config.auth.allow_unauthenticated |= allow_unauthenticated;
             // Refuse an exposed address without auth before compiling anything.
-            let has_auth = !config.auth.tokens.is_empty()
-                || config.auth.oauth.is_some()
-                || std::env::var(berth::transport::auth::TOKENS_ENV).is_ok_and(|t| !t.trim().is_empty());
-            server::check_exposure(config.listen, has_auth, config.auth.allow_unauthenticated)?;
+            server::check_exposure(config.listen, &config.auth)?;
             // Bind first: a busy port should fail before plugins are compiled.
             let listener = server::bind(config.listen).await?;
-            let router = server::build_router(&config, !common.no_cache, !common.no_watch).await?;
-            let snapshot = router.registry().snapshot();
+            let exchange = server::build(&config, !common.no_cache, !common.no_watch).await?;
+            let snapshot = exchange.registry().snapshot();
             for plugin in snapshot.plugins() {
                 let tools: Vec<&str> = plugin.catalog.tools.iter().map(|t| t.name.as_str()).collect();
                 println!("loaded {} ({}): tools [{}]", plugin.name, plugin.path.display(), tools.join(", "));
@@ -185,14 +182,12 @@ pub async fn run(args: Args) -> Result<()> {
             let addr = listener.local_addr().map_err(|source| berth::Error::Io { what: "listener".into(), source })?;
             println!("berth listening on http://{addr}/mcp");
             println!("berth WebSocket on ws://{addr}/ws");
-            server::serve_http(listener, router, &config).await
+            server::serve_http(listener, exchange, &config).await
         }
         Command::Stdio { common } => {
             let config = common.config()?;
-            let router = server::build_router(&config, !common.no_cache, !common.no_watch).await?;
-            berth::transport::stdio::serve(router, tokio::io::stdin(), tokio::io::stdout(), config.http.max_body_bytes)
-                .await
-                .map_err(|source| berth::Error::Io { what: "stdio".into(), source })
+            let exchange = server::build(&config, !common.no_cache, !common.no_watch).await?;
+            server::serve_stdio(exchange, &config).await
         }
         Command::New { name, lang, dir, sdk } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
@@ -219,9 +214,9 @@ pub async fn run(args: Args) -> Result<()> {
             if calls == 0 {
                 return Err(berth::Error::Config("--calls must be at least 1".into()));
             }
-            let router = server::build_router(&config, !common.no_cache, false).await?;
+            let exchange = server::build(&config, !common.no_cache, false).await?;
             let plan = berth::bench::BenchPlan { tool, arguments, calls, warmup, concurrency };
-            let report = berth::bench::run(router, &plan).await?;
+            let report = berth::bench::run(exchange, &plan).await?;
             if json {
                 println!("{}", report.to_json());
             } else {
@@ -231,15 +226,14 @@ pub async fn run(args: Args) -> Result<()> {
         }
         Command::List { common, json } => {
             let config = common.config()?;
-            let router = server::build_router(&config, !common.no_cache, false).await?;
-            print_list(&router, json);
+            let exchange = server::build(&config, !common.no_cache, false).await?;
+            print_list(&exchange.registry().snapshot(), json);
             Ok(())
         }
     }
 }
 
-fn print_list(router: &berth::router::Router, json: bool) {
-    let snapshot = router.registry().snapshot();
+fn print_list(snapshot: &berth::registry::Snapshot, json: bool) {
     if json {
         let plugins: Vec<serde_json::Value> = snapshot
             .plugins()
@@ -248,10 +242,10 @@ fn print_list(router: &berth::router::Router, json: bool) {
                 serde_json::json!({
                     "name": &*p.name,
                     "path": p.path.display().to_string(),
-                    "tools": p.catalog.tools.iter().map(berth::protocol::mcp::tool).collect::<Vec<_>>(),
-                    "resources": p.catalog.resources.iter().map(berth::protocol::mcp::resource).collect::<Vec<_>>(),
-                    "resourceTemplates": p.catalog.templates.iter().map(berth::protocol::mcp::resource_template).collect::<Vec<_>>(),
-                    "prompts": p.catalog.prompts.iter().map(berth::protocol::mcp::prompt).collect::<Vec<_>>(),
+                    "tools": p.catalog.tools.iter().map(berth::runtime::mcp::tool).collect::<Vec<_>>(),
+                    "resources": p.catalog.resources.iter().map(berth::runtime::mcp::resource).collect::<Vec<_>>(),
+                    "resourceTemplates": p.catalog.templates.iter().map(berth::runtime::mcp::resource_template).collect::<Vec<_>>(),
+                    "prompts": p.catalog.prompts.iter().map(berth::runtime::mcp::prompt).collect::<Vec<_>>(),
                 })
             })
             .collect();

@@ -283,11 +283,6 @@ impl Default for PoolConfig {
 }
 
 impl LimitsConfig {
-    /// The memory cap in bytes.
-    pub fn memory_bytes(&self) -> usize {
-        usize::try_from(self.memory_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
-    }
-
     /// The call deadline.
     pub fn deadline(&self) -> Duration {
         Duration::from_millis(self.deadline_ms)

@@ -1,23 +1,39 @@
 //! berth: a WebAssembly-plugin MCP host.
 //!
-//! The request path reads top to bottom through the modules:
-//! `transport` (HTTP, stdio) → `protocol` (JSON-RPC, protocol eras) →
-//! `router` (method → handler) → `registry` (name → plugin) → `runtime`
-//! (fresh sandboxed instance → wasm call) → back out as an MCP result.
+//! The request path reads top to bottom through the modules, each using
+//! only the ones below it:
+//!
+//! - `transport` — bytes and framing: Streamable HTTP, WebSocket, stdio,
+//!   with the overload, Origin and auth layers in front;
+//! - `exchange` — one message exchange for every transport: era
+//!   classification, `initialize`, `listen`, notice feeds, reply and cancel
+//!   bookkeeping;
+//! - `router` — method → handler, against the request's registry snapshot;
+//! - `session` — legacy sessions, their in-flight requests and event logs;
+//! - `registry` — the snapshot of what is served, and its single writer
+//!   (folder changes and plugin announcements);
+//! - `notices` — the bus that carries list changes and resource updates to streams;
+//! - `runtime` — engine, sandbox, instance pool, plugin exports, host capabilities;
+//! - `protocol` — JSON-RPC, eras, headers, notices, sealed state (no I/O).
+//!
+//! `server` assembles them from a `Config`; `metrics` renders counters the
+//! layers keep; `bench` measures dispatch in process.
 
 pub mod bench;
 pub mod config;
 pub mod error;
+pub mod exchange;
 pub mod metrics;
-pub mod notices;
+pub(crate) mod notices;
 pub mod protocol;
 pub mod registry;
-pub mod router;
+pub(crate) mod router;
 pub mod runtime;
 pub mod scaffold;
 pub mod server;
-pub mod session;
-pub mod transport;
+pub(crate) mod session;
+mod sync;
+pub(crate) mod transport;
 
 pub use config::Config;
 pub use error::{Error, Result};

@@ -1,191 +1,131 @@
 //! Prometheus text for `/metrics`: instance-pool counters per plugin, calls
 //! and latency per tool, and the server's own gauges.
 //!
-//! Counters belong to a loaded plugin version, so a hot reload starts them
-//! again from zero (Prometheus treats that as a counter reset). Every counter
-//! is an atomic the call path bumps without a lock.
+//! This module only renders: the counters live where they are counted (the
+//! runtime's pool and tool stats, the transport's limits). Counters belong
+//! to a loaded plugin version, so a hot reload of its file starts them again
+//! from zero (Prometheus treats that as a counter reset).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use crate::runtime::{CallFailure, Plugin, PoolStats};
+use crate::runtime::{BUCKETS, Ending, Plugin, PoolStats};
 
-/// How a tool call ended, as the `outcome` label says it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// A result without `isError`.
-    Ok,
-    /// A result the plugin marked `isError`.
-    ToolError,
-    /// A JSON-RPC error (bad arguments, a plugin's own error value, ...).
-    ProtocolError,
-    Deadline,
-    Memory,
-    Trap,
-    Busy,
-    Cancelled,
-    Fuel,
-    Output,
-    Instantiate,
+/// The server-wide figures the transports hand to [`render`].
+#[derive(Debug, Default, Clone)]
+pub struct ServerGauges {
+    /// Live legacy (2025-era) sessions.
+    pub sessions: usize,
+    /// Requests running now (HTTP and WebSocket).
+    pub in_flight: usize,
+    /// Requests and streams refused at a server limit.
+    pub shed: u64,
+    /// HTTP requests stopped at the request timeout.
+    pub timeouts: u64,
+    /// Open WebSocket connections.
+    pub websocket_connections: usize,
+    /// Open SSE event streams.
+    pub event_streams: usize,
 }
 
-impl Outcome {
-    const ALL: [Outcome; 11] = [
-        Outcome::Ok,
-        Outcome::ToolError,
-        Outcome::ProtocolError,
-        Outcome::Deadline,
-        Outcome::Memory,
-        Outcome::Trap,
-        Outcome::Busy,
-        Outcome::Cancelled,
-        Outcome::Fuel,
-        Outcome::Output,
-        Outcome::Instantiate,
-    ];
-
-    /// The label value.
-    pub fn label(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::ToolError => "tool_error",
-            Outcome::ProtocolError => "protocol_error",
-            Outcome::Deadline => "deadline",
-            Outcome::Memory => "memory",
-            Outcome::Trap => "trap",
-            Outcome::Busy => "busy",
-            Outcome::Cancelled => "cancelled",
-            Outcome::Fuel => "fuel",
-            Outcome::Output => "output",
-            Outcome::Instantiate => "instantiate",
-        }
-    }
-
-    /// The outcome a sandbox failure stands for.
-    pub fn of_failure(failure: &CallFailure) -> Self {
-        match failure {
-            CallFailure::Deadline { .. } => Outcome::Deadline,
-            CallFailure::Cancelled { .. } => Outcome::Cancelled,
-            CallFailure::Memory { .. } => Outcome::Memory,
-            CallFailure::Trap { .. } => Outcome::Trap,
-            CallFailure::Instantiate { .. } => Outcome::Instantiate,
-            CallFailure::Busy { .. } => Outcome::Busy,
-            CallFailure::Fuel { .. } => Outcome::Fuel,
-            CallFailure::Output { .. } => Outcome::Output,
-        }
-    }
-
-    fn index(self) -> usize {
-        Outcome::ALL.iter().position(|o| *o == self).unwrap_or(0)
-    }
-}
-
-/// Upper bounds of the latency histogram buckets, in seconds.
-const BUCKETS: [f64; 16] =
-    [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
-
-/// Calls of one tool: counts by outcome and a latency histogram.
-#[derive(Debug, Default)]
-pub struct ToolStats {
-    outcomes: [AtomicU64; Outcome::ALL.len()],
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_nanos: AtomicU64,
-}
-
-impl ToolStats {
-    /// Counts one call that ended with `outcome` after `elapsed`.
-    pub fn record(&self, outcome: Outcome, elapsed: Duration) {
-        self.outcomes[outcome.index()].fetch_add(1, Ordering::Relaxed);
-        let seconds = elapsed.as_secs_f64();
-        if let Some(bucket) = BUCKETS.iter().position(|bound| seconds <= *bound) {
-            self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_nanos.fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
-    }
-
-    /// Calls that ended with `outcome`.
-    pub fn outcome(&self, outcome: Outcome) -> u64 {
-        self.outcomes[outcome.index()].load(Ordering::Relaxed)
-    }
-}
-
-/// One metric: name, type, help, and how to read it from a plugin's stats.
-struct Metric {
+/// One pool metric: name, type, help, and how to read it from a plugin's stats.
+struct PoolMetric {
     name: &'static str,
     kind: &'static str,
     help: &'static str,
     read: fn(&PoolStats) -> &AtomicU64,
 }
 
-const METRICS: &[Metric] = &[
-    Metric { name: "berth_plugin_calls_total", kind: "counter", help: "Calls run.", read: |s| &s.calls },
-    Metric {
+const POOL_METRICS: &[PoolMetric] = &[
+    PoolMetric { name: "berth_plugin_calls_total", kind: "counter", help: "Calls run.", read: |s| &s.calls },
+    PoolMetric {
         name: "berth_plugin_instantiations_total",
         kind: "counter",
         help: "Instances created.",
         read: |s| &s.instantiations,
     },
-    Metric {
+    PoolMetric {
         name: "berth_plugin_reuse_hits_total",
         kind: "counter",
         help: "Calls served by a warm instance.",
         read: |s| &s.reuse_hits,
     },
-    Metric {
+    PoolMetric {
         name: "berth_plugin_recycles_total",
         kind: "counter",
         help: "Warm instances dropped.",
         read: |s| &s.recycles,
     },
-    Metric {
+    PoolMetric {
         name: "berth_plugin_failures_total",
         kind: "counter",
         help: "Calls that trapped or ran out of time or memory.",
         read: |s| &s.failures,
     },
-    Metric {
+    PoolMetric {
         name: "berth_plugin_busy_total",
         kind: "counter",
         help: "Calls refused at the concurrency limit.",
         read: |s| &s.busy,
     },
-    Metric { name: "berth_plugin_traps_total", kind: "counter", help: "Calls stopped by a trap.", read: |s| &s.traps },
-    Metric {
+    PoolMetric {
+        name: "berth_plugin_traps_total",
+        kind: "counter",
+        help: "Calls stopped by a trap.",
+        read: |s| &s.traps,
+    },
+    PoolMetric {
         name: "berth_plugin_deadline_kills_total",
         kind: "counter",
         help: "Calls stopped at their deadline.",
         read: |s| &s.deadline_kills,
     },
-    Metric {
+    PoolMetric {
         name: "berth_plugin_memory_kills_total",
         kind: "counter",
         help: "Calls stopped at their memory cap.",
         read: |s| &s.memory_kills,
     },
-    Metric {
+    PoolMetric {
         name: "berth_plugin_instances_in_use",
         kind: "gauge",
         help: "Instances serving calls now.",
         read: |s| &s.in_use,
     },
-    Metric { name: "berth_plugin_instances_idle", kind: "gauge", help: "Warm instances waiting.", read: |s| &s.idle },
+    PoolMetric {
+        name: "berth_plugin_instances_idle",
+        kind: "gauge",
+        help: "Warm instances waiting.",
+        read: |s| &s.idle,
+    },
 ];
 
-/// The metrics of `plugins` in Prometheus text format.
-pub fn render(plugins: &[Arc<Plugin>]) -> String {
+/// The metrics of `plugins` and the server's `gauges` in Prometheus text format.
+pub fn render(plugins: &[Arc<Plugin>], gauges: &ServerGauges) -> String {
     let mut text = String::new();
     render_tools(&mut text, plugins);
-    for metric in METRICS {
+    for metric in POOL_METRICS {
         let _ = writeln!(text, "# HELP {} {}", metric.name, metric.help);
         let _ = writeln!(text, "# TYPE {} {}", metric.name, metric.kind);
         for plugin in plugins {
             let value = (metric.read)(plugin.stats()).load(Ordering::Relaxed);
             let _ = writeln!(text, "{}{{plugin=\"{}\"}} {value}", metric.name, label(&plugin.name));
         }
+    }
+    let scalars = [
+        ("berth_sessions", "gauge", "Live legacy (2025-era) sessions.", gauges.sessions as u64),
+        ("berth_in_flight_requests", "gauge", "Requests running now (HTTP and WebSocket).", gauges.in_flight as u64),
+        ("berth_shed_total", "counter", "Requests and streams refused at a server limit.", gauges.shed),
+        ("berth_timeouts_total", "counter", "HTTP requests stopped at the request timeout.", gauges.timeouts),
+        ("berth_websocket_connections", "gauge", "Open WebSocket connections.", gauges.websocket_connections as u64),
+        ("berth_event_streams", "gauge", "Open SSE event streams.", gauges.event_streams as u64),
+        ("berth_resident_memory_bytes", "gauge", "Resident memory of the berth process.", resident_bytes()),
+    ];
+    for (name, kind, help, value) in scalars {
+        let _ = writeln!(text, "# HELP {name} {help}");
+        let _ = writeln!(text, "# TYPE {name} {kind}");
+        let _ = writeln!(text, "{name} {value}");
     }
     text
 }
@@ -200,15 +140,15 @@ fn render_tools(text: &mut String, plugins: &[Arc<Plugin>]) {
     let _ = writeln!(text, "# TYPE berth_tool_calls_total counter");
     for plugin in plugins {
         for (tool, stats) in plugin.tool_stats() {
-            for outcome in Outcome::ALL {
-                let value = stats.outcome(outcome);
-                if value > 0 || outcome == Outcome::Ok {
+            for ending in Ending::ALL {
+                let value = stats.count_of(ending);
+                if value > 0 || ending == Ending::Ok {
                     let _ = writeln!(
                         text,
                         "berth_tool_calls_total{{plugin=\"{}\",tool=\"{}\",outcome=\"{}\"}} {value}",
                         label(&plugin.name),
                         label(tool),
-                        outcome.label()
+                        ending.label()
                     );
                 }
             }
@@ -220,25 +160,18 @@ fn render_tools(text: &mut String, plugins: &[Arc<Plugin>]) {
         for (tool, stats) in plugin.tool_stats() {
             let labels = format!("plugin=\"{}\",tool=\"{}\"", label(&plugin.name), label(tool));
             let mut cumulative = 0;
-            for (bound, bucket) in BUCKETS.iter().zip(&stats.buckets) {
-                cumulative += bucket.load(Ordering::Relaxed);
+            for (bound, bucket) in BUCKETS.iter().zip(stats.buckets()) {
+                cumulative += bucket;
                 let _ =
                     writeln!(text, "berth_tool_call_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
             }
-            let count = stats.count.load(Ordering::Relaxed);
-            let sum = stats.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+            let count = stats.count();
+            let sum = stats.total_time().as_secs_f64();
             let _ = writeln!(text, "berth_tool_call_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}");
             let _ = writeln!(text, "berth_tool_call_duration_seconds_sum{{{labels}}} {sum}");
             let _ = writeln!(text, "berth_tool_call_duration_seconds_count{{{labels}}} {count}");
         }
     }
-}
-
-/// One server-wide gauge or counter in Prometheus text.
-pub fn write_scalar(text: &mut String, name: &str, kind: &str, help: &str, value: u64) {
-    let _ = writeln!(text, "# HELP {name} {help}");
-    let _ = writeln!(text, "# TYPE {name} {kind}");
-    let _ = writeln!(text, "{name} {value}");
 }
 
 /// This process's resident memory in bytes, from `/proc/self/statm` (0 elsewhere).

@@ -1,104 +1,40 @@
-//! Server-initiated notices: list changes and resource updates, fanned out to
-//! every stream that wants them (legacy GET streams, 2026-07-28 listen streams,
-//! stdio connections).
+//! The notice bus: how list changes and resource updates reach every open
+//! stream (legacy GET streams, 2026-07-28 listen streams, WebSocket and stdio
+//! connections).
+//!
+//! The registry's writer publishes; the exchange subscribes a receiver per
+//! stream. In process it is a broadcast channel: a stream that falls more
+//! than [`BACKLOG`] notices behind is told it missed some (SSE streams end
+//! then, so the client reconnects).
 
-use std::collections::HashSet;
+use tokio::sync::broadcast;
 
-use serde_json::{Map, Value, json};
+use crate::protocol::notice::Notice;
 
-use crate::protocol::jsonrpc::{RpcError, notification};
-use crate::runtime::bindings::types::ListKind;
+/// Notices kept for the slowest receiver.
+const BACKLOG: usize = 1024;
 
-/// Something every interested client should hear about.
-#[derive(Debug, Clone)]
-pub enum Notice {
-    /// A list of tools, resources or prompts changed.
-    ListChanged(ListKind),
-    /// The resource at this URI changed.
-    ResourceUpdated(String),
+/// The sending side of the notice bus; cheap to clone.
+#[derive(Clone)]
+pub struct NoticeBus {
+    sender: broadcast::Sender<Notice>,
 }
 
-impl Notice {
-    /// The notification's JSON-RPC method.
-    pub fn method(&self) -> &'static str {
-        match self {
-            Notice::ListChanged(ListKind::Tools) => "notifications/tools/list_changed",
-            Notice::ListChanged(ListKind::Prompts) => "notifications/prompts/list_changed",
-            Notice::ListChanged(ListKind::Resources) => "notifications/resources/list_changed",
-            Notice::ResourceUpdated(_) => "notifications/resources/updated",
-        }
-    }
-
-    /// The notification, with `meta` merged into its params when given.
-    pub fn message(&self, meta: Option<&Value>) -> Value {
-        let mut params = match self {
-            Notice::ResourceUpdated(uri) => json!({ "uri": uri }),
-            Notice::ListChanged(_) => json!({}),
-        };
-        if let Some(meta) = meta {
-            params["_meta"] = meta.clone();
-        }
-        notification(self.method(), params)
+impl Default for NoticeBus {
+    fn default() -> Self {
+        Self { sender: broadcast::channel(BACKLOG).0 }
     }
 }
 
-/// What a 2026-07-28 `subscriptions/listen` stream asked for.
-#[derive(Debug, Clone, Default)]
-pub struct SubscriptionFilter {
-    tools: bool,
-    prompts: bool,
-    resources: bool,
-    resource_uris: HashSet<String>,
-}
-
-impl SubscriptionFilter {
-    /// Parses `params.notifications`; anything but an object of the known shape is -32602.
-    pub fn parse(value: Option<&Value>) -> Result<Self, RpcError> {
-        let invalid = |why: &str| RpcError::invalid_params(format!("params.notifications {why}"));
-        let object: &Map<String, Value> =
-            value.and_then(Value::as_object).ok_or_else(|| invalid("must be an object"))?;
-        let flag = |key: &str| match object.get(key) {
-            None | Some(Value::Null) => Ok(false),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(_) => Err(invalid(&format!("{key} must be a boolean"))),
-        };
-        let resource_uris = match object.get("resourceSubscriptions") {
-            None | Some(Value::Null) => HashSet::new(),
-            Some(Value::Array(uris)) => uris
-                .iter()
-                .map(|u| {
-                    u.as_str().map(str::to_owned).ok_or_else(|| invalid("resourceSubscriptions must hold strings"))
-                })
-                .collect::<Result<_, _>>()?,
-            Some(_) => return Err(invalid("resourceSubscriptions must be an array")),
-        };
-        Ok(Self {
-            tools: flag("toolsListChanged")?,
-            prompts: flag("promptsListChanged")?,
-            resources: flag("resourcesListChanged")?,
-            resource_uris,
-        })
+impl NoticeBus {
+    /// Tells every open stream about `notice`.
+    pub fn publish(&self, notice: Notice) {
+        // No receivers means no open streams: nobody to tell.
+        let _ = self.sender.send(notice);
     }
 
-    /// Whether `notice` passes this filter.
-    pub fn wants(&self, notice: &Notice) -> bool {
-        match notice {
-            Notice::ListChanged(ListKind::Tools) => self.tools,
-            Notice::ListChanged(ListKind::Prompts) => self.prompts,
-            Notice::ListChanged(ListKind::Resources) => self.resources,
-            Notice::ResourceUpdated(uri) => self.resource_uris.contains(uri),
-        }
-    }
-
-    /// The filter as the acknowledgement echoes it.
-    pub fn to_json(&self) -> Value {
-        let mut uris: Vec<&String> = self.resource_uris.iter().collect();
-        uris.sort();
-        json!({
-            "toolsListChanged": self.tools,
-            "promptsListChanged": self.prompts,
-            "resourcesListChanged": self.resources,
-            "resourceSubscriptions": uris,
-        })
+    /// A receiver of every notice published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Notice> {
+        self.sender.subscribe()
     }
 }

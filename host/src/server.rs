@@ -1,4 +1,10 @@
-//! Assembling a server from its config: runtime, plugins, registry, router, listeners.
+//! Assembling a server from its config, and running it until a signal stops it.
+//!
+//! [`build`] wires the layers bottom up: the runtime (engine, host
+//! capabilities, announcements), the registry and its single writer, the
+//! router, and the exchange every transport talks to. [`serve_http`] puts the
+//! HTTP and WebSocket transports in front of it; `berth stdio` puts the stdio
+//! transport there instead.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -6,55 +12,40 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{AuthConfig, Config};
 use crate::error::{Error, Result};
-use crate::registry::{Registry, Snapshot, load_dir};
+use crate::exchange::Exchange;
+use crate::notices::NoticeBus;
+use crate::registry::reconcile;
 use crate::router::Router;
-use crate::runtime::Runtime;
-use crate::transport::auth::Auth;
+use crate::runtime::{Runtime, announcements};
+use crate::session::SessionStore;
+use crate::transport::auth::{self, Auth};
+use crate::transport::guard::OriginPolicy;
 use crate::transport::http::{self, HttpState};
+use crate::transport::overload::Limits;
+use crate::transport::ws::WsState;
 
-/// Builds the runtime, loads every plugin in `config.plugins` and returns a
-/// router over them; with `watch`, later changes to the folder are hot-reloaded.
-pub async fn build_router(config: &Config, use_cache: bool, watch: bool) -> Result<Arc<Router>> {
-    let cache_dir = use_cache.then(|| config.cache_dir());
-    let runtime = Runtime::new(config, cache_dir)?;
-    let plugins = load_dir(&runtime, config).await?;
-    let snapshot = Snapshot::build(plugins)?;
-    let registry = Arc::new(Registry::new(snapshot));
-    let router = Arc::new(
-        Router::new(registry, config.protocol.page_size, config.protocol.state_key()?)
-            .with_argument_logging(config.log.arguments),
-    );
-    spawn_signal_handler(&runtime, &router);
-    if watch {
-        crate::registry::watch::spawn(runtime, config.clone(), router.clone())?;
-    }
-    Ok(router)
+#[cfg(test)]
+mod http_tests;
+
+/// Builds the runtime, loads every plugin in `config.plugins` and returns
+/// the exchange over them; with `watch`, later changes to the folder are
+/// hot-reloaded. `use_cache` turns the compiled-artifact cache on.
+pub async fn build(config: &Config, use_cache: bool, watch: bool) -> Result<Arc<Exchange>> {
+    let (announcer, announced) = announcements();
+    let runtime = Runtime::new(config, use_cache.then(|| config.cache_dir()), announcer)?;
+    let notices = NoticeBus::default();
+    let registry = reconcile::start(runtime, announced, config, notices.clone(), watch).await?;
+    let router = Router::new(config.protocol.page_size, config.protocol.state_key()?)
+        .with_argument_logging(config.log.arguments);
+    let sessions = SessionStore::new(config.http.max_sessions, Duration::from_secs(config.http.session_idle_secs));
+    Ok(Arc::new(Exchange::new(registry, router, sessions, notices)))
 }
 
-/// Acts on what plugins announce (list changes, resource updates) off the request path.
-fn spawn_signal_handler(runtime: &Runtime, router: &Arc<Router>) {
-    let mut signals = runtime.signals();
-    let router = Arc::downgrade(router);
-    tokio::spawn(async move {
-        loop {
-            match signals.recv().await {
-                Ok(signal) => match router.upgrade() {
-                    Some(router) => router.apply(signal).await,
-                    None => return,
-                },
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!("{missed} plugin announcements were dropped under load");
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    });
-}
-
-/// Binds `config.listen`, with an error that names the address.
+/// Binds `addr`, with an error that names the address.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
     TcpListener::bind(addr).await.map_err(|source| {
         let hint = match source.kind() {
@@ -69,11 +60,13 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
 /// Serves HTTP and WebSocket on `listener` until SIGINT or SIGTERM.
 ///
 /// Refuses a non-loopback address without auth (see [`check_exposure`]).
-pub async fn serve_http(listener: TcpListener, router: Arc<Router>, config: &Config) -> Result<()> {
+pub async fn serve_http(listener: TcpListener, exchange: Arc<Exchange>, config: &Config) -> Result<()> {
     let local = listener.local_addr().map_err(|source| Error::Io { what: "listener address".into(), source })?;
-    let auth = Auth::from_config(&config.auth).await?;
-    check_exposure(local, auth.is_some(), config.auth.allow_unauthenticated)?;
-    let state = Arc::new(HttpState::new(router, config, local.ip().is_loopback(), auth));
+    check_exposure(local, &config.auth)?;
+    let shutdown = CancellationToken::new();
+    // However serving ends, background work (the session reaper) stops with it.
+    let _stop = shutdown.clone().drop_guard();
+    let (app, ws) = http_app(exchange.clone(), config, local.ip().is_loopback(), shutdown.clone()).await?;
     // Nagle's algorithm would hold the last small write of each response for
     // a delayed ACK (tens of milliseconds on loopback): turn it off.
     let listener = listener.tap_io(|stream| {
@@ -81,46 +74,68 @@ pub async fn serve_http(listener: TcpListener, router: Arc<Router>, config: &Con
             tracing::debug!("cannot set TCP_NODELAY: {e}");
         }
     });
-    spawn_session_reaper(&state);
-    let stopping = Arc::new(tokio::sync::Notify::new());
-    let signalled = stopping.clone();
-    let announcer = state.clone();
-    let serve = axum::serve(listener, http::app(state.clone())).with_graceful_shutdown(async move {
+    spawn_session_reaper(exchange, shutdown.clone());
+    let signalled = shutdown.clone();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
         // WebSocket connections finish their calls and close with 1001.
-        announcer.stopping.send_replace(true);
-        signalled.notify_one();
+        signalled.cancel();
     });
     // Graceful shutdown waits for every connection, and event streams never end
     // by themselves: give in-flight calls the grace period, then stop anyway.
     let grace = Duration::from_secs(config.http.shutdown_grace_secs);
     let served = tokio::select! {
         served = serve => served.map_err(|source| Error::Io { what: "HTTP server".into(), source }),
-        () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
+        () = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
             tracing::info!("stopped after the {} s grace period; open streams were closed", grace.as_secs());
             Ok(())
         }
     };
     // Upgraded WebSocket connections are not HTTP connections any more: wait for them apart.
-    let deadline = tokio::time::Instant::now() + grace + Duration::from_secs(1);
-    while state.ws_connections.load(std::sync::atomic::Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    ws.closed(grace + Duration::from_secs(1)).await;
     served
 }
 
-/// Drops idle legacy sessions on a schedule, until the server is gone.
-fn spawn_session_reaper(state: &Arc<HttpState>) {
-    let weak = Arc::downgrade(state);
-    let every = state.sessions.reap_every();
+/// The HTTP application (`/mcp`, `/ws`, operator endpoints) for `exchange`,
+/// set up as `config` says, on a `loopback` address or not; WebSocket
+/// connections close once `shutdown` is cancelled.
+pub(crate) async fn http_app(
+    exchange: Arc<Exchange>,
+    config: &Config,
+    loopback: bool,
+    shutdown: CancellationToken,
+) -> Result<(axum::Router, Arc<WsState>)> {
+    let auth = Auth::from_config(&config.auth).await?.map(Arc::new);
+    let limits = Arc::new(Limits::new(&config.http));
+    let grace = Duration::from_secs(config.http.shutdown_grace_secs);
+    let ws = Arc::new(WsState::new(exchange.clone(), limits.clone(), config.ws.clone(), shutdown, grace));
+    let http = &config.http;
+    let origins = Arc::new(OriginPolicy::new(&http.allowed_origins, &http.allowed_hosts, loopback));
+    let state = Arc::new(HttpState { exchange, limits, auth, ws: ws.clone(), max_body_bytes: http.max_body_bytes });
+    Ok((http::app(state, origins), ws))
+}
+
+/// Serves `exchange` over stdin and stdout until stdin closes (`berth stdio`).
+pub async fn serve_stdio(exchange: Arc<Exchange>, config: &Config) -> Result<()> {
+    crate::transport::stdio::serve(exchange, tokio::io::stdin(), tokio::io::stdout(), config.http.max_body_bytes)
+        .await
+        .map_err(|source| Error::Io { what: "stdio".into(), source })
+}
+
+/// Drops idle legacy sessions on a schedule, until `stop`.
+fn spawn_session_reaper(exchange: Arc<Exchange>, stop: CancellationToken) {
+    let mut every = tokio::time::interval(exchange.sessions().reap_every());
+    every.reset();
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(every).await;
-            let Some(state) = weak.upgrade() else { return };
-            let reaped = state.sessions.reap();
-            if reaped > 0 {
-                tracing::debug!("reaped {reaped} idle legacy sessions");
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = every.tick() => {
+                    let reaped = exchange.sessions().reap();
+                    if reaped > 0 {
+                        tracing::debug!("reaped {reaped} idle legacy sessions");
+                    }
+                }
             }
         }
     });
@@ -128,21 +143,22 @@ fn spawn_session_reaper(state: &Arc<HttpState>) {
 
 /// Refuses to serve a non-loopback address with no auth configured, unless
 /// the operator said so: anyone who reaches the port could call every tool.
-pub fn check_exposure(addr: SocketAddr, has_auth: bool, allow_unauthenticated: bool) -> Result<()> {
-    if addr.ip().is_loopback() || has_auth {
+pub fn check_exposure(addr: SocketAddr, config: &AuthConfig) -> Result<()> {
+    if addr.ip().is_loopback() || auth::is_configured(config) {
         return Ok(());
     }
-    if allow_unauthenticated {
+    if config.allow_unauthenticated {
         tracing::warn!("serving {addr} without authentication: anyone who can reach it can call every tool");
         return Ok(());
     }
     Err(Error::Config(format!(
         "refusing to serve {addr} without authentication: set auth.tokens (or {}) or auth.oauth, \
          or pass --allow-unauthenticated if a proxy in front of berth does the auth",
-        crate::transport::auth::TOKENS_ENV
+        auth::TOKENS_ENV
     )))
 }
 
+/// Waits for SIGINT or SIGTERM (the operating system's signals, not plugin announcements).
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]

@@ -66,6 +66,48 @@ pub fn wants_modern(meta: Option<&Map<String, Value>>, header_version: Option<&s
     header_version.is_some_and(|v| !LEGACY_VERSIONS.contains(&v))
 }
 
+/// Where one request goes, decided from what it carries alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Classified {
+    /// A 2026-07-28 request: its envelope is checked ([`check_modern`]) and it runs alone.
+    Modern,
+    /// A request inside the client's legacy session.
+    Legacy,
+    /// The legacy handshake: `initialize` outside any session.
+    Initialize,
+}
+
+/// Assigns a request to its era, the same way on every transport.
+///
+/// `header_version` is the `MCP-Protocol-Version` header (HTTP only);
+/// `has_session` says whether the request comes with a legacy session (an
+/// `Mcp-Session-Id` header on HTTP, an earlier `initialize` on a WebSocket or
+/// stdio connection). The rules, in order:
+///
+/// 1. `_meta` names a protocol version, or the header names a non-legacy
+///    version: 2026-07-28, whatever else the request carries.
+/// 2. Otherwise a request with a session belongs to that session (a second
+///    `initialize` there is refused by the router).
+/// 3. Otherwise `initialize` starts a session.
+/// 4. Anything else is taken as 2026-07-28, whose envelope check then tells
+///    the client what `_meta` must hold (or to send `initialize` first).
+pub fn classify(
+    method: &str,
+    meta: Option<&Map<String, Value>>,
+    header_version: Option<&str>,
+    has_session: bool,
+) -> Classified {
+    if wants_modern(meta, header_version) {
+        Classified::Modern
+    } else if has_session {
+        Classified::Legacy
+    } else if method == "initialize" {
+        Classified::Initialize
+    } else {
+        Classified::Modern
+    }
+}
+
 /// Runs the 2026-07-28 validation ladder; the first failing rung answers.
 ///
 /// 1. `_meta` carries the protocol version and client capabilities (-32602).
@@ -136,4 +178,82 @@ pub fn unsupported_version(requested: &str) -> RpcError {
 /// to continue).
 pub fn negotiate_legacy(requested: Option<&str>) -> &'static str {
     LEGACY_VERSIONS.iter().find(|v| Some(**v) == requested).copied().unwrap_or(LEGACY_VERSIONS[0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every combination of header version, `_meta`, session and method, with
+    /// the era each one must land in.
+    #[test]
+    fn classification_of_every_combination() {
+        use Classified::{Initialize as Init, Legacy, Modern};
+        let with_version = json!({ PROTOCOL_VERSION_KEY: MODERN_VERSION, CLIENT_CAPABILITIES_KEY: {} });
+        let without_version = json!({ "progressToken": 1 });
+        let metas: [(&str, Option<&Value>); 3] = [
+            ("no _meta", None),
+            ("_meta without version", Some(&without_version)),
+            ("_meta with version", Some(&with_version)),
+        ];
+        let headers = [None, Some(MODERN_VERSION), Some("2025-06-18"), Some("1999-01-01")];
+        // Rows: (header, meta index, has_session, method) -> expected.
+        let expected = |header: Option<&str>, meta: usize, session: bool, method: &str| -> Classified {
+            let header_modern = matches!(header, Some(v) if v == MODERN_VERSION || v == "1999-01-01");
+            match (meta == 2 || header_modern, session, method) {
+                (true, _, _) => Modern,
+                (false, true, _) => Legacy,
+                (false, false, "initialize") => Init,
+                (false, false, _) => Modern,
+            }
+        };
+        let mut seen = 0;
+        for header in headers {
+            for (index, (label, meta)) in metas.iter().enumerate() {
+                for session in [false, true] {
+                    for method in ["initialize", "tools/call", "ping"] {
+                        let meta = meta.and_then(Value::as_object);
+                        let got = classify(method, meta, header, session);
+                        assert_eq!(
+                            got,
+                            expected(header, index, session, method),
+                            "header {header:?}, {label}, session {session}, {method}"
+                        );
+                        seen += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(seen, 72);
+    }
+
+    /// The rules spelled out, so a change to `classify` that also changed the
+    /// table above still has to get past these.
+    #[test]
+    fn classification_rules() {
+        let meta = json!({ PROTOCOL_VERSION_KEY: MODERN_VERSION });
+        let meta = meta.as_object();
+        assert_eq!(classify("initialize", None, None, false), Classified::Initialize);
+        assert_eq!(classify("initialize", meta, None, false), Classified::Modern, "_meta wins over the method");
+        assert_eq!(classify("tools/call", None, None, true), Classified::Legacy);
+        assert_eq!(classify("tools/call", meta, None, true), Classified::Modern, "_meta wins over a session");
+        assert_eq!(classify("tools/call", None, Some("2025-11-25"), true), Classified::Legacy);
+        assert_eq!(classify("tools/call", None, Some(MODERN_VERSION), true), Classified::Modern);
+        assert_eq!(classify("initialize", None, Some("2025-03-26"), false), Classified::Initialize);
+        assert_eq!(
+            classify("initialize", None, Some("2024-11-05"), false),
+            Classified::Modern,
+            "unknown header version"
+        );
+        assert_eq!(
+            classify("initialize", None, None, true),
+            Classified::Legacy,
+            "a second initialize stays in its session"
+        );
+        assert_eq!(
+            classify("tools/list", None, None, false),
+            Classified::Modern,
+            "no session, no _meta: the envelope check answers"
+        );
+    }
 }

@@ -164,9 +164,9 @@ macro_rules! export_plugin {
 pub mod prelude {
     pub use crate::{
         CallContext, CallOutcome, Completion, CompletionRef, CompletionRequest, Content, Error, InputRequest,
-        InputRequired, ListKind, LogLevel, Plugin, Prompt, PromptArgument, PromptMessage, PromptOutcome, PromptResult,
-        Resource, ResourceBody, ResourceContents, ResourceTemplate, Role, Tool, ToolResult, ask, cancelled,
-        client_supports, done, input_required, input_response, kv_get, kv_set, list_changed, log, parse_args, progress,
-        prompt, prompt_argument, resource_updated, text, tool, unknown_tool,
+        InputRequired, KvError, ListKind, LogLevel, Plugin, Prompt, PromptArgument, PromptMessage, PromptOutcome,
+        PromptResult, Resource, ResourceBody, ResourceContents, ResourceTemplate, Role, Tool, ToolResult, ask,
+        cancelled, client_supports, done, input_required, input_response, kv_delete, kv_get, kv_keys, kv_set,
+        list_changed, log, parse_args, progress, prompt, prompt_argument, resource_updated, text, tool, unknown_tool,
     };
 }

@@ -1,12 +1,13 @@
-//! The MCP wire protocol: JSON-RPC framing, the two protocol eras, and the
-//! mapping between WIT records and MCP JSON.
+//! The MCP wire protocol, with no knowledge of plugins: JSON-RPC framing, the
+//! two protocol eras, `Mcp-Param` headers, server notices, log levels, and
+//! sealed `requestState`.
 //!
-//! Framing, eras and `Mcp-Param` headers live in the `berth-protocol` crate
-//! (so they can be fuzzed alone) and are re-exported here.
+//! Framing, eras and headers live in the `berth-protocol` crate (so they can
+//! be fuzzed alone) and are re-exported here. This is the bottom layer of
+//! the host: everything may use it, it uses nothing of the host.
 
 pub use berth_protocol::{era, headers, jsonrpc};
 
-pub mod events;
-pub mod mcp;
-pub mod notify;
+pub mod logging;
+pub mod notice;
 pub mod seal;

@@ -1,4 +1,4 @@
-//! Loading the plugins of a folder, at start and on change.
+//! Loading the plugins of a folder, at start and on change, and telling which files changed.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -34,7 +34,7 @@ pub async fn load_one(runtime: &Runtime, config: &Config, path: &Path) -> Result
         tools = plugin.catalog.tools.len(),
         resources = plugin.catalog.resources.len() + plugin.catalog.templates.len(),
         prompts = plugin.catalog.prompts.len(),
-        isolation = ?plugin.settings.isolation,
+        isolation = ?plugin.settings().isolation,
         cached = plugin.from_cache,
         ms = started.elapsed().as_millis() as u64,
         "loaded plugin"

@@ -1,132 +1,25 @@
 //! The registry: which plugin serves each tool, resource and prompt.
 //!
 //! Lookups read an immutable [`Snapshot`] through an atomic pointer swap, so
-//! request handlers never take a lock; a reload builds a whole new snapshot
-//! and swaps it in, and in-flight calls finish on the plugins they started with.
+//! request handlers never take a lock; a request loads the snapshot once and
+//! keeps it to the end, so every check and the call see the same catalog.
+//! Only one task writes: [`reconcile`] receives both the plugins folder's
+//! changes (from [`watch`]) and the plugins' own announcements, and swaps
+//! in a whole new snapshot for each; in-flight calls finish on the plugins
+//! they started with.
 
 mod loader;
-pub mod sidecar;
+pub(crate) mod reconcile;
+pub(crate) mod sidecar;
+mod snapshot;
 mod template;
-pub mod watch;
+pub(crate) mod watch;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use serde_json::Value;
 
-use crate::error::{Error, Result};
-use crate::protocol::headers::{HeaderParam, header_params};
-use crate::protocol::mcp;
-use crate::runtime::Plugin;
-pub use loader::{load_dir, load_one};
-use template::UriTemplate;
-
-/// Everything the server offers at one moment, with list answers prepared.
-pub struct Snapshot {
-    plugins: Vec<Arc<Plugin>>,
-    tools: HashMap<String, Arc<Plugin>>,
-    resources: HashMap<String, Arc<Plugin>>,
-    templates: Vec<(UriTemplate, Arc<Plugin>)>,
-    prompts: HashMap<String, Arc<Plugin>>,
-    /// Arguments each tool mirrors into `Mcp-Param-*` headers (tools with none are absent).
-    header_params: HashMap<String, Vec<HeaderParam>>,
-    /// `tools/list` entries in plugin order, rendered once.
-    pub tools_json: Vec<Value>,
-    pub resources_json: Vec<Value>,
-    pub templates_json: Vec<Value>,
-    pub prompts_json: Vec<Value>,
-}
-
-impl Snapshot {
-    /// Indexes `plugins`, refusing any name two of them share.
-    pub fn build(plugins: Vec<Arc<Plugin>>) -> Result<Self> {
-        let mut snapshot = Snapshot {
-            plugins: Vec::new(),
-            tools: HashMap::new(),
-            resources: HashMap::new(),
-            templates: Vec::new(),
-            prompts: HashMap::new(),
-            header_params: HashMap::new(),
-            tools_json: Vec::new(),
-            resources_json: Vec::new(),
-            templates_json: Vec::new(),
-            prompts_json: Vec::new(),
-        };
-        for plugin in &plugins {
-            let catalog = &plugin.catalog;
-            for tool in &catalog.tools {
-                claim(&mut snapshot.tools, "tool", &tool.name, plugin)?;
-                let listed = mcp::tool(tool);
-                let params = header_params(&listed["inputSchema"]);
-                if !params.is_empty() {
-                    snapshot.header_params.insert(tool.name.clone(), params);
-                }
-                snapshot.tools_json.push(listed);
-            }
-            for resource in &catalog.resources {
-                claim(&mut snapshot.resources, "resource", &resource.uri, plugin)?;
-                snapshot.resources_json.push(mcp::resource(resource));
-            }
-            for template in &catalog.templates {
-                if let Some((_, other)) = snapshot.templates.iter().find(|(t, _)| t.source() == template.uri_template) {
-                    return Err(collision("resource template", &template.uri_template, other, plugin));
-                }
-                snapshot.templates.push((UriTemplate::new(&template.uri_template), plugin.clone()));
-                snapshot.templates_json.push(mcp::resource_template(template));
-            }
-            for prompt in &catalog.prompts {
-                claim(&mut snapshot.prompts, "prompt", &prompt.name, plugin)?;
-                snapshot.prompts_json.push(mcp::prompt(prompt));
-            }
-        }
-        snapshot.plugins = plugins;
-        Ok(snapshot)
-    }
-
-    /// The loaded plugins, in load order.
-    pub fn plugins(&self) -> &[Arc<Plugin>] {
-        &self.plugins
-    }
-
-    /// The plugin that serves tool `name`.
-    pub fn tool(&self, name: &str) -> Option<&Arc<Plugin>> {
-        self.tools.get(name)
-    }
-
-    /// The arguments tool `name` mirrors into headers (empty for most tools).
-    pub fn header_params(&self, name: &str) -> &[HeaderParam] {
-        self.header_params.get(name).map_or(&[], Vec::as_slice)
-    }
-
-    /// The plugin that declared the resource template `uri_template`.
-    pub fn template(&self, uri_template: &str) -> Option<&Arc<Plugin>> {
-        self.templates.iter().find(|(t, _)| t.source() == uri_template).map(|(_, p)| p)
-    }
-
-    /// The plugin that serves prompt `name`.
-    pub fn prompt(&self, name: &str) -> Option<&Arc<Plugin>> {
-        self.prompts.get(name)
-    }
-
-    /// The plugin that serves resource `uri`: an exact resource first, then
-    /// the first template that matches.
-    pub fn resource(&self, uri: &str) -> Option<&Arc<Plugin>> {
-        self.resources.get(uri).or_else(|| self.templates.iter().find(|(t, _)| t.matches(uri)).map(|(_, p)| p))
-    }
-}
-
-fn claim(map: &mut HashMap<String, Arc<Plugin>>, kind: &'static str, name: &str, plugin: &Arc<Plugin>) -> Result<()> {
-    if let Some(first) = map.get(name) {
-        return Err(collision(kind, name, first, plugin));
-    }
-    map.insert(name.to_owned(), plugin.clone());
-    Ok(())
-}
-
-fn collision(kind: &'static str, name: &str, first: &Plugin, second: &Plugin) -> Error {
-    Error::Collision { kind, name: name.to_owned(), first: first.path.clone(), second: second.path.clone() }
-}
+pub use snapshot::Snapshot;
 
 /// The live registry: an atomically swappable [`Snapshot`].
 pub struct Registry {
@@ -145,7 +38,8 @@ impl Registry {
     }
 
     /// Replaces what is served; in-flight requests keep their old snapshot.
-    pub fn replace(&self, snapshot: Snapshot) {
+    /// Private to the registry: the reconcile task is the only writer.
+    fn replace(&self, snapshot: Snapshot) {
         self.current.store(Arc::new(snapshot));
     }
 }

@@ -1,111 +1,58 @@
-//! Hot reload: watching the plugins folder and swapping in what changed.
+//! The plugins folder watcher: notices that something in the folder changed.
 //!
-//! A new, changed or removed `.wasm` (or sidecar) is noticed through `notify`,
-//! debounced, and compiled off the request path. The new registry snapshot is
-//! swapped in atomically: calls already running finish on the version they
-//! started with. A new version that fails to load is refused with a log line
-//! and the old one keeps serving; so is a change that would make two plugins
-//! offer the same name. Clients hear `list_changed` after every swap.
+//! A new, changed or removed `.wasm` (or sidecar) is noticed through
+//! `notify` and debounced (editors and `cp` write a file in several steps);
+//! then one [`FolderChanged`] goes to the registry's writer, which works out
+//! what changed. The watcher knows nothing else of the server.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
-use notify::{RecursiveMode, Watcher};
+use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use tokio::sync::mpsc;
 
-use super::Snapshot;
-use super::loader::{Stamp, load_one, stamps};
-use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::notices::Notice;
-use crate::router::Router;
-use crate::runtime::bindings::types::ListKind;
-use crate::runtime::{Plugin, Runtime};
 
-/// How long the folder must be quiet before changes are applied (editors and
-/// `cp` write a file in several steps).
+/// How long the folder must be quiet before a change is reported.
 const SETTLE: Duration = Duration::from_millis(250);
 
-/// Starts watching `config.plugins`; runs until the process ends.
-pub fn spawn(runtime: Runtime, config: Config, router: Arc<Router>) -> Result<()> {
-    let (sender, mut changes) = tokio::sync::mpsc::unbounded_channel::<()>();
+/// Something in the plugins folder changed and has settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FolderChanged;
+
+/// A running watch; dropping it stops watching.
+pub struct FolderWatch {
+    _watcher: RecommendedWatcher,
+}
+
+/// Starts watching `dir`; settled changes are sent to `changes` until the
+/// returned [`FolderWatch`] is dropped or the receiver is gone.
+pub fn start(dir: &Path, changes: mpsc::Sender<FolderChanged>) -> Result<FolderWatch> {
+    let (raw, mut events) = mpsc::unbounded_channel::<()>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if event.is_ok() {
-            let _ = sender.send(());
+            let _ = raw.send(());
         }
     })
     .map_err(|e| Error::Io { what: "cannot watch the plugins folder".into(), source: std::io::Error::other(e) })?;
-    watcher.watch(&config.plugins, RecursiveMode::NonRecursive).map_err(|e| Error::Io {
-        what: format!("cannot watch {}", config.plugins.display()),
-        source: std::io::Error::other(e),
-    })?;
-    let mut known = stamps(&config.plugins);
+    watcher
+        .watch(dir, RecursiveMode::NonRecursive)
+        .map_err(|e| Error::Io { what: format!("cannot watch {}", dir.display()), source: std::io::Error::other(e) })?;
     tokio::spawn(async move {
-        let _watcher = watcher;
-        while changes.recv().await.is_some() {
-            // Let a burst of writes settle before reading the files.
+        while events.recv().await.is_some() {
+            // Let a burst of writes settle before reporting it.
             loop {
-                match tokio::time::timeout(SETTLE, changes.recv()).await {
+                match tokio::time::timeout(SETTLE, events.recv()).await {
                     Ok(Some(())) => continue,
                     Ok(None) => return,
                     Err(_) => break,
                 }
             }
-            reconcile(&runtime, &config, &router, &mut known).await;
+            // One pending change is enough: the writer compares the whole folder.
+            if let Err(mpsc::error::TrySendError::Closed(_)) = changes.try_send(FolderChanged) {
+                return;
+            }
         }
     });
-    Ok(())
-}
-
-/// Brings the registry in line with the folder.
-async fn reconcile(runtime: &Runtime, config: &Config, router: &Router, known: &mut HashMap<PathBuf, Stamp>) {
-    let current = router.registry().snapshot();
-    let now = stamps(&config.plugins);
-    let mut paths: Vec<&PathBuf> = now.keys().collect();
-    paths.sort();
-    let mut plugins: Vec<Arc<Plugin>> = Vec::new();
-    let mut changed = false;
-    for path in paths {
-        let existing = current.plugins().iter().find(|p| &p.path == path).cloned();
-        let stamp = &now[path];
-        // Unchanged since last time: keep what serves (or keep refusing a broken file).
-        if known.get(path) == Some(stamp) {
-            plugins.extend(existing);
-            continue;
-        }
-        known.insert(path.clone(), stamp.clone());
-        match load_one(runtime, config, path).await {
-            Ok(plugin) => {
-                tracing::info!(plugin = %plugin.name, "hot reload: {} {}", if existing.is_some() { "replaced" } else { "added" }, path.display());
-                plugins.push(plugin);
-                changed = true;
-            }
-            Err(e) => {
-                tracing::error!(
-                    "hot reload: refusing {}: {e}{}",
-                    path.display(),
-                    if existing.is_some() { "; the previous version keeps serving" } else { "" }
-                );
-                plugins.extend(existing);
-            }
-        }
-    }
-    for gone in current.plugins().iter().filter(|p| !now.contains_key(&p.path)) {
-        tracing::info!(plugin = %gone.name, "hot reload: removed {}", gone.path.display());
-        known.remove(&gone.path);
-        changed = true;
-    }
-    if !changed {
-        return;
-    }
-    match Snapshot::build(plugins) {
-        Ok(snapshot) => {
-            router.registry().replace(snapshot);
-            for kind in [ListKind::Tools, ListKind::Resources, ListKind::Prompts] {
-                router.publish(Notice::ListChanged(kind));
-            }
-        }
-        Err(e) => tracing::error!("hot reload: refusing the change, the current plugins keep serving: {e}"),
-    }
+    Ok(FolderWatch { _watcher: watcher })
 }

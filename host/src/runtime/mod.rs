@@ -1,27 +1,36 @@
-//! The plugin runtime: one wasmtime engine, compiled plugins, and per-call sandboxes.
+//! The plugin runtime: one wasmtime engine, and each plugin's sandbox, pool and exports.
 //!
-//! Loading (`plugin::load`) compiles a component once (or reads it from the
-//! artifact cache), prepares its `InstancePre`, finds which interfaces it
-//! exports and reads its catalog. Calling (`call`) takes a fresh instance from
-//! the pooling allocator, arms the memory cap and deadline, runs one export,
-//! and drops the instance, so nothing carries over between calls.
+//! Layered bottom to top, each file using only those below it:
+//!
+//! - `bindings` (the one `bindgen!`), `settings` (what the operator granted),
+//!   `cache` (compiled artifacts on disk);
+//! - `host/` — one file per capability a plugin can import, each with its own
+//!   context type, held together by the store data `CallState`;
+//! - `engine` — the shared engine, linker and epoch ticker ([`Runtime`]);
+//! - `sandbox/` — instantiate into a bounded store (deadline, fuel, memory
+//!   cap) and classify failures ([`CallFailure`]);
+//! - `pool` — per-plugin permits, fresh or warm instances, pool counters;
+//! - `catalog`, `stats`, `mcp` — what a plugin offers, per-tool counters,
+//!   and WIT records as MCP JSON;
+//! - `plugin` — a loaded [`Plugin`]: load, re-read the catalog, call exports.
 
-pub mod bindings;
+pub(crate) mod bindings;
 mod cache;
-mod call;
+mod catalog;
 mod engine;
-mod http_grant;
-mod kv;
-mod output;
+mod host;
+pub mod mcp;
 mod plugin;
 mod pool;
+mod sandbox;
 mod settings;
-mod signal;
-mod state;
+mod stats;
 
-pub use call::{CallFailure, CallHooks, PluginEvent};
-pub use engine::Runtime;
-pub use plugin::{Catalog, Plugin};
-pub use pool::PoolStats;
-pub use settings::{DirGrant, Isolation, PluginSettings, ReusePolicy};
-pub use signal::HostSignal;
+pub use catalog::Catalog;
+pub use engine::{Runtime, build_engine};
+pub(crate) use host::{Announcement, CallEvent, CallHooks, announcements};
+pub use plugin::Plugin;
+pub(crate) use pool::PoolStats;
+pub(crate) use sandbox::failure::CallFailure;
+pub(crate) use settings::{DirGrant, Isolation, PluginSettings};
+pub(crate) use stats::{BUCKETS, Ending};

@@ -1,11 +1,11 @@
-//! Instances for calls: fresh from wasmtime's pooling allocator, or warm and reused.
+//! A plugin's instances: fresh from wasmtime's pooling allocator, or warm and reused.
 //!
 //! Every call holds a permit of its plugin (bounded concurrency, bounded wait)
 //! and a [`Lease`] on an instance. In `fresh` isolation the lease's instance is
 //! new and dropped after the call. In `reuse` isolation a healthy instance goes
 //! back to the plugin's warm list after the call, unless it served its
 //! `max_calls`, failed, or the list is full; stale ones are dropped on the
-//! next lease.
+//! next lease. The pool counts what it does in [`PoolStats`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,10 +15,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::Store;
 use wasmtime::component::Instance;
 
-use super::call::{CallFailure, CallHooks};
-use super::plugin::Plugin;
+use super::host::{CallHooks, CallState};
+use super::sandbox::Sandbox;
+use super::sandbox::failure::CallFailure;
 use super::settings::Isolation;
-use super::state::CallState;
+use crate::sync::lock;
 
 /// Counters of one plugin's instance use, for `/metrics`.
 #[derive(Debug, Default)]
@@ -41,14 +42,14 @@ pub struct PoolStats {
     pub deadline_kills: AtomicU64,
     /// Calls stopped at their memory cap.
     pub memory_kills: AtomicU64,
-    /// Instances currently serving calls.
+    /// Instances serving calls now.
     pub in_use: AtomicU64,
     /// Warm instances waiting.
     pub idle: AtomicU64,
 }
 
 /// A warm instance between calls.
-pub(crate) struct Warm {
+struct Warm {
     store: Store<CallState>,
     instance: Instance,
     calls: u64,
@@ -58,9 +59,9 @@ pub(crate) struct Warm {
 /// An instance serving one call, and the permit that allowed it.
 ///
 /// Dropping a lease (the call's future was dropped) drops its instance.
-pub(crate) struct Lease {
-    pub store: Store<CallState>,
-    pub instance: Instance,
+struct Lease {
+    store: Store<CallState>,
+    instance: Instance,
     calls: u64,
     _permit: OwnedSemaphorePermit,
     _in_use: InUse,
@@ -82,96 +83,123 @@ impl Drop for InUse {
     }
 }
 
-/// The warm instances of a plugin and its concurrency limit.
+/// The sandbox of a plugin, its warm instances and its concurrency limit.
 pub(crate) struct InstancePool {
+    sandbox: Sandbox,
     permits: Arc<Semaphore>,
     warm: Mutex<Vec<Warm>>,
-    pub stats: Arc<PoolStats>,
+    stats: Arc<PoolStats>,
 }
 
 impl InstancePool {
-    pub fn new(max_concurrency: usize) -> Self {
-        Self {
-            permits: Arc::new(Semaphore::new(max_concurrency.max(1))),
-            warm: Mutex::new(Vec::new()),
-            stats: Arc::new(PoolStats::default()),
+    /// A pool running calls in `sandbox`, at most its `max_concurrency` at once.
+    pub fn new(sandbox: Sandbox) -> Self {
+        let permits = Arc::new(Semaphore::new(sandbox.settings.max_concurrency.max(1)));
+        Self { sandbox, permits, warm: Mutex::new(Vec::new()), stats: Arc::default() }
+    }
+
+    /// The sandbox calls run in.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// Counters of this pool.
+    pub fn stats(&self) -> &PoolStats {
+        &self.stats
+    }
+
+    /// Runs `call` on a leased instance under the deadline, then returns the
+    /// instance to the pool (or drops it after a failure).
+    pub async fn run<R>(
+        &self,
+        hooks: CallHooks,
+        call: impl AsyncFnOnce(&mut Store<CallState>, &Instance) -> wasmtime::Result<R>,
+    ) -> Result<R, CallFailure> {
+        let mut lease = self.lease(hooks).await?;
+        let outcome = self
+            .sandbox
+            .bounded(async {
+                let Lease { store, instance, .. } = &mut lease;
+                match call(&mut *store, instance).await {
+                    Ok(value) => Ok(value),
+                    Err(error) => Err(self.sandbox.classify(error, store, false)),
+                }
+            })
+            .await;
+        lease.store.data().bounds.release_long_slot();
+        self.release(lease, outcome.is_ok());
+        let counter = match &outcome {
+            Err(CallFailure::Trap { .. }) => Some(&self.stats.traps),
+            Err(CallFailure::Deadline { .. }) => Some(&self.stats.deadline_kills),
+            Err(CallFailure::Memory { .. }) => Some(&self.stats.memory_kills),
+            _ => None,
+        };
+        if let Some(counter) = counter {
+            counter.fetch_add(1, Ordering::Relaxed);
         }
+        outcome
     }
 
-    fn warm(&self) -> std::sync::MutexGuard<'_, Vec<Warm>> {
-        self.warm.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-impl Plugin {
     /// An instance for one call: waits (bounded) for a permit, then takes a warm
     /// instance (reuse isolation) or creates a fresh one.
-    pub(crate) async fn lease(&self, hooks: CallHooks) -> Result<Lease, CallFailure> {
-        let pool = &self.pool;
-        pool.stats.calls.fetch_add(1, Ordering::Relaxed);
-        let waited = self.settings.queue_wait;
-        let permit = match tokio::time::timeout(waited, pool.permits.clone().acquire_owned()).await {
+    async fn lease(&self, hooks: CallHooks) -> Result<Lease, CallFailure> {
+        let settings = &self.sandbox.settings;
+        self.stats.calls.fetch_add(1, Ordering::Relaxed);
+        let waited = settings.queue_wait;
+        let permit = match tokio::time::timeout(waited, self.permits.clone().acquire_owned()).await {
             Ok(Ok(permit)) => permit,
             _ => {
-                pool.stats.busy.fetch_add(1, Ordering::Relaxed);
+                self.stats.busy.fetch_add(1, Ordering::Relaxed);
                 return Err(CallFailure::Busy {
-                    plugin: self.name.clone(),
-                    limit: self.settings.max_concurrency,
-                    waited_ms: waited.as_millis() as u64,
+                    plugin: self.sandbox.name.clone(),
+                    limit: settings.max_concurrency,
+                    waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
                 });
             }
         };
-        if self.settings.isolation == Isolation::Reuse
-            && let Some(warm) = self.take_warm()
+        if settings.isolation == Isolation::Reuse
+            && let Some(Warm { mut store, instance, calls, .. }) = self.take_warm()
         {
-            let Warm { mut store, instance, calls, .. } = warm;
-            store.data_mut().begin_call(hooks);
-            store.set_epoch_deadline(1);
-            self.refuel(&mut store);
-            pool.stats.reuse_hits.fetch_add(1, Ordering::Relaxed);
-            let in_use = InUse::new(&pool.stats);
+            self.sandbox.rearm(&mut store, hooks);
+            self.stats.reuse_hits.fetch_add(1, Ordering::Relaxed);
+            let in_use = InUse::new(&self.stats);
             return Ok(Lease { store, instance, calls, _permit: permit, _in_use: in_use });
         }
-        let (store, instance) = self.instantiate(hooks).await?;
-        pool.stats.instantiations.fetch_add(1, Ordering::Relaxed);
-        let in_use = InUse::new(&pool.stats);
+        let (store, instance) = self.sandbox.instantiate(hooks).await?;
+        self.stats.instantiations.fetch_add(1, Ordering::Relaxed);
+        let in_use = InUse::new(&self.stats);
         Ok(Lease { store, instance, calls: 0, _permit: permit, _in_use: in_use })
     }
 
     fn take_warm(&self) -> Option<Warm> {
-        let mut warm = self.pool.warm();
-        let idle = self.settings.reuse.idle;
+        let mut warm = lock(&self.warm);
+        let idle = self.sandbox.settings.reuse.idle;
         let before = warm.len();
         warm.retain(|w| w.last_used.elapsed() < idle);
         let stale = (before - warm.len()) as u64;
-        self.pool.stats.recycles.fetch_add(stale, Ordering::Relaxed);
+        self.stats.recycles.fetch_add(stale, Ordering::Relaxed);
         let taken = warm.pop();
-        self.pool.stats.idle.store(warm.len() as u64, Ordering::Relaxed);
+        self.stats.idle.store(warm.len() as u64, Ordering::Relaxed);
         taken
     }
 
     /// Ends a call's lease: keeps a healthy instance warm (reuse isolation) or drops it.
-    pub(crate) fn release(&self, lease: Lease, healthy: bool) {
-        let stats = &self.pool.stats;
+    fn release(&self, lease: Lease, healthy: bool) {
+        let settings = &self.sandbox.settings;
         if !healthy {
-            stats.failures.fetch_add(1, Ordering::Relaxed);
+            self.stats.failures.fetch_add(1, Ordering::Relaxed);
         }
-        if self.settings.isolation != Isolation::Reuse {
+        if settings.isolation != Isolation::Reuse {
             return;
         }
         let calls = lease.calls + 1;
-        let mut warm = self.pool.warm();
-        if healthy && calls < self.settings.reuse.max_calls && warm.len() < self.settings.reuse.max_idle {
+        let mut warm = lock(&self.warm);
+        if healthy && calls < settings.reuse.max_calls && warm.len() < settings.reuse.max_idle {
             let Lease { store, instance, .. } = lease;
             warm.push(Warm { store, instance, calls, last_used: Instant::now() });
         } else {
-            stats.recycles.fetch_add(1, Ordering::Relaxed);
+            self.stats.recycles.fetch_add(1, Ordering::Relaxed);
         }
-        stats.idle.store(warm.len() as u64, Ordering::Relaxed);
-    }
-
-    /// Counters of this plugin's instance use.
-    pub fn stats(&self) -> &PoolStats {
-        &self.pool.stats
+        self.stats.idle.store(warm.len() as u64, Ordering::Relaxed);
     }
 }

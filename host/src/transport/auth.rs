@@ -22,11 +22,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use super::http::HttpState;
-use super::overload::json_error;
+use super::refusal::json_error;
 use crate::config::{AuthConfig, OAuthConfig};
 use crate::error::{Error, Result};
 use crate::protocol::jsonrpc::RpcError;
+use crate::sync::lock;
 
 /// Environment variable with extra bearer tokens, comma-separated.
 pub const TOKENS_ENV: &str = "BERTH_AUTH_TOKENS";
@@ -140,14 +140,22 @@ impl Auth {
     }
 }
 
-/// Middleware letting a request through only with valid credentials (when auth is on).
-pub async fn require(State(state): State<Arc<HttpState>>, request: Request, next: Next) -> Response {
-    if let Some(auth) = &state.auth
-        && let Err(refusal) = auth.check(request.headers()).await
-    {
+/// Middleware letting a request through only with valid credentials.
+pub async fn require(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Response {
+    if let Err(refusal) = auth.check(request.headers()).await {
         return refusal;
     }
     next.run(request).await
+}
+
+/// Whether `config` or the environment sets up any auth (tokens or OAuth).
+///
+/// The exposure check (`server::check_exposure`) asks this before anything
+/// is compiled, and [`Auth::from_config`] builds from the same sources.
+pub fn is_configured(config: &AuthConfig) -> bool {
+    !config.tokens.is_empty()
+        || config.oauth.is_some()
+        || std::env::var(TOKENS_ENV).is_ok_and(|tokens| tokens.split(',').any(|t| !t.trim().is_empty()))
 }
 
 /// The token of an `Authorization: Bearer` header.
@@ -238,7 +246,7 @@ impl OAuth {
         if self.config.jwks_url.is_none() {
             return false;
         }
-        let mut last = self.last_fetch.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = lock(&self.last_fetch);
         if last.elapsed() < JWKS_REFRESH {
             return false;
         }
@@ -306,7 +314,7 @@ fn signing_key(jwk: &Jwk) -> Option<SigningKey> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::transport::auth::*;
 
     #[test]
     fn metadata_url_inserts_the_well_known_path() {

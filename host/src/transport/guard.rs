@@ -8,11 +8,10 @@
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::sync::Arc;
 
-use super::http::HttpState;
-use super::overload::json_error;
+use super::refusal::json_error;
 use crate::protocol::jsonrpc::RpcError;
 
 /// The allowlists a request is checked against.
@@ -53,9 +52,9 @@ impl OriginPolicy {
 }
 
 /// Middleware answering 403 to a refused Origin or Host.
-pub async fn check(State(state): State<Arc<HttpState>>, request: Request, next: Next) -> Response {
-    match state.origins.refuse(request.headers()) {
-        Some(reason) => json_error(StatusCode::FORBIDDEN, &RpcError::invalid_request(reason)).into_response(),
+pub async fn check(State(policy): State<Arc<OriginPolicy>>, request: Request, next: Next) -> Response {
+    match policy.refuse(request.headers()) {
+        Some(reason) => json_error(StatusCode::FORBIDDEN, &RpcError::invalid_request(reason)),
         None => next.run(request).await,
     }
 }
@@ -81,7 +80,7 @@ fn is_loopback_name(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::transport::guard::*;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

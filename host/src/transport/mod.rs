@@ -1,12 +1,13 @@
-//! Transports: how bytes reach the router. Streamable HTTP (`http`),
-//! WebSocket (`ws`) and newline-delimited stdio (`stdio`); the message
-//! connection both stdio and WebSocket share (`connection`); the HTTP guards
-//! (`guard`), access control (`auth`) and overload layers (`overload`).
+//! Transports: how bytes reach the exchange and answers leave. Streamable
+//! HTTP (`http/`), WebSocket (`ws`) and newline-delimited stdio (`stdio`),
+//! each owning only its framing; the HTTP layers around them: the Origin
+//! guard (`guard`), access control (`auth`), overload limits (`overload`)
+//! and the JSON refusals they all answer with (`refusal`).
 
 pub mod auth;
-pub mod connection;
 pub mod guard;
 pub mod http;
 pub mod overload;
+pub mod refusal;
 pub mod stdio;
 pub mod ws;

@@ -15,18 +15,18 @@ use axum::BoxError;
 use axum::body::Body;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use axum::response::Response;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::load_shed::LoadShedLayer;
 use tower::timeout::TimeoutLayer;
 
+use super::refusal::{busy, json_error};
 use crate::config::HttpConfig;
-use crate::protocol::jsonrpc::{self, RpcError, SERVER_BUSY};
+use crate::protocol::jsonrpc::{RpcError, SERVER_BUSY};
 
 /// Server-wide capacity: request slots, stream slots, and what was refused.
 pub struct Limits {
@@ -82,25 +82,15 @@ impl Limits {
 
     /// The 503 refusing a stream over the limit.
     pub fn streams_full(&self) -> Response {
-        self.busy_response(&format!("stream limit ({} open streams and WebSocket connections)", self.max_streams))
-    }
-
-    /// 503 with `Retry-After` and a JSON-RPC error naming the full `limit`.
-    pub fn busy_response(&self, limit: &str) -> Response {
-        let error = RpcError::new(SERVER_BUSY, format!("server busy: {limit}; retry later"))
-            .with_data(json!({ "retryAfterMs": self.retry_after_secs * 1000, "limit": limit }));
-        let mut response = json_error(StatusCode::SERVICE_UNAVAILABLE, &error);
-        if let Ok(value) = HeaderValue::from_str(&self.retry_after_secs.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        response
+        let limit = format!("stream limit ({} open streams and WebSocket connections)", self.max_streams);
+        busy(&limit, self.retry_after_secs)
     }
 
     /// The answer for a request a tower layer gave up on.
     fn refusal(&self, error: &BoxError) -> Response {
         if error.is::<tower::load_shed::error::Overloaded>() {
             self.shed.fetch_add(1, Ordering::Relaxed);
-            return self.busy_response(&format!("in-flight limit ({} requests)", self.max_in_flight));
+            return busy(&format!("in-flight limit ({} requests)", self.max_in_flight), self.retry_after_secs);
         }
         if error.is::<tower::timeout::error::Elapsed>() {
             self.timeouts.fetch_add(1, Ordering::Relaxed);
@@ -113,18 +103,6 @@ impl Limits {
         tracing::error!("request failed in the service stack: {error}");
         json_error(StatusCode::INTERNAL_SERVER_ERROR, &RpcError::internal("internal server error"))
     }
-}
-
-/// A JSON-RPC error (id null) as the body of `status`.
-pub fn json_error(status: StatusCode, error: &RpcError) -> Response {
-    json_response(status, &jsonrpc::failure(&Value::Null, error))
-}
-
-/// A JSON body with `status`.
-pub fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
 }
 
 /// Adds the shared layers to `routes`; with `shed`, also the concurrency limit.

@@ -14,16 +14,15 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
-use super::connection::{Admission, Connection};
+use crate::exchange::{Admission, Connection, Exchange};
 use crate::protocol::jsonrpc::{self, RpcError};
-use crate::protocol::notify::Sink;
-use crate::router::Router;
+use crate::router::Sink;
 
 /// How long running calls get to answer after stdin closes.
 const CLOSE_GRACE: Duration = Duration::from_secs(30);
 
-/// Serves `router` over `input`/`output` until `input` closes.
-pub async fn serve<R, W>(router: Arc<Router>, input: R, output: W, max_line_bytes: usize) -> std::io::Result<()>
+/// Serves `exchange` over `input`/`output` until `input` closes.
+pub async fn serve<R, W>(exchange: Arc<Exchange>, input: R, output: W, max_line_bytes: usize) -> std::io::Result<()>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -43,10 +42,9 @@ where
         let _ = sender.send(message);
     });
     // One local client owns the process: no admission limits beyond the plugins' own.
-    let connection = Connection::new(router, out, Admission::default());
+    let connection = Connection::new(exchange, out, Admission::default());
     let mut input = BufReader::new(input);
     let mut line = Vec::new();
-    let mut calls = tokio::task::JoinSet::new();
     loop {
         line.clear();
         let read = (&mut input).take(max_line_bytes as u64 + 1).read_until(b'\n', &mut line).await?;
@@ -62,10 +60,10 @@ where
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        connection.receive(&line, &mut calls);
+        connection.receive(&line);
     }
     // Input closed: stop listen streams, let running calls answer, then stop the writer.
-    connection.close(calls, false, CLOSE_GRACE).await;
+    connection.close(false, CLOSE_GRACE).await;
     drop(connection);
     writer.await.map_err(std::io::Error::other)?
 }

@@ -1,8 +1,8 @@
 //! WebSocket at `/ws`: one JSON-RPC message per text frame, many requests in
 //! flight per connection, answered as they finish.
 //!
-//! The message handling is the stdio transport's (`connection`); this module
-//! owns the socket: frame and message size, a bounded send queue (a client
+//! What the messages mean is the exchange's (`exchange::Connection`, shared
+//! with stdio); this module owns the socket: frame and message size, a bounded send queue (a client
 //! that does not read is closed with 1008, not buffered for), keep-alive
 //! pings, the idle timeout, the per-connection and server-wide in-flight
 //! limits (refusals are JSON-RPC error -32000 with `retryAfterMs`), and a
@@ -10,7 +10,6 @@
 //! client author's description of the same rules.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
@@ -20,14 +19,15 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
-use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use super::connection::{Admission, Connection};
-use super::http::HttpState;
-use super::overload::json_error;
+use super::overload::Limits;
+use super::refusal::json_error;
 use crate::config::WsConfig;
+use crate::exchange::{Admission, Connection, Exchange};
 use crate::protocol::jsonrpc::{self, RpcError};
-use crate::protocol::notify::Sink;
+use crate::router::Sink;
 
 /// Close code: normal closure (idle timeout).
 const CLOSE_NORMAL: u16 = 1000;
@@ -48,9 +48,47 @@ enum Control {
     Close(u16, &'static str),
 }
 
+/// What the WebSocket transport shares across its connections.
+pub struct WsState {
+    exchange: Arc<Exchange>,
+    limits: Arc<Limits>,
+    settings: WsConfig,
+    /// Every open connection, so shutdown can wait for them.
+    connections: TaskTracker,
+    /// Cancelled when the server begins to shut down.
+    shutdown: CancellationToken,
+    /// How long running calls get to answer once shutdown begins.
+    grace: Duration,
+}
+
+impl WsState {
+    /// WebSocket connections of `exchange` under `limits`, closed (after
+    /// `grace` for running calls) once `shutdown` is cancelled.
+    pub fn new(
+        exchange: Arc<Exchange>,
+        limits: Arc<Limits>,
+        settings: WsConfig,
+        shutdown: CancellationToken,
+        grace: Duration,
+    ) -> Self {
+        Self { exchange, limits, settings, connections: TaskTracker::new(), shutdown, grace }
+    }
+
+    /// WebSocket connections open now.
+    pub fn connections(&self) -> usize {
+        self.connections.len()
+    }
+
+    /// Waits, at most `limit`, for every connection to close (after shutdown began).
+    pub async fn closed(&self, limit: Duration) {
+        self.connections.close();
+        let _ = tokio::time::timeout(limit, self.connections.wait()).await;
+    }
+}
+
 /// `GET /ws`: upgrades to a WebSocket (Origin/Host and auth were checked by the layers).
 pub async fn upgrade(
-    State(state): State<Arc<HttpState>>,
+    State(state): State<Arc<WsState>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let upgrade = match upgrade {
@@ -64,7 +102,7 @@ pub async fn upgrade(
     let Some(permit) = state.limits.open_stream() else {
         return state.limits.streams_full();
     };
-    let max = state.ws.max_message_bytes;
+    let max = state.settings.max_message_bytes;
     upgrade
         .protocols([SUBPROTOCOL])
         .max_message_size(max)
@@ -76,14 +114,16 @@ pub async fn upgrade(
         .read_buffer_size(BUFFER_BYTES)
         .write_buffer_size(BUFFER_BYTES)
         .on_failed_upgrade(|error| tracing::debug!("WebSocket upgrade failed: {error}"))
-        .on_upgrade(move |socket| serve(socket, state, permit))
+        .on_upgrade(move |socket| {
+            let connections = state.connections.clone();
+            connections.track_future(serve(socket, state, permit))
+        })
         .into_response()
 }
 
 /// Serves one connection until either side closes it.
-async fn serve(socket: WebSocket, state: Arc<HttpState>, _permit: OwnedSemaphorePermit) {
-    state.ws_connections.fetch_add(1, Ordering::Relaxed);
-    let settings: WsConfig = state.ws.clone();
+async fn serve(socket: WebSocket, state: Arc<WsState>, _permit: OwnedSemaphorePermit) {
+    let settings = &state.settings;
     let (sink, mut frames) = socket.split();
     let (messages, outbox) = mpsc::channel::<Value>(settings.send_queue);
     let (control, controls) = mpsc::unbounded_channel::<Control>();
@@ -102,9 +142,7 @@ async fn serve(socket: WebSocket, state: Arc<HttpState>, _permit: OwnedSemaphore
         global: Some(state.limits.in_flight.clone()),
         retry_after_ms: state.limits.retry_after_secs * 1000,
     };
-    let connection = Connection::new(state.router.clone(), out, admission);
-    let mut calls = JoinSet::new();
-    let mut stopping = state.stopping.subscribe();
+    let connection = Connection::new(state.exchange.clone(), out, admission);
     let ping_every = Duration::from_secs(settings.ping_interval_secs);
     let idle_after = Duration::from_secs(settings.idle_timeout_secs);
     let mut tick = tokio::time::interval(ping_every.min(idle_after));
@@ -129,7 +167,7 @@ async fn serve(socket: WebSocket, state: Arc<HttpState>, _permit: OwnedSemaphore
                         Message::Text(text) => {
                             last_message = last_heard;
                             if !text.trim().is_empty() {
-                                connection.receive(text.as_bytes(), &mut calls);
+                                connection.receive(text.as_bytes());
                             }
                         }
                         Message::Binary(_) => connection.send(jsonrpc::failure(
@@ -157,18 +195,16 @@ async fn serve(socket: WebSocket, state: Arc<HttpState>, _permit: OwnedSemaphore
                 let _ = control.send(Control::Close(CLOSE_POLICY, "slow consumer: send queue full"));
                 break;
             }
-            _ = stopping.changed() => {
+            () = state.shutdown.cancelled() => {
                 // Shutting down: read nothing more, let running calls answer, then close.
-                let grace = Duration::from_secs(state.shutdown_grace_secs);
-                connection.close(std::mem::take(&mut calls), false, grace).await;
+                connection.close(false, state.grace).await;
                 let _ = control.send(Control::Close(CLOSE_GOING_AWAY, "server shutting down"));
                 cancel = false;
                 break;
             }
-            Some(_) = calls.join_next(), if !calls.is_empty() => {}
         }
     }
-    connection.close(calls, cancel, Duration::from_secs(1)).await;
+    connection.close(cancel, Duration::from_secs(1)).await;
     drop(connection);
     drop(control);
     // The closing handshake: keep reading (and dropping) what the client still
@@ -189,7 +225,6 @@ async fn serve(socket: WebSocket, state: Arc<HttpState>, _permit: OwnedSemaphore
     if tokio::time::timeout(Duration::from_secs(5), finish).await.is_err() {
         abort.abort();
     }
-    state.ws_connections.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// Writes queued messages and control frames until the connection ends.
@@ -248,8 +283,9 @@ async fn write(
     }
 }
 
-/// Whether a read error is a frame or message over the size limit.
+/// Whether a read error is a frame or message over the size limit: a
+/// tungstenite capacity error under axum's wrapper.
 fn is_too_big(error: &axum::Error) -> bool {
-    let text = error.to_string();
-    text.contains("too long") || text.contains("too big") || text.contains("Space limit")
+    let inner = std::error::Error::source(error).and_then(|e| e.downcast_ref::<tungstenite::Error>());
+    matches!(inner, Some(tungstenite::Error::Capacity(_)))
 }

@@ -248,6 +248,36 @@ pub async fn call_tool(server: &Server, name: &str, arguments: Value) -> Value {
     reply.body["result"].clone()
 }
 
+/// The names `tools/list` serves now, every page of them.
+pub async fn tool_names(server: &Server) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let params = cursor.map_or(json!({}), |c| json!({ "cursor": c }));
+        let list = post_modern(server, &modern_body(1, "tools/list", params)).await;
+        let result = &list.body["result"];
+        let tools = result["tools"].as_array().unwrap_or_else(|| panic!("tools/list failed: {}", list.body));
+        names.extend(tools.iter().filter_map(|t| t["name"].as_str().map(str::to_owned)));
+        match result["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return names,
+        }
+    }
+}
+
+/// Waits (up to 10 s) until the served tool names satisfy `check`.
+pub async fn until_tools(server: &Server, check: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let mut names = Vec::new();
+    for _ in 0..100 {
+        names = tool_names(server).await;
+        if check(&names) {
+            return names;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the tool list never reached the expected state; last served: {names:?}");
+}
+
 /// The text of the first content item of a tool result.
 pub fn first_text(result: &Value) -> &str {
     result["content"][0]["text"].as_str().unwrap_or_else(|| panic!("no text content in {result}"))

@@ -12,6 +12,7 @@ mod http_modern;
 mod logs;
 mod mcp_features;
 mod overload;
+mod registry;
 mod runtime;
 mod sandbox;
 mod stdio;

@@ -57,6 +57,10 @@ async fn the_kv_store_is_denied_unless_granted() {
     let denied = Server::start_in(denied_dir.path(), &[]);
     let (is_error, text) = text_of(&denied, "faulty_counter", json!({})).await;
     assert!(is_error && text.contains("kv = true"), "{text}");
+    let body = modern_body(1, "tools/call", json!({ "name": "faulty_kv_clear", "arguments": {} }));
+    let refused = post_modern(&denied, &body).await;
+    assert_eq!(refused.error_code(), -32603, "the SDK's typed error becomes the plugin's internal error");
+    assert!(refused.body["error"]["message"].as_str().is_some_and(|m| m.contains("kv = true")), "{}", refused.body);
 
     let granted_dir = folder(&["faulty"], &[("faulty", "[capabilities]\nkv = true\n")]);
     let granted = Server::start_in(granted_dir.path(), &[]);
@@ -67,6 +71,8 @@ async fn the_kv_store_is_denied_unless_granted() {
             "state survives fresh instances"
         );
     }
+    assert_eq!(text_of(&granted, "faulty_kv_clear", json!({})).await, (false, "count".to_owned()));
+    assert_eq!(text_of(&granted, "faulty_counter", json!({})).await, (false, "1".to_owned()), "deleted keys are gone");
 }
 
 #[tokio::test]
@@ -154,24 +160,6 @@ fn sidecar_mistakes_name_the_key_and_file() {
     assert!(!output.status.success());
     let text = String::from_utf8_lossy(&output.stderr);
     assert!(text.contains("faulty.toml") && text.contains("deadline"), "{text}");
-}
-
-/// Waits until `tools/list` satisfies `check`.
-async fn until_tools(server: &Server, check: impl Fn(&[String]) -> bool) -> Vec<String> {
-    for _ in 0..100 {
-        let list = post_modern(server, &modern_body(1, "tools/list", json!({}))).await;
-        let names: Vec<String> = list.body["result"]["tools"]
-            .as_array()
-            .expect("tools")
-            .iter()
-            .filter_map(|t| t["name"].as_str().map(str::to_owned))
-            .collect();
-        if check(&names) {
-            return names;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("the tool list never reached the expected state");
 }
 
 fn copy_plugin(name: &str, to: &Path) {

@@ -9,18 +9,22 @@
 //! - `faulty_flood_output`, `faulty_flood_stdout`: huge answers and endless output.
 //! - `faulty_sleep` blocks in a host call (a clock wait) for a minute.
 //! - `faulty_escape` tries files, environment and network it was not granted.
-//! - `faulty_memo` (instance memory), `faulty_counter` (kv store), `faulty_env`
+//! - `faulty_memo` (instance memory), `faulty_counter` and `faulty_kv_clear` (kv store), `faulty_env`
 //!   and `faulty_read` show what isolation and grants allow.
+//! - `faulty_flip` hides or shows `faulty_region` (a tool with an `Mcp-Param-Region`
+//!   header) and announces the change, so its catalog changes under load (needs `kv = true`).
 
 use berth_sdk::prelude::*;
 
 struct Faulty;
 
 const NO_ARGS: &str = r#"{"type":"object","properties":{}}"#;
+/// The key-value entry that hides `faulty_region` while present.
+const REGION_HIDDEN: &str = "region-hidden";
 
 impl Plugin for Faulty {
     fn tools() -> Vec<Tool> {
-        vec![
+        let mut tools = vec![
             tool("faulty_ok", "Answers ok.", NO_ARGS),
             tool("faulty_trap", "Panics (a wasm trap).", NO_ARGS),
             tool("faulty_spin", "Loops forever.", NO_ARGS),
@@ -49,6 +53,7 @@ impl Plugin for Faulty {
                 NO_ARGS,
             ),
             tool("faulty_counter", "Counts its calls in the key-value store.", NO_ARGS),
+            tool("faulty_kv_clear", "Deletes every key in the key-value store and names them.", NO_ARGS),
             tool(
                 "faulty_env",
                 "Returns the environment variable `name`.",
@@ -64,7 +69,17 @@ impl Plugin for Faulty {
                 "Returns the text of file `path`.",
                 r#"{"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}"#,
             ),
-        ]
+            tool("faulty_flip", "Hides or shows faulty_region and announces the tool list change.", NO_ARGS),
+        ];
+        // Shown unless `faulty_flip` hid it (a store the plugin may not have counts as shown).
+        if !matches!(kv_get(REGION_HIDDEN), Ok(Some(_))) {
+            tools.push(tool(
+                "faulty_region",
+                "Echoes a region that clients mirror into the Mcp-Param-Region header.",
+                r#"{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region"}},"required":["region"]}"#,
+            ));
+        }
+        tools
     }
 
     fn call_tool(_ctx: CallContext, name: String, arguments: String) -> Result<CallOutcome, Error> {
@@ -127,13 +142,35 @@ impl Plugin for Faulty {
                     Ok(value) => {
                         value.and_then(|v| String::from_utf8(v).ok()).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
                     }
-                    Err(denied) => return Ok(done(ToolResult::error(denied))),
+                    Err(denied) => return Ok(done(ToolResult::error(denied.to_string()))),
                 };
                 let next = current + 1;
                 if let Err(e) = kv_set("count", next.to_string().as_bytes()) {
-                    return Ok(done(ToolResult::error(e)));
+                    return Ok(done(ToolResult::error(e.to_string())));
                 }
                 Ok(done(ToolResult::text(next.to_string())))
+            }
+            "faulty_flip" => {
+                let hidden = kv_get(REGION_HIDDEN)?.is_some();
+                if hidden {
+                    kv_delete(REGION_HIDDEN)?
+                } else {
+                    kv_set(REGION_HIDDEN, b"1")?
+                }
+                list_changed(ListKind::Tools);
+                Ok(done(ToolResult::text(if hidden { "shown" } else { "hidden" })))
+            }
+            "faulty_region" => {
+                let args: serde_json::Value = parse_args(&arguments)?;
+                Ok(done(ToolResult::text(format!("region={}", args["region"].as_str().unwrap_or_default()))))
+            }
+            "faulty_kv_clear" => {
+                // `?` turns a store failure into the plugin's internal error.
+                let keys = kv_keys()?;
+                for key in &keys {
+                    kv_delete(key)?;
+                }
+                Ok(done(ToolResult::text(keys.join(","))))
             }
             "faulty_env" => {
                 let args: serde_json::Value = parse_args(&arguments)?;

@@ -1,19 +1,21 @@
-//! Turning a plugin's `host.log` and `host.progress` calls into MCP notifications.
+//! Where a request's messages to the client go, and the hooks that turn a
+//! call's log lines and progress reports into MCP notifications there.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
 
-use super::jsonrpc::{Request, notification};
+use crate::protocol::jsonrpc::{Request, notification};
+use crate::protocol::logging::level_rank;
 use crate::runtime::bindings::types::LogLevel;
-use crate::runtime::{CallHooks, PluginEvent};
+use crate::runtime::{CallEvent, CallHooks};
 
-/// Where a request's notifications go (an SSE stream, a stdio writer, ...).
+/// Where a request's messages to the client go (an SSE stream, a connection's writer, ...).
 pub type Sink = Arc<dyn Fn(Value) + Send + Sync>;
 
 /// The MCP name of a log level.
-pub fn level_name(level: LogLevel) -> &'static str {
+fn level_name(level: LogLevel) -> &'static str {
     match level {
         LogLevel::Debug => "debug",
         LogLevel::Info => "info",
@@ -26,24 +28,21 @@ pub fn level_name(level: LogLevel) -> &'static str {
     }
 }
 
-/// The rank of an MCP level name (debug = 0 ... emergency = 7).
-pub fn level_rank(name: &str) -> Option<u8> {
-    ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
-        .iter()
-        .position(|l| *l == name)
-        .and_then(|p| u8::try_from(p).ok())
-}
-
 /// Hooks for `request` that send progress (when it carries a progress token)
 /// and log lines at or above `min_log_level` (when set) to `sink`.
-pub fn hooks(request: &Request, min_log_level: Option<&str>, sink: Sink, cancelled: Arc<AtomicBool>) -> CallHooks {
+pub(super) fn hooks(
+    request: &Request,
+    min_log_level: Option<&str>,
+    sink: Sink,
+    cancel: CancellationToken,
+) -> CallHooks {
     let progress_token = request.meta().and_then(|m| m.get("progressToken")).filter(|t| !t.is_null()).cloned();
     let min_rank = min_log_level.and_then(level_rank);
     if progress_token.is_none() && min_rank.is_none() {
-        return CallHooks { events: None, cancelled };
+        return CallHooks { events: None, cancel };
     }
-    let events = move |event: PluginEvent| match event {
-        PluginEvent::Progress { progress, total, message } => {
+    let events = move |event: CallEvent| match event {
+        CallEvent::Progress { progress, total, message } => {
             if let Some(token) = &progress_token {
                 let mut params = json!({ "progressToken": token, "progress": progress });
                 if let Some(total) = total {
@@ -55,7 +54,7 @@ pub fn hooks(request: &Request, min_log_level: Option<&str>, sink: Sink, cancell
                 sink(notification("notifications/progress", params));
             }
         }
-        PluginEvent::Log { level, message } => {
+        CallEvent::Log { level, message } => {
             let name = level_name(level);
             if min_rank.is_some_and(|min| level_rank(name).is_some_and(|rank| rank >= min)) {
                 sink(notification(
@@ -65,5 +64,5 @@ pub fn hooks(request: &Request, min_log_level: Option<&str>, sink: Sink, cancell
             }
         }
     };
-    CallHooks { events: Some(Arc::new(events)), cancelled }
+    CallHooks { events: Some(Arc::new(events)), cancel }
 }

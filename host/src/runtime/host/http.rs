@@ -1,4 +1,4 @@
-//! Outbound HTTP for plugins (`wasi:http`), limited to hosts the operator listed.
+//! Outbound HTTP (`wasi:http`), limited to the hosts the operator listed.
 //!
 //! A request to an authority not in the plugin's `capabilities.http` list is
 //! refused with `HTTP-request-denied` before any connection is made. An entry
@@ -7,12 +7,25 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpHooks};
+
+/// The `wasi:http` context in one store: wasmtime's context plus the allowlist.
+pub(crate) struct HttpCtx {
+    pub ctx: WasiHttpCtx,
+    pub grant: HttpGrant,
+}
+
+impl HttpCtx {
+    /// Outbound HTTP for `plugin`, to the hosts in `allowed` only.
+    pub fn new(plugin: Arc<str>, allowed: Arc<Vec<String>>) -> Self {
+        Self { ctx: WasiHttpCtx::new(), grant: HttpGrant { plugin, allowed } }
+    }
+}
 
 /// The hooks that enforce one plugin's HTTP allowlist.
-pub struct HttpGrant {
-    pub plugin: Arc<str>,
-    pub allowed: Arc<Vec<String>>,
+pub(crate) struct HttpGrant {
+    plugin: Arc<str>,
+    allowed: Arc<Vec<String>>,
 }
 
 impl HttpGrant {
@@ -52,5 +65,22 @@ impl WasiHttpHooks for HttpGrant {
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn Future<Output = _> + Send>))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::runtime::host::http::*;
+
+    #[test]
+    fn entries_allow_a_host_or_one_port() {
+        let grant = HttpGrant {
+            plugin: "p".into(),
+            allowed: Arc::new(vec!["api.example.com".into(), "127.0.0.1:9000".into()]),
+        };
+        assert!(grant.allows("API.example.com", Some(443)));
+        assert!(grant.allows("127.0.0.1", Some(9000)));
+        assert!(!grant.allows("127.0.0.1", Some(9001)));
+        assert!(!grant.allows("evil.example", None));
     }
 }

@@ -1,4 +1,4 @@
-//! Where a plugin's stdout and stderr go: berth's log, never a transport.
+//! A plugin's stdout and stderr: lines in berth's log, never a transport.
 //!
 //! Output is split into lines and logged under the plugin's name. Each call
 //! has a byte budget; past it, output is accepted and dropped (with one
@@ -12,16 +12,18 @@ use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
+use crate::sync::lock;
+
 /// Which stream a plugin wrote to.
 #[derive(Clone, Copy, Debug)]
-pub enum Stream {
+pub(crate) enum Stream {
     Stdout,
     Stderr,
 }
 
 /// A per-call stdout or stderr that writes lines to the log.
 #[derive(Clone)]
-pub struct LogStream {
+pub(crate) struct LogStream {
     inner: Arc<Mutex<LogBuffer>>,
 }
 
@@ -42,17 +44,13 @@ impl LogStream {
 
     /// Starts a new call's budget (reuse isolation).
     pub fn reset_budget(&self, budget: usize) {
-        if let Ok(mut buffer) = self.inner.lock() {
-            buffer.budget = budget;
-            buffer.warned = false;
-        }
+        let mut buffer = lock(&self.inner);
+        buffer.budget = budget;
+        buffer.warned = false;
     }
 
     fn accept(&self, bytes: &[u8]) {
-        let Ok(mut buffer) = self.inner.lock() else {
-            return;
-        };
-        buffer.accept(bytes);
+        lock(&self.inner).accept(bytes);
     }
 }
 

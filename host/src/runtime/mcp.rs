@@ -1,8 +1,9 @@
 //! MCP JSON for the WIT records plugins produce, built with rmcp's data model.
 //!
 //! rmcp (the official Rust SDK) owns the shape of MCP's types; berth maps
-//! each WIT record onto the matching rmcp type and serializes it. Lists are
-//! converted once at load time; only results are converted per request.
+//! each WIT record onto the matching rmcp type and serializes it. It sits in
+//! the runtime because it speaks the runtime's WIT types; the registry uses
+//! it once per load for the lists, the router once per call for results.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -12,11 +13,11 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use rmcp::model as m;
 use serde_json::{Value, json};
 
-use crate::runtime::CallFailure;
-use crate::runtime::bindings::types::{
+use super::bindings::types::{
     Content, Prompt, PromptMessage, PromptResult, Resource, ResourceBody, ResourceContents, ResourceTemplate, Role,
     Tool, ToolResult,
 };
+use super::sandbox::failure::CallFailure;
 
 /// Serializes an rmcp value; rmcp's model types always serialize.
 fn to_json(value: impl serde::Serialize) -> Value {
@@ -184,7 +185,7 @@ fn prompt_message(message: &PromptMessage) -> m::PromptMessage {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::runtime::mcp::*;
 
     /// The model path, which the fast path must match exactly.
     fn through_rmcp(result: &ToolResult) -> Value {

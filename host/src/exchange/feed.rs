@@ -1,0 +1,50 @@
+//! A stream's view of the notice bus: the notices it wants, as the messages it sends.
+
+use serde_json::Value;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use crate::protocol::notice::Notice;
+
+/// What a feed produced next.
+pub enum Fed {
+    /// A notification to send.
+    Message(Value),
+    /// The stream fell behind and `n` notices were lost (SSE streams end
+    /// then, so the client reconnects; connections carry on).
+    Missed(u64),
+    /// The bus is gone: the server is stopping.
+    Closed,
+}
+
+/// Picks the notices a stream wants and turns them into its messages.
+type Select = Box<dyn Fn(&Notice) -> Option<Value> + Send + Sync>;
+
+/// Notices from the bus, filtered and turned into messages by `select`.
+pub struct NoticeFeed {
+    receiver: broadcast::Receiver<Notice>,
+    select: Select,
+}
+
+impl NoticeFeed {
+    pub(super) fn new(
+        receiver: broadcast::Receiver<Notice>,
+        select: impl Fn(&Notice) -> Option<Value> + Send + Sync + 'static,
+    ) -> Self {
+        Self { receiver, select: Box::new(select) }
+    }
+
+    /// The next message for this stream.
+    pub async fn next(&mut self) -> Fed {
+        loop {
+            match self.receiver.recv().await {
+                Ok(notice) => {
+                    if let Some(message) = (self.select)(&notice) {
+                        return Fed::Message(message);
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => return Fed::Missed(missed),
+                Err(RecvError::Closed) => return Fed::Closed,
+            }
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The context one request runs in: its era, the snapshot it was routed
+//! against, its call hooks, and (legacy) the way back to the client.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::sink::{self, Sink};
+use crate::protocol::era::ModernEnvelope;
+use crate::protocol::jsonrpc::{Request, RpcError, notification};
+use crate::registry::Snapshot;
+use crate::runtime::CallHooks;
+use crate::runtime::bindings::types::CallContext;
+use crate::session::Session;
+
+/// How long berth waits for a client to answer a request it sent.
+const CLIENT_ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The era a request was classified into.
+#[derive(Clone)]
+pub enum Era {
+    /// 2026-07-28: the request's own envelope.
+    Modern(ModernEnvelope),
+    /// A 2025 revision, in the session `initialize` created.
+    Legacy(Arc<Session>),
+}
+
+impl Era {
+    /// The protocol version the request speaks.
+    pub fn version(&self) -> &str {
+        match self {
+            Era::Modern(envelope) => &envelope.version,
+            Era::Legacy(session) => session.version,
+        }
+    }
+
+    /// The capabilities the client declared.
+    pub fn client_capabilities(&self) -> &Value {
+        match self {
+            Era::Modern(envelope) => &envelope.client_capabilities,
+            Era::Legacy(session) => &session.client_capabilities,
+        }
+    }
+
+    /// The lowest log level the client wants for this request, if any.
+    pub fn log_level(&self) -> Option<String> {
+        match self {
+            Era::Modern(envelope) => envelope.log_level.clone(),
+            Era::Legacy(session) => Some(session.log_level()),
+        }
+    }
+
+    /// The legacy session, if the request has one.
+    pub fn session(&self) -> Option<&Arc<Session>> {
+        match self {
+            Era::Modern(_) => None,
+            Era::Legacy(session) => Some(session),
+        }
+    }
+}
+
+/// The way back to a legacy client for server-to-client requests
+/// (`sampling/createMessage`, `elicitation/create`, `roots/list`).
+#[derive(Clone)]
+pub struct ClientChannel {
+    pub session: Arc<Session>,
+    pub send: Sink,
+}
+
+impl ClientChannel {
+    /// Sends `method` to the client and waits for its answer.
+    pub async fn request(&self, method: &str, params: Value) -> Result<Value, RpcError> {
+        let (id, answer) = self.session.expect_answer();
+        (self.send)(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
+        match tokio::time::timeout(CLIENT_ANSWER_TIMEOUT, answer).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err(RpcError::internal(format!("the session closed before the client answered {method}"))),
+            Err(_) => {
+                self.session.forget(&id);
+                // Tell the client to stop working on it, as MCP asks of either side.
+                let seconds = CLIENT_ANSWER_TIMEOUT.as_secs();
+                (self.send)(notification(
+                    "notifications/cancelled",
+                    json!({ "requestId": id, "reason": format!("no answer within {seconds} s") }),
+                ));
+                Err(RpcError::internal(format!("the client did not answer {method} within {seconds} s")))
+            }
+        }
+    }
+}
+
+/// One request's context.
+pub struct RequestContext {
+    pub era: Era,
+    /// The registry snapshot the request was routed against, kept to its end.
+    pub snapshot: Arc<Snapshot>,
+    pub hooks: CallHooks,
+    pub client: Option<ClientChannel>,
+}
+
+impl RequestContext {
+    /// A context for `request`, whose messages to the client go to `sink`
+    /// and which `cancel` stops.
+    pub fn new(
+        request: &Request,
+        era: Era,
+        snapshot: Arc<Snapshot>,
+        sink: Option<Sink>,
+        cancel: CancellationToken,
+    ) -> Self {
+        let hooks = match &sink {
+            Some(sink) => sink::hooks(request, era.log_level().as_deref(), sink.clone(), cancel),
+            None => CallHooks { events: None, cancel },
+        };
+        let client = match (&era, sink) {
+            (Era::Legacy(session), Some(send)) => Some(ClientChannel { session: session.clone(), send }),
+            _ => None,
+        };
+        Self { era, snapshot, hooks, client }
+    }
+
+    /// The WIT call context for `request`, with a retry's answers and state.
+    pub(super) fn call_context(
+        &self,
+        request: &Request,
+        responses: Option<String>,
+        state: Option<String>,
+    ) -> CallContext {
+        CallContext {
+            request_id: request.id.to_string(),
+            protocol_version: self.era.version().to_owned(),
+            client_capabilities: self.era.client_capabilities().to_string(),
+            input_responses: responses,
+            request_state: state,
+        }
+    }
+}

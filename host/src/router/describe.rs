@@ -1,0 +1,74 @@
+//! What berth says about itself: server info, capabilities, the `initialize`
+//! and `server/discover` results, and the decoration every 2026-07-28 result carries.
+
+use std::sync::LazyLock;
+
+use serde_json::{Value, json};
+
+use super::Router;
+use crate::protocol::era;
+use crate::protocol::jsonrpc::Request;
+
+/// What `initialize` and `server/discover` tell clients berth is for.
+const INSTRUCTIONS: &str = "berth serves tools, resources and prompts from sandboxed WebAssembly plugins.";
+
+/// berth's name and version as MCP `Implementation`.
+pub fn server_info() -> Value {
+    static INFO: LazyLock<Value> =
+        LazyLock::new(|| json!({ "name": "berth", "title": "berth", "version": env!("CARGO_PKG_VERSION") }));
+    INFO.clone()
+}
+
+fn capabilities() -> Value {
+    json!({
+        "tools": { "listChanged": true },
+        "resources": { "subscribe": true, "listChanged": true },
+        "prompts": { "listChanged": true },
+        "completions": {},
+        "logging": {},
+    })
+}
+
+impl Router {
+    /// Answers `initialize` (legacy era): the negotiated version and what berth offers.
+    pub fn initialize(&self, request: &Request) -> (&'static str, Value) {
+        let requested = request.param("protocolVersion").and_then(Value::as_str);
+        let version = era::negotiate_legacy(requested);
+        let result = json!({
+            "protocolVersion": version,
+            "capabilities": capabilities(),
+            "serverInfo": server_info(),
+            "instructions": INSTRUCTIONS,
+        });
+        (version, result)
+    }
+
+    /// `server/discover` (2026-07-28).
+    pub(super) fn discover(&self) -> Value {
+        json!({
+            "supportedVersions": era::SUPPORTED_VERSIONS,
+            "capabilities": capabilities(),
+            "instructions": INSTRUCTIONS,
+        })
+    }
+}
+
+/// Adds what every 2026-07-28 result carries: `resultType`, cache hints on
+/// cacheable results, and berth's identity in `_meta`.
+pub(super) fn decorate_modern(mut result: Value, cacheable: bool) -> Value {
+    if let Value::Object(object) = &mut result {
+        let complete = object.get("resultType").is_none_or(|t| t == "complete");
+        object.entry("resultType").or_insert_with(|| "complete".into());
+        if cacheable && complete {
+            // Lists change when plugins are reloaded, so clients revalidate
+            // every time; nothing berth returns is specific to one user.
+            object.entry("ttlMs").or_insert_with(|| 0.into());
+            object.entry("cacheScope").or_insert_with(|| "public".into());
+        }
+        let meta = object.entry("_meta").or_insert_with(|| json!({}));
+        if let Value::Object(meta) = meta {
+            meta.entry(era::SERVER_INFO_KEY).or_insert_with(server_info);
+        }
+    }
+    result
+}

@@ -1,0 +1,95 @@
+//! The router: one MCP request in, one result or protocol error out.
+//!
+//! The exchange classifies a request (era, session), loads the registry
+//! snapshot once, and hands both here in a [`RequestContext`]; the dispatch
+//! table below picks the handler for the method. Handlers live one per file
+//! (`tools`, `prompts`, `resources`, `completion`); lists page through
+//! `paging`; calls that ask the client questions loop in `rounds`. The
+//! router knows nothing of transports: a legacy client's stream back to it
+//! arrives as a [`ClientChannel`].
+
+mod completion;
+mod context;
+mod describe;
+mod errors;
+mod paging;
+mod params;
+mod prompts;
+mod resources;
+mod rounds;
+mod sink;
+mod tools;
+
+use serde_json::{Value, json};
+
+pub use context::{Era, RequestContext};
+use describe::decorate_modern;
+use params::required_str;
+pub use sink::Sink;
+
+use crate::protocol::jsonrpc::{Request, RpcError};
+use crate::protocol::logging::level_rank;
+use crate::protocol::seal::Sealer;
+
+/// Dispatches MCP methods to the plugins of a request's snapshot.
+pub struct Router {
+    page_size: usize,
+    sealer: Sealer,
+    /// Whether call spans carry tool arguments (off: only their size).
+    log_arguments: bool,
+}
+
+impl Router {
+    /// A router listing `page_size` items per page and sealing multi-round
+    /// state with `state_key` (a random key when `None`).
+    pub fn new(page_size: usize, state_key: Option<[u8; 32]>) -> Self {
+        Self { page_size: page_size.max(1), sealer: Sealer::new(state_key), log_arguments: false }
+    }
+
+    /// The same router, logging tool arguments in call spans when `on`.
+    pub fn with_argument_logging(mut self, on: bool) -> Self {
+        self.log_arguments = on;
+        self
+    }
+
+    /// Runs `request` and returns its result, decorated for its era.
+    pub async fn handle(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
+        let session = cx.era.session();
+        let snapshot = &cx.snapshot;
+        let (result, cacheable) = match (request.method.as_str(), session) {
+            ("tools/list", _) => (paging::page(request, "tools", &snapshot.tools_json, self.page_size)?, true),
+            ("resources/list", _) => {
+                (paging::page(request, "resources", &snapshot.resources_json, self.page_size)?, true)
+            }
+            ("resources/templates/list", _) => {
+                (paging::page(request, "resourceTemplates", &snapshot.templates_json, self.page_size)?, true)
+            }
+            ("prompts/list", _) => (paging::page(request, "prompts", &snapshot.prompts_json, self.page_size)?, true),
+            ("tools/call", _) => (self.call_tool(request, cx).await?, false),
+            ("resources/read", _) => (self.read_resource(request, cx).await?, true),
+            ("prompts/get", _) => (self.get_prompt(request, cx).await?, false),
+            ("completion/complete", _) => (self.complete(request, cx).await?, false),
+            ("server/discover", None) => (self.discover(), true),
+            ("ping", Some(_)) => (json!({}), false),
+            ("logging/setLevel", Some(session)) => {
+                let level = required_str(request, "level")?;
+                if level_rank(level).is_none() {
+                    return Err(RpcError::invalid_params(format!("unknown log level {level:?}")));
+                }
+                session.set_log_level(level);
+                (json!({}), false)
+            }
+            ("resources/subscribe", Some(session)) => {
+                session.subscribe(required_str(request, "uri")?);
+                (json!({}), false)
+            }
+            ("resources/unsubscribe", Some(session)) => {
+                session.unsubscribe(required_str(request, "uri")?);
+                (json!({}), false)
+            }
+            ("initialize", Some(_)) => return Err(RpcError::invalid_request("this session is already initialized")),
+            (other, _) => return Err(RpcError::method_not_found(other)),
+        };
+        Ok(if session.is_none() { decorate_modern(result, cacheable) } else { result })
+    }
+}

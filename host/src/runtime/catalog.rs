@@ -1,0 +1,73 @@
+//! What a plugin offers: read from its exports, checked, and renamed as the
+//! operator asked (prefix, skip).
+
+use std::collections::HashMap;
+
+use super::bindings::types::{Prompt, Resource, ResourceTemplate, Tool};
+use super::settings::PluginSettings;
+
+/// What a plugin offers, with the names clients see.
+#[derive(Debug, Default, Clone)]
+pub struct Catalog {
+    pub tools: Vec<Tool>,
+    pub resources: Vec<Resource>,
+    pub templates: Vec<ResourceTemplate>,
+    pub prompts: Vec<Prompt>,
+}
+
+/// A catalog as clients see it, and the plugin's own name for each exposed
+/// tool and prompt name.
+pub(crate) struct Exposed {
+    pub catalog: Catalog,
+    pub originals: HashMap<String, String>,
+}
+
+impl Catalog {
+    /// Checks what a plugin declared: names present, schemas valid JSON objects.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        for tool in &self.tools {
+            if tool.name.is_empty() {
+                return Err("declares a tool with an empty name".into());
+            }
+            check_schema(&tool.name, "input-schema", Some(&tool.input_schema))?;
+            check_schema(&tool.name, "output-schema", tool.output_schema.as_ref())?;
+            if let Some(annotations) = &tool.annotations
+                && !matches!(serde_json::from_str(annotations), Ok(serde_json::Value::Object(_)))
+            {
+                return Err(format!("tool {:?}: annotations are not a JSON object", tool.name));
+            }
+        }
+        if let Some(r) = self.resources.iter().find(|r| r.uri.is_empty()) {
+            return Err(format!("resource {:?} has an empty URI", r.name));
+        }
+        if let Some(p) = self.prompts.iter().find(|p| p.name.is_empty()) {
+            return Err(format!("declares a prompt with an empty name (description {:?})", p.description));
+        }
+        Ok(())
+    }
+
+    /// Applies the operator's `skip` and `prefix`.
+    pub(crate) fn expose(mut self, settings: &PluginSettings) -> Exposed {
+        let mut originals = HashMap::new();
+        self.tools.retain(|t| !settings.skips(&t.name));
+        for tool in &mut self.tools {
+            let exposed = settings.exposed(&tool.name);
+            originals.insert(exposed.clone(), std::mem::replace(&mut tool.name, exposed));
+        }
+        self.prompts.retain(|p| !settings.skips(&p.name));
+        for prompt in &mut self.prompts {
+            let exposed = settings.exposed(&prompt.name);
+            originals.insert(exposed.clone(), std::mem::replace(&mut prompt.name, exposed));
+        }
+        Exposed { catalog: self, originals }
+    }
+}
+
+fn check_schema(tool: &str, which: &str, schema: Option<&String>) -> Result<(), String> {
+    let Some(schema) = schema else { return Ok(()) };
+    match serde_json::from_str::<serde_json::Value>(schema) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        Ok(_) => Err(format!("tool {tool:?}: {which} is not a JSON object")),
+        Err(e) => Err(format!("tool {tool:?}: {which} is not valid JSON: {e}")),
+    }
+}

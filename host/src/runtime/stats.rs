@@ -1,0 +1,142 @@
+//! Per-tool call statistics: how each call ended and how long it took.
+//!
+//! Counters are atomics the call path bumps without a lock; `metrics` only
+//! reads and renders them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::sandbox::failure::CallFailure;
+
+/// How a tool call ended, as the `outcome` label of `/metrics` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// A result without `isError`.
+    Ok,
+    /// A result the plugin marked `isError`.
+    ToolError,
+    /// A JSON-RPC error (bad arguments, a plugin's own error value, ...).
+    ProtocolError,
+    Deadline,
+    Memory,
+    Trap,
+    Busy,
+    Cancelled,
+    Fuel,
+    Output,
+    Instantiate,
+}
+
+impl Ending {
+    /// Every ending, in the order `/metrics` lists them.
+    pub const ALL: [Ending; 11] = [
+        Ending::Ok,
+        Ending::ToolError,
+        Ending::ProtocolError,
+        Ending::Deadline,
+        Ending::Memory,
+        Ending::Trap,
+        Ending::Busy,
+        Ending::Cancelled,
+        Ending::Fuel,
+        Ending::Output,
+        Ending::Instantiate,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Ending::Ok => "ok",
+            Ending::ToolError => "tool_error",
+            Ending::ProtocolError => "protocol_error",
+            Ending::Deadline => "deadline",
+            Ending::Memory => "memory",
+            Ending::Trap => "trap",
+            Ending::Busy => "busy",
+            Ending::Cancelled => "cancelled",
+            Ending::Fuel => "fuel",
+            Ending::Output => "output",
+            Ending::Instantiate => "instantiate",
+        }
+    }
+
+    fn index(self) -> usize {
+        Ending::ALL.iter().position(|o| *o == self).unwrap_or(0)
+    }
+}
+
+impl From<&CallFailure> for Ending {
+    fn from(failure: &CallFailure) -> Self {
+        match failure {
+            CallFailure::Deadline { .. } => Ending::Deadline,
+            CallFailure::Cancelled { .. } => Ending::Cancelled,
+            CallFailure::Memory { .. } => Ending::Memory,
+            CallFailure::Trap { .. } => Ending::Trap,
+            CallFailure::Instantiate { .. } => Ending::Instantiate,
+            CallFailure::Busy { .. } => Ending::Busy,
+            CallFailure::Fuel { .. } => Ending::Fuel,
+            CallFailure::Output { .. } => Ending::Output,
+        }
+    }
+}
+
+/// Upper bounds of the latency histogram buckets, in seconds.
+pub const BUCKETS: [f64; 16] =
+    [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+/// Calls of one tool: counts by ending and a latency histogram.
+#[derive(Debug, Default)]
+pub struct ToolStats {
+    endings: [AtomicU64; Ending::ALL.len()],
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_nanos: AtomicU64,
+}
+
+impl ToolStats {
+    /// Counts one call that ended with `ending` after `elapsed`.
+    pub fn record(&self, ending: Ending, elapsed: Duration) {
+        self.endings[ending.index()].fetch_add(1, Ordering::Relaxed);
+        let seconds = elapsed.as_secs_f64();
+        if let Some(bucket) = BUCKETS.iter().position(|bound| seconds <= *bound) {
+            self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos.fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Calls that ended with `ending`.
+    pub fn count_of(&self, ending: Ending) -> u64 {
+        self.endings[ending.index()].load(Ordering::Relaxed)
+    }
+
+    /// Calls per latency bucket (not cumulative), in the order of [`BUCKETS`].
+    pub fn buckets(&self) -> impl Iterator<Item = u64> + '_ {
+        self.buckets.iter().map(|b| b.load(Ordering::Relaxed))
+    }
+
+    /// Calls recorded.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Total time of the recorded calls.
+    pub fn total_time(&self) -> Duration {
+        Duration::from_nanos(self.sum_nanos.load(Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::runtime::stats::*;
+
+    #[test]
+    fn a_call_lands_in_its_ending_and_bucket() {
+        let stats = ToolStats::default();
+        stats.record(Ending::Trap, Duration::from_micros(70));
+        assert_eq!(stats.count_of(Ending::Trap), 1);
+        assert_eq!(stats.count_of(Ending::Ok), 0);
+        assert_eq!(stats.buckets().collect::<Vec<_>>()[1], 1, "70 µs is in the ≤100 µs bucket");
+        assert_eq!(stats.count(), 1);
+    }
+}

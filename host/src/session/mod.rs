@@ -1,0 +1,17 @@
+//! Legacy-era sessions: what `initialize` negotiated and the state a 2025
+//! client keeps on the server (log level, resource subscriptions, requests
+//! the server sent it, calls it may cancel, streams it may resume).
+//!
+//! An HTTP session is keyed by `Mcp-Session-Id` in the [`SessionStore`]; a
+//! WebSocket or stdio connection that sent `initialize` holds one session of
+//! its own. Everything here is in process memory.
+
+pub mod event_log;
+pub mod in_flight;
+mod legacy;
+mod store;
+
+pub use self::event_log::EventLog;
+pub use self::in_flight::InFlight;
+pub use self::legacy::{ClientAnswer, Session};
+pub use self::store::{SessionStore, SessionsFull};

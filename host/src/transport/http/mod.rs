@@ -1,0 +1,108 @@
+//! Streamable HTTP at `/mcp` (both protocol eras on one endpoint), the
+//! WebSocket upgrade at `/ws`, and the operator endpoints.
+//!
+//! Split as tower splits a layer: the routes and their shared state here;
+//! `post` (a POST's one message: requests, notifications, client answers);
+//! `session` (a legacy session's GET stream and DELETE); `sse` (event-stream
+//! framing); `ops` (`/healthz`, `/readyz`, `/metrics`, OAuth metadata). What
+//! messages mean is the exchange's business; this module owns headers,
+//! statuses and streams.
+
+mod ops;
+mod post;
+mod session;
+mod sse;
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use axum::routing::get;
+
+use super::auth::{self, Auth};
+use super::guard::{self, OriginPolicy};
+use super::overload::{self, Limits};
+use super::ws::{self, WsState};
+use crate::exchange::Exchange;
+use crate::session::Session;
+
+/// Header carrying the legacy session id.
+pub const SESSION_HEADER: &str = "mcp-session-id";
+
+/// What the `/mcp` and operator handlers share.
+pub struct HttpState {
+    pub exchange: Arc<Exchange>,
+    /// Server-wide request and stream slots.
+    pub limits: Arc<Limits>,
+    /// Who may connect; `None` lets everyone in (loopback only, unless overridden).
+    pub auth: Option<Arc<Auth>>,
+    /// The WebSocket side, for its connection count.
+    pub ws: Arc<WsState>,
+    pub max_body_bytes: usize,
+}
+
+/// The axum application: `/mcp` and `/ws` behind the Origin/Host guard, auth
+/// and the overload layers; `/healthz`, `/readyz`, `/metrics` and the OAuth
+/// metadata beside them (not shed, so an overloaded server can be watched).
+pub fn app(state: Arc<HttpState>, origins: Arc<OriginPolicy>) -> axum::Router {
+    let mcp = axum::Router::new()
+        .route("/mcp", get(session::get).post(post::post).delete(session::delete))
+        .with_state(state.clone())
+        .merge(axum::Router::new().route("/ws", get(ws::upgrade)).with_state(state.ws.clone()));
+    let mcp = with_auth(mcp, state.auth.as_ref()).layer(axum::middleware::from_fn_with_state(origins, guard::check));
+    let mcp = overload::apply(mcp, &state.limits, true);
+    let watched = axum::Router::new()
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .with_state(state.clone());
+    let open = axum::Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/.well-known/oauth-protected-resource", get(ops::resource_metadata))
+        .route("/.well-known/oauth-protected-resource/{*path}", get(ops::resource_metadata))
+        .with_state(state.clone());
+    let operator = overload::apply(with_auth(watched, state.auth.as_ref()).merge(open), &state.limits, false);
+    mcp.merge(operator)
+}
+
+/// `routes` behind the auth check, when auth is on.
+fn with_auth(routes: axum::Router, auth: Option<&Arc<Auth>>) -> axum::Router {
+    match auth {
+        Some(auth) => routes.layer(axum::middleware::from_fn_with_state(auth.clone(), auth::require)),
+        None => routes,
+    }
+}
+
+/// A header's value with surrounding whitespace removed.
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+/// What the client's `Accept` header allows.
+#[derive(Clone, Copy)]
+struct Accepts {
+    json: bool,
+    sse: bool,
+}
+
+fn accepts(headers: &HeaderMap) -> Accepts {
+    match header_str(headers, "accept") {
+        None => Accepts { json: true, sse: false },
+        Some(accept) => {
+            let any = accept.contains("*/*");
+            Accepts {
+                json: any || accept.contains("application/json") || accept.contains("application/*"),
+                sse: accept.contains("text/event-stream"),
+            }
+        }
+    }
+}
+
+/// A request named a session that does not exist (answered with 404).
+struct UnknownSession;
+
+/// The legacy session a request names: `Ok(None)` when it names none.
+fn named_session(state: &HttpState, headers: &HeaderMap) -> Result<Option<Arc<Session>>, UnknownSession> {
+    match header_str(headers, SESSION_HEADER) {
+        None => Ok(None),
+        Some(id) => state.exchange.sessions().get(id).map(Some).ok_or(UnknownSession),
+    }
+}

@@ -1,0 +1,55 @@
+//! The operator endpoints: `/readyz`, `/metrics` and the OAuth protected
+//! resource metadata (`/healthz` is a constant in the route table).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::HttpState;
+use crate::metrics::{self, ServerGauges};
+use crate::protocol::jsonrpc::RpcError;
+use crate::transport::refusal::{json_error, json_response};
+
+/// RFC 9728 protected resource metadata (404 unless OAuth is configured).
+pub(super) async fn resource_metadata(State(state): State<Arc<HttpState>>) -> Response {
+    match state.auth.as_ref().and_then(|auth| auth.resource_metadata()) {
+        Some(metadata) => json_response(StatusCode::OK, &metadata),
+        None => json_error(StatusCode::NOT_FOUND, &RpcError::invalid_request("OAuth is not configured")),
+    }
+}
+
+/// Prometheus text: plugin, tool and server metrics (docs/configuration.md lists them).
+pub(super) async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
+    let snapshot = state.exchange.registry().snapshot();
+    let limits = &state.limits;
+    let websockets = state.ws.connections();
+    let gauges = ServerGauges {
+        sessions: state.exchange.sessions().len(),
+        in_flight: limits.in_flight_now(),
+        shed: limits.shed.load(Relaxed),
+        timeouts: limits.timeouts.load(Relaxed),
+        websocket_connections: websockets,
+        event_streams: limits.streams_now().saturating_sub(websockets),
+    };
+    let mut response = (StatusCode::OK, metrics::render(snapshot.plugins(), &gauges)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    response
+}
+
+/// Ready: what is loaded and how many sessions are live.
+pub(super) async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
+    let snapshot = state.exchange.registry().snapshot();
+    let body = json!({
+        "status": "ready",
+        "plugins": snapshot.plugins().len(),
+        "tools": snapshot.tools_json.len(),
+        "sessions": state.exchange.sessions().len(),
+    });
+    json_response(StatusCode::OK, &body)
+}

@@ -1,0 +1,53 @@
+//! A legacy session's other routes: `GET /mcp` (its event stream, or a
+//! streamed answer resumed after `Last-Event-ID`) and `DELETE /mcp` (end it).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::post::unknown_session;
+use super::{HttpState, SESSION_HEADER, UnknownSession, accepts, header_str, named_session, sse};
+use crate::protocol::jsonrpc::RpcError;
+use crate::transport::refusal::json_error;
+
+/// GET opens a legacy session's event stream, or resumes a streamed answer after `Last-Event-ID`.
+pub(super) async fn get(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
+    let session = match named_session(&state, &headers) {
+        Ok(Some(session)) => session,
+        Ok(None) => return method_not_allowed(),
+        Err(UnknownSession) => return unknown_session(),
+    };
+    if !accepts(&headers).sse {
+        let error = RpcError::invalid_request("GET /mcp needs Accept: text/event-stream");
+        return json_error(StatusCode::NOT_ACCEPTABLE, &error);
+    }
+    if let Some(last) = header_str(&headers, "last-event-id")
+        && let Some(log) = session.stream_for(last)
+        && let Some(seq) = log.sequence_of(last)
+    {
+        return sse::response(sse::with_keepalive(sse::log_body(log, Some(seq))), None);
+    }
+    let Some(permit) = state.limits.open_stream() else {
+        return state.limits.streams_full();
+    };
+    let feed = state.exchange.session_feed(session);
+    sse::response(sse::with_keepalive(sse::holding(permit, sse::feed_body(sse::priming(), feed))), None)
+}
+
+/// DELETE ends a legacy session.
+pub(super) async fn delete(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
+    let Some(id) = header_str(&headers, SESSION_HEADER) else {
+        return method_not_allowed();
+    };
+    if state.exchange.sessions().remove(id) { StatusCode::NO_CONTENT.into_response() } else { unknown_session() }
+}
+
+/// 405 for GET/DELETE outside a legacy session: 2026-07-28 is POST only.
+fn method_not_allowed() -> Response {
+    let error = RpcError::invalid_request("only POST is allowed here without a legacy Mcp-Session-Id");
+    let mut response = json_error(StatusCode::METHOD_NOT_ALLOWED, &error);
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}

@@ -1,0 +1,36 @@
+//! JSON bodies for HTTP answers, and the refusals every HTTP route shares:
+//! a JSON-RPC error with the status that fits it.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::protocol::jsonrpc::{self, RpcError, SERVER_BUSY};
+
+/// A JSON body with `status`.
+pub fn json_response(status: StatusCode, body: &Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// A JSON-RPC error (id null) as the body of `status`.
+pub fn json_error(status: StatusCode, error: &RpcError) -> Response {
+    json_response(status, &jsonrpc::failure(&Value::Null, error))
+}
+
+/// 503 with `Retry-After` and the JSON-RPC error `error` for request `id`.
+pub fn unavailable(id: &Value, error: &RpcError, retry_after_secs: u64) -> Response {
+    let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, &jsonrpc::failure(id, error));
+    if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// 503 refusing a request because the server-wide `limit` is full (-32000 with `retryAfterMs`).
+pub fn busy(limit: &str, retry_after_secs: u64) -> Response {
+    let error = RpcError::new(SERVER_BUSY, format!("server busy: {limit}; retry later"))
+        .with_data(json!({ "retryAfterMs": retry_after_secs * 1000, "limit": limit }));
+    unavailable(&Value::Null, &error, retry_after_secs)
+}
