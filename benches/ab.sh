@@ -2,8 +2,8 @@
 # A/B of two berth builds on this machine, in one run: `berth bench` (echo,
 # fresh and reuse isolation) and the S1 64-connection HTTP load (berth-load,
 # echo, 2026-07-28), each in interleaved rounds (A, B, A, B, ...) so that
-# whatever else the shared box is doing falls on both. Prints the median of
-# each figure and B/A.
+# whatever else the shared box is doing falls on both. Prints B/A as the
+# median of the per-round ratios.
 #
 #   benches/ab.sh A_DIR B_DIR [ROUNDS]
 #
@@ -32,7 +32,7 @@ PORT=${PORT:-18191}
 
 bench() { # bench SIDE BIN MODE ROUND
   "$2/berth" bench --plugins "$OUT/$3" --cache-dir "$OUT/cache" --tool echo --args "{\"text\":\"$TEXT\"}" \
-    --calls 100000 --warmup 5000 --json > "$OUT/bench-$1-$3-$4.json"
+    --calls 50000 --warmup 5000 --json > "$OUT/bench-$1-$3-$4.json"
 }
 load() { # load SIDE BIN ROUND
   "$2/berth" serve --plugins "$OUT/fresh" --cache-dir "$OUT/cache" --listen "127.0.0.1:$PORT" --no-watch \
@@ -44,38 +44,45 @@ load() { # load SIDE BIN ROUND
   kill "$pid" && wait "$pid" 2> /dev/null || true
 }
 
+# The machine's load swings over seconds, so each pair runs back to back:
+# in-process benches in ABBA order (the two sides' runs straddle the same
+# moment), then the two loads, whose order alternates round by round.
 for round in $(seq "$ROUNDS"); do
-  for side in A B; do
-    bin=$A && [ "$side" = B ] && bin=$B
-    echo "round $round: $side ($bin)"
-    bench "$side" "$bin" fresh "$round"
-    bench "$side" "$bin" reuse "$round"
-    load "$side" "$bin" "$round"
-  done
+  echo "round $round"
+  bench A "$A" fresh "$round"; bench B "$B" fresh "$round"
+  bench B "$B" reuse "$round"; bench A "$A" reuse "$round"
+  if [ $((round % 2)) = 1 ]; then
+    load A "$A" "$round"; load B "$B" "$round"
+  else
+    load B "$B" "$round"; load A "$A" "$round"
+  fi
 done
 
 python3 - "$OUT" "$ROUNDS" "$A" "$B" <<'EOF'
 import json, statistics, sys
 out, rounds, a, b = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-def med(values): return statistics.median(values)
-rows = []
-for mode in ("fresh", "reuse"):
-    for key, label in (("p50", "p50 µs"), ("p99", "p99 µs")):
-        get = lambda side: med([json.load(open(f"{out}/bench-{side}-{mode}-{r}.json"))["latency_us"][key] for r in range(1, rounds + 1)])
-        rows.append((f"berth bench echo {mode} {label}", get("A"), get("B")))
-    get = lambda side: med([json.load(open(f"{out}/bench-{side}-{mode}-{r}.json"))["calls_per_sec"] for r in range(1, rounds + 1)])
-    rows.append((f"berth bench echo {mode} calls/s", get("A"), get("B")))
-load = lambda side, path: med([eval_path(json.load(open(f"{out}/load-{side}-{r}.json")), path) for r in range(1, rounds + 1)])
-def eval_path(doc, path):
+R = range(1, rounds + 1)
+def bench(side, mode, r, key):
+    doc = json.load(open(f"{out}/bench-{side}-{mode}-{r}.json"))
+    return doc["calls_per_sec"] if key == "calls/s" else doc["latency_us"][key]
+def load(side, r, path):
+    doc = json.load(open(f"{out}/load-{side}-{r}.json"))
     for part in path:
         doc = doc[part]
     return doc
-rows.append(("S1 HTTP 64 conns answers/s", load("A", ["totals", "answers_per_sec"]), load("B", ["totals", "answers_per_sec"])))
-rows.append(("S1 HTTP 64 conns p50 ms", load("A", ["totals", "latency_ms", "p50"]), load("B", ["totals", "latency_ms", "p50"])))
-rows.append(("S1 HTTP 64 conns p99 ms", load("A", ["totals", "latency_ms", "p99"]), load("B", ["totals", "latency_ms", "p99"])))
-errors = {side: sum(sum(json.load(open(f"{out}/load-{side}-{r}.json"))["totals"]["errors"].values()) for r in range(1, rounds + 1)) for side in "AB"}
-print(f"\nA = {a}\nB = {b}\nmedians of {rounds} interleaved rounds; load errors A {errors['A']}, B {errors['B']}\n")
-print(f"| figure | A | B | B/A |\n|---|---:|---:|---:|")
-for name, va, vb in rows:
-    print(f"| {name} | {va:,.2f} | {vb:,.2f} | {vb / va:.2f} |")
+rows = []
+for mode in ("fresh", "reuse"):
+    for key, unit in (("p50", "µs"), ("p99", "µs"), ("calls/s", "")):
+        rows.append((f"berth bench echo {mode} {key} {unit}".strip(), [(bench("A", mode, r, key), bench("B", mode, r, key)) for r in R]))
+for name, path in (("answers/s", ["totals", "answers_per_sec"]), ("p50 ms", ["totals", "latency_ms", "p50"]), ("p99 ms", ["totals", "latency_ms", "p99"])):
+    rows.append((f"S1 HTTP 64 conns {name}", [(load("A", r, path), load("B", r, path)) for r in R]))
+errors = {side: sum(sum(load(side, r, ["totals", "errors"]).values()) for r in R) for side in "AB"}
+print(f"\nA = {a}\nB = {b}\n{rounds} interleaved rounds; load errors A {errors['A']}, B {errors['B']}")
+print("A and B run back to back in each round, so the shared machine's load falls on both: B/A is the")
+print("median of the per-round ratios (the medians of A and B alone are shown for scale).\n")
+print("| figure | A (median) | B (median) | B/A per round (median) | B/A per round (all) |\n|---|---:|---:|---:|---|")
+for name, pairs in rows:
+    ratios = [vb / va for va, vb in pairs]
+    med_a, med_b = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+    print(f"| {name} | {med_a:,.2f} | {med_b:,.2f} | {statistics.median(ratios):.2f} | {' '.join(f'{x:.2f}' for x in ratios)} |")
 EOF

@@ -24,8 +24,9 @@ fn modern_call(tool: &str, arguments: Value) -> Value {
 /// In-process dispatch, from a parsed request to the MCP result: routing
 /// (era, envelope check, one snapshot load), registry lookup, permit,
 /// instance (fresh or warm), wasm call, result mapping. `echo` (64 B) and
-/// `hash` (SHA-256 of 4 KiB), fresh and reuse. Parsing and serializing are
-/// timed apart (`jsonrpc/*`).
+/// `hash` (SHA-256 of 4 KiB), fresh and reuse; `echo` also with argument
+/// validation off (`*-unvalidated`), so its cost is a difference within one
+/// run. Parsing and serializing are timed apart (`jsonrpc/*`).
 fn dispatch(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("tokio");
     let mut group = c.benchmark_group("dispatch");
@@ -37,8 +38,13 @@ fn dispatch(c: &mut Criterion) {
         let Ok(Message::Request(request)) = parse(call.to_string().as_bytes()) else {
             panic!("bench request does not parse")
         };
-        for (mode, reuse) in [("fresh", false), ("reuse", true)] {
-            let (exchange, _dir) = rt.block_on(berth_benches::plugin_exchange(plugin, reuse));
+        let mut modes = vec![("fresh", ""), ("reuse", "isolation = \"reuse\"\n")];
+        if name == "echo" {
+            modes.push(("fresh-unvalidated", "validate = false\n"));
+            modes.push(("reuse-unvalidated", "isolation = \"reuse\"\nvalidate = false\n"));
+        }
+        for (mode, sidecar) in modes {
+            let (exchange, _dir) = rt.block_on(berth_benches::plugin_exchange(plugin, sidecar));
             group.bench_function(BenchmarkId::new(name, mode), |b| {
                 // The request is copied outside the timed part: `call` takes it by value.
                 b.to_async(&rt).iter_batched(

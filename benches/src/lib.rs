@@ -28,17 +28,17 @@ pub async fn bundled_exchange() -> Arc<Exchange> {
     exchange_for(&config).await
 }
 
-/// An exchange over one bundled plugin alone (`echo`, `textkit`), in
-/// `reuse` isolation when asked.
+/// An exchange over one bundled plugin alone (`echo`, `textkit`), with
+/// `sidecar` as its sidecar file (e.g. `isolation = "reuse"`; empty for none).
 ///
 /// The returned folder holds the plugin (and its sidecar) for as long as it lives.
-pub async fn plugin_exchange(plugin: &str, reuse: bool) -> (Arc<Exchange>, tempfile::TempDir) {
+pub async fn plugin_exchange(plugin: &str, sidecar: &str) -> (Arc<Exchange>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = format!("{plugin}.wasm");
     std::fs::copy(plugins_dir().join(&file), dir.path().join(&file))
         .unwrap_or_else(|e| panic!("plugins/{file} is missing ({e}): run `make plugins`"));
-    if reuse {
-        std::fs::write(dir.path().join(format!("{plugin}.toml")), "isolation = \"reuse\"\n").expect("sidecar");
+    if !sidecar.is_empty() {
+        std::fs::write(dir.path().join(format!("{plugin}.toml")), sidecar).expect("sidecar");
     }
     let mut config = Config::default();
     config.plugins = dir.path().to_owned();

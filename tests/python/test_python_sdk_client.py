@@ -32,6 +32,11 @@ async def exercise(client: Client) -> None:
     assert prompt.messages[0].role == "user"
     assert "x+y" in prompt.messages[0].content.text
 
+    # Bad arguments are a tool error the model can read (SEP-1303), not a protocol error.
+    wrong = await client.call_tool("echo", {"text": 5})
+    assert wrong.is_error
+    assert wrong.content[0].text.endswith("\n/text: expected string, got integer"), wrong.content[0].text
+
     trapped = await client.call_tool("faulty_trap", {})
     assert trapped.is_error
     after = await client.call_tool("faulty_ok", {})

@@ -4,6 +4,7 @@
 //! isolation = "reuse"            # or "fresh" (default)
 //! prefix = "kit_"                # exposed names become kit_<name>
 //! skip = ["debug_*"]             # tools/prompts hidden from clients
+//! validate = false               # the plugin checks its own arguments (default: berth does)
 //!
 //! [limits]                       # each defaults to the main config's [limits]
 //! memory_mib = 128
@@ -47,6 +48,7 @@ struct SidecarFile {
     prefix: Option<String>,
     #[serde(default)]
     skip: Vec<String>,
+    validate: Option<bool>,
     #[serde(default)]
     limits: SidecarLimits,
     #[serde(default)]
@@ -127,6 +129,9 @@ pub fn settings_for(wasm: &Path, config: &Config) -> Result<PluginSettings> {
     }
     settings.prefix = file.prefix;
     settings.skip = file.skip;
+    if let Some(validate) = file.validate {
+        settings.validate = validate;
+    }
     let limits = file.limits;
     if let Some(mib) = limits.memory_mib {
         if mib == 0 || mib > config.pool.max_memory_mib {

@@ -164,7 +164,12 @@ fn text_only_result(result: &ToolResult) -> Option<Value> {
 
 /// The tool error (`isError: true`) reported when a call failed in the sandbox.
 pub fn failure_result(failure: &CallFailure) -> Value {
-    json!({ "content": [{ "type": "text", "text": failure.to_string() }], "isError": true })
+    error_result(&failure.to_string())
+}
+
+/// A tool error (`isError: true`) with one text block: what the model reads to correct itself.
+pub fn error_result(text: &str) -> Value {
+    json!({ "content": [{ "type": "text", "text": text }], "isError": true })
 }
 
 /// A `GetPromptResult`.

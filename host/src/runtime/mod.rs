@@ -10,8 +10,8 @@
 //! - `sandbox/` — instantiate into a bounded store (deadline, fuel, memory
 //!   cap) and classify failures ([`CallFailure`]);
 //! - `pool` — per-plugin permits, fresh or warm instances, pool counters;
-//! - `catalog`, `stats`, `mcp` — what a plugin offers, per-tool counters,
-//!   and WIT records as MCP JSON;
+//! - `catalog`, `schema`, `stats`, `mcp` — what a plugin offers, its tools'
+//!   compiled schemas, per-tool counters, and WIT records as MCP JSON;
 //! - `plugin` — a loaded [`Plugin`]: load, re-read the catalog, call exports.
 
 pub(crate) mod bindings;
@@ -23,14 +23,17 @@ pub mod mcp;
 mod plugin;
 mod pool;
 mod sandbox;
+mod schema;
 mod settings;
 mod stats;
 
 pub use catalog::Catalog;
 pub use engine::{Runtime, build_engine};
 pub(crate) use host::{Announcement, CallEvent, CallHooks, announcements};
+pub(crate) use plugin::ExposedTool;
 pub use plugin::Plugin;
 pub(crate) use pool::PoolStats;
 pub(crate) use sandbox::failure::CallFailure;
+pub(crate) use schema::Violations;
 pub(crate) use settings::{DirGrant, Isolation, PluginSettings};
 pub(crate) use stats::{BUCKETS, Ending};

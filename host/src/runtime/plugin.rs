@@ -18,6 +18,7 @@ use super::host::{CallHooks, CallState};
 use super::pool::{InstancePool, PoolStats};
 use super::sandbox::Sandbox;
 use super::sandbox::failure::CallFailure;
+use super::schema::ToolSchemas;
 use super::settings::PluginSettings;
 use super::stats::ToolStats;
 use crate::error::{Error, Result};
@@ -43,6 +44,14 @@ impl Exports {
     }
 }
 
+/// What berth keeps per exposed tool: its counters and its compiled schemas.
+pub(crate) struct ExposedTool {
+    /// Calls and latency; shared with the versions a re-read catalog makes.
+    pub stats: Arc<ToolStats>,
+    /// Input and output schemas (empty when the plugin validates itself).
+    pub schemas: ToolSchemas,
+}
+
 /// A plugin ready to serve calls.
 pub struct Plugin {
     /// The plugin's name: its file name without `.wasm`.
@@ -59,8 +68,8 @@ pub struct Plugin {
     exports: Exports,
     /// Exposed tool and prompt names → the names the plugin knows them by.
     originals: HashMap<String, String>,
-    /// Calls and latency of each exposed tool.
-    tool_stats: BTreeMap<String, Arc<ToolStats>>,
+    /// Each exposed tool's counters and schemas, by exposed name.
+    tools: BTreeMap<String, ExposedTool>,
 }
 
 impl Plugin {
@@ -99,21 +108,16 @@ impl Plugin {
         let sandbox = Sandbox::new(name.clone(), Arc::new(settings), runtime.clone(), pre);
         let pool = Arc::new(InstancePool::new(sandbox));
         let Exposed { catalog, originals } = read_catalog(&pool, &exports).await.map_err(fail)?;
-        let tool_stats = catalog.tools.iter().map(|t| (t.name.clone(), Arc::default())).collect();
-        Ok(Arc::new(Plugin { name, path: path.to_owned(), catalog, from_cache, pool, exports, originals, tool_stats }))
+        let tools = exposed_tools(&catalog, pool.sandbox().settings.validate, None).map_err(fail)?;
+        Ok(Arc::new(Plugin { name, path: path.to_owned(), catalog, from_cache, pool, exports, originals, tools }))
     }
 
     /// The same plugin with its catalog read again (after it announced a
     /// change); tools that remain keep their counters.
     pub async fn recatalog(&self) -> Result<Arc<Plugin>> {
-        let Exposed { catalog, originals } = read_catalog(&self.pool, &self.exports)
-            .await
-            .map_err(|message| Error::Plugin { path: self.path.clone(), message })?;
-        let tool_stats = catalog
-            .tools
-            .iter()
-            .map(|t| (t.name.clone(), self.tool_stats.get(&t.name).cloned().unwrap_or_default()))
-            .collect();
+        let fail = |message: String| Error::Plugin { path: self.path.clone(), message };
+        let Exposed { catalog, originals } = read_catalog(&self.pool, &self.exports).await.map_err(fail)?;
+        let tools = exposed_tools(&catalog, self.settings().validate, Some(&self.tools)).map_err(fail)?;
         Ok(Arc::new(Plugin {
             name: self.name.clone(),
             path: self.path.clone(),
@@ -122,7 +126,7 @@ impl Plugin {
             pool: self.pool.clone(),
             exports: self.exports.clone(),
             originals,
-            tool_stats,
+            tools,
         }))
     }
 
@@ -138,12 +142,12 @@ impl Plugin {
 
     /// Calls and latency per exposed tool.
     pub fn tool_stats(&self) -> impl Iterator<Item = (&String, &ToolStats)> {
-        self.tool_stats.iter().map(|(name, stats)| (name, &**stats))
+        self.tools.iter().map(|(name, tool)| (name, &*tool.stats))
     }
 
-    /// The counters of exposed tool `name`.
-    pub fn stats_of(&self, name: &str) -> Option<&ToolStats> {
-        self.tool_stats.get(name).map(|stats| &**stats)
+    /// The counters and schemas of exposed tool `name`.
+    pub(crate) fn tool(&self, name: &str) -> Option<&ExposedTool> {
+        self.tools.get(name)
     }
 
     /// The plugin's own name for exposed tool or prompt `name`.
@@ -274,6 +278,28 @@ async fn read_catalog(pool: &InstancePool, exports: &Exports) -> Result<Exposed,
         .map_err(|e| format!("listing its catalog failed: {e}"))?;
     catalog.validate()?;
     Ok(catalog.expose(&sandbox.settings))
+}
+
+/// Counters and compiled schemas for each tool of `catalog`; counters carry
+/// over from `previous` for tools that remain. A schema that does not compile
+/// refuses the plugin, naming the tool.
+fn exposed_tools(
+    catalog: &Catalog,
+    validate: bool,
+    previous: Option<&BTreeMap<String, ExposedTool>>,
+) -> Result<BTreeMap<String, ExposedTool>, String> {
+    let mut tools = BTreeMap::new();
+    for tool in &catalog.tools {
+        let schemas = if validate {
+            ToolSchemas::compile(&tool.input_schema, tool.output_schema.as_deref())
+                .map_err(|e| format!("tool {:?}: {e}", tool.name))?
+        } else {
+            ToolSchemas::default()
+        };
+        let stats = previous.and_then(|p| p.get(&tool.name)).map(|t| t.stats.clone()).unwrap_or_default();
+        tools.insert(tool.name.clone(), ExposedTool { stats, schemas });
+    }
+    Ok(tools)
 }
 
 /// The bytes a tool result carries to the client.

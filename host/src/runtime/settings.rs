@@ -69,6 +69,9 @@ pub struct PluginSettings {
     pub prefix: Option<String>,
     /// Tool and prompt names (with `*` wildcards) hidden from clients.
     pub skip: Vec<String>,
+    /// Whether berth checks tool arguments and structured output against the
+    /// tools' schemas (off for plugins that validate themselves).
+    pub validate: bool,
 }
 
 impl PluginSettings {
@@ -90,6 +93,7 @@ impl PluginSettings {
             http: std::sync::Arc::new(Vec::new()),
             prefix: None,
             skip: Vec::new(),
+            validate: true,
         }
     }
 

@@ -15,8 +15,13 @@ pub enum Ending {
     Ok,
     /// A result the plugin marked `isError`.
     ToolError,
-    /// A JSON-RPC error (bad arguments, a plugin's own error value, ...).
+    /// A JSON-RPC error (unknown tool, bad multi-round state, a plugin's internal error, ...).
     ProtocolError,
+    /// Arguments that do not fit the tool's input schema (or that the plugin refused as
+    /// invalid): an `isError` result, no plugin work when berth caught them.
+    InvalidArguments,
+    /// Structured output that does not fit the tool's output schema: a plugin bug.
+    InvalidOutput,
     Deadline,
     Memory,
     Trap,
@@ -29,10 +34,12 @@ pub enum Ending {
 
 impl Ending {
     /// Every ending, in the order `/metrics` lists them.
-    pub const ALL: [Ending; 11] = [
+    pub const ALL: [Ending; 13] = [
         Ending::Ok,
         Ending::ToolError,
         Ending::ProtocolError,
+        Ending::InvalidArguments,
+        Ending::InvalidOutput,
         Ending::Deadline,
         Ending::Memory,
         Ending::Trap,
@@ -49,6 +56,8 @@ impl Ending {
             Ending::Ok => "ok",
             Ending::ToolError => "tool_error",
             Ending::ProtocolError => "protocol_error",
+            Ending::InvalidArguments => "invalid_arguments",
+            Ending::InvalidOutput => "invalid_output",
             Ending::Deadline => "deadline",
             Ending::Memory => "memory",
             Ending::Trap => "trap",

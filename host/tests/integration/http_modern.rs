@@ -129,7 +129,9 @@ async fn unknown_names_are_invalid_params() {
     let wrong_args =
         post_modern(&server, &modern_body(12, "tools/call", json!({ "name": "echo", "arguments": { "txt": 1 } })))
             .await;
-    assert_eq!((wrong_args.status, wrong_args.error_code()), (400, -32602));
+    assert_eq!(wrong_args.status, 200, "bad arguments are a tool error (SEP-1303)");
+    assert_eq!(wrong_args.body["result"]["isError"], true);
+    assert!(first_text(&wrong_args.body["result"]).ends_with("\n/: missing required property \"text\""));
     let bad_cursor = post_modern(&server, &modern_body(13, "tools/list", json!({ "cursor": "bogus" }))).await;
     assert_eq!((bad_cursor.status, bad_cursor.error_code()), (400, -32602));
 }

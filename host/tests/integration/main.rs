@@ -2,6 +2,7 @@
 //! real compiled plugins, real sockets. Run `make test` (or `make plugins
 //! fixtures` once, then `cargo test`).
 
+mod arguments;
 mod auth;
 mod cli;
 mod common;

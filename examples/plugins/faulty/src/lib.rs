@@ -11,6 +11,9 @@
 //! - `faulty_escape` tries files, environment and network it was not granted.
 //! - `faulty_memo` (instance memory), `faulty_counter` and `faulty_kv_clear` (kv store), `faulty_env`
 //!   and `faulty_read` show what isolation and grants allow.
+//! - `faulty_strict` has a schema with every kind of constraint, for the argument checks;
+//!   `faulty_broken` (only with FAULTY_BROKEN_SCHEMA granted) a schema that does not compile;
+//!   `faulty_counted` structured output that can break its output schema.
 //! - `faulty_flip` hides or shows `faulty_region` (a tool with an `Mcp-Param-Region`
 //!   header) and announces the change, so its catalog changes under load (needs `kv = true`).
 
@@ -19,6 +22,13 @@ use berth_sdk::prelude::*;
 struct Faulty;
 
 const NO_ARGS: &str = r#"{"type":"object","properties":{}}"#;
+/// A schema with every kind of constraint the argument checks report on.
+const STRICT_SCHEMA: &str = r#"{"type":"object","properties":{
+    "name":{"type":"string"},
+    "mode":{"enum":["fast","slow"]},
+    "point":{"type":"object","properties":{"x":{"type":"integer"},"y":{"type":"integer"}},"required":["x","y"]},
+    "values":{"type":"array","items":{"type":"integer"},"maxItems":100}
+  },"required":["name"],"additionalProperties":false}"#;
 /// The key-value entry that hides `faulty_region` while present.
 const REGION_HIDDEN: &str = "region-hidden";
 
@@ -70,7 +80,26 @@ impl Plugin for Faulty {
                 r#"{"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}"#,
             ),
             tool("faulty_flip", "Hides or shows faulty_region and announces the tool list change.", NO_ARGS),
+            tool("faulty_strict", "Answers `ok` to arguments that fit its strict schema.", STRICT_SCHEMA),
         ];
+        // Promises an integer `count` in its structured output and breaks the promise when asked.
+        let mut counted = tool(
+            "faulty_counted",
+            "Returns structured output {count}; with `lie: true`, a count that is not an integer.",
+            r#"{"type":"object","properties":{"lie":{"type":"boolean"}}}"#,
+        );
+        counted.output_schema =
+            Some(r#"{"type":"object","properties":{"count":{"type":"integer"}},"required":["count"]}"#.to_owned());
+        tools.push(counted);
+        // A schema no validator accepts ("strnig"), declared only when the operator grants
+        // FAULTY_BROKEN_SCHEMA: the host must refuse the whole plugin, naming this tool.
+        if std::env::var("FAULTY_BROKEN_SCHEMA").is_ok() {
+            tools.push(tool(
+                "faulty_broken",
+                "Declares an input schema that does not compile.",
+                r#"{"type":"object","properties":{"a":{"type":"strnig"}}}"#,
+            ));
+        }
         // Shown unless `faulty_flip` hid it (a store the plugin may not have counts as shown).
         if !matches!(kv_get(REGION_HIDDEN), Ok(Some(_))) {
             tools.push(tool(
@@ -163,6 +192,12 @@ impl Plugin for Faulty {
             "faulty_region" => {
                 let args: serde_json::Value = parse_args(&arguments)?;
                 Ok(done(ToolResult::text(format!("region={}", args["region"].as_str().unwrap_or_default()))))
+            }
+            "faulty_strict" => Ok(done(ToolResult::text("ok"))),
+            "faulty_counted" => {
+                let args: serde_json::Value = parse_args(&arguments)?;
+                let count = if args["lie"] == true { serde_json::json!("three") } else { serde_json::json!(3) };
+                Ok(done(ToolResult::json(&serde_json::json!({ "count": count }))))
             }
             "faulty_kv_clear" => {
                 // `?` turns a store failure into the plugin's internal error.
