@@ -242,7 +242,7 @@ fn print_list(snapshot: &berth::registry::Snapshot, json: bool) {
                 serde_json::json!({
                     "name": &*p.name,
                     "path": p.path.display().to_string(),
-                    "tools": p.catalog.tools.iter().map(berth::runtime::mcp::tool).collect::<Vec<_>>(),
+                    "tools": p.catalog.tools.iter().map(|t| berth::runtime::mcp::tool(t, p.catalog.task_support(&t.name))).collect::<Vec<_>>(),
                     "resources": p.catalog.resources.iter().map(berth::runtime::mcp::resource).collect::<Vec<_>>(),
                     "resourceTemplates": p.catalog.templates.iter().map(berth::runtime::mcp::resource_template).collect::<Vec<_>>(),
                     "prompts": p.catalog.prompts.iter().map(berth::runtime::mcp::prompt).collect::<Vec<_>>(),

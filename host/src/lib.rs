@@ -9,7 +9,8 @@
 //!   classification, `initialize`, `listen`, notice feeds, reply and cancel
 //!   bookkeeping;
 //! - `router` — method → handler, against the request's registry snapshot;
-//! - `session` — legacy sessions, their in-flight requests and event logs;
+//! - `session`, `tasks` — legacy sessions (in-flight requests, event logs)
+//!   and tool calls running as tasks: the state a request may outlive;
 //! - `registry` — the snapshot of what is served, and its single writer
 //!   (folder changes and plugin announcements);
 //! - `notices` — the bus that carries list changes and resource updates to streams;
@@ -33,6 +34,7 @@ pub mod scaffold;
 pub mod server;
 pub(crate) mod session;
 mod sync;
+pub(crate) mod tasks;
 pub(crate) mod transport;
 
 pub use config::Config;

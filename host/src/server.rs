@@ -14,7 +14,7 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{AuthConfig, Config};
+use crate::config::{AuthConfig, Config, TasksConfig};
 use crate::error::{Error, Result};
 use crate::exchange::Exchange;
 use crate::notices::NoticeBus;
@@ -22,6 +22,7 @@ use crate::registry::reconcile;
 use crate::router::Router;
 use crate::runtime::{Runtime, announcements};
 use crate::session::SessionStore;
+use crate::tasks::{TaskLimits, TaskStore};
 use crate::transport::auth::{self, Auth};
 use crate::transport::guard::OriginPolicy;
 use crate::transport::http::{self, HttpState};
@@ -39,10 +40,21 @@ pub async fn build(config: &Config, use_cache: bool, watch: bool) -> Result<Arc<
     let runtime = Runtime::new(config, use_cache.then(|| config.cache_dir()), announcer)?;
     let notices = NoticeBus::default();
     let registry = reconcile::start(runtime, announced, config, notices.clone(), watch).await?;
-    let router = Router::new(config.protocol.page_size, config.protocol.state_key()?)
+    let tasks = Arc::new(TaskStore::new(task_limits(&config.tasks), notices.clone()));
+    let router = Router::new(config.protocol.page_size, config.protocol.state_key()?, tasks)
         .with_argument_logging(config.log.arguments);
     let sessions = SessionStore::new(config.http.max_sessions, Duration::from_secs(config.http.session_idle_secs));
     Ok(Arc::new(Exchange::new(registry, router, sessions, notices)))
+}
+
+fn task_limits(config: &TasksConfig) -> TaskLimits {
+    TaskLimits {
+        max: config.max,
+        max_per_client: config.max_per_client,
+        ttl: Duration::from_secs(config.ttl_secs),
+        max_ttl: Duration::from_secs(config.max_ttl_secs.max(config.ttl_secs)),
+        poll_interval: Duration::from_millis(config.poll_interval_ms),
+    }
 }
 
 /// Binds `addr`, with an error that names the address.
@@ -76,6 +88,8 @@ pub async fn serve_http(listener: TcpListener, exchange: Arc<Exchange>, config: 
     });
     spawn_session_reaper(exchange, shutdown.clone());
     let signalled = shutdown.clone();
+    // The peer's address tells clients apart when they carry no credentials (task caps).
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
         // WebSocket connections finish their calls and close with 1001.

@@ -26,8 +26,8 @@
 //! berth_sdk::export_plugin!(Echo);
 //! ```
 //!
-//! Resources and prompts are optional: the [`Plugin`] trait gives them empty
-//! defaults, so a tools-only plugin implements two functions.
+//! Resources, prompts and tasks are optional: the [`Plugin`] trait gives them
+//! empty defaults, so a tools-only plugin implements two functions.
 
 mod content;
 mod host;
@@ -54,6 +54,7 @@ pub use bindings::berth::plugin::types::{
     InputRequired, ListKind, LogLevel, Prompt, PromptArgument, PromptMessage, PromptOutcome, PromptResult, Resource,
     ResourceBody, ResourceContents, ResourceLink, ResourceTemplate, Role, Tool, ToolResult,
 };
+pub use bindings::exports::berth::plugin::tasks::TaskSupport;
 
 /// What a plugin implements: its tools and, optionally, resources and prompts.
 ///
@@ -67,6 +68,20 @@ pub trait Plugin {
 
     /// Runs tool `name`; `arguments` is a JSON object as text.
     fn call_tool(ctx: CallContext, name: String, arguments: String) -> Result<CallOutcome, Error>;
+
+    /// The tools that can run as tasks (MCP Tasks extension), with their
+    /// support; tools not listed never do (none by default).
+    fn task_tools() -> Vec<(String, TaskSupport)> {
+        Vec::new()
+    }
+
+    /// Whether this call of tool `name` should run as a task, asked when the
+    /// client can follow tasks and the tool can be one (yes by default).
+    /// Answer no for a call that finishes at once, or to ask the client
+    /// questions first (`input_required`) and become a task on the next round.
+    fn run_as_task(_ctx: CallContext, _name: String, _arguments: String) -> bool {
+        true
+    }
 
     /// Resources with fixed URIs (none by default).
     fn resources() -> Vec<Resource> {
@@ -119,6 +134,19 @@ macro_rules! export_plugin {
             }
         }
 
+        impl $crate::bindings::exports::berth::plugin::tasks::Guest for __BerthExports {
+            fn task_tools() -> ::std::vec::Vec<(::std::string::String, $crate::TaskSupport)> {
+                <$plugin as $crate::Plugin>::task_tools()
+            }
+            fn run_as_task(
+                ctx: $crate::CallContext,
+                name: ::std::string::String,
+                arguments: ::std::string::String,
+            ) -> bool {
+                <$plugin as $crate::Plugin>::run_as_task(ctx, name, arguments)
+            }
+        }
+
         impl $crate::bindings::exports::berth::plugin::resources::Guest for __BerthExports {
             fn list_resources() -> ::std::vec::Vec<$crate::Resource> {
                 <$plugin as $crate::Plugin>::resources()
@@ -165,8 +193,8 @@ pub mod prelude {
     pub use crate::{
         CallContext, CallOutcome, Completion, CompletionRef, CompletionRequest, Content, Error, InputRequest,
         InputRequired, KvError, ListKind, LogLevel, Plugin, Prompt, PromptArgument, PromptMessage, PromptOutcome,
-        PromptResult, Resource, ResourceBody, ResourceContents, ResourceTemplate, Role, Tool, ToolResult, ask,
-        cancelled, client_supports, done, input_required, input_response, kv_delete, kv_get, kv_keys, kv_set,
+        PromptResult, Resource, ResourceBody, ResourceContents, ResourceTemplate, Role, TaskSupport, Tool, ToolResult,
+        ask, cancelled, client_supports, done, input_required, input_response, kv_delete, kv_get, kv_keys, kv_set,
         list_changed, log, parse_args, progress, prompt, prompt_argument, resource_updated, text, tool, unknown_tool,
     };
 }

@@ -6,6 +6,8 @@
 #   @modelcontextprotocol/conformance@0.2.0-alpha.12  --requirements 2025-11-25
 # The suites need Node 22: the npm package `node@22` provides it, installed
 # with each suite into .build/conformance/ (this machine's own node may be 20).
+# It fails when a scored scenario fails, or one of the Tasks extension's
+# scenarios (unscored for 2026-07-28, but berth implements the extension).
 # Usage: tests/conformance/run.sh BERTH_BINARY   (make test-conformance does this)
 set -euo pipefail
 
@@ -74,8 +76,22 @@ run_suite() {
   fi
 }
 
+# The Tasks extension's scenarios run unscored under 2026-07-28; berth implements the
+# extension, so a failing one fails this script too.
+extension_tally() {
+  local out=$1 pass fail
+  pass=$(sed -n '/=== SUMMARY ===/,$p' "$out" | grep -cE '^✓ tasks-' || true)
+  fail=$(sed -n '/=== SUMMARY ===/,$p' "$out" | grep -cE '^✗ tasks-' || true)
+  echo "extension io.modelcontextprotocol/tasks: $pass scenarios passed, $fail failed"
+  if [ "$fail" -gt 0 ]; then
+    sed -n '/=== SUMMARY ===/,$p' "$out" | grep -E '^✗ tasks-'
+    failed=$((failed + 1))
+  fi
+}
+
 run_suite 0.1.16
 run_suite 0.2.0-alpha.12 --requirements 2026-07-28
+extension_tally "$work/last-run-0.2.0-alpha.12-2026-07-28.log"
 run_suite 0.2.0-alpha.12 --requirements 2025-11-25
 echo "conformance: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -39,6 +39,8 @@ def serve_and_greet(plugins: Path, cache_dir: str, tool: str) -> None:
             async with Client(url, mode="2026-07-28") as client:
                 tools = await client.list_tools()
                 assert [t.name for t in tools.tools] == [tool]
+                # The template lists its tool as able to run as a task (and then answers at once).
+                assert tools.tools[0].execution is not None and tools.tools[0].execution.task_support == "optional"
                 answers = []
                 for who in ("Ada", "Grace"):
                     result = await client.call_tool(tool, {"name": who})

@@ -18,7 +18,7 @@ use super::feed::{Fed, NoticeFeed};
 use super::listen::{Listen, ended};
 use super::{Exchange, SessionRef, Step};
 use crate::protocol::jsonrpc::{self, Message, Request};
-use crate::router::Sink;
+use crate::router::{Requester, Sink};
 use crate::session::{InFlight, Session};
 use crate::sync::lock;
 
@@ -27,6 +27,8 @@ pub struct Connection {
     exchange: Arc<Exchange>,
     out: Sink,
     admission: Admission,
+    /// Who is at the other end (what its tasks are counted by).
+    requester: Requester,
     /// The session `initialize` created, if the client is a legacy one.
     session: Mutex<Option<Arc<Session>>>,
     /// Requests and listen streams running now, by id.
@@ -40,12 +42,14 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A connection of `exchange` whose outgoing messages go to `out`.
-    pub fn new(exchange: Arc<Exchange>, out: Sink, admission: Admission) -> Arc<Self> {
+    /// A connection of `exchange` with `requester` at the other end, whose
+    /// outgoing messages go to `out`.
+    pub fn new(exchange: Arc<Exchange>, out: Sink, admission: Admission, requester: Requester) -> Arc<Self> {
         Arc::new(Self {
             exchange,
             out,
             admission,
+            requester,
             session: Mutex::new(None),
             in_flight: Arc::default(),
             tasks: TaskTracker::new(),
@@ -102,7 +106,7 @@ impl Connection {
     fn request(self: &Arc<Self>, request: Request) {
         let session = self.session();
         let held = session.as_ref().map_or(SessionRef::None, SessionRef::Held);
-        match self.exchange.route(request, None, held) {
+        match self.exchange.route(request, None, held, &self.requester) {
             Step::Run(mut call) => {
                 // Refusing is cheap: no plugin work happens for a request over the limit.
                 let admitted = match self.admission.admit() {
@@ -132,7 +136,10 @@ impl Connection {
 
     /// The legacy handshake: the connection gets a session, and server notices start flowing.
     fn initialize(&self, request: &Request) {
-        let (session, result) = self.exchange.initialize(request);
+        let (session, result) = match self.exchange.initialize(request) {
+            Ok(opened) => opened,
+            Err(error) => return self.send(jsonrpc::failure(&request.id, &error)),
+        };
         *lock(&self.session) = Some(session.clone());
         self.send(jsonrpc::success(&request.id, result));
         let feed = self.exchange.session_feed(session);

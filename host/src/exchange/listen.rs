@@ -6,8 +6,10 @@ use serde_json::{Value, json};
 
 use super::feed::NoticeFeed;
 use crate::notices::NoticeBus;
+use crate::protocol::era::CLIENT_CAPABILITIES_KEY;
 use crate::protocol::jsonrpc::{self, Request, RpcError};
 use crate::protocol::notice::SubscriptionFilter;
+use crate::protocol::tasks;
 
 /// `_meta` key tagging each notice with its subscription.
 const SUBSCRIPTION_ID_KEY: &str = "io.modelcontextprotocol/subscriptionId";
@@ -25,6 +27,10 @@ impl Listen {
     /// published after the acknowledgement is missed.
     pub(super) fn new(request: &Request, bus: &NoticeBus) -> Result<Self, RpcError> {
         let filter = SubscriptionFilter::parse(request.param("notifications"))?;
+        let capabilities = request.meta().and_then(|m| m.get(CLIENT_CAPABILITIES_KEY)).unwrap_or(&Value::Null);
+        if filter.wants_tasks() && !tasks::declared(capabilities) {
+            return Err(tasks::missing("subscribing to task notifications"));
+        }
         let meta = json!({ SUBSCRIPTION_ID_KEY: request.id });
         let ack = jsonrpc::notification(
             "notifications/subscriptions/acknowledged",

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+pub use crate::router::Requester;
 pub use admission::Admission;
 pub use connection::Connection;
 pub use feed::{Fed, NoticeFeed};
@@ -27,11 +28,11 @@ pub use listen::Listen;
 use crate::notices::NoticeBus;
 use crate::protocol::era::{self, Classified, ModernEnvelope, RoutingHeaders};
 use crate::protocol::headers;
-use crate::protocol::jsonrpc::{self, Request, RpcError};
+use crate::protocol::jsonrpc::{self, Request, RpcError, SERVER_BUSY};
 use crate::protocol::notice::Notice;
 use crate::registry::{Registry, Snapshot};
 use crate::router::{Era, RequestContext, Router, Sink};
-use crate::session::{ClientAnswer, InFlight, Session, SessionStore, SessionsFull};
+use crate::session::{ClientAnswer, InFlight, Session, SessionStore};
 
 /// What an HTTP request's headers say about its body (absent on WebSocket and stdio).
 pub struct HttpHeaders<'a> {
@@ -71,6 +72,7 @@ pub struct Call {
     request: Request,
     era: Era,
     snapshot: Arc<Snapshot>,
+    requester: Requester,
     /// Where the request is tracked while it runs, so `notifications/cancelled` finds it.
     tracker: Option<Arc<InFlight>>,
 }
@@ -124,7 +126,7 @@ impl Answer {
 /// The exchange shared by every transport of one server.
 pub struct Exchange {
     registry: Arc<Registry>,
-    router: Router,
+    router: Arc<Router>,
     sessions: SessionStore,
     notices: NoticeBus,
 }
@@ -133,7 +135,7 @@ impl Exchange {
     /// An exchange routing to `router` over `registry`, keeping HTTP sessions
     /// in `sessions` and feeding streams from `notices`.
     pub fn new(registry: Arc<Registry>, router: Router, sessions: SessionStore, notices: NoticeBus) -> Self {
-        Self { registry, router, sessions, notices }
+        Self { registry, router: Arc::new(router), sessions, notices }
     }
 
     /// The registry requests are routed against.
@@ -146,8 +148,15 @@ impl Exchange {
         &self.sessions
     }
 
-    /// Decides what to do with `request`.
-    pub fn route(&self, request: Request, http: Option<&HttpHeaders<'_>>, session: SessionRef<'_>) -> Step {
+    /// Decides what to do with `request`, which `requester` sent.
+    pub fn route(
+        &self,
+        request: Request,
+        http: Option<&HttpHeaders<'_>>,
+        session: SessionRef<'_>,
+        requester: &Requester,
+    ) -> Step {
+        let requester = requester.clone();
         let header_version = http.and_then(|h| h.routing.protocol_version.as_deref());
         let has_session = !matches!(session, SessionRef::None);
         match era::classify(&request.method, request.meta(), header_version, has_session) {
@@ -162,7 +171,8 @@ impl Exchange {
                     SessionRef::None => return Step::UnknownSession,
                 };
                 let tracker = Some(session.in_flight().clone());
-                Step::Run(Call { request, era: Era::Legacy(session), snapshot: self.registry.snapshot(), tracker })
+                let snapshot = self.registry.snapshot();
+                Step::Run(Call { request, era: Era::Legacy(session), snapshot, requester, tracker })
             }
             Classified::Modern => {
                 let snapshot = self.registry.snapshot();
@@ -176,7 +186,7 @@ impl Exchange {
                         Err(error) => Step::Refuse { id: request.id, error },
                     };
                 }
-                Step::Run(Call { request, era: Era::Modern(envelope), snapshot, tracker: None })
+                Step::Run(Call { request, era: Era::Modern(envelope), snapshot, requester, tracker: None })
             }
         }
     }
@@ -187,9 +197,9 @@ impl Exchange {
     /// A request cancelled by `notifications/cancelled` gets no response on
     /// a stream, as MCP asks: callers check `cancel` before sending the answer.
     pub async fn answer(&self, call: Call, sink: Option<Sink>, cancel: CancellationToken) -> Answer {
-        let Call { request, era, snapshot, tracker } = call;
+        let Call { request, era, snapshot, requester, tracker } = call;
         let running = tracker.map(|tracker| tracker.begin(&request.id, cancel.clone()));
-        let cx = RequestContext::new(&request, era, snapshot, sink, cancel);
+        let cx = RequestContext::new(&request, era, snapshot, sink, cancel, requester);
         let outcome = self.router.handle(&request, &cx).await;
         drop(running);
         Answer { id: request.id, outcome }
@@ -198,29 +208,36 @@ impl Exchange {
     /// Answers a 2026-07-28 request in process, with no transport, stream or
     /// session (`berth bench`, the dispatch benchmark).
     pub async fn call(&self, request: Request) -> Result<Value, RpcError> {
-        match self.route(request, None, SessionRef::None) {
+        match self.route(request, None, SessionRef::None, &Requester::named("in-process")) {
             Step::Run(call) if call.is_modern() => self.answer(call, None, CancellationToken::new()).await.outcome,
             Step::Refuse { error, .. } => Err(error),
             _ => Err(RpcError::invalid_request("only 2026-07-28 requests can be called in process")),
         }
     }
 
-    /// The legacy handshake over HTTP: a new session in the store, its id and the result.
-    pub fn open_session(&self, request: &Request) -> Result<(String, Value), SessionsFull> {
-        let (session, result) = self.handshake(request);
-        Ok((self.sessions.insert(session)?, result))
+    /// The legacy handshake over HTTP: a new session in the store, its id and
+    /// the result; -32000 when the store is full (answered with 503).
+    pub fn open_session(&self, request: &Request) -> Result<(String, Value), RpcError> {
+        let (session, result) = self.handshake(request)?;
+        let id = self.sessions.insert(session).map_err(|full| RpcError::new(SERVER_BUSY, full.to_string()))?;
+        Ok((id, result))
     }
 
     /// The legacy handshake on a connection: the session it holds from now on, and the result.
-    pub fn initialize(&self, request: &Request) -> (Arc<Session>, Value) {
-        let (session, result) = self.handshake(request);
-        (Arc::new(session), result)
+    pub fn initialize(&self, request: &Request) -> Result<(Arc<Session>, Value), RpcError> {
+        let (session, result) = self.handshake(request)?;
+        Ok((Arc::new(session), result))
     }
 
-    fn handshake(&self, request: &Request) -> (Session, Value) {
+    fn handshake(&self, request: &Request) -> Result<(Session, Value), RpcError> {
         let (version, result) = self.router.initialize(request);
         let capabilities = request.param("capabilities").cloned().unwrap_or_else(|| json!({}));
-        (Session::new(version, capabilities), result)
+        let session = Session::new(version, capabilities).map_err(|e| {
+            // Without OS randomness session ids would be guessable: refuse.
+            tracing::error!("no OS randomness for a session id: {e}");
+            RpcError::new(SERVER_BUSY, "cannot create a session now; retry later")
+        })?;
+        Ok((session, result))
     }
 
     /// The notices a legacy session hears: every list change, and updates of
@@ -228,6 +245,8 @@ impl Exchange {
     pub fn session_feed(&self, session: Arc<Session>) -> NoticeFeed {
         NoticeFeed::new(self.notices.subscribe(), move |notice| match notice {
             Notice::ResourceUpdated(uri) if !session.is_subscribed(uri) => None,
+            // 2026-07-28 task notices belong on listen streams only.
+            Notice::TaskStatus { .. } => None,
             _ => Some(notice.message(None)),
         })
     }

@@ -11,3 +11,4 @@ pub use berth_protocol::{era, headers, jsonrpc};
 pub mod logging;
 pub mod notice;
 pub mod seal;
+pub mod tasks;

@@ -28,6 +28,8 @@ pub enum Notice {
     ListChanged(ListKind),
     /// The resource at this URI changed.
     ResourceUpdated(String),
+    /// A 2026-07-28 task changed; `task` is its `DetailedTask`.
+    TaskStatus { id: String, task: Value },
 }
 
 impl Notice {
@@ -38,6 +40,7 @@ impl Notice {
             Notice::ListChanged(ListKind::Prompts) => "notifications/prompts/list_changed",
             Notice::ListChanged(ListKind::Resources) => "notifications/resources/list_changed",
             Notice::ResourceUpdated(_) => "notifications/resources/updated",
+            Notice::TaskStatus { .. } => "notifications/tasks",
         }
     }
 
@@ -46,6 +49,7 @@ impl Notice {
         let mut params = match self {
             Notice::ResourceUpdated(uri) => json!({ "uri": uri }),
             Notice::ListChanged(_) => json!({}),
+            Notice::TaskStatus { task, .. } => task.clone(),
         };
         if let Some(meta) = meta {
             params["_meta"] = meta.clone();
@@ -61,6 +65,7 @@ pub struct SubscriptionFilter {
     prompts: bool,
     resources: bool,
     resource_uris: HashSet<String>,
+    task_ids: HashSet<String>,
 }
 
 impl SubscriptionFilter {
@@ -74,21 +79,20 @@ impl SubscriptionFilter {
             Some(Value::Bool(b)) => Ok(*b),
             Some(_) => Err(invalid(&format!("{key} must be a boolean"))),
         };
-        let resource_uris = match object.get("resourceSubscriptions") {
-            None | Some(Value::Null) => HashSet::new(),
-            Some(Value::Array(uris)) => uris
+        let strings = |key: &str| match object.get(key) {
+            None | Some(Value::Null) => Ok(HashSet::new()),
+            Some(Value::Array(items)) => items
                 .iter()
-                .map(|u| {
-                    u.as_str().map(str::to_owned).ok_or_else(|| invalid("resourceSubscriptions must hold strings"))
-                })
-                .collect::<Result<_, _>>()?,
-            Some(_) => return Err(invalid("resourceSubscriptions must be an array")),
+                .map(|u| u.as_str().map(str::to_owned).ok_or_else(|| invalid(&format!("{key} must hold strings"))))
+                .collect::<Result<_, _>>(),
+            Some(_) => Err(invalid(&format!("{key} must be an array"))),
         };
         Ok(Self {
             tools: flag("toolsListChanged")?,
             prompts: flag("promptsListChanged")?,
             resources: flag("resourcesListChanged")?,
-            resource_uris,
+            resource_uris: strings("resourceSubscriptions")?,
+            task_ids: strings("taskIds")?,
         })
     }
 
@@ -99,19 +103,31 @@ impl SubscriptionFilter {
             Notice::ListChanged(ListKind::Prompts) => self.prompts,
             Notice::ListChanged(ListKind::Resources) => self.resources,
             Notice::ResourceUpdated(uri) => self.resource_uris.contains(uri),
+            Notice::TaskStatus { id, .. } => self.task_ids.contains(id),
         }
+    }
+
+    /// Whether the stream asked for task notifications (which needs the tasks extension).
+    pub fn wants_tasks(&self) -> bool {
+        !self.task_ids.is_empty()
     }
 
     /// The filter as the acknowledgement echoes it.
     pub fn to_json(&self) -> Value {
         let mut uris: Vec<&String> = self.resource_uris.iter().collect();
         uris.sort();
-        json!({
+        let mut acknowledged = json!({
             "toolsListChanged": self.tools,
             "promptsListChanged": self.prompts,
             "resourcesListChanged": self.resources,
             "resourceSubscriptions": uris,
-        })
+        });
+        if !self.task_ids.is_empty() {
+            let mut ids: Vec<&String> = self.task_ids.iter().collect();
+            ids.sort();
+            acknowledged["taskIds"] = json!(ids);
+        }
+        acknowledged
     }
 }
 

@@ -9,6 +9,7 @@
 //! [limits]                       # each defaults to the main config's [limits]
 //! memory_mib = 128
 //! deadline_ms = 2000
+//! task_deadline_ms = 600000      # a call that runs as a task
 //! max_concurrency = 8
 //! queue_ms = 500
 //! max_output_bytes = 1048576
@@ -69,6 +70,7 @@ enum IsolationName {
 struct SidecarLimits {
     memory_mib: Option<u64>,
     deadline_ms: Option<u64>,
+    task_deadline_ms: Option<u64>,
     max_concurrency: Option<usize>,
     queue_ms: Option<u64>,
     max_output_bytes: Option<usize>,
@@ -147,6 +149,12 @@ pub fn settings_for(wasm: &Path, config: &Config) -> Result<PluginSettings> {
             return Err(fail("limits.deadline_ms must be at least 1".into()));
         }
         settings.deadline = Duration::from_millis(ms);
+    }
+    if let Some(ms) = limits.task_deadline_ms {
+        if ms == 0 {
+            return Err(fail("limits.task_deadline_ms must be at least 1".into()));
+        }
+        settings.task_deadline = Duration::from_millis(ms);
     }
     if let Some(n) = limits.max_concurrency {
         if n == 0 {

@@ -45,7 +45,7 @@ impl Snapshot {
             let catalog = &plugin.catalog;
             for tool in &catalog.tools {
                 claim(&mut snapshot.tools, "tool", &tool.name, plugin)?;
-                let listed = mcp::tool(tool);
+                let listed = mcp::tool(tool, catalog.task_support(&tool.name));
                 let params = header_params(&listed["inputSchema"]);
                 if !params.is_empty() {
                     snapshot.header_params.insert(tool.name.clone(), params);

@@ -14,6 +14,7 @@ use crate::registry::Snapshot;
 use crate::runtime::CallHooks;
 use crate::runtime::bindings::types::CallContext;
 use crate::session::Session;
+use crate::tasks::Task;
 
 /// How long berth waits for a client to answer a request it sent.
 const CLIENT_ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
@@ -67,12 +68,21 @@ impl Era {
 pub struct ClientChannel {
     pub session: Arc<Session>,
     pub send: Sink,
+    /// The task these requests serve, named in their `_meta` (2025-11-25 tasks).
+    pub related_task: Option<String>,
 }
 
 impl ClientChannel {
     /// Sends `method` to the client and waits for its answer.
     pub async fn request(&self, method: &str, params: Value) -> Result<Value, RpcError> {
         let (id, answer) = self.session.expect_answer();
+        let mut params = params;
+        if let Some(task) = &self.related_task
+            && let Value::Object(object) = &mut params
+        {
+            let meta = object.entry("_meta").or_insert_with(|| json!({}));
+            meta["io.modelcontextprotocol/related-task"] = json!({ "taskId": task });
+        }
         (self.send)(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
         match tokio::time::timeout(CLIENT_ANSWER_TIMEOUT, answer).await {
             Ok(Ok(answer)) => answer,
@@ -91,6 +101,36 @@ impl ClientChannel {
     }
 }
 
+/// Who a request comes from, as far as berth can tell: what its tasks are
+/// counted by, and bound to when it names a credential.
+#[derive(Clone, Debug)]
+pub struct Requester {
+    /// `token:<digest>` for a bearer token, `addr:<ip>` for a peer address,
+    /// or the transport's name (`stdio`).
+    pub key: Arc<str>,
+    /// Whether `key` names a credential: tasks are then visible to it alone.
+    pub authenticated: bool,
+}
+
+impl Requester {
+    /// A client known by its bearer token (only a digest of it is kept).
+    pub fn bearer(token: &str) -> Self {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(token.as_bytes());
+        Self { key: format!("token:{}", hex::encode(&digest[..12])).into(), authenticated: true }
+    }
+
+    /// A client known by its network address only.
+    pub fn address(ip: std::net::IpAddr) -> Self {
+        Self { key: format!("addr:{ip}").into(), authenticated: false }
+    }
+
+    /// A client known only by the transport it came over.
+    pub fn named(name: &str) -> Self {
+        Self { key: name.into(), authenticated: false }
+    }
+}
+
 /// One request's context.
 pub struct RequestContext {
     pub era: Era,
@@ -98,6 +138,9 @@ pub struct RequestContext {
     pub snapshot: Arc<Snapshot>,
     pub hooks: CallHooks,
     pub client: Option<ClientChannel>,
+    pub requester: Requester,
+    /// The task this call runs as, when it runs in the background.
+    pub task: Option<Arc<Task>>,
 }
 
 impl RequestContext {
@@ -109,16 +152,28 @@ impl RequestContext {
         snapshot: Arc<Snapshot>,
         sink: Option<Sink>,
         cancel: CancellationToken,
+        requester: Requester,
     ) -> Self {
         let hooks = match &sink {
             Some(sink) => sink::hooks(request, era.log_level().as_deref(), sink.clone(), cancel),
-            None => CallHooks { events: None, cancel },
+            None => CallHooks { events: None, cancel, deadline: None },
         };
         let client = match (&era, sink) {
-            (Era::Legacy(session), Some(send)) => Some(ClientChannel { session: session.clone(), send }),
+            (Era::Legacy(session), Some(send)) => {
+                Some(ClientChannel { session: session.clone(), send, related_task: None })
+            }
             _ => None,
         };
-        Self { era, snapshot, hooks, client }
+        Self { era, snapshot, hooks, client, requester, task: None }
+    }
+
+    /// Who owns what this request creates, and whether only that owner may see it:
+    /// a legacy session owns its tasks; otherwise the requester does.
+    pub(super) fn owner(&self) -> (&str, bool) {
+        match &self.era {
+            Era::Legacy(session) => (&session.id, true),
+            Era::Modern(_) => (&self.requester.key, self.requester.authenticated),
+        }
     }
 
     /// The WIT call context for `request`, with a retry's answers and state.

@@ -6,8 +6,9 @@ use std::sync::LazyLock;
 use serde_json::{Value, json};
 
 use super::Router;
-use crate::protocol::era;
+use super::tasks::LEGACY_TASKS_VERSION;
 use crate::protocol::jsonrpc::Request;
+use crate::protocol::{era, tasks};
 
 /// What `initialize` and `server/discover` tell clients berth is for.
 const INSTRUCTIONS: &str = "berth serves tools, resources and prompts from sandboxed WebAssembly plugins.";
@@ -19,14 +20,22 @@ pub fn server_info() -> Value {
     INFO.clone()
 }
 
-fn capabilities() -> Value {
-    json!({
+/// What berth offers in protocol `version`: tasks as the 2026-07-28
+/// extension, or as the 2025-11-25 capability; earlier revisions have none.
+fn capabilities(version: &str) -> Value {
+    let mut offered = json!({
         "tools": { "listChanged": true },
         "resources": { "subscribe": true, "listChanged": true },
         "prompts": { "listChanged": true },
         "completions": {},
         "logging": {},
-    })
+    });
+    if version == era::MODERN_VERSION {
+        offered["extensions"] = json!({ tasks::EXTENSION: {} });
+    } else if version == LEGACY_TASKS_VERSION {
+        offered["tasks"] = json!({ "list": {}, "cancel": {}, "requests": { "tools": { "call": {} } } });
+    }
+    offered
 }
 
 impl Router {
@@ -36,7 +45,7 @@ impl Router {
         let version = era::negotiate_legacy(requested);
         let result = json!({
             "protocolVersion": version,
-            "capabilities": capabilities(),
+            "capabilities": capabilities(version),
             "serverInfo": server_info(),
             "instructions": INSTRUCTIONS,
         });
@@ -47,7 +56,7 @@ impl Router {
     pub(super) fn discover(&self) -> Value {
         json!({
             "supportedVersions": era::SUPPORTED_VERSIONS,
-            "capabilities": capabilities(),
+            "capabilities": capabilities(era::MODERN_VERSION),
             "instructions": INSTRUCTIONS,
         })
     }

@@ -18,11 +18,16 @@ mod prompts;
 mod resources;
 mod rounds;
 mod sink;
+mod task_methods;
+mod tasks;
+mod tool_call;
 mod tools;
+
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-pub use context::{Era, RequestContext};
+pub use context::{Era, RequestContext, Requester};
 use describe::decorate_modern;
 use params::required_str;
 pub use sink::Sink;
@@ -30,20 +35,23 @@ pub use sink::Sink;
 use crate::protocol::jsonrpc::{Request, RpcError};
 use crate::protocol::logging::level_rank;
 use crate::protocol::seal::Sealer;
+use crate::tasks::TaskStore;
 
 /// Dispatches MCP methods to the plugins of a request's snapshot.
 pub struct Router {
     page_size: usize,
     sealer: Sealer,
+    /// Tool calls running as tasks.
+    tasks: Arc<TaskStore>,
     /// Whether call spans carry tool arguments (off: only their size).
     log_arguments: bool,
 }
 
 impl Router {
-    /// A router listing `page_size` items per page and sealing multi-round
-    /// state with `state_key` (a random key when `None`).
-    pub fn new(page_size: usize, state_key: Option<[u8; 32]>) -> Self {
-        Self { page_size: page_size.max(1), sealer: Sealer::new(state_key), log_arguments: false }
+    /// A router listing `page_size` items per page, sealing multi-round
+    /// state with `state_key` (a random key when `None`), and keeping tasks in `tasks`.
+    pub fn new(page_size: usize, state_key: Option<[u8; 32]>, tasks: Arc<TaskStore>) -> Self {
+        Self { page_size: page_size.max(1), sealer: Sealer::new(state_key), tasks, log_arguments: false }
     }
 
     /// The same router, logging tool arguments in call spans when `on`.
@@ -53,8 +61,9 @@ impl Router {
     }
 
     /// Runs `request` and returns its result, decorated for its era.
-    pub async fn handle(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
+    pub async fn handle(self: &Arc<Self>, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
         let session = cx.era.session();
+        let legacy_tasks = session.is_some_and(|s| s.version == tasks::LEGACY_TASKS_VERSION);
         let snapshot = &cx.snapshot;
         let (result, cacheable) = match (request.method.as_str(), session) {
             ("tools/list", _) => (paging::page(request, "tools", &snapshot.tools_json, self.page_size)?, true),
@@ -70,6 +79,12 @@ impl Router {
             ("prompts/get", _) => (self.get_prompt(request, cx).await?, false),
             ("completion/complete", _) => (self.complete(request, cx).await?, false),
             ("server/discover", None) => (self.discover(), true),
+            ("tasks/get", None) => (self.task_get(request, cx)?, false),
+            ("tasks/update", None) => (self.task_update(request, cx)?, false),
+            ("tasks/cancel", _) if session.is_none() || legacy_tasks => (self.task_cancel(request, cx)?, false),
+            ("tasks/get", Some(_)) if legacy_tasks => (self.task_get(request, cx)?, false),
+            ("tasks/result", Some(_)) if legacy_tasks => (self.task_result(request, cx).await?, false),
+            ("tasks/list", Some(_)) if legacy_tasks => (self.task_list(request, cx)?, false),
             ("ping", Some(_)) => (json!({}), false),
             ("logging/setLevel", Some(session)) => {
                 let level = required_str(request, "level")?;

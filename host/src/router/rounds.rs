@@ -99,7 +99,7 @@ impl Router {
     }
 
     /// The answers and state a 2026-07-28 retry carries (legacy requests carry none).
-    fn resumed(
+    pub(super) fn resumed(
         &self,
         request: &Request,
         era: &Era,
@@ -162,6 +162,15 @@ impl Router {
                 })?;
             questions.push((question.key.clone(), question.method.clone(), params));
         }
+        if let (Some(task), Era::Modern(_)) = (&cx.task, &cx.era) {
+            // In a 2026-07-28 task the questions wait on the task for `tasks/update`.
+            let requests = questions
+                .into_iter()
+                .map(|(key, method, params)| (key, json!({ "method": method, "params": params })))
+                .collect();
+            let answers = self.ask_in_task(task, requests).await?;
+            return Ok(Asked::Answered { responses: answers.to_string(), state: asked.request_state });
+        }
         match &cx.era {
             Era::Modern(_) => {
                 let requests: Map<String, Value> = questions
@@ -180,12 +189,20 @@ impl Router {
                         "this request needs to ask the client questions, which needs a response stream: accept text/event-stream",
                     )
                 })?;
+                // A 2025-11-25 task shows `input_required` while its questions are out.
+                if let Some(task) = &cx.task {
+                    let pending = questions.iter().map(|(key, method, _)| (key.clone(), json!({ "method": method })));
+                    self.tasks.ask(task, pending.collect());
+                }
                 let mut answers = Map::new();
                 for (key, method, params) in questions {
                     let answer = client.request(&method, params).await.map_err(|e| {
                         RpcError::new(e.code, format!("the client answered {method} with an error: {}", e.message))
                     })?;
                     answers.insert(key, answer);
+                }
+                if let Some(task) = &cx.task {
+                    self.tasks.answer(task, &answers);
                 }
                 Ok(Asked::Answered { responses: Value::Object(answers).to_string(), state: asked.request_state })
             }

@@ -39,7 +39,7 @@ pub(super) fn hooks(
     let progress_token = request.meta().and_then(|m| m.get("progressToken")).filter(|t| !t.is_null()).cloned();
     let min_rank = min_log_level.and_then(level_rank);
     if progress_token.is_none() && min_rank.is_none() {
-        return CallHooks { events: None, cancel };
+        return CallHooks { events: None, cancel, deadline: None };
     }
     let events = move |event: CallEvent| match event {
         CallEvent::Progress { progress, total, message } => {
@@ -64,5 +64,5 @@ pub(super) fn hooks(
             }
         }
     };
-    CallHooks { events: Some(Arc::new(events)), cancel }
+    CallHooks { events: Some(Arc::new(events)), cancel, deadline: None }
 }

@@ -1,6 +1,7 @@
 //! `tools/call`: find the tool in the request's snapshot, run it (in as many
 //! rounds as it needs), count it, and map its result to MCP.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -9,37 +10,10 @@ use tracing::Instrument as _;
 use super::Router;
 use super::context::RequestContext;
 use super::params::{object_text, required_str};
-use super::rounds::{Finished, MultiRound, Round};
+use super::tasks::Mode;
+use super::tool_call::{ToolCall, finish};
 use crate::protocol::jsonrpc::{Request, RpcError};
-use crate::runtime::bindings::types::{CallContext, CallOutcome, Error as PluginError, ToolResult};
-use crate::runtime::{CallFailure, CallHooks, Ending, ExposedTool, Plugin, Violations, mcp};
-
-/// One `tools/call` of exposed tool `name`.
-struct ToolCall<'a> {
-    plugin: &'a Plugin,
-    name: &'a str,
-    arguments: &'a str,
-}
-
-impl MultiRound for ToolCall<'_> {
-    type Done = ToolResult;
-
-    fn binding(&self) -> String {
-        format!("tools/call {}", self.name)
-    }
-
-    async fn round(
-        &self,
-        ctx: &CallContext,
-        hooks: CallHooks,
-    ) -> Result<Result<Round<ToolResult>, PluginError>, CallFailure> {
-        let outcome = self.plugin.call_tool(ctx, self.name, self.arguments, hooks).await?;
-        Ok(outcome.map(|outcome| match outcome {
-            CallOutcome::Complete(result) => Round::Done(result),
-            CallOutcome::InputRequired(asked) => Round::Ask(asked),
-        }))
-    }
-}
+use crate::runtime::{Ending, ExposedTool, Violations, mcp};
 
 impl Router {
     /// `tools/call`, counted in the tool's stats and traced in a span with its
@@ -49,7 +23,7 @@ impl Router {
     /// with an `isError` result listing each violation (SEP-1303: the model
     /// reads it and corrects the call); no instance is leased for them. Only
     /// an unknown tool or a malformed request is a protocol error.
-    pub(super) async fn call_tool(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
+    pub(super) async fn call_tool(self: &Arc<Self>, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
         let name = required_str(request, "name")?;
         let arguments = object_text(request, "arguments")?;
         let plugin = cx.snapshot.tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
@@ -68,11 +42,18 @@ impl Router {
         let started = Instant::now();
         let (answer, ending) = match check_arguments(tool, request) {
             Err(refusal) => (Ok(refusal), Ending::InvalidArguments),
-            Ok(()) => {
-                let call = ToolCall { plugin, name, arguments: &arguments };
-                let finished = self.rounds(&call, request, cx).instrument(span.clone()).await;
-                span.in_scope(|| finish(plugin, name, tool, finished))
-            }
+            Ok(()) => match self.mode(request, cx, plugin, tool, name, &arguments).await {
+                // The task's call is counted when it ends.
+                Ok(Mode::Task(flavor, ttl)) => {
+                    return self.start_task(request, cx, plugin.clone(), name, arguments, flavor, ttl);
+                }
+                Ok(Mode::Now) => {
+                    let call = ToolCall { plugin, name, arguments: &arguments };
+                    let finished = self.rounds(&call, request, cx).instrument(span.clone()).await;
+                    span.in_scope(|| finish(plugin, name, tool, finished))
+                }
+                Err(error) => (Err(error), Ending::ProtocolError),
+            },
         };
         let elapsed = started.elapsed();
         tool.stats.record(ending, elapsed);
@@ -98,40 +79,4 @@ fn check_arguments(tool: &ExposedTool, request: &Request) -> Result<(), Value> {
     tool.schemas.check_arguments(arguments).map_err(|Violations(list)| {
         mcp::error_result(&format!("Invalid arguments (they do not match the tool's input schema):\n{list}"))
     })
-}
-
-/// How a call's rounds ended, as the answer and the ending counted for it.
-fn finish(
-    plugin: &Plugin,
-    name: &str,
-    tool: &ExposedTool,
-    finished: Finished<ToolResult>,
-) -> (Result<Value, RpcError>, Ending) {
-    match finished {
-        Finished::Done(result) => {
-            let value = mcp::tool_result(&result);
-            if let Some(structured) = value.get("structuredContent")
-                && let Err(Violations(list)) = tool.schemas.check_output(structured)
-            {
-                tracing::warn!(plugin = %plugin.name, tool = name, "structured output does not match the outputSchema: {list}");
-                let text = format!(
-                    "The tool returned structured content that does not match its outputSchema (a bug in plugin {}):\n{list}",
-                    plugin.name
-                );
-                return (Ok(mcp::error_result(&text)), Ending::InvalidOutput);
-            }
-            (Ok(value), if result.is_error { Ending::ToolError } else { Ending::Ok })
-        }
-        Finished::ToClient(result) => (Ok(result), Ending::Ok),
-        // The plugin's own "invalid params" is also the model's to fix: a tool error, not -32602.
-        Finished::Refused(PluginError::InvalidParams(message)) => {
-            (Ok(mcp::error_result(&format!("Invalid arguments: {message}"))), Ending::InvalidArguments)
-        }
-        Finished::Refused(error) => (Err(error.into()), Ending::ProtocolError),
-        Finished::Failed(failure) => {
-            tracing::warn!(plugin = %plugin.name, tool = name, "{failure}");
-            (Ok(mcp::failure_result(&failure)), Ending::from(&failure))
-        }
-        Finished::Error(error) => (Err(error), Ending::ProtocolError),
-    }
 }

@@ -11,4 +11,4 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::berth::plugin::types;
-pub use self::exports::berth::plugin::{completion, prompts, resources, tools};
+pub use self::exports::berth::plugin::{completion, prompts, resources, tasks, tools};

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::bindings::tasks::TaskSupport;
 use super::bindings::types::{Prompt, Resource, ResourceTemplate, Tool};
 use super::settings::PluginSettings;
 
@@ -13,6 +14,15 @@ pub struct Catalog {
     pub resources: Vec<Resource>,
     pub templates: Vec<ResourceTemplate>,
     pub prompts: Vec<Prompt>,
+    /// Tools that can run as tasks, by name; every other tool is `forbidden`.
+    pub task_tools: HashMap<String, TaskSupport>,
+}
+
+impl Catalog {
+    /// Whether and how tool `name` can run as a task.
+    pub fn task_support(&self, name: &str) -> TaskSupport {
+        self.task_tools.get(name).copied().unwrap_or(TaskSupport::Forbidden)
+    }
 }
 
 /// A catalog as clients see it, and the plugin's own name for each exposed
@@ -43,6 +53,9 @@ impl Catalog {
         if let Some(p) = self.prompts.iter().find(|p| p.name.is_empty()) {
             return Err(format!("declares a prompt with an empty name (description {:?})", p.description));
         }
+        if let Some(name) = self.task_tools.keys().find(|name| !self.tools.iter().any(|t| &t.name == *name)) {
+            return Err(format!("task-tools names {name:?}, which list-tools does not declare"));
+        }
         Ok(())
     }
 
@@ -50,10 +63,15 @@ impl Catalog {
     pub(crate) fn expose(mut self, settings: &PluginSettings) -> Exposed {
         let mut originals = HashMap::new();
         self.tools.retain(|t| !settings.skips(&t.name));
+        let mut task_tools = HashMap::new();
         for tool in &mut self.tools {
             let exposed = settings.exposed(&tool.name);
+            if let Some(support) = self.task_tools.get(&tool.name) {
+                task_tools.insert(exposed.clone(), *support);
+            }
             originals.insert(exposed.clone(), std::mem::replace(&mut tool.name, exposed));
         }
+        self.task_tools = task_tools;
         self.prompts.retain(|p| !settings.skips(&p.name));
         for prompt in &mut self.prompts {
             let exposed = settings.exposed(&prompt.name);

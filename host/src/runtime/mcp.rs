@@ -13,6 +13,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use rmcp::model as m;
 use serde_json::{Value, json};
 
+use super::bindings::tasks::TaskSupport;
 use super::bindings::types::{
     Content, Prompt, PromptMessage, PromptResult, Resource, ResourceBody, ResourceContents, ResourceTemplate, Role,
     Tool, ToolResult,
@@ -29,8 +30,8 @@ fn object(text: &str) -> m::JsonObject {
     serde_json::from_str(text).unwrap_or_default()
 }
 
-/// A tool as listed by `tools/list`.
-pub fn tool(tool: &Tool) -> Value {
+/// A tool as listed by `tools/list`, with `execution.taskSupport` when it can run as a task.
+pub fn tool(tool: &Tool, task_support: TaskSupport) -> Value {
     let description = tool.description.clone().map(Cow::Owned);
     let mut listed = m::Tool::new_with_raw(tool.name.clone(), description, Arc::new(object(&tool.input_schema)));
     listed.title = tool.title.clone();
@@ -40,6 +41,14 @@ pub fn tool(tool: &Tool) -> Value {
     // a host should not drop ones it does not know yet.
     if let Some(annotations) = &tool.annotations {
         value["annotations"] = Value::Object(object(annotations));
+    }
+    let support = match task_support {
+        TaskSupport::Forbidden => None,
+        TaskSupport::Optional => Some("optional"),
+        TaskSupport::Required => Some("required"),
+    };
+    if let Some(support) = support {
+        value["execution"] = json!({ "taskSupport": support });
     }
     value
 }

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use wasmtime::component::InstancePre;
 
+use super::bindings::tasks::TaskSupport;
 use super::bindings::types::{
     CallContext, CallOutcome, Completion, CompletionRef, CompletionRequest, Content, Error as PluginError,
     PromptOutcome, ResourceBody, ResourceContents, ToolResult,
 };
-use super::bindings::{completion, prompts, resources, tools};
+use super::bindings::{completion, prompts, resources, tasks, tools};
 use super::catalog::{Catalog, Exposed};
 use super::engine::Runtime;
 use super::host::{CallHooks, CallState};
@@ -28,6 +29,7 @@ use crate::error::{Error, Result};
 #[derive(Clone)]
 struct Exports {
     tools: Option<tools::GuestIndices>,
+    tasks: Option<tasks::GuestIndices>,
     resources: Option<resources::GuestIndices>,
     prompts: Option<prompts::GuestIndices>,
     completion: Option<completion::GuestIndices>,
@@ -37,6 +39,7 @@ impl Exports {
     fn of(pre: &InstancePre<CallState>) -> Self {
         Self {
             tools: tools::GuestIndices::new(pre).ok(),
+            tasks: tasks::GuestIndices::new(pre).ok(),
             resources: resources::GuestIndices::new(pre).ok(),
             prompts: prompts::GuestIndices::new(pre).ok(),
             completion: completion::GuestIndices::new(pre).ok(),
@@ -50,6 +53,8 @@ pub(crate) struct ExposedTool {
     pub stats: Arc<ToolStats>,
     /// Input and output schemas (empty when the plugin validates itself).
     pub schemas: ToolSchemas,
+    /// Whether the tool can run as a task.
+    pub task_support: TaskSupport,
 }
 
 /// A plugin ready to serve calls.
@@ -184,6 +189,24 @@ impl Plugin {
         outcome
     }
 
+    /// Asks the plugin whether this call of exposed tool `name` should run as a task.
+    pub async fn run_as_task(
+        &self,
+        ctx: &CallContext,
+        name: &str,
+        arguments: &str,
+        hooks: CallHooks,
+    ) -> Result<bool, CallFailure> {
+        let Some(indices) = &self.exports.tasks else { return Ok(false) };
+        let original = self.original(name);
+        self.pool
+            .run(hooks, async |store, instance| {
+                let guest = indices.load(&mut *store, instance)?;
+                guest.call_run_as_task(store, ctx, original, &arguments.to_owned()).await
+            })
+            .await
+    }
+
     /// Reads resource `uri`.
     pub async fn read_resource(
         &self,
@@ -250,7 +273,7 @@ impl Plugin {
 async fn read_catalog(pool: &InstancePool, exports: &Exports) -> Result<Exposed, String> {
     let sandbox = pool.sandbox();
     let catalog = sandbox
-        .bounded(async {
+        .bounded(None, async {
             let (mut store, instance) = sandbox.instantiate(CallHooks::default()).await?;
             let mut catalog = Catalog::default();
             let read = async {
@@ -266,6 +289,10 @@ async fn read_catalog(pool: &InstancePool, exports: &Exports) -> Result<Exposed,
                 if let Some(indices) = &exports.prompts {
                     let guest = indices.load(&mut store, &instance)?;
                     catalog.prompts = guest.call_list_prompts(&mut store).await?;
+                }
+                if let Some(indices) = &exports.tasks {
+                    let guest = indices.load(&mut store, &instance)?;
+                    catalog.task_tools = guest.call_task_tools(&mut store).await?.into_iter().collect();
                 }
                 wasmtime::Result::<()>::Ok(())
             };
@@ -297,7 +324,8 @@ fn exposed_tools(
             ToolSchemas::default()
         };
         let stats = previous.and_then(|p| p.get(&tool.name)).map(|t| t.stats.clone()).unwrap_or_default();
-        tools.insert(tool.name.clone(), ExposedTool { stats, schemas });
+        let task_support = catalog.task_support(&tool.name);
+        tools.insert(tool.name.clone(), ExposedTool { stats, schemas, task_support });
     }
     Ok(tools)
 }

@@ -115,10 +115,11 @@ impl InstancePool {
         hooks: CallHooks,
         call: impl AsyncFnOnce(&mut Store<CallState>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<R, CallFailure> {
+        let deadline = hooks.deadline;
         let mut lease = self.lease(hooks).await?;
         let outcome = self
             .sandbox
-            .bounded(async {
+            .bounded(deadline, async {
                 let Lease { store, instance, .. } = &mut lease;
                 match call(&mut *store, instance).await {
                     Ok(value) => Ok(value),

@@ -45,6 +45,8 @@ pub struct PluginSettings {
     pub memory_mib: u64,
     /// Wall-clock deadline of one call.
     pub deadline: Duration,
+    /// Wall-clock deadline of one call that runs as a task.
+    pub task_deadline: Duration,
     /// Plugin stdout+stderr bytes logged per call.
     pub max_log_bytes: usize,
     /// Calls of this plugin running at once.
@@ -80,6 +82,7 @@ impl PluginSettings {
         Self {
             memory_mib: config.limits.memory_mib,
             deadline: config.limits.deadline(),
+            task_deadline: config.limits.task_deadline(),
             max_log_bytes: config.limits.max_log_bytes,
             max_concurrency: config.pool.instances as usize,
             queue_wait: Duration::from_millis(config.limits.queue_ms),

@@ -20,6 +20,9 @@ pub type ClientAnswer = Result<Value, RpcError>;
 
 /// One legacy session.
 pub struct Session {
+    /// 128 random bits, hex: the `Mcp-Session-Id` of an HTTP session, and
+    /// what the session's tasks belong to.
+    pub id: String,
     /// The protocol version `initialize` settled on.
     pub version: &'static str,
     /// The capabilities the client declared in `initialize`.
@@ -36,9 +39,13 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session for `version` with the client's declared capabilities.
-    pub fn new(version: &'static str, client_capabilities: Value) -> Self {
-        Self {
+    /// A session for `version` with the client's declared capabilities, or
+    /// an error when the OS has no randomness for its id (ids must not be guessable).
+    pub fn new(version: &'static str, client_capabilities: Value) -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes)?;
+        Ok(Self {
+            id: hex::encode(bytes),
             version,
             client_capabilities,
             // Until `logging/setLevel`, info and above reach the client.
@@ -50,7 +57,7 @@ impl Session {
             streams: Mutex::new(VecDeque::new()),
             next_stream: AtomicU64::new(1),
             last_used: AtomicU64::new(0),
-        }
+        })
     }
 
     /// The lowest level of log notification the client wants.

@@ -35,15 +35,9 @@ impl SessionStore {
         self.epoch.elapsed().as_secs()
     }
 
-    /// Stores `session` under a new id: 128 random bits from the OS, hex.
+    /// Stores `session` under its id.
     pub fn insert(&self, session: Session) -> Result<String, SessionsFull> {
-        let mut bytes = [0u8; 16];
-        if let Err(e) = getrandom::fill(&mut bytes) {
-            // Without OS randomness session ids would be guessable: refuse.
-            tracing::error!("no OS randomness for a session id: {e}");
-            return Err(SessionsFull(0));
-        }
-        let id = hex::encode(bytes);
+        let id = session.id.clone();
         let now = self.now();
         session.last_used.store(now, Ordering::Relaxed);
         let mut sessions = write(&self.sessions);
@@ -105,11 +99,11 @@ mod tests {
     #[test]
     fn idle_sessions_are_reaped_and_live_ones_kept() {
         let store = SessionStore::new(10, Duration::ZERO);
-        store.insert(Session::new("2025-11-25", Value::Null)).expect("room");
+        store.insert(Session::new("2025-11-25", Value::Null).expect("random")).expect("room");
         assert_eq!(store.reap(), 1, "a session idle past a zero idle time goes");
         assert!(store.is_empty());
         let kept = SessionStore::new(10, Duration::from_secs(3600));
-        kept.insert(Session::new("2025-11-25", Value::Null)).expect("room");
+        kept.insert(Session::new("2025-11-25", Value::Null).expect("random")).expect("room");
         assert_eq!(kept.reap(), 0);
         assert_eq!(kept.len(), 1);
     }
@@ -117,7 +111,7 @@ mod tests {
     #[test]
     fn a_full_store_refuses() {
         let store = SessionStore::new(1, Duration::from_secs(3600));
-        store.insert(Session::new("2025-11-25", Value::Null)).expect("room");
-        assert!(store.insert(Session::new("2025-11-25", Value::Null)).is_err());
+        store.insert(Session::new("2025-11-25", Value::Null).expect("random")).expect("room");
+        assert!(store.insert(Session::new("2025-11-25", Value::Null).expect("random")).is_err());
     }
 }

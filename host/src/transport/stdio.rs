@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
-use crate::exchange::{Admission, Connection, Exchange};
+use crate::exchange::{Admission, Connection, Exchange, Requester};
 use crate::protocol::jsonrpc::{self, RpcError};
 use crate::router::Sink;
 
@@ -42,7 +42,7 @@ where
         let _ = sender.send(message);
     });
     // One local client owns the process: no admission limits beyond the plugins' own.
-    let connection = Connection::new(exchange, out, Admission::default());
+    let connection = Connection::new(exchange, out, Admission::default(), Requester::named("stdio"));
     let mut input = BufReader::new(input);
     let mut line = Vec::new();
     loop {

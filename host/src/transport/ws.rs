@@ -24,8 +24,9 @@ use tokio_util::task::TaskTracker;
 
 use super::overload::Limits;
 use super::refusal::json_error;
+use super::requester;
 use crate::config::WsConfig;
-use crate::exchange::{Admission, Connection, Exchange};
+use crate::exchange::{Admission, Connection, Exchange, Requester};
 use crate::protocol::jsonrpc::{self, RpcError};
 use crate::router::Sink;
 
@@ -89,6 +90,8 @@ impl WsState {
 /// `GET /ws`: upgrades to a WebSocket (Origin/Host and auth were checked by the layers).
 pub async fn upgrade(
     State(state): State<Arc<WsState>>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    headers: axum::http::HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let upgrade = match upgrade {
@@ -116,13 +119,14 @@ pub async fn upgrade(
         .on_failed_upgrade(|error| tracing::debug!("WebSocket upgrade failed: {error}"))
         .on_upgrade(move |socket| {
             let connections = state.connections.clone();
-            connections.track_future(serve(socket, state, permit))
+            let requester = requester::of(&headers, peer.map(|axum::Extension(axum::extract::ConnectInfo(addr))| addr));
+            connections.track_future(serve(socket, state, permit, requester))
         })
         .into_response()
 }
 
 /// Serves one connection until either side closes it.
-async fn serve(socket: WebSocket, state: Arc<WsState>, _permit: OwnedSemaphorePermit) {
+async fn serve(socket: WebSocket, state: Arc<WsState>, _permit: OwnedSemaphorePermit, requester: Requester) {
     let settings = &state.settings;
     let (sink, mut frames) = socket.split();
     let (messages, outbox) = mpsc::channel::<Value>(settings.send_queue);
@@ -142,7 +146,7 @@ async fn serve(socket: WebSocket, state: Arc<WsState>, _permit: OwnedSemaphorePe
         global: Some(state.limits.in_flight.clone()),
         retry_after_ms: state.limits.retry_after_secs * 1000,
     };
-    let connection = Connection::new(state.exchange.clone(), out, admission);
+    let connection = Connection::new(state.exchange.clone(), out, admission, requester);
     let ping_every = Duration::from_secs(settings.ping_interval_secs);
     let idle_after = Duration::from_secs(settings.idle_timeout_secs);
     let mut tick = tokio::time::interval(ping_every.min(idle_after));

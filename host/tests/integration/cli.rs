@@ -150,6 +150,13 @@ fn berth_new_scaffolds_a_plugin_that_builds_and_loads() {
         .expect("run");
     assert!(list.status.success(), "{}", stderr(&list));
     assert!(String::from_utf8_lossy(&list.stdout).contains("tool      hello_kit_greet"));
+    let mut json = berth();
+    json.arg("list").arg("--json").arg("--plugins").arg(&plugins).arg("--cache-dir").arg(shared_cache());
+    let listed: serde_json::Value = serde_json::from_slice(&json.output().expect("run").stdout).expect("JSON");
+    assert_eq!(
+        listed["plugins"][0]["tools"][0]["execution"]["taskSupport"], "optional",
+        "the template shows how a tool is marked as able to run as a task"
+    );
 
     let again = berth().args(["new", "hello-kit", "--dir"]).arg(&project).output().expect("run");
     assert!(!again.status.success(), "an existing project is never overwritten");

@@ -224,7 +224,8 @@ pub async fn post_modern(server: &Server, body: &Value) -> Reply {
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", MODERN)
         .header("mcp-method", method);
-    let name = body["params"]["name"].as_str().or_else(|| body["params"]["uri"].as_str());
+    let params = &body["params"];
+    let name = params["name"].as_str().or_else(|| params["uri"].as_str()).or_else(|| params["taskId"].as_str());
     if let Some(name) = name {
         request = request.header("mcp-name", name);
     }
@@ -293,9 +294,14 @@ pub struct LegacySession<'a> {
 impl<'a> LegacySession<'a> {
     /// Runs the `initialize` handshake for `version`.
     pub async fn open(server: &'a Server, version: &str) -> LegacySession<'a> {
+        Self::open_with(server, version, json!({})).await
+    }
+
+    /// Runs the `initialize` handshake for `version`, declaring client `capabilities`.
+    pub async fn open_with(server: &'a Server, version: &str, capabilities: Value) -> LegacySession<'a> {
         let body = json!({
             "jsonrpc": "2.0", "id": 0, "method": "initialize",
-            "params": { "protocolVersion": version, "capabilities": {}, "clientInfo": { "name": "t", "version": "0" } }
+            "params": { "protocolVersion": version, "capabilities": capabilities, "clientInfo": { "name": "t", "version": "0" } }
         });
         let reply = post_raw(
             server,

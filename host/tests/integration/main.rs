@@ -17,4 +17,5 @@ mod registry;
 mod runtime;
 mod sandbox;
 mod stdio;
+mod tasks;
 mod websocket;

@@ -5,9 +5,11 @@
 //! `plugins/`. Multi-round-trip tools return `input-required`; berth relays the
 //! questions (2026-07-28: an `InputRequiredResult` with sealed state; 2025
 //! sessions: real `sampling/createMessage` / `elicitation/create` requests).
+//! The Tasks extension's fixtures are in `tasks`.
 
 mod media;
 mod mrtr;
+mod tasks;
 
 use berth_sdk::prelude::*;
 use serde_json::{Value, json};
@@ -55,6 +57,7 @@ fn tools() -> Vec<Tool> {
         tool("json_schema_2020_12_tool", "Tool with JSON Schema 2020-12 features", &media::json_schema_2020_12()),
     ];
     list.extend(mrtr::tools());
+    list.extend(tasks::tools());
     list
 }
 
@@ -63,7 +66,18 @@ impl Plugin for Conformance {
         tools()
     }
 
+    fn task_tools() -> Vec<(String, TaskSupport)> {
+        tasks::task_tools()
+    }
+
+    fn run_as_task(ctx: CallContext, name: String, arguments: String) -> bool {
+        tasks::run_as_task(&ctx, &name, &arguments)
+    }
+
     fn call_tool(ctx: CallContext, name: String, arguments: String) -> Result<CallOutcome, Error> {
+        if let Some(outcome) = tasks::call(&ctx, &name, &arguments) {
+            return outcome;
+        }
         match name.as_str() {
             "test_simple_text" => result(vec![text("This is a simple text response for testing.")]),
             "test_image_content" => result(vec![media::png_content()]),

@@ -55,7 +55,7 @@ impl CallState {
     /// Fresh state for an instance of `plugin` serving a call with `hooks`.
     pub fn new(plugin: Arc<str>, settings: Arc<PluginSettings>, hooks: CallHooks, shared: &Shared) -> Self {
         Self {
-            bounds: Bounds::new(settings.deadline, settings.memory_bytes()),
+            bounds: Bounds::new(hooks.deadline.unwrap_or(settings.deadline), settings.memory_bytes()),
             notify: NotifyCtx { plugin: plugin.clone(), hooks, announcer: shared.announcer.clone() },
             kv: KvCtx { plugin: plugin.clone(), granted: settings.kv, store: shared.kv.clone() },
             http: HttpCtx::new(plugin.clone(), settings.http.clone()),
@@ -67,8 +67,8 @@ impl CallState {
 
     /// Readies a warm instance's state for its next call.
     pub fn begin_call(&mut self, hooks: CallHooks) {
+        self.bounds.restart(hooks.deadline.unwrap_or(self.settings.deadline));
         self.notify.hooks = hooks;
-        self.bounds.restart(self.settings.deadline);
         self.wasi.reset_budget(self.settings.max_log_bytes);
     }
 

@@ -32,6 +32,8 @@ pub struct CallHooks {
     /// Cancels the call: the plugin sees it through `host.cancelled()`, and
     /// the sandbox stops it at its next epoch tick.
     pub cancel: CancellationToken,
+    /// A deadline other than the plugin's usual one (a call running as a task).
+    pub deadline: Option<std::time::Duration>,
 }
 
 impl CallHooks {

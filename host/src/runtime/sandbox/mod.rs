@@ -89,12 +89,16 @@ impl Sandbox {
         self.refuel(store);
     }
 
-    /// Runs `work` under the call deadline.
+    /// Runs `work` under the call deadline (`deadline`, or the plugin's own).
     ///
     /// The epoch callback stops wasm that computes past the deadline; this
     /// timeout also stops a call blocked inside a host function.
-    pub async fn bounded<R>(&self, work: impl Future<Output = Result<R, CallFailure>>) -> Result<R, CallFailure> {
-        let limit = self.settings.deadline;
+    pub async fn bounded<R>(
+        &self,
+        deadline: Option<Duration>,
+        work: impl Future<Output = Result<R, CallFailure>>,
+    ) -> Result<R, CallFailure> {
+        let limit = deadline.unwrap_or(self.settings.deadline);
         match tokio::time::timeout(limit + EPOCH_TICK * 2, work).await {
             Ok(result) => result,
             Err(_) => Err(CallFailure::Deadline { plugin: self.name.clone(), limit }),
@@ -114,7 +118,9 @@ impl Sandbox {
     pub fn classify(&self, error: wasmtime::Error, store: &Store<CallState>, instantiating: bool) -> CallFailure {
         let plugin = self.name.clone();
         if error.is::<DeadlineExceeded>() {
-            return CallFailure::Deadline { plugin, limit: self.settings.deadline };
+            let bounds = &store.data().bounds;
+            let limit = bounds.deadline.saturating_duration_since(bounds.started);
+            return CallFailure::Deadline { plugin, limit };
         }
         if error.is::<CancelledByClient>() {
             return CallFailure::Cancelled { plugin };

@@ -6,10 +6,12 @@
 //! never pay for a stream. Notifications and a client's answers to berth's
 //! own requests get 202.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -17,15 +19,21 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Accepts, HttpState, SESSION_HEADER, UnknownSession, accepts, header_str, named_session, sse};
-use crate::exchange::{Answer, Call, HttpHeaders, Listen, SessionRef, Step};
+use crate::exchange::{Answer, Call, HttpHeaders, Listen, Requester, SessionRef, Step};
 use crate::protocol::era::RoutingHeaders;
 use crate::protocol::headers;
-use crate::protocol::jsonrpc::{self, Message, Request, RpcError, SERVER_BUSY};
+use crate::protocol::jsonrpc::{self, Message, Request, RpcError};
 use crate::router::Sink;
 use crate::session::{EventLog, Session};
 use crate::transport::refusal::{json_error, json_response, unavailable};
+use crate::transport::requester;
 
-pub(super) async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Body) -> Response {
+pub(super) async fn post(
+    State(state): State<Arc<HttpState>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let accept = accepts(&headers);
     if !accept.json && !accept.sse {
         let error = RpcError::invalid_request("Accept must include application/json or text/event-stream");
@@ -43,7 +51,10 @@ pub(super) async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap
         return json_error(StatusCode::PAYLOAD_TOO_LARGE, &error);
     };
     match jsonrpc::parse(&bytes) {
-        Ok(Message::Request(request)) => route(state, &headers, accept, request).await,
+        Ok(Message::Request(request)) => {
+            let requester = requester::of(&headers, peer.map(|Extension(ConnectInfo(addr))| addr));
+            route(state, &headers, accept, request, &requester).await
+        }
         Ok(Message::Notification { method, params }) => notification(&state, &headers, &method, params.as_ref()),
         Ok(Message::Response { id, answer }) => match named_session(&state, &headers) {
             Ok(Some(session)) => {
@@ -63,7 +74,13 @@ pub(super) async fn post(State(state): State<Arc<HttpState>>, headers: HeaderMap
     }
 }
 
-async fn route(state: Arc<HttpState>, headers: &HeaderMap, accept: Accepts, request: Request) -> Response {
+async fn route(
+    state: Arc<HttpState>,
+    headers: &HeaderMap,
+    accept: Accepts,
+    request: Request,
+    requester: &Requester,
+) -> Response {
     let routing = RoutingHeaders {
         protocol_version: header_str(headers, "mcp-protocol-version").map(str::to_owned),
         method: header_str(headers, "mcp-method").map(str::to_owned),
@@ -71,7 +88,7 @@ async fn route(state: Arc<HttpState>, headers: &HeaderMap, accept: Accepts, requ
     };
     let http = HttpHeaders { routing, all: headers };
     let session = header_str(headers, SESSION_HEADER).map_or(SessionRef::None, SessionRef::Id);
-    match state.exchange.route(request, Some(&http), session) {
+    match state.exchange.route(request, Some(&http), session, requester) {
         Step::Run(call) => respond(state, call, accept).await,
         Step::Initialize(request) => initialize(&state, &request),
         Step::Listen(listen) => listen_stream(&state, listen),
@@ -199,9 +216,7 @@ fn initialize(state: &HttpState, request: &Request) -> Response {
             }
             response
         }
-        Err(full) => {
-            unavailable(&request.id, &RpcError::new(SERVER_BUSY, full.to_string()), state.limits.retry_after_secs)
-        }
+        Err(refusal) => unavailable(&request.id, &refusal, state.limits.retry_after_secs),
     }
 }
 

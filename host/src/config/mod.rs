@@ -12,6 +12,10 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
+mod auth;
+
+pub use auth::{AuthConfig, OAuthConfig};
+
 /// The whole configuration of a berth server.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -37,6 +41,31 @@ pub struct Config {
     pub auth: AuthConfig,
     /// What the logs include.
     pub log: LogConfig,
+    /// Long-running tool calls (the Tasks extension).
+    pub tasks: TasksConfig,
+}
+
+/// Tasks: tool calls that run in the background while the client polls.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct TasksConfig {
+    /// Tasks held at once across the server; more are refused (-32000).
+    pub max: usize,
+    /// Tasks one client (a legacy session, a bearer token, an address) may hold at once.
+    pub max_per_client: usize,
+    /// Seconds a task and its result are kept after it was created.
+    pub ttl_secs: u64,
+    /// The longest TTL a 2025-11-25 client may ask for, in seconds.
+    pub max_ttl_secs: u64,
+    /// The polling interval suggested to clients, in milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for TasksConfig {
+    fn default() -> Self {
+        Self { max: 1_000, max_per_client: 100, ttl_secs: 3_600, max_ttl_secs: 86_400, poll_interval_ms: 500 }
+    }
 }
 
 /// Settings of the WebSocket transport at `/ws`.
@@ -69,59 +98,6 @@ impl Default for WsConfig {
             send_queue: 1024,
         }
     }
-}
-
-/// Access control for HTTP and WebSocket.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-#[non_exhaustive]
-pub struct AuthConfig {
-    /// Accepted bearer tokens (also read from `BERTH_AUTH_TOKENS`, comma-separated).
-    pub tokens: Vec<String>,
-    /// Serve a non-loopback address without any auth. Off: berth refuses to
-    /// start that way, since anyone who can reach the port could call every tool.
-    pub allow_unauthenticated: bool,
-    /// Validate OAuth access tokens (JWTs) as an MCP resource server.
-    pub oauth: Option<OAuthConfig>,
-}
-
-/// berth as an OAuth 2.1 resource server (MCP authorization).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct OAuthConfig {
-    /// This server's canonical URL, e.g. `https://tools.example.com/mcp`:
-    /// published as `resource` in the protected resource metadata and the
-    /// default accepted audience.
-    pub resource: String,
-    /// Authorization servers that issue tokens for this resource.
-    pub authorization_servers: Vec<String>,
-    /// Accepted `aud` values [default: `resource`].
-    #[serde(default)]
-    pub audiences: Vec<String>,
-    /// Required `iss` [default: any of `authorization_servers`].
-    #[serde(default)]
-    pub issuer: Option<String>,
-    /// A JWKS file with the signing keys.
-    #[serde(default)]
-    pub jwks_file: Option<PathBuf>,
-    /// A JWKS URL with the signing keys, fetched at start and when a token
-    /// names an unknown key.
-    #[serde(default)]
-    pub jwks_url: Option<String>,
-    /// Scopes every token must carry (403 `insufficient_scope` otherwise).
-    #[serde(default)]
-    pub required_scopes: Vec<String>,
-    /// Scopes listed in the metadata [default: `required_scopes`].
-    #[serde(default)]
-    pub scopes_supported: Vec<String>,
-    /// Clock skew allowed on `exp` and `nbf`, in seconds.
-    #[serde(default = "default_leeway")]
-    pub leeway_secs: u64,
-}
-
-fn default_leeway() -> u64 {
-    30
 }
 
 /// What berth's own logs include.
@@ -213,6 +189,8 @@ pub struct LimitsConfig {
     pub queue_ms: u64,
     /// Largest tool result passed to a client (text and binary bytes).
     pub max_output_bytes: usize,
+    /// Wall-clock deadline of a call that runs as a task, in milliseconds.
+    pub task_deadline_ms: u64,
 }
 
 /// Sizing of wasmtime's pooling instance allocator.
@@ -243,6 +221,7 @@ impl Default for Config {
             ws: WsConfig::default(),
             auth: AuthConfig::default(),
             log: LogConfig::default(),
+            tasks: TasksConfig::default(),
         }
     }
 }
@@ -272,6 +251,7 @@ impl Default for LimitsConfig {
             max_log_bytes: 64 * 1024,
             queue_ms: 1_000,
             max_output_bytes: 16 * 1024 * 1024,
+            task_deadline_ms: 600_000,
         }
     }
 }
@@ -286,6 +266,11 @@ impl LimitsConfig {
     /// The call deadline.
     pub fn deadline(&self) -> Duration {
         Duration::from_millis(self.deadline_ms)
+    }
+
+    /// The deadline of a call that runs as a task.
+    pub fn task_deadline(&self) -> Duration {
+        Duration::from_millis(self.task_deadline_ms)
     }
 }
 
@@ -308,8 +293,8 @@ impl Config {
                 self.limits.memory_mib
             )));
         }
-        if self.limits.deadline_ms == 0 {
-            return Err(Error::Config("limits.deadline_ms must be at least 1".into()));
+        if self.limits.deadline_ms == 0 || self.limits.task_deadline_ms == 0 {
+            return Err(Error::Config("limits.deadline_ms and limits.task_deadline_ms must be at least 1".into()));
         }
         if self.protocol.page_size == 0 {
             return Err(Error::Config("protocol.page_size must be at least 1".into()));
@@ -330,6 +315,10 @@ impl Config {
             ("ws.ping_interval_secs", self.ws.ping_interval_secs as usize),
             ("ws.idle_timeout_secs", self.ws.idle_timeout_secs as usize),
             ("ws.send_queue", self.ws.send_queue),
+            ("tasks.max", self.tasks.max),
+            ("tasks.max_per_client", self.tasks.max_per_client),
+            ("tasks.ttl_secs", self.tasks.ttl_secs as usize),
+            ("tasks.poll_interval_ms", self.tasks.poll_interval_ms as usize),
         ] {
             if value == 0 {
                 return Err(Error::Config(format!("{name} must be at least 1")));
