@@ -18,8 +18,17 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The fields every 2026-07-28 task shape carries.
-fn base(task: &Task, state: &State) -> Map<String, Value> {
+/// What the two revisions call a task's TTL and polling interval.
+struct Names {
+    ttl: &'static str,
+    poll_interval: &'static str,
+}
+
+const EXTENSION: Names = Names { ttl: "ttlMs", poll_interval: "pollIntervalMs" };
+const LEGACY: Names = Names { ttl: "ttl", poll_interval: "pollInterval" };
+
+/// The fields every task shape carries, under the revision's `names`.
+fn base(task: &Task, state: &State, names: &Names) -> Map<String, Value> {
     let mut object = Map::new();
     object.insert("taskId".into(), task.id.clone().into());
     object.insert("status".into(), state.status.name().into());
@@ -28,8 +37,8 @@ fn base(task: &Task, state: &State) -> Map<String, Value> {
     }
     object.insert("createdAt".into(), timestamp(task.created_at).into());
     object.insert("lastUpdatedAt".into(), timestamp(state.updated_at).into());
-    object.insert("ttlMs".into(), millis(task.ttl).into());
-    object.insert("pollIntervalMs".into(), millis(task.poll_interval).into());
+    object.insert(names.ttl.into(), millis(task.ttl).into());
+    object.insert(names.poll_interval.into(), millis(task.poll_interval).into());
     object
 }
 
@@ -37,7 +46,7 @@ fn base(task: &Task, state: &State) -> Map<String, Value> {
 /// questions inlined (`tasks/get`, `notifications/tasks`).
 pub fn detailed(task: &Task) -> Value {
     let state = lock(&task.state);
-    let mut object = base(task, &state);
+    let mut object = base(task, &state, &EXTENSION);
     match &state.outcome {
         Some(Ok(result)) => {
             object.insert("result".into(), result.clone());
@@ -60,25 +69,14 @@ pub fn detailed(task: &Task) -> Value {
 /// The 2026-07-28 `CreateTaskResult`: the task's seed state, flat, `resultType: "task"`.
 pub fn create_result(task: &Task) -> Value {
     let state = lock(&task.state);
-    let mut object = base(task, &state);
+    let mut object = base(task, &state, &EXTENSION);
     object.insert("resultType".into(), "task".into());
     Value::Object(object)
 }
 
 /// The 2025-11-25 `Task` (`ttl` and `pollInterval` in milliseconds, nothing inlined).
 pub fn legacy_task(task: &Task) -> Value {
-    let state = lock(&task.state);
-    let mut object = Map::new();
-    object.insert("taskId".into(), task.id.clone().into());
-    object.insert("status".into(), state.status.name().into());
-    if let Some(message) = &state.status_message {
-        object.insert("statusMessage".into(), message.clone().into());
-    }
-    object.insert("createdAt".into(), timestamp(task.created_at).into());
-    object.insert("lastUpdatedAt".into(), timestamp(state.updated_at).into());
-    object.insert("ttl".into(), millis(task.ttl).into());
-    object.insert("pollInterval".into(), millis(task.poll_interval).into());
-    Value::Object(object)
+    Value::Object(base(task, &lock(&task.state), &LEGACY))
 }
 
 /// The 2025-11-25 `CreateTaskResult`: `{ "task": Task }`.

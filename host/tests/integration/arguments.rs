@@ -4,11 +4,9 @@
 //! plugin's own "invalid params", structured output against the output
 //! schema, and `validate = false`.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::common::*;
 
@@ -116,33 +114,13 @@ async fn bad_arguments_over_websocket_are_tool_errors() {
 
 #[tokio::test]
 async fn bad_arguments_over_stdio_are_tool_errors() {
-    let dir = plugin_dir(&["faulty"]);
-    let mut child = tokio::process::Command::from(berth())
-        .args(["stdio", "--cache-dir"])
-        .arg(shared_cache())
-        .arg("--plugins")
-        .arg(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn berth stdio");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut stdio = StdioServer::spawn(&["faulty"]);
     let mut wrong = Vec::new();
     for (name, arguments, text) in cases() {
-        let body = modern_body(1, "tools/call", json!({ "name": "faulty_strict", "arguments": arguments }));
-        stdin.write_all(format!("{body}\n").as_bytes()).await.expect("write");
-        let line = tokio::time::timeout(Duration::from_secs(20), stdout.next_line())
-            .await
-            .expect("an answer in time")
-            .expect("read")
-            .expect("a line");
-        let reply: Value = serde_json::from_str(&line).expect("stdout carries JSON only");
-        wrong.extend(check(name, &reply, &text));
+        stdio.send(&modern_body(1, "tools/call", json!({ "name": "faulty_strict", "arguments": arguments }))).await;
+        wrong.extend(check(name, &stdio.reply().await, &text));
     }
-    drop(stdin);
-    assert!(child.wait().await.expect("wait").success());
+    stdio.finish().await;
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 

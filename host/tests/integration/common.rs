@@ -216,6 +216,16 @@ impl Reply {
 
 /// POSTs a 2026-07-28 request with correct routing headers.
 pub async fn post_modern(server: &Server, body: &Value) -> Reply {
+    Reply::read(modern_request(server, body).send().await.expect("send")).await
+}
+
+/// POSTs a 2026-07-28 request whose answer is an SSE stream (a listen, a call that reports).
+pub async fn stream_modern(server: &Server, body: &Value) -> SseReader {
+    SseReader::new(modern_request(server, body).send().await.expect("send"))
+}
+
+/// A 2026-07-28 request with correct routing headers (`Mcp-Name` from the name, URI or task id).
+fn modern_request(server: &Server, body: &Value) -> reqwest::RequestBuilder {
     let method = body["method"].as_str().unwrap_or_default();
     let mut request = server
         .client()
@@ -229,7 +239,7 @@ pub async fn post_modern(server: &Server, body: &Value) -> Reply {
     if let Some(name) = name {
         request = request.header("mcp-name", name);
     }
-    Reply::read(request.json(body).send().await.expect("send")).await
+    request.json(body)
 }
 
 /// POSTs raw bytes with the given headers.
@@ -337,6 +347,23 @@ impl<'a> LegacySession<'a> {
         self.post_accepting(body, "application/json, text/event-stream").await
     }
 
+    /// POSTs `body` in this session, whose answer is an SSE stream.
+    pub async fn stream(&self, body: &Value) -> SseReader {
+        let response = self
+            .server
+            .client()
+            .post(&self.server.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &self.id)
+            .header("mcp-protocol-version", &self.version)
+            .json(body)
+            .send()
+            .await
+            .expect("send");
+        SseReader::new(response)
+    }
+
     /// POSTs `body` in this session with the given Accept header.
     pub async fn post_accepting(&self, body: &Value, accept: &str) -> Reply {
         post_raw(
@@ -350,6 +377,64 @@ impl<'a> LegacySession<'a> {
             body.to_string(),
         )
         .await
+    }
+}
+
+/// `berth stdio` as a child process, read and written line by line.
+pub struct StdioServer {
+    child: tokio::process::Child,
+    stdin: Option<tokio::process::ChildStdin>,
+    stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    _plugins: tempfile::TempDir,
+}
+
+impl StdioServer {
+    /// Starts `berth stdio` over the named bundled or fixture plugins.
+    pub fn spawn(plugins: &[&str]) -> StdioServer {
+        use tokio::io::AsyncBufReadExt;
+        let dir = plugin_dir(plugins);
+        let mut child = tokio::process::Command::from(berth())
+            .args(["stdio", "--cache-dir"])
+            .arg(shared_cache())
+            .arg("--plugins")
+            .arg(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn berth stdio");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        StdioServer { child, stdin: Some(stdin), stdout, _plugins: dir }
+    }
+
+    /// Writes raw bytes (a line should end in `\n`).
+    pub async fn write(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        stdin.write_all(bytes).await.expect("write");
+        stdin.flush().await.expect("flush");
+    }
+
+    /// Writes one message as a line.
+    pub async fn send(&mut self, message: &Value) {
+        self.write(format!("{message}\n").as_bytes()).await;
+    }
+
+    /// The next stdout line as JSON (stdout must carry nothing else), within 20 s.
+    pub async fn reply(&mut self) -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(20), self.stdout.next_line())
+            .await
+            .expect("an answer in time")
+            .expect("read")
+            .expect("a line");
+        serde_json::from_str(&line).expect("stdout carries JSON only")
+    }
+
+    /// Closes stdin and checks that the process exits cleanly.
+    pub async fn finish(mut self) {
+        drop(self.stdin.take());
+        assert!(self.child.wait().await.expect("wait").success());
     }
 }
 

@@ -2,11 +2,7 @@
 //! cases, each with the exact status and JSON-RPC code expected, and the
 //! server still healthy after all of them.
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::*;
@@ -407,19 +403,7 @@ async fn hostile_websocket_frames_get_errors_and_the_socket_stays_usable() {
 
 #[tokio::test]
 async fn hostile_stdio_lines_get_errors_and_the_process_keeps_serving() {
-    let dir = plugin_dir(&["echo"]);
-    let mut child = tokio::process::Command::from(berth())
-        .args(["stdio", "--cache-dir"])
-        .arg(shared_cache())
-        .arg("--plugins")
-        .arg(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn berth stdio");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut stdio = StdioServer::spawn(&["echo"]);
     let mut oversized = vec![b'x'; 5 << 20];
     oversized.push(b'\n');
     let cases: Vec<(&str, Vec<u8>, i64)> = vec![
@@ -438,24 +422,15 @@ async fn hostile_stdio_lines_get_errors_and_the_process_keeps_serving() {
     ];
     let mut wrong = Vec::new();
     for (name, bytes, code) in cases {
-        stdin.write_all(&bytes).await.expect("write");
-        stdin.flush().await.expect("flush");
-        let line = tokio::time::timeout(Duration::from_secs(20), stdout.next_line())
-            .await
-            .expect("an answer in time")
-            .expect("read")
-            .expect("a line");
-        let reply: Value = serde_json::from_str(&line).expect("stdout carries JSON only");
+        stdio.write(&bytes).await;
+        let reply = stdio.reply().await;
         if reply["error"]["code"].as_i64() != Some(code) {
             wrong.push(format!("{name}: expected {code}, got {reply}"));
         }
     }
     assert!(wrong.is_empty(), "lines answered wrongly:\n{}", wrong.join("\n"));
     let call = modern(json!("last"), "tools/call", json!({ "name": "echo", "arguments": { "text": "alive" } }));
-    stdin.write_all(format!("{call}\n").as_bytes()).await.expect("write");
-    drop(stdin);
-    let line = stdout.next_line().await.expect("read").expect("a line");
-    let reply: Value = serde_json::from_str(&line).expect("json");
-    assert_eq!(reply["result"]["content"][0]["text"], "alive");
-    assert!(child.wait().await.expect("wait").success());
+    stdio.send(&call).await;
+    assert_eq!(stdio.reply().await["result"]["content"][0]["text"], "alive");
+    stdio.finish().await;
 }

@@ -135,18 +135,7 @@ async fn listen_streams_only_what_was_asked_for() {
     let server = Server::start(&["conformance"]);
     let mut listen = modern_body(40, "subscriptions/listen", json!({ "notifications": { "toolsListChanged": true } }));
     listen["params"]["_meta"] = envelope();
-    let response = server
-        .client()
-        .post(&server.url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", MODERN)
-        .header("mcp-method", "subscriptions/listen")
-        .body(listen.to_string())
-        .send()
-        .await
-        .expect("listen");
-    let mut stream = SseReader::new(response);
+    let mut stream = stream_modern(&server, &listen).await;
     let ack = stream.next().await.expect("acknowledgement");
     assert_eq!(ack["method"], "notifications/subscriptions/acknowledged");
     assert_eq!(ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 40);
@@ -239,21 +228,11 @@ async fn completion_suggests_prompt_arguments() {
 async fn a_legacy_stream_resumes_after_last_event_id() {
     let server = Server::start(&["conformance"]);
     let session = LegacySession::open(&server, "2025-11-25").await;
-    let client = server.client();
     let call = json!({
         "jsonrpc": "2.0", "id": 9, "method": "tools/call",
         "params": { "name": "test_tool_with_progress", "_meta": { "progressToken": 7 } }
     });
-    let response = client
-        .post(&server.url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-session-id", &session.id)
-        .body(call.to_string())
-        .send()
-        .await
-        .expect("send");
-    let mut stream = SseReader::new(response);
+    let mut stream = session.stream(&call).await;
     let first = stream.next().await.expect("first progress");
     assert_eq!(first["params"]["progress"], 0.0);
     let last = stream.last_id.clone().expect("events carry ids");

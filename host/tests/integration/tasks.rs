@@ -156,18 +156,7 @@ async fn a_listen_stream_hears_the_tasks_it_asked_for() {
     let created = call(&server, "slow_compute", json!({ "seconds": 0.5 })).await;
     let id = created["taskId"].as_str().expect("id");
     let listen = with_tasks(9, "subscriptions/listen", json!({ "notifications": { "taskIds": [id] } }));
-    let response = server
-        .client()
-        .post(&server.url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", MODERN)
-        .header("mcp-method", "subscriptions/listen")
-        .json(&listen)
-        .send()
-        .await
-        .expect("listen");
-    let mut stream = SseReader::new(response);
+    let mut stream = stream_modern(&server, &listen).await;
     let ack = stream.next().await.expect("ack");
     assert_eq!(ack["params"]["notifications"]["taskIds"], json!([id]));
     let notice =
@@ -268,18 +257,7 @@ async fn a_2025_task_asks_its_question_on_the_tasks_result_stream() {
         legacy(1, "tools/call", json!({ "name": "confirm_delete", "arguments": { "filename": "b.txt" }, "task": {} }));
     let created = session.post(&body).await;
     let id = created.body["result"]["task"]["taskId"].as_str().expect("id").to_owned();
-    let response = server
-        .client()
-        .post(&server.url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-session-id", &session.id)
-        .header("mcp-protocol-version", "2025-11-25")
-        .json(&legacy(2, "tasks/result", json!({ "taskId": id })))
-        .send()
-        .await
-        .expect("tasks/result");
-    let mut stream = SseReader::new(response);
+    let mut stream = session.stream(&legacy(2, "tasks/result", json!({ "taskId": id }))).await;
     let question =
         tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("in time").expect("a question");
     assert_eq!(question["method"], "elicitation/create", "{question}");
