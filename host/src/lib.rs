@@ -14,6 +14,8 @@
 //! - `registry` — the snapshot of what is served, and its single writer
 //!   (folder changes and plugin announcements);
 //! - `notices` — the bus that carries list changes and resource updates to streams;
+//! - `quota` — what each client (source) holds and may hold: the counts
+//!   admission, sessions and tasks check;
 //! - `runtime` — engine, sandbox, instance pool, plugin exports, host capabilities;
 //! - `protocol` — JSON-RPC, eras, headers, notices, sealed state (no I/O).
 //!
@@ -27,6 +29,7 @@ pub mod exchange;
 pub mod metrics;
 pub(crate) mod notices;
 pub mod protocol;
+pub mod quota;
 pub mod registry;
 pub(crate) mod router;
 pub mod runtime;

@@ -27,6 +27,12 @@ pub struct ServerGauges {
     pub websocket_connections: usize,
     /// Open SSE event streams.
     pub event_streams: usize,
+    /// Refusals because a source was at one of its quotas, by limit name.
+    pub quota_refusals: Vec<(&'static str, u64)>,
+    /// Legacy sessions dropped, by reason (`unused`, `idle`: for newcomers; `expired`: idle time).
+    pub sessions_evicted: Vec<(&'static str, u64)>,
+    /// Sources known now (holding something, or seen since the last sweep).
+    pub sources: usize,
 }
 
 /// One pool metric: name, type, help, and how to read it from a plugin's stats.
@@ -120,12 +126,34 @@ pub fn render(plugins: &[Arc<Plugin>], gauges: &ServerGauges) -> String {
         ("berth_timeouts_total", "counter", "HTTP requests stopped at the request timeout.", gauges.timeouts),
         ("berth_websocket_connections", "gauge", "Open WebSocket connections.", gauges.websocket_connections as u64),
         ("berth_event_streams", "gauge", "Open SSE event streams.", gauges.event_streams as u64),
+        ("berth_sources", "gauge", "Clients (sources) holding something now or seen lately.", gauges.sources as u64),
         ("berth_resident_memory_bytes", "gauge", "Resident memory of the berth process.", resident_bytes()),
     ];
     for (name, kind, help, value) in scalars {
         let _ = writeln!(text, "# HELP {name} {help}");
         let _ = writeln!(text, "# TYPE {name} {kind}");
         let _ = writeln!(text, "{name} {value}");
+    }
+    let labelled = [
+        (
+            "berth_quota_refusals_total",
+            "Refusals because a client (source) was at one of its quotas.",
+            "limit",
+            &gauges.quota_refusals,
+        ),
+        (
+            "berth_sessions_evicted_total",
+            "Legacy sessions dropped: unused or least recently used, for newcomers; expired, after the idle time.",
+            "reason",
+            &gauges.sessions_evicted,
+        ),
+    ];
+    for (name, help, key, values) in labelled {
+        let _ = writeln!(text, "# HELP {name} {help}");
+        let _ = writeln!(text, "# TYPE {name} counter");
+        for (value_label, value) in values {
+            let _ = writeln!(text, "{name}{{{key}=\"{value_label}\"}} {value}");
+        }
     }
     text
 }

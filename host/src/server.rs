@@ -10,23 +10,26 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{AuthConfig, Config, TasksConfig};
+use crate::config::{AuthConfig, Config};
 use crate::error::{Error, Result};
 use crate::exchange::Exchange;
 use crate::notices::NoticeBus;
+use crate::quota::Quotas;
 use crate::registry::reconcile;
 use crate::router::Router;
 use crate::runtime::{Runtime, announcements};
-use crate::session::SessionStore;
+use crate::session::{SessionLimits, SessionStore};
 use crate::tasks::{TaskLimits, TaskStore};
 use crate::transport::auth::{self, Auth};
 use crate::transport::guard::OriginPolicy;
 use crate::transport::http::{self, HttpState};
+use crate::transport::listener::QuotaListener;
 use crate::transport::overload::Limits;
+use crate::transport::source::Peer;
+use crate::transport::source::SourcePolicy;
 use crate::transport::ws::WsState;
 
 #[cfg(test)]
@@ -40,20 +43,27 @@ pub async fn build(config: &Config, use_cache: bool, watch: bool) -> Result<Arc<
     let runtime = Runtime::new(config, use_cache.then(|| config.cache_dir()), announcer)?;
     let notices = NoticeBus::default();
     let registry = reconcile::start(runtime, announced, config, notices.clone(), watch).await?;
-    let tasks = Arc::new(TaskStore::new(task_limits(&config.tasks), notices.clone()));
+    let quotas = Arc::new(Quotas::new(&config.quota, Duration::from_secs(config.http.retry_after_secs)));
+    let tasks = Arc::new(TaskStore::new(task_limits(config), notices.clone(), quotas.clone()));
     let router = Router::new(config.protocol.page_size, config.protocol.state_key()?, tasks)
         .with_argument_logging(config.log.arguments);
-    let sessions = SessionStore::new(config.http.max_sessions, Duration::from_secs(config.http.session_idle_secs));
-    Ok(Arc::new(Exchange::new(registry, router, sessions, notices)))
+    let sessions = SessionStore::new(SessionLimits {
+        max: config.http.max_sessions,
+        per_source: config.quota.sessions,
+        idle: Duration::from_secs(config.http.session_idle_secs),
+        grace: Duration::from_secs(config.http.session_grace_secs),
+    });
+    Ok(Arc::new(Exchange::new(registry, router, sessions, notices, quotas)))
 }
 
-fn task_limits(config: &TasksConfig) -> TaskLimits {
+fn task_limits(config: &Config) -> TaskLimits {
+    let (tasks, quota) = (&config.tasks, &config.quota);
     TaskLimits {
-        max: config.max,
-        max_per_client: config.max_per_client,
-        ttl: Duration::from_secs(config.ttl_secs),
-        max_ttl: Duration::from_secs(config.max_ttl_secs.max(config.ttl_secs)),
-        poll_interval: Duration::from_millis(config.poll_interval_ms),
+        max: tasks.max,
+        per_source: quota.tasks,
+        ttl: Duration::from_secs(tasks.ttl_secs),
+        max_ttl: Duration::from_secs(tasks.max_ttl_secs.max(tasks.ttl_secs)),
+        poll_interval: Duration::from_millis(tasks.poll_interval_ms),
     }
 }
 
@@ -78,18 +88,14 @@ pub async fn serve_http(listener: TcpListener, exchange: Arc<Exchange>, config: 
     let shutdown = CancellationToken::new();
     // However serving ends, background work (the session reaper) stops with it.
     let _stop = shutdown.clone().drop_guard();
-    let (app, ws) = http_app(exchange.clone(), config, local.ip().is_loopback(), shutdown.clone()).await?;
-    // Nagle's algorithm would hold the last small write of each response for
-    // a delayed ACK (tens of milliseconds on loopback): turn it off.
-    let listener = listener.tap_io(|stream| {
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY: {e}");
-        }
-    });
-    spawn_session_reaper(exchange, shutdown.clone());
+    let sources = Arc::new(SourcePolicy::new(config.quota.trusted_networks()?));
+    let (app, ws) =
+        http_app(exchange.clone(), config, local.ip().is_loopback(), sources.clone(), shutdown.clone()).await?;
+    let listener = QuotaListener::new(listener, exchange.quotas().clone(), sources);
+    spawn_housekeeping(exchange, shutdown.clone());
     let signalled = shutdown.clone();
-    // The peer's address tells clients apart when they carry no credentials (task caps).
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    // The peer tells clients apart when they carry no credentials (quotas, task owners).
+    let app = app.into_make_service_with_connect_info::<Peer>();
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
         // WebSocket connections finish their calls and close with 1001.
@@ -117,6 +123,7 @@ pub(crate) async fn http_app(
     exchange: Arc<Exchange>,
     config: &Config,
     loopback: bool,
+    sources: Arc<SourcePolicy>,
     shutdown: CancellationToken,
 ) -> Result<(axum::Router, Arc<WsState>)> {
     let auth = Auth::from_config(&config.auth).await?.map(Arc::new);
@@ -125,7 +132,8 @@ pub(crate) async fn http_app(
     let ws = Arc::new(WsState::new(exchange.clone(), limits.clone(), config.ws.clone(), shutdown, grace));
     let http = &config.http;
     let origins = Arc::new(OriginPolicy::new(&http.allowed_origins, &http.allowed_hosts, loopback));
-    let state = Arc::new(HttpState { exchange, limits, auth, ws: ws.clone(), max_body_bytes: http.max_body_bytes });
+    let state =
+        Arc::new(HttpState { exchange, limits, auth, ws: ws.clone(), sources, max_body_bytes: http.max_body_bytes });
     Ok((http::app(state, origins), ws))
 }
 
@@ -136,8 +144,8 @@ pub async fn serve_stdio(exchange: Arc<Exchange>, config: &Config) -> Result<()>
         .map_err(|source| Error::Io { what: "stdio".into(), source })
 }
 
-/// Drops idle legacy sessions on a schedule, until `stop`.
-fn spawn_session_reaper(exchange: Arc<Exchange>, stop: CancellationToken) {
+/// Drops idle legacy sessions and forgets sources that hold nothing, on a schedule, until `stop`.
+fn spawn_housekeeping(exchange: Arc<Exchange>, stop: CancellationToken) {
     let mut every = tokio::time::interval(exchange.sessions().reap_every());
     every.reset();
     tokio::spawn(async move {
@@ -149,6 +157,7 @@ fn spawn_session_reaper(exchange: Arc<Exchange>, stop: CancellationToken) {
                     if reaped > 0 {
                         tracing::debug!("reaped {reaped} idle legacy sessions");
                     }
+                    exchange.quotas().sweep();
                 }
             }
         }

@@ -59,6 +59,21 @@ impl RpcError {
         Self::new(METHOD_NOT_FOUND, format!("method not found: {method}"))
     }
 
+    /// -32000 for a client over one of its own quotas (`limit`): `data` has
+    /// the limit, `scope: "source"` and `retryAfterMs`; HTTP carries it as 429.
+    pub fn over_quota(limit: &str, message: impl Into<String>, retry_after_ms: u64) -> Self {
+        Self::new(SERVER_BUSY, message).with_data(json!({
+            "limit": limit,
+            "scope": "source",
+            "retryAfterMs": retry_after_ms,
+        }))
+    }
+
+    /// Whether this is a client's own quota refusal (see [`RpcError::over_quota`]).
+    pub fn is_over_quota(&self) -> bool {
+        self.code == SERVER_BUSY && self.data.as_ref().is_some_and(|data| data["scope"] == "source")
+    }
+
     /// The HTTP status that carries this error on Streamable HTTP.
     pub fn http_status(&self) -> u16 {
         match self.code {
@@ -69,6 +84,7 @@ impl RpcError {
             | MISSING_REQUIRED_CLIENT_CAPABILITY
             | UNSUPPORTED_PROTOCOL_VERSION => 400,
             METHOD_NOT_FOUND => 404,
+            SERVER_BUSY if self.is_over_quota() => 429,
             SERVER_BUSY => 503,
             _ => 200,
         }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,11 +45,11 @@ def cache_dir() -> str:
     return str(Path(tempfile.gettempdir()) / "berth-test-cache")
 
 
-@pytest.fixture(scope="session")
-def server_url(plugin_dir: Path, cache_dir: str) -> str:
-    """Starts `berth serve --listen 127.0.0.1:0` and returns its /mcp URL."""
+@contextlib.contextmanager
+def berth_server(plugin_dir: Path, cache_dir: str, *extra: str) -> Iterator[str]:
+    """Runs `berth serve --listen 127.0.0.1:0` (with `extra` arguments) and yields its /mcp URL."""
     process = subprocess.Popen(
-        [berth_binary(), "serve", "--plugins", str(plugin_dir), "--cache-dir", cache_dir, "--listen", "127.0.0.1:0"],
+        [berth_binary(), "serve", "--plugins", str(plugin_dir), "--cache-dir", cache_dir, "--listen", "127.0.0.1:0", *extra],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "BERTH_LOG": "warn"},
@@ -63,6 +65,15 @@ def server_url(plugin_dir: Path, cache_dir: str) -> str:
         pytest.fail(f"berth serve exited before listening (code {process.wait()})")
     # Keep draining stdout so the server never blocks writing to it.
     threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server_url(plugin_dir: Path, cache_dir: str) -> Iterator[str]:
+    """A berth server with default settings, shared by the session's tests."""
+    with berth_server(plugin_dir, cache_dir) as url:
+        yield url

@@ -13,8 +13,10 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 
 mod auth;
+mod quota;
 
 pub use auth::{AuthConfig, OAuthConfig};
+pub use quota::QuotaConfig;
 
 /// The whole configuration of a berth server.
 #[derive(Debug, Clone, Deserialize)]
@@ -43,6 +45,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Long-running tool calls (the Tasks extension).
     pub tasks: TasksConfig,
+    /// What one client may hold at once (sessions, connections, streams, requests, tasks).
+    pub quota: QuotaConfig,
 }
 
 /// Tasks: tool calls that run in the background while the client polls.
@@ -52,8 +56,6 @@ pub struct Config {
 pub struct TasksConfig {
     /// Tasks held at once across the server; more are refused (-32000).
     pub max: usize,
-    /// Tasks one client (a legacy session, a bearer token, an address) may hold at once.
-    pub max_per_client: usize,
     /// Seconds a task and its result are kept after it was created.
     pub ttl_secs: u64,
     /// The longest TTL a 2025-11-25 client may ask for, in seconds.
@@ -64,7 +66,7 @@ pub struct TasksConfig {
 
 impl Default for TasksConfig {
     fn default() -> Self {
-        Self { max: 1_000, max_per_client: 100, ttl_secs: 3_600, max_ttl_secs: 86_400, poll_interval_ms: 500 }
+        Self { max: 1_000, ttl_secs: 3_600, max_ttl_secs: 86_400, poll_interval_ms: 500 }
     }
 }
 
@@ -157,8 +159,11 @@ pub struct HttpConfig {
     pub allowed_hosts: Vec<String>,
     /// Most legacy (2025-era) sessions kept at once.
     pub max_sessions: usize,
-    /// Seconds after which an unused legacy session may be dropped to make room.
+    /// Seconds a legacy session may go unused before it is dropped.
     pub session_idle_secs: u64,
+    /// Seconds a new legacy session may stay unused (no request after `initialize`)
+    /// before it may be reclaimed to make room for another.
+    pub session_grace_secs: u64,
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM before
     /// the server stops (open event streams are closed then).
     pub shutdown_grace_secs: u64,
@@ -222,6 +227,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             log: LogConfig::default(),
             tasks: TasksConfig::default(),
+            quota: QuotaConfig::default(),
         }
     }
 }
@@ -234,6 +240,7 @@ impl Default for HttpConfig {
             allowed_hosts: Vec::new(),
             max_sessions: 10_000,
             session_idle_secs: 1_800,
+            session_grace_secs: 10,
             shutdown_grace_secs: 5,
             max_in_flight: 10_000,
             max_streams: 20_000,
@@ -316,7 +323,6 @@ impl Config {
             ("ws.idle_timeout_secs", self.ws.idle_timeout_secs as usize),
             ("ws.send_queue", self.ws.send_queue),
             ("tasks.max", self.tasks.max),
-            ("tasks.max_per_client", self.tasks.max_per_client),
             ("tasks.ttl_secs", self.tasks.ttl_secs as usize),
             ("tasks.poll_interval_ms", self.tasks.poll_interval_ms as usize),
         ] {
@@ -330,6 +336,7 @@ impl Config {
         {
             return Err(Error::Config("auth.oauth needs jwks_file or jwks_url (where the signing keys are)".into()));
         }
+        self.quota.validate()?;
         if self.pool.instances == 0 {
             return Err(Error::Config("pool.instances must be at least 1".into()));
         }

@@ -109,9 +109,9 @@ impl Connection {
         match self.exchange.route(request, None, held, &self.requester) {
             Step::Run(mut call) => {
                 // Refusing is cheap: no plugin work happens for a request over the limit.
-                let admitted = match self.admission.admit() {
+                let admitted = match self.admission.admit(&self.requester) {
                     Ok(admitted) => admitted,
-                    Err(busy) => return self.send(jsonrpc::failure(call.id(), &busy)),
+                    Err(refusal) => return self.send(jsonrpc::failure(call.id(), &refusal.error())),
                 };
                 call.track_in(self.in_flight.clone());
                 let connection = self.clone();

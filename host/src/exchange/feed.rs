@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 use tokio::sync::broadcast::{self, error::RecvError};
+use tokio_util::sync::CancellationToken;
 
 use crate::protocol::notice::Notice;
 
@@ -12,7 +13,7 @@ pub enum Fed {
     /// The stream fell behind and `n` notices were lost (SSE streams end
     /// then, so the client reconnects; connections carry on).
     Missed(u64),
-    /// The bus is gone: the server is stopping.
+    /// The bus is gone (the server is stopping), or the feed's session ended.
     Closed,
 }
 
@@ -23,6 +24,8 @@ type Select = Box<dyn Fn(&Notice) -> Option<Value> + Send + Sync>;
 pub struct NoticeFeed {
     receiver: broadcast::Receiver<Notice>,
     select: Select,
+    /// Ends the feed when cancelled (its session was deleted or evicted).
+    until: Option<CancellationToken>,
 }
 
 impl NoticeFeed {
@@ -30,13 +33,26 @@ impl NoticeFeed {
         receiver: broadcast::Receiver<Notice>,
         select: impl Fn(&Notice) -> Option<Value> + Send + Sync + 'static,
     ) -> Self {
-        Self { receiver, select: Box::new(select) }
+        Self { receiver, select: Box::new(select), until: None }
+    }
+
+    /// The same feed, ending once `until` is cancelled.
+    pub(super) fn until(mut self, until: CancellationToken) -> Self {
+        self.until = Some(until);
+        self
     }
 
     /// The next message for this stream.
     pub async fn next(&mut self) -> Fed {
         loop {
-            match self.receiver.recv().await {
+            let received = match &self.until {
+                Some(until) => tokio::select! {
+                    () = until.cancelled() => return Fed::Closed,
+                    received = self.receiver.recv() => received,
+                },
+                None => self.receiver.recv().await,
+            };
+            match received {
                 Ok(notice) => {
                     if let Some(message) = (self.select)(&notice) {
                         return Fed::Message(message);

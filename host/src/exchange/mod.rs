@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 pub use crate::router::Requester;
-pub use admission::Admission;
+pub use admission::{Admission, Admitted, InFlightLimit, Refusal};
 pub use connection::Connection;
 pub use feed::{Fed, NoticeFeed};
 pub use listen::Listen;
@@ -30,9 +30,10 @@ use crate::protocol::era::{self, Classified, ModernEnvelope, RoutingHeaders};
 use crate::protocol::headers;
 use crate::protocol::jsonrpc::{self, Request, RpcError, SERVER_BUSY};
 use crate::protocol::notice::Notice;
+use crate::quota::{Limit, OverQuota, Quotas};
 use crate::registry::{Registry, Snapshot};
 use crate::router::{Era, RequestContext, Router, Sink};
-use crate::session::{ClientAnswer, InFlight, Session, SessionStore};
+use crate::session::{ClientAnswer, InFlight, Session, SessionRefused, SessionStore};
 
 /// What an HTTP request's headers say about its body (absent on WebSocket and stdio).
 pub struct HttpHeaders<'a> {
@@ -129,13 +130,26 @@ pub struct Exchange {
     router: Arc<Router>,
     sessions: SessionStore,
     notices: NoticeBus,
+    quotas: Arc<Quotas>,
 }
 
 impl Exchange {
     /// An exchange routing to `router` over `registry`, keeping HTTP sessions
-    /// in `sessions` and feeding streams from `notices`.
-    pub fn new(registry: Arc<Registry>, router: Router, sessions: SessionStore, notices: NoticeBus) -> Self {
-        Self { registry, router: Arc::new(router), sessions, notices }
+    /// in `sessions`, feeding streams from `notices`, counting each source's
+    /// use against `quotas`.
+    pub fn new(
+        registry: Arc<Registry>,
+        router: Router,
+        sessions: SessionStore,
+        notices: NoticeBus,
+        quotas: Arc<Quotas>,
+    ) -> Self {
+        Self { registry, router: Arc::new(router), sessions, notices, quotas }
+    }
+
+    /// What each source holds, and its limits.
+    pub fn quotas(&self) -> &Arc<Quotas> {
+        &self.quotas
     }
 
     /// The registry requests are routed against.
@@ -170,6 +184,7 @@ impl Exchange {
                     },
                     SessionRef::None => return Step::UnknownSession,
                 };
+                session.mark_used();
                 let tracker = Some(session.in_flight().clone());
                 let snapshot = self.registry.snapshot();
                 Step::Run(Call { request, era: Era::Legacy(session), snapshot, requester, tracker })
@@ -215,11 +230,22 @@ impl Exchange {
         }
     }
 
-    /// The legacy handshake over HTTP: a new session in the store, its id and
-    /// the result; -32000 when the store is full (answered with 503).
-    pub fn open_session(&self, request: &Request) -> Result<(String, Value), RpcError> {
-        let (session, result) = self.handshake(request)?;
-        let id = self.sessions.insert(session).map_err(|full| RpcError::new(SERVER_BUSY, full.to_string()))?;
+    /// The legacy handshake over HTTP for `source`: a new session in the
+    /// store, its id and the result; refused when the store is full of busy
+    /// sessions (503) or the source holds its quota of sessions (429).
+    pub fn open_session(&self, request: &Request, source: &Requester) -> Result<(String, Value), Refusal> {
+        let (session, result) = self.handshake(request).map_err(Refusal::Busy)?;
+        let id = self.sessions.insert(session, &source.key).map_err(|refused| match refused {
+            SessionRefused::Full(_) => Refusal::Busy(RpcError::new(SERVER_BUSY, refused.to_string())),
+            SessionRefused::SourceFull(max) => {
+                let detail = format!("this client holds {max} sessions, in use or too new to reclaim");
+                Refusal::OverQuota(self.quotas.refuse(OverQuota::new(
+                    Limit::Sessions,
+                    detail,
+                    self.quotas.retry_after(),
+                )))
+            }
+        })?;
         Ok((id, result))
     }
 
@@ -241,14 +267,17 @@ impl Exchange {
     }
 
     /// The notices a legacy session hears: every list change, and updates of
-    /// the resources it subscribed to.
+    /// the resources it subscribed to; until the session ends.
     pub fn session_feed(&self, session: Arc<Session>) -> NoticeFeed {
-        NoticeFeed::new(self.notices.subscribe(), move |notice| match notice {
+        let ended = session.ended().clone();
+        let feed = NoticeFeed::new(self.notices.subscribe(), move |notice| match notice {
             Notice::ResourceUpdated(uri) if !session.is_subscribed(uri) => None,
             // 2026-07-28 task notices belong on listen streams only.
             Notice::TaskStatus { .. } => None,
             _ => Some(notice.message(None)),
-        })
+        });
+        // A deleted or evicted session's stream ends: the client hears 404 when it reconnects.
+        feed.until(ended)
     }
 
     /// Acts on a client's notification: `notifications/cancelled` cancels the

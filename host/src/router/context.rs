@@ -101,12 +101,13 @@ impl ClientChannel {
     }
 }
 
-/// Who a request comes from, as far as berth can tell: what its tasks are
-/// counted by, and bound to when it names a credential.
+/// Who a request comes from, as far as berth can tell (its source): what
+/// quotas count, and what its tasks are bound to when it names a credential.
 #[derive(Clone, Debug)]
 pub struct Requester {
-    /// `token:<digest>` for a bearer token, `addr:<ip>` for a peer address,
-    /// or the transport's name (`stdio`).
+    /// With auth on, the credential: `token:<digest>` for a static token,
+    /// `sub:<issuer> <subject>` for an OAuth token. Without: `addr:<ip>` for
+    /// the client's address, or the transport's name (`stdio`).
     pub key: Arc<str>,
     /// Whether `key` names a credential: tasks are then visible to it alone.
     pub authenticated: bool,
@@ -118,6 +119,11 @@ impl Requester {
         use sha2::Digest as _;
         let digest = sha2::Sha256::digest(token.as_bytes());
         Self { key: format!("token:{}", hex::encode(&digest[..12])).into(), authenticated: true }
+    }
+
+    /// A client known by the subject (and issuer) of its verified OAuth token.
+    pub fn subject(issuer: &str, subject: &str) -> Self {
+        Self { key: format!("sub:{issuer} {subject}").into(), authenticated: true }
     }
 
     /// A client known by its network address only.

@@ -20,7 +20,7 @@ use crate::protocol::jsonrpc::{METHOD_NOT_FOUND, Request, RpcError};
 use crate::protocol::tasks;
 use crate::runtime::bindings::tasks::TaskSupport;
 use crate::runtime::{CallHooks, ExposedTool, Plugin};
-use crate::tasks::{Flavor, Task, create_result, legacy_create_result};
+use crate::tasks::{Flavor, Owner, Task, create_result, legacy_create_result};
 
 /// The version whose sessions speak the experimental tasks of 2025-11-25.
 pub(super) const LEGACY_TASKS_VERSION: &str = "2025-11-25";
@@ -101,8 +101,9 @@ impl Router {
         flavor: Flavor,
         ttl: Option<Duration>,
     ) -> Result<Value, RpcError> {
-        let (owner, bound) = cx.owner();
-        let task = self.tasks.create(flavor, owner, bound, ttl)?;
+        let (key, bound) = cx.owner();
+        let owner = Owner { key: key.to_owned(), bound, source: cx.requester.key.clone() };
+        let task = self.tasks.create(flavor, owner, ttl)?;
         let client = match (&cx.era, &task.outbox) {
             (Era::Legacy(session), Some(outbox)) => {
                 let outbox = outbox.clone();

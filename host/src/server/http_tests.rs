@@ -4,6 +4,8 @@
 //! folder. Everything that needs wasm, sockets or a real client is in
 //! `host/tests/`.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
@@ -20,7 +22,8 @@ async fn app(adjust: impl FnOnce(&mut Config)) -> (axum::Router, tempfile::TempD
     config.pool.instances = 4;
     adjust(&mut config);
     let exchange = super::build(&config, false, false).await.expect("an empty server builds");
-    let (app, _ws) = super::http_app(exchange, &config, true, CancellationToken::new()).await.expect("app");
+    let sources = Arc::new(crate::transport::source::SourcePolicy::default());
+    let (app, _ws) = super::http_app(exchange, &config, true, sources, CancellationToken::new()).await.expect("app");
     (app, plugins)
 }
 

@@ -1,11 +1,12 @@
 //! One legacy session: what `initialize` negotiated, and the state the client keeps on the server.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 use super::event_log::EventLog;
 use super::in_flight::InFlight;
@@ -34,8 +35,12 @@ pub struct Session {
     in_flight: Arc<InFlight>,
     streams: Mutex<VecDeque<Arc<EventLog>>>,
     next_stream: AtomicU64,
-    /// When the client last used the session, as seconds since the store's epoch.
+    /// When the client last used the session, in milliseconds since the store's epoch.
     pub(super) last_used: AtomicU64,
+    /// Whether the client sent a request in it (or opened its stream) after `initialize`.
+    used: AtomicBool,
+    /// Cancelled when the session ends (DELETE, eviction, expiry): its event stream closes.
+    ended: CancellationToken,
 }
 
 impl Session {
@@ -57,7 +62,27 @@ impl Session {
             streams: Mutex::new(VecDeque::new()),
             next_stream: AtomicU64::new(1),
             last_used: AtomicU64::new(0),
+            used: AtomicBool::new(false),
+            ended: CancellationToken::new(),
         })
+    }
+
+    /// Cancelled once the session has ended.
+    pub fn ended(&self) -> &CancellationToken {
+        &self.ended
+    }
+
+    /// Records that the client put the session to use: a session never used
+    /// may be reclaimed for another client after a short grace.
+    pub fn mark_used(&self) {
+        if !self.used.load(Ordering::Relaxed) {
+            self.used.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the client ever used the session.
+    pub fn is_used(&self) -> bool {
+        self.used.load(Ordering::Relaxed)
     }
 
     /// The lowest level of log notification the client wants.

@@ -14,4 +14,4 @@ mod store;
 pub use self::event_log::EventLog;
 pub use self::in_flight::InFlight;
 pub use self::legacy::{ClientAnswer, Session};
-pub use self::store::SessionStore;
+pub use self::store::{SessionLimits, SessionRefused, SessionStore};

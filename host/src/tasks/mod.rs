@@ -20,11 +20,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
-pub use task::{Flavor, Status, Task};
+pub use task::{Flavor, Owner, Status, Task};
 
 use crate::notices::NoticeBus;
 use crate::protocol::jsonrpc::{RpcError, SERVER_BUSY};
 use crate::protocol::notice::Notice;
+use crate::quota::{Limit, OverQuota, Quotas};
 use crate::sync::lock;
 
 /// Expired task ids remembered, so a late poll hears "expired", not "unknown".
@@ -35,8 +36,8 @@ const KEPT_TOMBSTONES: usize = 10_000;
 pub struct TaskLimits {
     /// Tasks held at once across the server.
     pub max: usize,
-    /// Tasks held at once by one client (a legacy session, a token, an address).
-    pub max_per_client: usize,
+    /// Tasks held at once by one source (a token's subject, an address); 0: no cap.
+    pub per_source: usize,
     /// How long a task is kept after it was created, unless a 2025-11-25 client asks for less.
     pub ttl: Duration,
     /// The longest TTL a 2025-11-25 client may ask for.
@@ -54,35 +55,39 @@ pub struct TaskStore {
     notices: NoticeBus,
     /// When expired tasks were last swept (seconds since the epoch).
     last_reap: AtomicU64,
+    /// Counts refusals by the per-source cap.
+    quotas: Arc<Quotas>,
 }
 
 impl TaskStore {
-    /// An empty store under `limits`, telling listen streams about changes through `notices`.
-    pub fn new(limits: TaskLimits, notices: NoticeBus) -> Self {
-        Self { tasks: Mutex::default(), tombstones: Mutex::default(), limits, notices, last_reap: AtomicU64::new(0) }
+    /// An empty store under `limits`, telling listen streams about changes
+    /// through `notices` and counting quota refusals in `quotas`.
+    pub fn new(limits: TaskLimits, notices: NoticeBus, quotas: Arc<Quotas>) -> Self {
+        Self {
+            tasks: Mutex::default(),
+            tombstones: Mutex::default(),
+            limits,
+            notices,
+            last_reap: AtomicU64::new(0),
+            quotas,
+        }
     }
 
-    /// A new working task owned by `owner` (`bound`: only `owner` may see it),
-    /// kept for `ttl` (2025-11-25 clients may ask; berth caps it).
-    pub fn create(
-        &self,
-        flavor: Flavor,
-        owner: &str,
-        bound: bool,
-        ttl: Option<Duration>,
-    ) -> Result<Arc<Task>, RpcError> {
+    /// A new working task of `owner`, kept for `ttl` (2025-11-25 clients may ask; berth caps it).
+    pub fn create(&self, flavor: Flavor, owner: Owner, ttl: Option<Duration>) -> Result<Arc<Task>, RpcError> {
         self.reap_if_due();
         let mut bytes = [0u8; 16];
         getrandom::fill(&mut bytes).map_err(|e| RpcError::internal(format!("no randomness for a task id: {e}")))?;
         let ttl = ttl.unwrap_or(self.limits.ttl).min(self.limits.max_ttl);
-        let task =
-            Arc::new(Task::new(hex::encode(bytes), flavor, owner.to_owned(), bound, ttl, self.limits.poll_interval));
+        let task = Arc::new(Task::new(hex::encode(bytes), flavor, owner, ttl, self.limits.poll_interval));
         let mut tasks = lock(&self.tasks);
         if tasks.len() >= self.limits.max {
             return Err(busy(format!("the server holds its maximum of {} tasks", self.limits.max)));
         }
-        if tasks.values().filter(|t| t.owner == owner).count() >= self.limits.max_per_client {
-            return Err(busy(format!("this client holds its maximum of {} tasks", self.limits.max_per_client)));
+        let per_source = self.limits.per_source;
+        if per_source > 0 && tasks.values().filter(|t| t.source == task.source).count() >= per_source {
+            let detail = format!("this client holds {per_source} tasks, finished ones count until they expire");
+            return Err(self.quotas.refuse(OverQuota::new(Limit::Tasks, detail, self.quotas.retry_after())).error());
         }
         tasks.insert(task.id.clone(), task.clone());
         Ok(task)

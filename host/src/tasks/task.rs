@@ -64,6 +64,16 @@ pub(super) struct State {
     pub responses: Map<String, Value>,
 }
 
+/// Who a task belongs to.
+pub struct Owner {
+    /// Who may see it: a legacy session's id, or the client key of its creator.
+    pub key: String,
+    /// Whether `key` must match on every access (it names a credential or a session).
+    pub bound: bool,
+    /// The source whose quota of tasks it counts against.
+    pub source: std::sync::Arc<str>,
+}
+
 /// One task.
 pub struct Task {
     pub id: String,
@@ -72,6 +82,8 @@ pub struct Task {
     pub owner: String,
     /// Whether `owner` must match on every access (it names a credential or a session).
     pub bound: bool,
+    /// The source whose quota of tasks it counts against.
+    pub source: std::sync::Arc<str>,
     pub created_at: SystemTime,
     /// How long after creation the task (and its result) may be dropped.
     pub ttl: Duration,
@@ -89,13 +101,14 @@ pub struct Task {
 }
 
 impl Task {
-    pub(super) fn new(id: String, flavor: Flavor, owner: String, bound: bool, ttl: Duration, poll: Duration) -> Self {
+    pub(super) fn new(id: String, flavor: Flavor, owner: Owner, ttl: Duration, poll: Duration) -> Self {
         let now = SystemTime::now();
         Self {
             id,
             flavor,
-            owner,
-            bound,
+            owner: owner.key,
+            bound: owner.bound,
+            source: owner.source,
             created_at: now,
             ttl,
             poll_interval: poll,

@@ -25,6 +25,7 @@ use subtle::ConstantTimeEq;
 use super::refusal::json_error;
 use crate::config::{AuthConfig, OAuthConfig};
 use crate::error::{Error, Result};
+use crate::exchange::Requester;
 use crate::protocol::jsonrpc::RpcError;
 use crate::sync::lock;
 
@@ -99,18 +100,23 @@ impl Auth {
         }))
     }
 
-    /// Lets the request in, or returns the 401/403 that refuses it.
-    pub async fn check(&self, headers: &HeaderMap) -> Result<(), Response> {
+    /// Who the request comes from, by its verified credential; or the 401/403 that refuses it.
+    pub async fn check(&self, headers: &HeaderMap) -> Result<Requester, Response> {
         let Some(token) = bearer(headers) else {
             return Err(self.refuse(Denied::Unauthorized(None)));
         };
         if self.tokens.iter().fold(false, |found, known| found | bool::from(known.as_slice().ct_eq(token.as_bytes()))) {
-            return Ok(());
+            return Ok(Requester::bearer(token));
         }
         let Some(oauth) = &self.oauth else {
             return Err(self.refuse(Denied::Unauthorized(Some("unknown token".into()))));
         };
-        oauth.verify(token).await.map_err(|denied| self.refuse(denied))
+        let claims = oauth.verify(token).await.map_err(|denied| self.refuse(denied))?;
+        // Tokens come and go; the subject they speak for is the client.
+        Ok(match (claims.get("iss").and_then(Value::as_str), claims.get("sub").and_then(Value::as_str)) {
+            (issuer, Some(subject)) => Requester::subject(issuer.unwrap_or(""), subject),
+            (_, None) => Requester::bearer(token),
+        })
     }
 
     fn refuse(&self, denied: Denied) -> Response {
@@ -140,12 +146,16 @@ impl Auth {
     }
 }
 
-/// Middleware letting a request through only with valid credentials.
-pub async fn require(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Response {
-    if let Err(refusal) = auth.check(request.headers()).await {
-        return refusal;
+/// Middleware letting a request through only with valid credentials; the
+/// request then carries its [`Requester`], for quotas and task ownership.
+pub async fn require(State(auth): State<Arc<Auth>>, mut request: Request, next: Next) -> Response {
+    match auth.check(request.headers()).await {
+        Ok(requester) => {
+            request.extensions_mut().insert(requester);
+            next.run(request).await
+        }
+        Err(refusal) => refusal,
     }
-    next.run(request).await
 }
 
 /// Whether `config` or the environment sets up any auth (tokens or OAuth).
@@ -180,7 +190,8 @@ impl OAuth {
         Ok(Self { config, keys: ArcSwap::from_pointee(keys), last_fetch: Mutex::new(Instant::now()), metadata_url })
     }
 
-    async fn verify(&self, token: &str) -> Result<(), Denied> {
+    /// The claims of `token` once it verifies and carries the required scopes.
+    async fn verify(&self, token: &str) -> Result<Value, Denied> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| Denied::Unauthorized(Some(e.to_string())))?;
         let mut keys = self.keys.load_full();
         if header.kid.is_some() && !keys.iter().any(|k| k.kid == header.kid) && self.may_refetch() {
@@ -220,7 +231,7 @@ impl OAuth {
         let mut last = String::new();
         for key in candidates {
             match jsonwebtoken::decode::<Value>(token, &key.key, &validation) {
-                Ok(data) => return self.check_scopes(&data.claims),
+                Ok(data) => return self.check_scopes(&data.claims).map(|()| data.claims),
                 Err(e) => last = e.to_string(),
             }
         }

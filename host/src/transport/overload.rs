@@ -1,11 +1,12 @@
-//! Backpressure: the server-wide limits and the tower layers that enforce them.
+//! Backpressure: the server-wide limits and the layers that enforce them.
 //!
-//! Every route gets a body limit (413), a request timeout (504) and a trace span. The MCP
-//! routes (`/mcp`, `/ws`) also pass a concurrency limit shared with the
-//! WebSocket transport: when all slots are taken a request is shed at once
-//! (503, `Retry-After`, a JSON-RPC error body) without touching a plugin.
-//! `/healthz`, `/readyz` and `/metrics` are not shed, so an overloaded
-//! server can still be watched.
+//! Every route gets a body limit (413), a request timeout (504) and a trace
+//! span. The MCP routes (`/mcp`, `/ws`) also pass admission (see
+//! `exchange::Admission`): the source's quotas (429 with `Retry-After` and a
+//! JSON-RPC error body), a fair share of the server-wide in-flight limit
+//! shared with the WebSocket transport (503 when full). A refused request
+//! never touches a plugin. `/healthz`, `/readyz` and `/metrics` are not
+//! admitted, so an overloaded server can still be watched.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,25 +15,25 @@ use std::time::Duration;
 use axum::BoxError;
 use axum::body::Body;
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::Request;
-use axum::http::{StatusCode, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceBuilder;
-use tower::limit::GlobalConcurrencyLimitLayer;
-use tower::load_shed::LoadShedLayer;
 use tower::timeout::TimeoutLayer;
 
-use super::refusal::{busy, json_error};
+use super::refusal::{busy, json_error, over_quota, unavailable};
+use super::source::Peer;
 use crate::config::HttpConfig;
+use crate::exchange::{Admission, InFlightLimit, Refusal, Requester};
 use crate::protocol::jsonrpc::{RpcError, SERVER_BUSY};
+use crate::quota::{Held, Quotas};
 
 /// Server-wide capacity: request slots, stream slots, and what was refused.
 pub struct Limits {
     /// Requests running at once (HTTP and WebSocket share it).
-    pub in_flight: Arc<Semaphore>,
-    pub max_in_flight: usize,
+    pub in_flight: Arc<InFlightLimit>,
     /// Open event streams and WebSocket connections.
     pub streams: Arc<Semaphore>,
     pub max_streams: usize,
@@ -49,8 +50,7 @@ impl Limits {
     /// The limits `config` sets.
     pub fn new(config: &HttpConfig) -> Self {
         Self {
-            in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
-            max_in_flight: config.max_in_flight,
+            in_flight: Arc::new(InFlightLimit::new(config.max_in_flight)),
             streams: Arc::new(Semaphore::new(config.max_streams)),
             max_streams: config.max_streams,
             retry_after_secs: config.retry_after_secs,
@@ -63,7 +63,17 @@ impl Limits {
 
     /// Requests running now.
     pub fn in_flight_now(&self) -> usize {
-        self.max_in_flight.saturating_sub(self.in_flight.available_permits())
+        self.in_flight.now()
+    }
+
+    /// Admission of one request at a time (HTTP), against `quotas` and the in-flight limit.
+    pub fn admission(&self, quotas: &Arc<Quotas>) -> Admission {
+        Admission {
+            per_connection: None,
+            global: Some(self.in_flight.clone()),
+            quotas: Some(quotas.clone()),
+            retry_after: Duration::from_secs(self.retry_after_secs),
+        }
     }
 
     /// Streams and WebSocket connections open now.
@@ -71,27 +81,31 @@ impl Limits {
         self.max_streams.saturating_sub(self.streams.available_permits())
     }
 
-    /// A slot for one more long-lived stream; `None` (counted as shed) when all are taken.
-    pub fn open_stream(&self) -> Option<OwnedSemaphorePermit> {
-        let permit = self.streams.clone().try_acquire_owned().ok();
-        if permit.is_none() {
+    /// A slot for one more long-lived stream of `source`: within its quota
+    /// (else 429) and the server's limit (else 503, counted as shed).
+    pub fn open_stream(&self, quotas: &Arc<Quotas>, source: &Requester) -> Result<StreamSlot, Box<Response>> {
+        let held = quotas.stream(&source.key).map_err(|over| Box::new(over_quota(&serde_json::Value::Null, &over)))?;
+        let Ok(permit) = self.streams.clone().try_acquire_owned() else {
             self.shed.fetch_add(1, Ordering::Relaxed);
-        }
-        permit
+            let limit = format!("stream limit ({} open streams and WebSocket connections)", self.max_streams);
+            return Err(Box::new(busy(&limit, self.retry_after_secs)));
+        };
+        Ok(StreamSlot { _source: held, _server: permit })
     }
 
-    /// The 503 refusing a stream over the limit.
-    pub fn streams_full(&self) -> Response {
-        let limit = format!("stream limit ({} open streams and WebSocket connections)", self.max_streams);
-        busy(&limit, self.retry_after_secs)
+    /// The answer to a refused request: 429 over a quota, 503 at a server limit.
+    pub fn refused(&self, refusal: &Refusal) -> Response {
+        match refusal {
+            Refusal::OverQuota(over) => over_quota(&serde_json::Value::Null, over),
+            Refusal::Busy(error) => {
+                self.shed.fetch_add(1, Ordering::Relaxed);
+                unavailable(&serde_json::Value::Null, error, self.retry_after_secs)
+            }
+        }
     }
 
     /// The answer for a request a tower layer gave up on.
     fn refusal(&self, error: &BoxError) -> Response {
-        if error.is::<tower::load_shed::error::Overloaded>() {
-            self.shed.fetch_add(1, Ordering::Relaxed);
-            return busy(&format!("in-flight limit ({} requests)", self.max_in_flight), self.retry_after_secs);
-        }
         if error.is::<tower::timeout::error::Elapsed>() {
             self.timeouts.fetch_add(1, Ordering::Relaxed);
             let error = RpcError::new(
@@ -105,22 +119,40 @@ impl Limits {
     }
 }
 
-/// Adds the shared layers to `routes`; with `shed`, also the concurrency limit.
-pub fn apply(routes: axum::Router, limits: &Arc<Limits>, shed: bool) -> axum::Router {
-    let routes = if shed {
-        let on_error = limits.clone();
-        routes.layer(
-            ServiceBuilder::new()
-                .layer(HandleErrorLayer::new(move |error: BoxError| {
-                    let limits = on_error.clone();
-                    async move { limits.refusal(&error) }
-                }))
-                .layer(LoadShedLayer::new())
-                .layer(GlobalConcurrencyLimitLayer::with_semaphore(limits.in_flight.clone())),
-        )
-    } else {
-        routes
-    };
+/// One long-lived stream's place in its source's quota and the server's limit, given back when dropped.
+pub struct StreamSlot {
+    _source: Held,
+    _server: OwnedSemaphorePermit,
+}
+
+/// What the admission layer needs.
+pub struct Gate {
+    pub limits: Arc<Limits>,
+    pub admission: Admission,
+}
+
+/// Middleware admitting one request (after auth and [`identify`](super::source::identify)),
+/// holding its slots until the handler answered; refusals at once.
+pub async fn admit(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
+    if let Some(ConnectInfo(Peer { over_quota: Some(over), .. })) = request.extensions().get::<ConnectInfo<Peer>>() {
+        let mut response = over_quota(&serde_json::Value::Null, over);
+        // The connection itself is over the quota: the client must open it again later.
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
+    let source = request.extensions().get::<Requester>().cloned().unwrap_or_else(|| Requester::named("http"));
+    match gate.admission.admit(&source) {
+        Ok(admitted) => {
+            let response = next.run(request).await;
+            drop(admitted);
+            response
+        }
+        Err(refusal) => gate.limits.refused(&refusal),
+    }
+}
+
+/// Adds the layers every route shares (trace, timeout, body limit) to `routes`.
+pub fn apply(routes: axum::Router, limits: &Arc<Limits>) -> axum::Router {
     let on_error = limits.clone();
     let max_body = limits.max_body_bytes;
     routes.layer(

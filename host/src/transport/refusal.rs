@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::protocol::jsonrpc::{self, RpcError, SERVER_BUSY};
+use crate::quota::OverQuota;
 
 /// A JSON body with `status`.
 pub fn json_response(status: StatusCode, body: &Value) -> Response {
@@ -33,4 +34,15 @@ pub fn busy(limit: &str, retry_after_secs: u64) -> Response {
     let error = RpcError::new(SERVER_BUSY, format!("server busy: {limit}; retry later"))
         .with_data(json!({ "retryAfterMs": retry_after_secs * 1000, "limit": limit }));
     unavailable(&Value::Null, &error, retry_after_secs)
+}
+
+/// 429 refusing request `id` of a source over one of its quotas, with `Retry-After`
+/// (whole seconds, rounded up) and the JSON-RPC error (-32000, `retryAfterMs`).
+pub fn over_quota(id: &Value, over: &OverQuota) -> Response {
+    let mut response = json_response(StatusCode::TOO_MANY_REQUESTS, &jsonrpc::failure(id, &over.error()));
+    let seconds = over.retry_after.as_millis().div_ceil(1000).max(1);
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }

@@ -18,13 +18,12 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::overload::Limits;
+use super::overload::{Limits, StreamSlot};
 use super::refusal::json_error;
-use super::requester;
 use crate::config::WsConfig;
 use crate::exchange::{Admission, Connection, Exchange, Requester};
 use crate::protocol::jsonrpc::{self, RpcError};
@@ -90,8 +89,7 @@ impl WsState {
 /// `GET /ws`: upgrades to a WebSocket (Origin/Host and auth were checked by the layers).
 pub async fn upgrade(
     State(state): State<Arc<WsState>>,
-    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
-    headers: axum::http::HeaderMap,
+    requester: Option<axum::Extension<Requester>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let upgrade = match upgrade {
@@ -102,8 +100,10 @@ pub async fn upgrade(
             return json_error(rejection.status(), &error);
         }
     };
-    let Some(permit) = state.limits.open_stream() else {
-        return state.limits.streams_full();
+    let requester = requester.map_or_else(|| Requester::named("http"), |axum::Extension(requester)| requester);
+    let slot = match state.limits.open_stream(state.exchange.quotas(), &requester) {
+        Ok(slot) => slot,
+        Err(refusal) => return *refusal,
     };
     let max = state.settings.max_message_bytes;
     upgrade
@@ -119,14 +119,13 @@ pub async fn upgrade(
         .on_failed_upgrade(|error| tracing::debug!("WebSocket upgrade failed: {error}"))
         .on_upgrade(move |socket| {
             let connections = state.connections.clone();
-            let requester = requester::of(&headers, peer.map(|axum::Extension(axum::extract::ConnectInfo(addr))| addr));
-            connections.track_future(serve(socket, state, permit, requester))
+            connections.track_future(serve(socket, state, slot, requester))
         })
         .into_response()
 }
 
 /// Serves one connection until either side closes it.
-async fn serve(socket: WebSocket, state: Arc<WsState>, _permit: OwnedSemaphorePermit, requester: Requester) {
+async fn serve(socket: WebSocket, state: Arc<WsState>, _slot: StreamSlot, requester: Requester) {
     let settings = &state.settings;
     let (sink, mut frames) = socket.split();
     let (messages, outbox) = mpsc::channel::<Value>(settings.send_queue);
@@ -143,8 +142,7 @@ async fn serve(socket: WebSocket, state: Arc<WsState>, _permit: OwnedSemaphorePe
     let writer = tokio::spawn(write(sink, outbox, controls));
     let admission = Admission {
         per_connection: Some(Arc::new(Semaphore::new(settings.max_in_flight_per_connection))),
-        global: Some(state.limits.in_flight.clone()),
-        retry_after_ms: state.limits.retry_after_secs * 1000,
+        ..state.limits.admission(state.exchange.quotas())
     };
     let connection = Connection::new(state.exchange.clone(), out, admission, requester);
     let ping_every = Duration::from_secs(settings.ping_interval_secs);

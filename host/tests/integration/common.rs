@@ -156,6 +156,16 @@ impl Server {
     pub fn client(&self) -> reqwest::Client {
         reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client")
     }
+
+    /// An HTTP client whose connections come from loopback address `127.0.0.<n>`:
+    /// another source, as far as the server can tell.
+    pub fn client_from(&self, n: u8) -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .local_address(std::net::IpAddr::from([127, 0, 0, n]))
+            .build()
+            .expect("client")
+    }
 }
 
 /// The `_meta` envelope of a 2026-07-28 request.
@@ -183,7 +193,8 @@ pub struct Reply {
 }
 
 impl Reply {
-    async fn read(response: reqwest::Response) -> Reply {
+    /// Reads a response: its status, headers, and JSON or SSE body.
+    pub async fn read(response: reqwest::Response) -> Reply {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let is_sse = headers

@@ -98,22 +98,15 @@ async fn get_opens_the_session_event_stream() {
 }
 
 #[tokio::test]
-async fn abandoned_sessions_make_room_once_idle() {
-    let server = Server::with_config(&["echo"], "[http]\nmax_sessions = 2\nsession_idle_secs = 1\n");
-    let first = LegacySession::open(&server, "2025-11-25").await;
-    let _second = LegacySession::open(&server, "2025-11-25").await;
-    let body = json!({
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": { "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "t", "version": "0" } }
-    });
-    let full = post_raw(&server, &[("content-type", "application/json")], body.to_string()).await;
-    assert_eq!(full.status, 503, "at the cap, with every session in use");
-    assert!(full.headers.get("retry-after").is_some());
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let third = post_raw(&server, &[("content-type", "application/json")], body.to_string()).await;
-    assert_eq!(third.status, 200, "idle sessions were dropped to make room");
-    let gone = first.post(&json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" })).await;
-    assert_eq!(gone.status, 404);
+async fn abandoned_sessions_expire_after_the_idle_time() {
+    let server = Server::with_config(&["echo"], "[http]\nsession_idle_secs = 1\n");
+    let session = LegacySession::open(&server, "2025-11-25").await;
+    assert_eq!(session.post(&json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" })).await.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
+    let gone = session.post(&json!({ "jsonrpc": "2.0", "id": 2, "method": "ping" })).await;
+    assert_eq!(gone.status, 404, "the reaper dropped it: {}", gone.body);
+    let text = server.client().get(format!("{}/metrics", server.base)).send().await.expect("metrics");
+    assert!(text.text().await.expect("text").contains("berth_sessions_evicted_total{reason=\"expired\"} 1"));
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ mod http_modern;
 mod logs;
 mod mcp_features;
 mod overload;
+mod quotas;
 mod registry;
 mod runtime;
 mod sandbox;

@@ -133,13 +133,14 @@ async fn without_the_extension_tools_run_at_once_and_tasks_are_refused() {
 
 #[tokio::test]
 async fn tasks_expire_and_are_capped_per_client() {
-    let server = Server::with_config(&["conformance"], "[tasks]\nttl_secs = 1\nmax_per_client = 2\n");
+    let server = Server::with_config(&["conformance"], "[tasks]\nttl_secs = 1\n[quota]\ntasks = 2\n");
     let first = call(&server, "slow_compute", json!({ "seconds": 0.1 })).await;
     let second = call(&server, "slow_compute", json!({ "seconds": 30 })).await;
     assert_eq!(second["resultType"], "task");
     let over = with_tasks(1, "tools/call", json!({ "name": "slow_compute", "arguments": { "seconds": 30 } }));
     let third = post_modern(&server, &over).await;
     assert_eq!(third.error_code(), -32000, "the third task is over this client's cap: {}", third.body);
+    assert_eq!((third.status, &third.body["error"]["data"]["limit"]), (429, &json!("tasks")), "{}", third.body);
     let id = first["taskId"].as_str().expect("id");
     assert_eq!(until(&server, id, terminal).await["status"], "completed");
     tokio::time::sleep(Duration::from_millis(1300)).await;

@@ -147,8 +147,10 @@ async fn a_client_that_stops_reading_is_closed_with_1008_not_buffered_for() {
 async fn the_server_pings_and_closes_idle_connections() {
     use futures_util::StreamExt;
     let server = Server::with_config(&["echo"], "[ws]\nping_interval_secs = 1\nidle_timeout_secs = 2\n");
-    let mut ws = WsClient::connect(&server).await;
+    // Started before the handshake: the server's idle clock starts after it,
+    // so the close can never come sooner than this by the client's clock.
     let started = Instant::now();
+    let mut ws = WsClient::connect(&server).await;
     let mut pinged = false;
     let close = loop {
         let frame = tokio::time::timeout(Duration::from_secs(10), ws.socket.next()).await.expect("a frame in time");
@@ -205,7 +207,9 @@ async fn shutdown_lets_running_calls_answer_then_closes_with_1001() {
 async fn a_thousand_connections_each_with_requests_in_flight() {
     const CONNECTIONS: usize = 1000;
     const PER_CONNECTION: u64 = 3;
-    let server = Server::with_config(&["echo"], "[ws]\nmax_in_flight_per_connection = 8\n");
+    // One client on purpose: its per-source quotas are lifted.
+    let config = "[ws]\nmax_in_flight_per_connection = 8\n[quota]\nin_flight = 0\nstreams = 0\nconnections = 0\n";
+    let server = Server::with_config(&["echo"], config);
     // Open every connection first, so all of them are held at once.
     let mut sockets = Vec::with_capacity(CONNECTIONS);
     for _ in 0..CONNECTIONS {

@@ -20,7 +20,8 @@ use axum::routing::get;
 
 use super::auth::{self, Auth};
 use super::guard::{self, OriginPolicy};
-use super::overload::{self, Limits};
+use super::overload::{self, Gate, Limits};
+use super::source::{self, SourcePolicy};
 use super::ws::{self, WsState};
 use crate::exchange::Exchange;
 use crate::session::Session;
@@ -37,19 +38,27 @@ pub struct HttpState {
     pub auth: Option<Arc<Auth>>,
     /// The WebSocket side, for its connection count.
     pub ws: Arc<WsState>,
+    /// Whose forwarding headers name the client.
+    pub sources: Arc<SourcePolicy>,
     pub max_body_bytes: usize,
 }
 
-/// The axum application: `/mcp` and `/ws` behind the Origin/Host guard, auth
-/// and the overload layers; `/healthz`, `/readyz`, `/metrics` and the OAuth
-/// metadata beside them (not shed, so an overloaded server can be watched).
+/// The axum application: `/mcp` and `/ws` behind the Origin/Host guard,
+/// auth, the source's identification and admission (quotas, in-flight
+/// limit); `/healthz`, `/readyz`, `/metrics` and the OAuth metadata beside
+/// them (not admitted, so an overloaded server can be watched).
 pub fn app(state: Arc<HttpState>, origins: Arc<OriginPolicy>) -> axum::Router {
+    let gate =
+        Arc::new(Gate { limits: state.limits.clone(), admission: state.limits.admission(state.exchange.quotas()) });
     let mcp = axum::Router::new()
         .route("/mcp", get(session::get).post(post::post).delete(session::delete))
         .with_state(state.clone())
-        .merge(axum::Router::new().route("/ws", get(ws::upgrade)).with_state(state.ws.clone()));
+        .merge(axum::Router::new().route("/ws", get(ws::upgrade)).with_state(state.ws.clone()))
+        // Layers run outermost (added last) first: guard, auth, identify, admit.
+        .layer(axum::middleware::from_fn_with_state(gate, overload::admit))
+        .layer(axum::middleware::from_fn_with_state(state.sources.clone(), source::identify));
     let mcp = with_auth(mcp, state.auth.as_ref()).layer(axum::middleware::from_fn_with_state(origins, guard::check));
-    let mcp = overload::apply(mcp, &state.limits, true);
+    let mcp = overload::apply(mcp, &state.limits);
     let watched = axum::Router::new()
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -59,7 +68,7 @@ pub fn app(state: Arc<HttpState>, origins: Arc<OriginPolicy>) -> axum::Router {
         .route("/.well-known/oauth-protected-resource", get(ops::resource_metadata))
         .route("/.well-known/oauth-protected-resource/{*path}", get(ops::resource_metadata))
         .with_state(state.clone());
-    let operator = overload::apply(with_auth(watched, state.auth.as_ref()).merge(open), &state.limits, false);
+    let operator = overload::apply(with_auth(watched, state.auth.as_ref()).merge(open), &state.limits);
     mcp.merge(operator)
 }
 

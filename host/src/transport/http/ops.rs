@@ -12,6 +12,7 @@ use serde_json::json;
 use super::HttpState;
 use crate::metrics::{self, ServerGauges};
 use crate::protocol::jsonrpc::RpcError;
+use crate::quota::Limit;
 use crate::transport::refusal::{json_error, json_response};
 
 /// RFC 9728 protected resource metadata (404 unless OAuth is configured).
@@ -27,13 +28,21 @@ pub(super) async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
     let snapshot = state.exchange.registry().snapshot();
     let limits = &state.limits;
     let websockets = state.ws.connections();
+    let (sessions, quotas) = (state.exchange.sessions(), state.exchange.quotas());
     let gauges = ServerGauges {
-        sessions: state.exchange.sessions().len(),
+        sessions: sessions.len(),
         in_flight: limits.in_flight_now(),
         shed: limits.shed.load(Relaxed),
         timeouts: limits.timeouts.load(Relaxed),
         websocket_connections: websockets,
         event_streams: limits.streams_now().saturating_sub(websockets),
+        quota_refusals: Limit::ALL.iter().map(|limit| (limit.name(), quotas.refused(*limit))).collect(),
+        sessions_evicted: vec![
+            ("unused", sessions.evicted_unused.load(Relaxed)),
+            ("idle", sessions.evicted_idle.load(Relaxed)),
+            ("expired", sessions.expired.load(Relaxed)),
+        ],
+        sources: quotas.sources(),
     };
     let mut response = (StatusCode::OK, metrics::render(snapshot.plugins(), &gauges)).into_response();
     response

@@ -6,12 +6,11 @@
 //! never pay for a stream. Notifications and a client's answers to berth's
 //! own requests get 202.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Extension;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -19,18 +18,17 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Accepts, HttpState, SESSION_HEADER, UnknownSession, accepts, header_str, named_session, sse};
-use crate::exchange::{Answer, Call, HttpHeaders, Listen, Requester, SessionRef, Step};
+use crate::exchange::{Answer, Call, HttpHeaders, Listen, Refusal, Requester, SessionRef, Step};
 use crate::protocol::era::RoutingHeaders;
 use crate::protocol::headers;
 use crate::protocol::jsonrpc::{self, Message, Request, RpcError};
 use crate::router::Sink;
 use crate::session::{EventLog, Session};
-use crate::transport::refusal::{json_error, json_response, unavailable};
-use crate::transport::requester;
+use crate::transport::refusal::{json_error, json_response, over_quota, unavailable};
 
 pub(super) async fn post(
     State(state): State<Arc<HttpState>>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    requester: Option<Extension<Requester>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -52,7 +50,7 @@ pub(super) async fn post(
     };
     match jsonrpc::parse(&bytes) {
         Ok(Message::Request(request)) => {
-            let requester = requester::of(&headers, peer.map(|Extension(ConnectInfo(addr))| addr));
+            let requester = requester.map_or_else(|| Requester::named("http"), |Extension(requester)| requester);
             route(state, &headers, accept, request, &requester).await
         }
         Ok(Message::Notification { method, params }) => notification(&state, &headers, &method, params.as_ref()),
@@ -90,8 +88,8 @@ async fn route(
     let session = header_str(headers, SESSION_HEADER).map_or(SessionRef::None, SessionRef::Id);
     match state.exchange.route(request, Some(&http), session, requester) {
         Step::Run(call) => respond(state, call, accept).await,
-        Step::Initialize(request) => initialize(&state, &request),
-        Step::Listen(listen) => listen_stream(&state, listen),
+        Step::Initialize(request) => initialize(&state, &request, requester),
+        Step::Listen(listen) => listen_stream(&state, listen, requester),
         Step::Refuse { id, error } => error_reply(&id, &error, true),
         Step::UnknownSession => unknown_session(),
     }
@@ -207,8 +205,8 @@ fn notification(state: &HttpState, headers: &HeaderMap, method: &str, params: Op
 }
 
 /// The legacy handshake: a new session, its id in `Mcp-Session-Id`.
-fn initialize(state: &HttpState, request: &Request) -> Response {
-    match state.exchange.open_session(request) {
+fn initialize(state: &HttpState, request: &Request, requester: &Requester) -> Response {
+    match state.exchange.open_session(request, requester) {
         Ok((id, result)) => {
             let mut response = json_response(StatusCode::OK, &jsonrpc::success(&request.id, result));
             if let Ok(value) = HeaderValue::from_str(&id) {
@@ -216,16 +214,18 @@ fn initialize(state: &HttpState, request: &Request) -> Response {
             }
             response
         }
-        Err(refusal) => unavailable(&request.id, &refusal, state.limits.retry_after_secs),
+        Err(Refusal::OverQuota(over)) => over_quota(&request.id, &over),
+        Err(Refusal::Busy(error)) => unavailable(&request.id, &error, state.limits.retry_after_secs),
     }
 }
 
 /// A 2026-07-28 listen stream over SSE: the acknowledgement, then notices.
-fn listen_stream(state: &HttpState, listen: Listen) -> Response {
-    let Some(permit) = state.limits.open_stream() else {
-        return state.limits.streams_full();
+fn listen_stream(state: &HttpState, listen: Listen, requester: &Requester) -> Response {
+    let slot = match state.limits.open_stream(state.exchange.quotas(), requester) {
+        Ok(slot) => slot,
+        Err(refusal) => return *refusal,
     };
     let (ack, feed) = listen.start();
     let body = sse::feed_body(sse::event(&ack), feed);
-    sse::response(sse::with_keepalive(sse::holding(permit, body)), None)
+    sse::response(sse::with_keepalive(sse::holding(slot, body)), None)
 }

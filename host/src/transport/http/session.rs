@@ -3,17 +3,23 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::post::unknown_session;
 use super::{HttpState, SESSION_HEADER, UnknownSession, accepts, header_str, named_session, sse};
+use crate::exchange::Requester;
 use crate::protocol::jsonrpc::RpcError;
 use crate::transport::refusal::json_error;
 
 /// GET opens a legacy session's event stream, or resumes a streamed answer after `Last-Event-ID`.
-pub(super) async fn get(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
+pub(super) async fn get(
+    State(state): State<Arc<HttpState>>,
+    requester: Option<Extension<Requester>>,
+    headers: HeaderMap,
+) -> Response {
     let session = match named_session(&state, &headers) {
         Ok(Some(session)) => session,
         Ok(None) => return method_not_allowed(),
@@ -29,11 +35,15 @@ pub(super) async fn get(State(state): State<Arc<HttpState>>, headers: HeaderMap)
     {
         return sse::response(sse::with_keepalive(sse::log_body(log, Some(seq))), None);
     }
-    let Some(permit) = state.limits.open_stream() else {
-        return state.limits.streams_full();
+    let requester = requester.map_or_else(|| Requester::named("http"), |Extension(requester)| requester);
+    let slot = match state.limits.open_stream(state.exchange.quotas(), &requester) {
+        Ok(slot) => slot,
+        Err(refusal) => return *refusal,
     };
+    // A client listening on its session uses it: it is not reclaimed as unused.
+    session.mark_used();
     let feed = state.exchange.session_feed(session);
-    sse::response(sse::with_keepalive(sse::holding(permit, sse::feed_body(sse::priming(), feed))), None)
+    sse::response(sse::with_keepalive(sse::holding(slot, sse::feed_body(sse::priming(), feed))), None)
 }
 
 /// DELETE ends a legacy session.

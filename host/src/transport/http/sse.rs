@@ -19,11 +19,12 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 use serde_json::Value;
-use tokio::sync::OwnedSemaphorePermit;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::exchange::{Fed, NoticeFeed};
 use crate::session::EventLog;
+use crate::transport::overload::StreamSlot;
 
 /// The reconnection delay suggested to clients, in milliseconds.
 pub(super) const RETRY_MS: u64 = 1000;
@@ -73,10 +74,10 @@ pub(super) fn feed_body(first: Bytes, feed: NoticeFeed) -> SseBody {
     Box::pin(futures_util::stream::once(async move { Ok(first) }).chain(notices))
 }
 
-/// `body`, keeping `permit` (a stream slot) until the stream is dropped.
-pub(super) fn holding(permit: OwnedSemaphorePermit, body: SseBody) -> SseBody {
+/// `body`, keeping `slot` (the stream's place in the limits) until the stream is dropped.
+pub(super) fn holding(slot: StreamSlot, body: SseBody) -> SseBody {
     Box::pin(body.map(move |chunk| {
-        let _slot = &permit;
+        let _slot = &slot;
         chunk
     }))
 }

@@ -1,0 +1,351 @@
+//! Per-source quotas: what one client holds right now (connections, streams,
+//! running requests) and how fast it sends, so that one abusive client
+//! runs into its own limits long before the server's.
+//!
+//! A source is a `Requester` key (see `router::context`): a token's
+//! subject, else an address. Counts live in a sharded map of atomics (no
+//! lock shared by every request); a source's entry goes away once it holds
+//! nothing ([`Quotas::sweep`]). The rate limit is a keyed GCRA token bucket
+//! (`governor`), whose memory is bounded the same way.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::config::QuotaConfig;
+use crate::protocol::jsonrpc::RpcError;
+use dashmap::DashMap;
+use governor::clock::Clock as _;
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+/// Which per-source limit refused something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Sessions,
+    Connections,
+    Streams,
+    InFlight,
+    Tasks,
+    Rate,
+    /// The source held more than its share of a nearly full server.
+    FairShare,
+}
+
+impl Limit {
+    /// Every limit, in `/metrics` order.
+    pub const ALL: [Limit; 7] = [
+        Limit::Sessions,
+        Limit::Connections,
+        Limit::Streams,
+        Limit::InFlight,
+        Limit::Tasks,
+        Limit::Rate,
+        Limit::FairShare,
+    ];
+
+    /// The limit's name in errors and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::Sessions => "sessions",
+            Limit::Connections => "connections",
+            Limit::Streams => "streams",
+            Limit::InFlight => "in_flight",
+            Limit::Tasks => "tasks",
+            Limit::Rate => "rate",
+            Limit::FairShare => "fair_share",
+        }
+    }
+
+    /// The setting that raises it.
+    fn setting(self) -> &'static str {
+        match self {
+            Limit::Sessions => "quota.sessions",
+            Limit::Connections => "quota.connections",
+            Limit::Streams => "quota.streams",
+            Limit::InFlight => "quota.in_flight",
+            Limit::Tasks => "quota.tasks",
+            Limit::Rate => "quota.requests_per_sec",
+            Limit::FairShare => "http.max_in_flight",
+        }
+    }
+}
+
+/// A source at one of its limits: HTTP 429 with `Retry-After`, or JSON-RPC
+/// -32000 with `retryAfterMs` where there is no HTTP status.
+#[derive(Debug, Clone)]
+pub struct OverQuota {
+    pub limit: Limit,
+    /// What the source holds or did, for the message.
+    pub detail: String,
+    pub retry_after: Duration,
+}
+
+impl OverQuota {
+    /// A refusal by `limit`, explained by `detail`.
+    pub fn new(limit: Limit, detail: impl Into<String>, retry_after: Duration) -> Self {
+        Self { limit, detail: detail.into(), retry_after }
+    }
+
+    /// The JSON-RPC error: -32000 with the limit, `retryAfterMs`, and
+    /// `scope: "source"` (which HTTP answers with 429, not 503).
+    pub fn error(&self) -> RpcError {
+        let ms = u64::try_from(self.retry_after.as_millis()).unwrap_or(u64::MAX).max(1);
+        let hint = match self.limit {
+            Limit::FairShare => "the server is nearly full and this client holds more than its share".to_owned(),
+            limit => format!("the operator sets {}", limit.setting()),
+        };
+        let message = format!("over quota: {} ({hint}); retry after {ms} ms", self.detail);
+        RpcError::over_quota(self.limit.name(), message, ms)
+    }
+}
+
+/// What one source holds now.
+#[derive(Default)]
+struct SourceUse {
+    connections: AtomicUsize,
+    streams: AtomicUsize,
+    in_flight: AtomicUsize,
+}
+
+impl SourceUse {
+    fn is_empty(&self) -> bool {
+        self.connections.load(Ordering::Relaxed) == 0
+            && self.streams.load(Ordering::Relaxed) == 0
+            && self.in_flight.load(Ordering::Relaxed) == 0
+    }
+}
+
+/// Which count a [`Held`] unit belongs to.
+#[derive(Clone, Copy)]
+enum Kind {
+    Connection,
+    Stream,
+    Request,
+}
+
+/// Every source's use, the limits, and the refusals so far.
+pub struct Quotas {
+    connections: usize,
+    streams: usize,
+    in_flight: usize,
+    sources: DashMap<Arc<str>, Arc<SourceUse>>,
+    /// Sources with at least one request running.
+    active: AtomicUsize,
+    rate: Option<DefaultKeyedRateLimiter<Arc<str>>>,
+    requests_per_sec: u32,
+    /// The retry hint of a refusal by a count (a rate refusal knows its own wait).
+    retry_after: Duration,
+    refused: [AtomicU64; Limit::ALL.len()],
+}
+
+/// One unit of a source's quota (a connection, a stream, a running request), given back when dropped.
+pub struct Held {
+    source: Arc<SourceUse>,
+    kind: Kind,
+    quotas: Arc<Quotas>,
+}
+
+impl Held {
+    /// The source's count of this kind, this unit included.
+    pub fn count(&self) -> usize {
+        self.quotas.counter(&self.source, self.kind).load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let before = self.quotas.counter(&self.source, self.kind).fetch_sub(1, Ordering::Relaxed);
+        if matches!(self.kind, Kind::Request) && before == 1 {
+            self.quotas.active.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Quotas {
+    /// Quotas as `config` sets them; refusals suggest retrying after `retry_after`.
+    pub fn new(config: &QuotaConfig, retry_after: Duration) -> Self {
+        let rate = NonZeroU32::new(config.requests_per_sec).map(|rate| {
+            let burst = NonZeroU32::new(config.bucket()).unwrap_or(rate);
+            DefaultKeyedRateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
+        });
+        Self {
+            connections: config.connections,
+            streams: config.streams,
+            in_flight: config.in_flight,
+            sources: DashMap::new(),
+            active: AtomicUsize::new(0),
+            rate,
+            requests_per_sec: config.requests_per_sec,
+            retry_after,
+            refused: Default::default(),
+        }
+    }
+
+    /// No quotas at all (in-process use, tests).
+    pub fn unlimited() -> Self {
+        let none = QuotaConfig {
+            sessions: 0,
+            connections: 0,
+            streams: 0,
+            in_flight: 0,
+            tasks: 0,
+            requests_per_sec: 0,
+            burst: 0,
+            trusted_proxies: Vec::new(),
+        };
+        Self::new(&none, Duration::from_secs(1))
+    }
+
+    /// The retry hint of a refusal by a count.
+    pub fn retry_after(&self) -> Duration {
+        self.retry_after
+    }
+
+    fn counter<'a>(&self, source: &'a SourceUse, kind: Kind) -> &'a AtomicUsize {
+        match kind {
+            Kind::Connection => &source.connections,
+            Kind::Stream => &source.streams,
+            Kind::Request => &source.in_flight,
+        }
+    }
+
+    fn source(&self, key: &Arc<str>) -> Arc<SourceUse> {
+        if let Some(found) = self.sources.get(key) {
+            return found.clone();
+        }
+        self.sources.entry(key.clone()).or_default().clone()
+    }
+
+    /// Takes one unit of `kind` for `key`, unless it holds `max` already (0: no cap).
+    fn take(self: &Arc<Self>, key: &Arc<str>, kind: Kind, max: usize) -> Option<Held> {
+        let source = self.source(key);
+        let counter = self.counter(&source, kind);
+        let before = if max == 0 {
+            counter.fetch_add(1, Ordering::Relaxed)
+        } else {
+            counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1)).ok()?
+        };
+        if matches!(kind, Kind::Request) && before == 0 {
+            self.active.fetch_add(1, Ordering::Relaxed);
+        }
+        Some(Held { source, kind, quotas: self.clone() })
+    }
+
+    /// Counts a refusal by `limit` and returns it.
+    pub fn refuse(&self, refusal: OverQuota) -> OverQuota {
+        self.refused[refusal.limit as usize].fetch_add(1, Ordering::Relaxed);
+        refusal
+    }
+
+    /// A TCP connection from address source `key`.
+    pub fn connection(self: &Arc<Self>, key: &Arc<str>) -> Result<Held, OverQuota> {
+        self.take(key, Kind::Connection, self.connections).ok_or_else(|| {
+            let detail = format!("{} connections from this address are open", self.connections);
+            self.refuse(OverQuota::new(Limit::Connections, detail, self.retry_after))
+        })
+    }
+
+    /// An event stream or WebSocket connection of source `key`.
+    pub fn stream(self: &Arc<Self>, key: &Arc<str>) -> Result<Held, OverQuota> {
+        self.take(key, Kind::Stream, self.streams).ok_or_else(|| {
+            let detail = format!("this client holds {} open streams and WebSocket connections", self.streams);
+            self.refuse(OverQuota::new(Limit::Streams, detail, self.retry_after))
+        })
+    }
+
+    /// One request of source `key`: within its rate, and a slot among its running requests.
+    pub fn request(self: &Arc<Self>, key: &Arc<str>) -> Result<Held, OverQuota> {
+        if let Some(rate) = &self.rate
+            && let Err(not_until) = rate.check_key(key)
+        {
+            let wait = not_until.wait_time_from(rate.clock().now());
+            let detail = format!("more than {} requests per second", self.requests_per_sec);
+            return Err(self.refuse(OverQuota::new(Limit::Rate, detail, wait.max(Duration::from_millis(1)))));
+        }
+        self.take(key, Kind::Request, self.in_flight).ok_or_else(|| {
+            let detail = format!("this client has {} requests running", self.in_flight);
+            self.refuse(OverQuota::new(Limit::InFlight, detail, self.retry_after))
+        })
+    }
+
+    /// Sources with at least one request running.
+    pub fn active(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// Sources known now (holding something, or seen since the last sweep).
+    pub fn sources(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// Refusals by `limit` so far.
+    pub fn refused(&self, limit: Limit) -> u64 {
+        self.refused[limit as usize].load(Ordering::Relaxed)
+    }
+
+    /// Forgets sources that hold nothing, and rate-limit state that has
+    /// refilled: memory stays bounded by the sources active lately.
+    pub fn sweep(&self) {
+        // Under the shard's write lock nobody can clone an entry, so an entry only
+        // the map holds, with zero counts, cannot be in use.
+        self.sources.retain(|_, source| Arc::strong_count(source) > 1 || !source.is_empty());
+        self.sources.shrink_to_fit();
+        if let Some(rate) = &self.rate {
+            rate.retain_recent();
+            rate.shrink_to_fit();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::quota::*;
+
+    fn config() -> QuotaConfig {
+        QuotaConfig { connections: 2, streams: 1, in_flight: 2, ..QuotaConfig::default() }
+    }
+
+    #[test]
+    fn each_source_has_its_own_counts_and_gets_them_back() {
+        let quotas = Arc::new(Quotas::new(&config(), Duration::from_secs(1)));
+        let (a, b): (Arc<str>, Arc<str>) = ("addr:10.0.0.1".into(), "addr:10.0.0.2".into());
+        let first = quotas.request(&a).expect("room");
+        let _second = quotas.request(&a).expect("room");
+        let refused = quotas.request(&a).err().expect("a third is over quota");
+        assert_eq!(refused.limit, Limit::InFlight);
+        assert_eq!(refused.error().data.expect("data")["scope"], "source");
+        assert!(quotas.request(&b).is_ok(), "another source is not affected");
+        assert_eq!(quotas.active(), 1, "b's request ended with its guard");
+        drop(first);
+        assert!(quotas.request(&a).is_ok(), "a slot came back");
+        assert_eq!(quotas.refused(Limit::InFlight), 1);
+    }
+
+    #[test]
+    fn swept_sources_are_only_those_holding_nothing() {
+        let quotas = Arc::new(Quotas::new(&config(), Duration::from_secs(1)));
+        let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
+        let held = quotas.stream(&a).expect("room");
+        drop(quotas.stream(&b).expect("room"));
+        quotas.sweep();
+        assert_eq!(quotas.sources(), 1);
+        assert!(quotas.stream(&a).is_err(), "a still holds its one stream");
+        drop(held);
+        quotas.sweep();
+        assert_eq!(quotas.sources(), 0);
+    }
+
+    #[test]
+    fn the_rate_limit_refuses_past_the_burst_with_a_wait() {
+        let config = QuotaConfig { requests_per_sec: 10, burst: 3, ..QuotaConfig::default() };
+        let quotas = Arc::new(Quotas::new(&config, Duration::from_secs(1)));
+        let key: Arc<str> = "a".into();
+        for _ in 0..3 {
+            drop(quotas.request(&key).expect("within the burst"));
+        }
+        let refused = quotas.request(&key).err().expect("past the burst");
+        assert_eq!(refused.limit, Limit::Rate);
+        assert!(refused.retry_after <= Duration::from_millis(100), "one token refills in 100 ms");
+    }
+}
