@@ -5,6 +5,7 @@
 #
 #   benches/scenarios.sh              all scenarios (about 15 minutes)
 #   benches/scenarios.sh S1 S4 S9     some of them
+#   S10_SECS=1800 benches/scenarios.sh S10   the soak at its full 30 minutes
 #
 # Client and server share the machine: every figure says so. Needs
 # `make plugins fixtures` (the faulty fixture is the crash/slow/runaway plugin)
@@ -84,7 +85,8 @@ run_S1R() { # S1 with isolation = "reuse" for echo (warm instances instead of on
 }
 run_S2() { # connection ladder over WebSocket at a fixed 10,000 req/s, then HTTP closed loop
   start ""
-  load S2-ws --transport ws --ladder 150,500,1000,5000,10000,15000 --step 15 --ramp 5 --rate 10000 --sources 4
+  # 16 source addresses: 15,000 connections stay within each address's default quotas.
+  load S2-ws --transport ws --ladder 150,500,1000,5000,10000,15000 --step 15 --ramp 5 --rate 10000 --sources 16
   stop
   start ""
   load S2-http --ladder 150,500,1000 --step 15 --ramp 3
@@ -146,18 +148,53 @@ run_S9() { # hot reload under load: echo.wasm rewritten every 5 s at 1,000 req/s
   load S9 --connections 32 --rate 1000 --duration 30 --reload-every 5 --reload-file "$PLUGINS/echo.wasm"
   stop
 }
-run_S10() { # soak (short mode: 3 minutes) at a steady 5,000 req/s
+run_S10() { # soak (short mode: 3 minutes; S10_SECS=1800 for the full run) at a steady 5,000 req/s
   start ""
-  load S10 --connections 64 --rate 5000 --duration 180
+  load S10 --connections 64 --rate 5000 --duration "${S10_SECS:-180}"
   stop
 }
 run_S11() { # idle connections: RSS per held WebSocket connection
   start ""
-  load S11 --transport ws --connections 10000 --idle --duration 20 --ramp 10 --sources 4
+  load S11 --transport ws --connections 10000 --idle --duration 20 --ramp 10 --sources 16
   stop
 }
+run_S13() { # one abusive source beside 20 well-behaved ones: defaults, then with a request rate limit
+  local config
+  for config in defaults rate; do
+    if [ "$config" = rate ]; then start $'[quota]\nrequests_per_sec = 500'; else start ""; fi
+    # 20 legacy clients, one per address 127.0.0.10-29, 1,000 calls/s together.
+    local good=(--transport legacy --connections 20 --sources 20 --first-source 10 --rate 1000 --duration 20)
+    load "S13-$config-alone" "${good[@]}"
+    # The abuser (127.0.0.200) at full speed: 10 s of sessions it never uses
+    # from 256 connections, then 15 s of closed-loop calls from 64.
+    {
+      "$BIN/berth-load" --url "$URL" --transport sessions --connections 256 --first-source 200 --duration 10 \
+        --label "S13-$config-abuser-sessions" --out "$OUT/S13-$config-abuser-sessions.json" 2> /dev/null
+      "$BIN/berth-load" --url "$URL" --connections 64 --first-source 200 --duration 15 \
+        --label "S13-$config-abuser-requests" --out "$OUT/S13-$config-abuser-requests.json" 2> /dev/null
+    } > "$OUT/S13-$config-abuser.txt" &
+    local abuser=$!
+    sleep 1
+    load "S13-$config-with-abuser" "${good[@]}"
+    wait "$abuser" || true
+    cat "$OUT/S13-$config-abuser.txt"
+    metrics "S13-$config"
+    stop
+    python3 - "$OUT" "$config" <<'PY'
+import json, sys
+out, config = sys.argv[1], sys.argv[2]
+runs = {name: json.load(open(f"{out}/S13-{config}-{name}.json"))["totals"] for name in ("alone", "with-abuser")}
+alone, mixed = runs["alone"], runs["with-abuser"]
+errors = lambda t: sum(t["errors"].values())
+ratio = mixed["latency_ms"]["p99"] / max(alone["latency_ms"]["p99"], 1e-9)
+print(f"S13 {config}: well-behaved p99 {alone['latency_ms']['p99']} ms alone, {mixed['latency_ms']['p99']} ms "
+      f"with the abuser ({ratio:.2f}x); {alone['answers_per_sec']:.0f} vs {mixed['answers_per_sec']:.0f} answers/s; "
+      f"errors {errors(alone)} vs {errors(mixed)}")
+PY
+  done
+}
 
-for SCENARIO in COLD S1 S1R S2 S3 S4 S5 S6 S7 S8 S9 S10 S11; do
+for SCENARIO in COLD S1 S1R S2 S3 S4 S5 S6 S7 S8 S9 S10 S11 S13; do
   if want "$@"; then
     "run_$SCENARIO"
   fi

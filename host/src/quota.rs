@@ -136,6 +136,7 @@ pub struct Quotas {
     requests_per_sec: u32,
     /// The retry hint of a refusal by a count (a rate refusal knows its own wait).
     retry_after: Duration,
+    refusal_delay: Duration,
     refused: [AtomicU64; Limit::ALL.len()],
 }
 
@@ -178,6 +179,7 @@ impl Quotas {
             rate,
             requests_per_sec: config.requests_per_sec,
             retry_after,
+            refusal_delay: Duration::from_millis(config.refusal_delay_ms),
             refused: Default::default(),
         }
     }
@@ -191,8 +193,8 @@ impl Quotas {
             in_flight: 0,
             tasks: 0,
             requests_per_sec: 0,
-            burst: 0,
-            trusted_proxies: Vec::new(),
+            refusal_delay_ms: 0,
+            ..QuotaConfig::default()
         };
         Self::new(&none, Duration::from_secs(1))
     }
@@ -200,6 +202,11 @@ impl Quotas {
     /// The retry hint of a refusal by a count.
     pub fn retry_after(&self) -> Duration {
         self.retry_after
+    }
+
+    /// How long an over-quota HTTP answer is held before it is sent.
+    pub fn refusal_delay(&self) -> Duration {
+        self.refusal_delay
     }
 
     fn counter<'a>(&self, source: &'a SourceUse, kind: Kind) -> &'a AtomicUsize {

@@ -18,13 +18,15 @@ use berth_benches::load::{report, run};
 ///   berth-load --transport ws --connections 100 --in-flight 16 --duration 10
 ///   berth-load --ladder 150,500,1000 --step 20 --server-pid $(pgrep -n berth)
 ///   berth-load --rate 5000 --connections 150 --duration 60     (open loop)
+///   berth-load --transport sessions --connections 8 --first-source 200   (session flood)
 #[derive(Debug, Parser)]
 #[command(name = "berth-load", version, verbatim_doc_comment)]
 struct Args {
     /// The server: http://127.0.0.1:PORT (loopback only).
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
-    /// http (2026-07-28), legacy (2025-11-25 sessions) or ws (WebSocket).
+    /// http (2026-07-28), legacy (2025-11-25 sessions), ws (WebSocket), or
+    /// sessions (abuse: each request is an `initialize` whose session is never used).
     #[arg(long, value_enum, default_value = "http")]
     transport: Transport,
     /// Connections held for the whole run (ignored with --ladder).
@@ -60,9 +62,14 @@ struct Args {
     /// Bearer token for a server with auth on.
     #[arg(long, env = "BERTH_LOAD_TOKEN")]
     token: Option<String>,
-    /// Spread connections over this many source addresses 127.0.0.1..N (more ports past ~28K).
+    /// Spread connections over this many source addresses 127.0.0.F..F+N-1 (more ports
+    /// past ~28K; to berth each address is its own client for quotas).
     #[arg(long, default_value_t = 1)]
     sources: u8,
+    /// F: the last byte of the first source address (127.0.0.F); with --sources 1
+    /// every connection comes from 127.0.0.F.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..))]
+    first_source: u8,
     /// PID of a local berth to sample RSS and CPU from /proc.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -118,7 +125,12 @@ fn plan_of(args: &Args) -> Result<Plan, String> {
     if step.is_zero() {
         return Err("the run needs a duration above 0".into());
     }
-    let sources = (1..=args.sources.max(1)).map(|n| std::net::IpAddr::from([127, 0, 0, n])).collect::<Vec<_>>();
+    let count = args.sources.max(1);
+    let last = args
+        .first_source
+        .checked_add(count - 1)
+        .ok_or_else(|| format!("--first-source {} with --sources {count} runs past 127.0.0.255", args.first_source))?;
+    let sources = (args.first_source..=last).map(|n| std::net::IpAddr::from([127, 0, 0, n])).collect::<Vec<_>>();
     Ok(Plan {
         label: args.label.clone(),
         base,
@@ -133,7 +145,7 @@ fn plan_of(args: &Args) -> Result<Plan, String> {
         idle: args.idle,
         mix: plan::parse_mix(&args.mix, &overrides)?,
         token: args.token.clone(),
-        sources: if args.sources > 1 { sources } else { Vec::new() },
+        sources: if count > 1 || args.first_source != 1 { sources } else { Vec::new() },
         server_pid: args.server_pid,
         timeout: Duration::from_secs_f64(args.timeout),
         disconnect_every: args.disconnect_every.map(Duration::from_secs_f64),

@@ -66,18 +66,35 @@ impl HttpConn {
         Ok(conn)
     }
 
-    async fn initialize(&mut self) -> Result<(), Outcome> {
+    /// A legacy `initialize`: the session id it opened.
+    async fn open_session(&mut self) -> Result<String, Outcome> {
         let init = Bytes::from_static(
             br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"berth-load","version":"0"}}}"#,
         );
         let response = self.post(init, None).await?;
-        let session = response
-            .headers()
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .ok_or_else(|| Outcome::Http(response.status().as_u16()))?;
-        let _ = response.into_body().collect().await;
+        let session = response.headers().get("mcp-session-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.map_err(|_| Outcome::Connection("reset".into()))?;
+        match session {
+            Some(session) if status == 200 => Ok(session),
+            _ if status != 200 => Err(Outcome::Http(status)),
+            _ => Err(match classify(&body.to_bytes()) {
+                Outcome::Ok => Outcome::Rpc(0),
+                other => other,
+            }),
+        }
+    }
+
+    /// One `initialize` whose session is never used (the S13 session flood); how it ended.
+    pub async fn abandoned_session(&mut self) -> Outcome {
+        match self.open_session().await {
+            Ok(_) => Outcome::Ok,
+            Err(failure) => failure,
+        }
+    }
+
+    async fn initialize(&mut self) -> Result<(), Outcome> {
+        let session = self.open_session().await?;
         self.session = Some(session);
         let initialized = Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
         let response = self.post(initialized, None).await?;

@@ -17,6 +17,8 @@ pub enum Transport {
     Legacy,
     /// WebSocket `/ws`, 2026-07-28, many requests in flight per connection.
     Ws,
+    /// Abuse (S13): every request is a legacy `initialize` whose session is never used.
+    Sessions,
 }
 
 impl Transport {
@@ -25,6 +27,7 @@ impl Transport {
             Transport::Http => "http",
             Transport::Legacy => "legacy",
             Transport::Ws => "ws",
+            Transport::Sessions => "sessions",
         }
     }
 }

@@ -200,9 +200,13 @@ async fn http_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: 
                 continue;
             }
         }
-        let outcome = tokio::time::timeout(plan.timeout, open.call(&template.tool, template.fixed.clone()))
-            .await
-            .unwrap_or(Outcome::Timeout);
+        let request = async {
+            match plan.transport {
+                Transport::Sessions => open.abandoned_session().await,
+                _ => open.call(&template.tool, template.fixed.clone()).await,
+            }
+        };
+        let outcome = tokio::time::timeout(plan.timeout, request).await.unwrap_or(Outcome::Timeout);
         recorder.record(&outcome, intended.elapsed().as_micros() as u64);
         shared.settled.fetch_add(1, Ordering::Relaxed);
         if matches!(outcome, Outcome::Connection(_) | Outcome::Timeout) {

@@ -33,6 +33,10 @@ pub struct QuotaConfig {
     pub requests_per_sec: u32,
     /// Requests a source may send at once above that rate (the bucket's size) [default: one second's worth].
     pub burst: u32,
+    /// Milliseconds an over-quota answer (HTTP 429) is held before it is sent, so a
+    /// client that retries at once, ignoring `Retry-After`, cannot spin on
+    /// refusals; the wait holds only its connection (0: answer at once).
+    pub refusal_delay_ms: u64,
     /// Addresses or CIDR ranges of proxies in front of berth (e.g. HAProxy). A request
     /// whose peer is one of them is counted against the client address in
     /// `Forwarded` or `X-Forwarded-For`; those headers are ignored from anyone else.
@@ -49,6 +53,7 @@ impl Default for QuotaConfig {
             tasks: 100,
             requests_per_sec: 0,
             burst: 0,
+            refusal_delay_ms: 250,
             trusted_proxies: Vec::new(),
         }
     }
@@ -78,6 +83,9 @@ impl QuotaConfig {
     /// Checks values that parse but make no sense.
     pub fn validate(&self) -> Result<()> {
         self.trusted_networks()?;
+        if self.refusal_delay_ms > 10_000 {
+            return Err(Error::Config("quota.refusal_delay_ms is at most 10000 (10 s)".into()));
+        }
         if self.burst > 0 && self.requests_per_sec == 0 {
             return Err(Error::Config("quota.burst needs quota.requests_per_sec (the rate it is a burst of)".into()));
         }

@@ -28,7 +28,7 @@ use super::source::Peer;
 use crate::config::HttpConfig;
 use crate::exchange::{Admission, InFlightLimit, Refusal, Requester};
 use crate::protocol::jsonrpc::{RpcError, SERVER_BUSY};
-use crate::quota::{Held, Quotas};
+use crate::quota::{Held, Limit, Quotas};
 
 /// Server-wide capacity: request slots, stream slots, and what was refused.
 pub struct Limits {
@@ -132,22 +132,41 @@ pub struct Gate {
 }
 
 /// Middleware admitting one request (after auth and [`identify`](super::source::identify)),
-/// holding its slots until the handler answered; refusals at once.
+/// holding its slots until the handler answered. Refusals come at once, except
+/// over-quota ones (429, here or from the handler): those are held for the
+/// quotas' refusal delay first, with every slot already given back, so a client
+/// that ignores `Retry-After` cannot turn refusals into a flood of their own.
+/// A fair-share refusal is load shedding, not a client over its own limit:
+/// like a 503 it comes at once.
 pub async fn admit(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
     if let Some(ConnectInfo(Peer { over_quota: Some(over), .. })) = request.extensions().get::<ConnectInfo<Peer>>() {
         let mut response = over_quota(&serde_json::Value::Null, over);
         // The connection itself is over the quota: the client must open it again later.
         response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-        return response;
+        return gate.hold_refusal(response).await;
     }
     let source = request.extensions().get::<Requester>().cloned().unwrap_or_else(|| Requester::named("http"));
     match gate.admission.admit(&source) {
         Ok(admitted) => {
             let response = next.run(request).await;
             drop(admitted);
-            response
+            gate.hold_refusal(response).await
         }
-        Err(refusal) => gate.limits.refused(&refusal),
+        Err(Refusal::OverQuota(over)) if over.limit == Limit::FairShare => {
+            gate.limits.refused(&Refusal::OverQuota(over))
+        }
+        Err(refusal) => gate.hold_refusal(gate.limits.refused(&refusal)).await,
+    }
+}
+
+impl Gate {
+    /// `response`, after the refusal delay when it is an over-quota answer.
+    async fn hold_refusal(&self, response: Response) -> Response {
+        let delay = self.admission.quotas.as_ref().map_or(Duration::ZERO, |quotas| quotas.refusal_delay());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS && !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        response
     }
 }
 

@@ -237,10 +237,14 @@ pub async fn stream_modern(server: &Server, body: &Value) -> SseReader {
 
 /// A 2026-07-28 request with correct routing headers (`Mcp-Name` from the name, URI or task id).
 fn modern_request(server: &Server, body: &Value) -> reqwest::RequestBuilder {
+    modern_request_from(&server.client(), &server.url, body)
+}
+
+/// [`modern_request`] sent with `client` (e.g. from another source address) to `url`.
+pub fn modern_request_from(client: &reqwest::Client, url: &str, body: &Value) -> reqwest::RequestBuilder {
     let method = body["method"].as_str().unwrap_or_default();
-    let mut request = server
-        .client()
-        .post(&server.url)
+    let mut request = client
+        .post(url)
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", MODERN)

@@ -3,7 +3,7 @@
 //! Sources are told apart by loopback address (127.0.0.x), by bearer token
 //! when auth is on, and by `X-Forwarded-For` only from a trusted proxy.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -50,17 +50,11 @@ fn ping(id: u64) -> Value {
 /// A modern echo call with `client`, carrying `extra` headers.
 async fn echo_with(server: &Server, client: &reqwest::Client, extra: &[(&str, &str)]) -> Reply {
     let body = modern_body(1, "tools/call", json!({ "name": "echo", "arguments": { "text": "hi" } }));
-    let mut request = client
-        .post(&server.url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", MODERN)
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "echo");
+    let mut request = modern_request_from(client, &server.url, &body);
     for (name, value) in extra {
         request = request.header(*name, *value);
     }
-    Reply::read(request.json(&body).send().await.expect("call")).await
+    Reply::read(request.send().await.expect("call")).await
 }
 
 /// Checks a 429 over quota `limit`: `Retry-After`, and a JSON-RPC -32000 naming the limit.
@@ -82,7 +76,9 @@ async fn metrics_text(server: &Server) -> String {
 
 #[tokio::test]
 async fn a_session_flood_from_one_source_leaves_room_for_everyone_else() {
-    let server = Server::with_config(&["echo"], "[http]\nmax_sessions = 100\n[quota]\nsessions = 20\n");
+    // No refusal delay: 280 held refusals would outlast the unused sessions' grace.
+    let server =
+        Server::with_config(&["echo"], "[http]\nmax_sessions = 100\n[quota]\nsessions = 20\nrefusal_delay_ms = 0\n");
     let flooder = server.client_from(1);
     let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
     let mut refused = None;
@@ -110,14 +106,29 @@ async fn a_session_flood_from_one_source_leaves_room_for_everyone_else() {
 }
 
 #[tokio::test]
+async fn over_quota_answers_are_held_for_the_refusal_delay() {
+    let server = Server::with_config(&["echo"], "[quota]\nsessions = 1\nrefusal_delay_ms = 1500\n");
+    let client = server.client_from(1);
+    let started = Instant::now();
+    assert_eq!(initialize(&server, &client).await.status, 200);
+    assert!(started.elapsed() < Duration::from_millis(1500), "an admitted request is not held");
+    let started = Instant::now();
+    assert_over_quota(&initialize(&server, &client).await, "sessions");
+    assert!(started.elapsed() >= Duration::from_millis(1500), "the refusal came after {:?}", started.elapsed());
+}
+
+#[tokio::test]
 async fn sessions_never_used_are_reclaimed_after_their_grace() {
     let server = Server::with_config(&["echo"], "[http]\nsession_grace_secs = 1\n[quota]\nsessions = 3\n");
     let client = server.client_from(1);
-    // Three handshakes that never complete (no notifications/initialized, no request).
+    // Three sessions nobody sends a request in; the first completes its
+    // handshake (notifications/initialized), which alone is no use.
     let mut ids = Vec::new();
     for _ in 0..3 {
         ids.push(session_id(&initialize(&server, &client).await));
     }
+    let initialized = json!({ "jsonrpc": "2.0", "method": "notifications/initialized" });
+    assert_eq!(in_session(&server, &client, &ids[0], &initialized).await.status, 202);
     assert_over_quota(&initialize(&server, &client).await, "sessions");
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let reclaimed = initialize(&server, &client).await;
@@ -221,21 +232,8 @@ async fn each_quota_refuses_with_429_and_its_name() {
     // In flight: two sleepers run, a third is refused at once.
     let sleeper = modern_body(1, "tools/call", json!({ "name": "faulty_sleep", "arguments": {} }));
     let send = |client: reqwest::Client| {
-        let (url, body) = (server.url.clone(), sleeper.clone());
-        async move {
-            let response = client
-                .post(&url)
-                .header("content-type", "application/json")
-                .header("accept", "application/json")
-                .header("mcp-protocol-version", MODERN)
-                .header("mcp-method", "tools/call")
-                .header("mcp-name", "faulty_sleep")
-                .json(&body)
-                .send()
-                .await
-                .expect("send");
-            Reply::read(response).await
-        }
+        let request = modern_request_from(&client, &server.url, &sleeper);
+        async move { Reply::read(request.send().await.expect("send")).await }
     };
     let running = [tokio::spawn(send(client.clone())), tokio::spawn(send(client.clone()))];
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -371,21 +369,8 @@ async fn one_source_cannot_take_every_slot_of_a_full_server() {
     let sleeper = modern_body(1, "tools/call", json!({ "name": "faulty_sleep", "arguments": {} }));
     let calls: Vec<_> = (0..20)
         .map(|_| {
-            let (client, url, body) = (heavy.clone(), server.url.clone(), sleeper.clone());
-            tokio::spawn(async move {
-                let response = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header("accept", "application/json")
-                    .header("mcp-protocol-version", MODERN)
-                    .header("mcp-method", "tools/call")
-                    .header("mcp-name", "faulty_sleep")
-                    .json(&body)
-                    .send()
-                    .await
-                    .expect("send");
-                response.status().as_u16()
-            })
+            let request = modern_request_from(&heavy, &server.url, &sleeper);
+            tokio::spawn(async move { request.send().await.expect("send").status().as_u16() })
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
