@@ -16,7 +16,7 @@ VENV         := .build/venv
 PYTHON       ?= python3
 ARGS         ?=
 
-.PHONY: run plugins fixtures wasm-target test test-rust test-python test-conformance test-fuzz test-load scenarios fuzz fuzz-tools lint venv bench clean
+.PHONY: run plugins fixtures wasm-target test test-rust test-python test-conformance test-fuzz test-load scenarios compare fuzz fuzz-tools lint venv bench clean
 
 ## run: build the bundled plugins and run `berth serve` with them (pass more flags with ARGS="...")
 run: plugins
@@ -66,12 +66,17 @@ test-python: fixtures venv
 
 ## test-load: a few seconds of the load generator per transport; every request answered exactly once
 test-load: plugins
-	cargo build -p berth -p berth-benches --bin berth --bin berth-load
+	cargo build -p berth -p berth-benches -p berth-peers --bin berth --bin berth-load --bin berth-floor --bin berth-peer
 	benches/load-smoke.sh $(CARGO_TARGET_DIR)/debug/berth $(CARGO_TARGET_DIR)/debug/berth-load
+	benches/compare.sh --smoke $(CARGO_TARGET_DIR)/debug
 
 ## scenarios: the load and chaos scenarios S1-S11 (short modes, ~15 min); results in .build/scenarios/
 scenarios: plugins fixtures
 	benches/scenarios.sh
+
+## compare: berth beside the floor (axum, no MCP, no wasm) and the official Rust SDK, one interleaved run (~8 min)
+compare: plugins
+	benches/compare.sh
 
 ## test-conformance: the official MCP conformance suites (both eras) against a real berth
 test-conformance: fixtures

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# berth beside its anchors, in one run: the floor (berth-floor: axum + serde_json,
+# no MCP, no wasm), the peer (berth-peer: the official Rust SDK's Streamable HTTP
+# server, native echo), berth with a fresh instance per call, and berth with
+# warm instances (isolation = "reuse"). Every server runs for the whole run;
+# berth-load drives one at a time, `tools/call echo` with 64 bytes, at 1, 16 and
+# 64 connections (WebSocket: 8 in flight each), in interleaved rounds so the
+# shared machine's mood falls on all of them. Prints one table of medians, each
+# berth figure as a ratio to the floor and to the peer; JSON beside it.
+#
+#   benches/compare.sh                 3 rounds of 5 s per cell, release builds (~8 min)
+#   ROUNDS=5 SECS=10 benches/compare.sh
+#   benches/compare.sh --smoke BIN_DIR  CI: one short round at 8 connections with the
+#                                       binaries in BIN_DIR; fails unless every request
+#                                       to every server was answered once, without error
+#
+# Needs `make plugins`. Results: .build/compare/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth-target}"
+OUT=.build/compare
+SMOKE=""
+if [ "${1:-}" = "--smoke" ]; then
+  SMOKE=1
+  BIN=${2:?usage: benches/compare.sh --smoke BIN_DIR}
+  ROUNDS=1 SECS=1 CONNECTIONS="8"
+else
+  BIN="$CARGO_TARGET_DIR/release"
+  ROUNDS=${ROUNDS:-3} SECS=${SECS:-5} CONNECTIONS=${CONNECTIONS:-"1 16 64"}
+  cargo build --release -q -p berth -p berth-benches -p berth-peers \
+    --bin berth --bin berth-load --bin berth-floor --bin berth-peer
+fi
+ulimit -n "$(ulimit -Hn)" || true
+rm -rf "$OUT" && mkdir -p "$OUT/runs" "$OUT/fresh" "$OUT/reuse"
+cp plugins/echo.wasm "$OUT/fresh/"
+cp plugins/echo.wasm "$OUT/reuse/"
+printf 'isolation = "reuse"\n' > "$OUT/reuse/echo.toml"
+
+PIDS=()
+trap 'for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done; wait 2> /dev/null || true' EXIT
+declare -A URL PID
+serve() { # serve NAME COMMAND...: start a server, wait for the URL it prints
+  local name=$1
+  shift
+  "$@" > "$OUT/$name.out" 2> "$OUT/$name.log" &
+  PIDS+=($!)
+  PID[$name]=$!
+  for _ in $(seq 600); do
+    local url
+    url=$(grep -o 'http://[0-9.:]*' "$OUT/$name.out" | head -n 1 || true)
+    if [ -n "$url" ]; then
+      URL[$name]=$url
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "$name did not start: $(cat "$OUT/$name.log")" >&2
+  exit 1
+}
+serve floor "$BIN/berth-floor" 127.0.0.1:0
+serve peer "$BIN/berth-peer" 127.0.0.1:0
+for mode in fresh reuse; do
+  serve "berth-$mode" "$BIN/berth" serve --plugins "$OUT/$mode" --cache-dir "$OUT/cache" --listen 127.0.0.1:0 \
+    --no-watch --log warn
+done
+
+# What is measured: server and transport (the floor answers 2026-07-28 calls only).
+CELLS=(floor:http peer:http peer:legacy berth-fresh:http berth-fresh:legacy berth-fresh:ws
+  berth-reuse:http berth-reuse:legacy berth-reuse:ws)
+checks=()
+[ -n "$SMOKE" ] && checks=(--expect-all-answered --expect-no-errors)
+failed=0
+for round in $(seq "$ROUNDS"); do
+  for connections in $CONNECTIONS; do
+    # Rotate the order each round: no server always goes first or last.
+    count=${#CELLS[@]}
+    for i in $(seq 0 $((count - 1))); do
+      cell=${CELLS[$(((i + round) % count))]}
+      server=${cell%%:*} transport=${cell##*:}
+      extra=()
+      [ "$transport" = ws ] && extra=(--in-flight 8)
+      name="$server-$transport-$connections-r$round"
+      if ! "$BIN/berth-load" --url "${URL[$server]}" --transport "$transport" --connections "$connections" \
+        --duration "$SECS" --server-pid "${PID[$server]}" --label "$name" --out "$OUT/runs/$name.json" \
+        "${extra[@]}" "${checks[@]}" > "$OUT/runs/$name.txt" 2> /dev/null; then
+        echo "FAILED: $name: $(cat "$OUT/runs/$name.txt")" >&2
+        failed=$((failed + 1))
+      fi
+    done
+  done
+done
+if [ -n "$SMOKE" ]; then
+  echo "compare smoke: ${#CELLS[@]} servers and transports, $failed failed"
+  [ "$failed" -eq 0 ]
+  exit
+fi
+python3 benches/compare_table.py "$OUT" | tee "$OUT/compare.md"
+echo "JSON: $OUT/compare.json"

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""The table of benches/compare.sh: medians over rounds per server, transport
+and connection count, berth's figures as ratios to the floor and the peer.
+
+    python3 benches/compare_table.py .build/compare   (reads runs/*.json, writes compare.json)
+"""
+import json
+import pathlib
+import re
+import statistics
+import sys
+
+out = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".build/compare")
+cells = {}
+machine = None
+for path in sorted((out / "runs").glob("*.json")):
+    run = json.loads(path.read_text())
+    match = re.fullmatch(r"(.+)-(http|legacy|ws)-(\d+)-r(\d+)", run["label"])
+    if not match:
+        continue
+    server, transport, connections, _ = match.groups()
+    totals = run["totals"]
+    errors = sum(totals["errors"].values()) + totals["unanswered"]
+    cell = cells.setdefault((server, transport, int(connections)), {"rps": [], "p50": [], "p99": [], "errors": 0})
+    cell["rps"].append(totals["answers_per_sec"])
+    cell["p50"].append(totals["latency_ms"]["p50"])
+    cell["p99"].append(totals["latency_ms"]["p99"])
+    cell["errors"] += errors
+    machine = run.get("machine", machine)
+
+medians = {
+    key: {
+        "answers_per_sec": statistics.median(c["rps"]),
+        "p50_ms": statistics.median(c["p50"]),
+        "p99_ms": statistics.median(c["p99"]),
+        "rounds": len(c["rps"]),
+        "errors": c["errors"],
+    }
+    for key, c in cells.items()
+}
+
+
+def ratio(key, anchor):
+    base = medians.get(anchor)
+    if not base or not base["answers_per_sec"]:
+        return None
+    return medians[key]["answers_per_sec"] / base["answers_per_sec"]
+
+
+rows = []
+print("| server | transport | connections | answers/s | p50 ms | p99 ms | × floor | × peer | errors |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+order = {"floor": 0, "peer": 1, "berth-fresh": 2, "berth-reuse": 3}
+for key in sorted(medians, key=lambda k: (k[2], order.get(k[0], 9), k[1])):
+    server, transport, connections = key
+    m = medians[key]
+    # Ratios compare like with like: HTTP to the floor's HTTP, each transport to the
+    # peer's same transport (WebSocket, which the peer lacks, to its HTTP).
+    to_floor = ratio(key, ("floor", "http", connections)) if server.startswith("berth") else None
+    peer_transport = transport if transport != "ws" else "http"
+    to_peer = ratio(key, ("peer", peer_transport, connections)) if server.startswith("berth") else None
+    fmt = lambda r: f"{r:.2f}" if r is not None else ""
+    print(
+        f"| {server} | {transport} | {connections} | {m['answers_per_sec']:,.0f} | {m['p50_ms']:.3f} | "
+        f"{m['p99_ms']:.3f} | {fmt(to_floor)} | {fmt(to_peer)} | {m['errors']} |"
+    )
+    rows.append({"server": server, "transport": transport, "connections": connections, **m,
+                 "ratio_to_floor": to_floor, "ratio_to_peer": to_peer})
+(out / "compare.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
