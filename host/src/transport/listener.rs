@@ -39,6 +39,7 @@ impl QuotaListener {
 /// An accepted connection and its unit of the address's quota.
 pub struct Counted {
     stream: TcpStream,
+    requester: Requester,
     _held: Option<Held>,
     over_quota: Option<OverQuota>,
 }
@@ -54,17 +55,19 @@ impl Listener for QuotaListener {
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!("cannot set TCP_NODELAY: {e}");
         }
-        let counted = if self.policy.is_trusted(addr.ip()) {
-            Counted { stream, _held: None, over_quota: None }
+        let requester = Requester::address(addr.ip());
+        let (held, over_quota) = if self.policy.is_trusted(addr.ip()) {
+            (None, None)
         } else {
-            match self.quotas.connection(&Requester::address(addr.ip()).key) {
-                Ok(held) => Counted { stream, _held: Some(held), over_quota: None },
+            match self.quotas.connection(&requester.key) {
+                Ok(held) => (Some(held), None),
                 Err(over) => {
                     tracing::debug!(peer = %addr, "connection over its address's quota");
-                    Counted { stream, _held: None, over_quota: Some(over) }
+                    (None, Some(over))
                 }
             }
         };
+        let counted = Counted { stream, requester, _held: held, over_quota };
         (counted, addr)
     }
 
@@ -75,7 +78,8 @@ impl Listener for QuotaListener {
 
 impl Connected<IncomingStream<'_, QuotaListener>> for Peer {
     fn connect_info(stream: IncomingStream<'_, QuotaListener>) -> Self {
-        Peer { addr: *stream.remote_addr(), over_quota: stream.io().over_quota.clone() }
+        let io = stream.io();
+        Peer { addr: *stream.remote_addr(), requester: io.requester.clone(), over_quota: io.over_quota.clone() }
     }
 }
 

@@ -21,6 +21,8 @@ use crate::quota::OverQuota;
 #[derive(Clone, Debug)]
 pub struct Peer {
     pub addr: SocketAddr,
+    /// The peer as a source, made once per connection rather than per request.
+    pub requester: Requester,
     /// Set when the connection was over its address's quota: refuse its requests.
     pub over_quota: Option<OverQuota>,
 }
@@ -102,9 +104,11 @@ fn parse_node(node: &str) -> Option<IpAddr> {
 /// else the client's address (see [`SourcePolicy::client_ip`]).
 pub async fn identify(State(policy): State<Arc<SourcePolicy>>, mut request: Request, next: Next) -> Response {
     if request.extensions().get::<Requester>().is_none() {
-        let peer = request.extensions().get::<ConnectInfo<Peer>>().map(|ConnectInfo(peer)| peer.addr.ip());
-        let requester = match peer {
-            Some(peer) => Requester::address(policy.client_ip(peer, request.headers())),
+        let requester = match request.extensions().get::<ConnectInfo<Peer>>() {
+            Some(ConnectInfo(peer)) if policy.is_trusted(peer.addr.ip()) => {
+                Requester::address(policy.client_ip(peer.addr.ip(), request.headers()))
+            }
+            Some(ConnectInfo(peer)) => peer.requester.clone(),
             // In-process requests (tests) have no peer.
             None => Requester::named("http"),
         };

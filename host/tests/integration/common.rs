@@ -532,6 +532,18 @@ impl WsClient {
         Ok(WsClient { socket })
     }
 
+    /// A handshake the server must refuse with `status` and a `Retry-After` (a limit or quota is full).
+    pub async fn expect_refused(server: &Server, status: u16, why: &str) {
+        match Self::connect_with(server, &[]).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), status, "{why}");
+                assert!(response.headers().contains_key("retry-after"), "{why}: a refusal carries Retry-After");
+            }
+            Err(other) => panic!("{why}: expected HTTP {status}, got {other}"),
+            Ok(_) => panic!("{why}: the socket opened"),
+        }
+    }
+
     /// Sends one JSON-RPC message as a text frame.
     pub async fn send(&mut self, message: &Value) {
         self.send_raw(tokio_tungstenite::tungstenite::Message::Text(message.to_string().into())).await;

@@ -247,15 +247,7 @@ async fn each_quota_refuses_with_429_and_its_name() {
     let mut listen = modern_body(2, "subscriptions/listen", json!({ "notifications": { "toolsListChanged": true } }));
     listen["params"]["_meta"] = envelope();
     let stream = stream_modern(&server, &listen).await;
-    let refused = WsClient::connect_with(&server, &[]).await;
-    match refused {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), 429);
-            assert!(response.headers().contains_key("retry-after"));
-        }
-        Err(other) => panic!("expected 429, got {other}"),
-        Ok(_) => panic!("a second stream opened past quota.streams = 1"),
-    }
+    WsClient::expect_refused(&server, 429, "a second stream past quota.streams = 1").await;
     drop(stream);
 }
 
