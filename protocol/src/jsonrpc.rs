@@ -1,5 +1,6 @@
 //! JSON-RPC 2.0 framing: parsing one message, named error codes, building replies.
 
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 /// Invalid JSON.
@@ -149,45 +150,88 @@ pub struct Rejected {
 /// Parses one JSON-RPC message. Batches (arrays) are refused: no supported
 /// MCP revision allows them on this endpoint.
 pub fn parse(bytes: &[u8]) -> Result<Message, Rejected> {
+    // An object's members go straight into their fields, without a map of
+    // the whole message built first; anything else (arrays, scalars, an
+    // object with a member twice) takes the slower path for its exact answer.
+    // (A derived struct would also take an array, by position: objects only.)
+    let is_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if is_object && let Ok(envelope) = serde_json::from_slice::<Envelope>(bytes) {
+        return from_parts(envelope);
+    }
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| Rejected { id: Value::Null, error: RpcError::new(PARSE_ERROR, format!("parse error: {e}")) })?;
     from_value(value)
 }
 
+/// The members of a message that berth reads; JSON-RPC lets others be ignored.
+/// A member given as `null` is present (`Some(Value::Null)`), unlike one left out.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct Envelope {
+    #[serde(deserialize_with = "present")]
+    jsonrpc: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    id: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    method: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    params: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    result: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    error: Option<Value>,
+}
+
+/// A member that is there, even as `null`.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
 /// Checks the envelope of an already-decoded message.
 pub fn from_value(value: Value) -> Result<Message, Rejected> {
-    let reject = |id: Value, message: &str| Rejected { id, error: RpcError::invalid_request(message) };
+    let reject = |message: &str| Rejected { id: Value::Null, error: RpcError::invalid_request(message) };
     let Value::Object(mut object) = value else {
         if value.is_array() {
-            return Err(reject(Value::Null, "JSON-RPC batches are not supported: send one message per request"));
+            return Err(reject("JSON-RPC batches are not supported: send one message per request"));
         }
-        return Err(reject(Value::Null, "a JSON-RPC message must be a JSON object"));
+        return Err(reject("a JSON-RPC message must be a JSON object"));
     };
-    let id = object.remove("id");
+    from_parts(Envelope {
+        jsonrpc: object.remove("jsonrpc"),
+        id: object.remove("id"),
+        method: object.remove("method"),
+        params: object.remove("params"),
+        result: object.remove("result"),
+        error: object.remove("error"),
+    })
+}
+
+/// What a message's members make it: a request, a notification or a response.
+fn from_parts(envelope: Envelope) -> Result<Message, Rejected> {
+    let reject = |id: Value, message: &str| Rejected { id, error: RpcError::invalid_request(message) };
+    let Envelope { jsonrpc, id, method, params, result, error } = envelope;
     let id_ok = matches!(&id, Some(Value::String(_)) | Some(Value::Number(_)));
     let reply_id = if id_ok { id.clone().unwrap_or(Value::Null) } else { Value::Null };
-    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+    if jsonrpc.as_ref().and_then(Value::as_str) != Some("2.0") {
         return Err(reject(reply_id, "\"jsonrpc\" must be \"2.0\""));
     }
-    let params = object.remove("params");
     if let Some(p) = &params
         && !p.is_object()
     {
         return Err(reject(reply_id, "\"params\" must be an object"));
     }
-    match object.remove("method") {
+    match method {
         Some(Value::String(method)) => match id {
             None => Ok(Message::Notification { method, params }),
             Some(id) if id_ok => Ok(Message::Request(Request { id, method, params })),
             Some(_) => Err(reject(Value::Null, "\"id\" must be a string or a number")),
         },
         Some(_) => Err(reject(reply_id, "\"method\" must be a string")),
-        None if id_ok && object.contains_key("result") => {
-            let result = object.remove("result").unwrap_or(Value::Null);
-            Ok(Message::Response { id: reply_id, answer: Ok(result) })
+        None if id_ok && result.is_some() => {
+            Ok(Message::Response { id: reply_id, answer: Ok(result.unwrap_or(Value::Null)) })
         }
-        None if id_ok && object.contains_key("error") => {
-            let error = object.remove("error").unwrap_or(Value::Null);
+        None if id_ok && error.is_some() => {
+            let error = error.unwrap_or(Value::Null);
             let code = error["code"].as_i64().and_then(|c| i32::try_from(c).ok()).unwrap_or(INTERNAL_ERROR);
             let message = error["message"].as_str().unwrap_or("the client reported an error").to_owned();
             let data = error.get("data").cloned();
@@ -202,6 +246,36 @@ pub fn success(id: &Value, result: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "result": result })
 }
 
+/// A success reply as JSON bytes, written from its parts: no message value
+/// is built, and nothing goes through `fmt` (the hot path of every answer).
+pub fn success_bytes(id: &Value, result: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    write_json(&mut out, id);
+    out.extend_from_slice(br#","result":"#);
+    write_json(&mut out, result);
+    out.push(b'}');
+    out
+}
+
+/// A message as JSON bytes.
+pub fn to_bytes(message: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    write_json(&mut out, message);
+    out
+}
+
+/// A message as JSON text (for WebSocket text frames and stdio lines).
+pub fn to_text(message: &Value) -> String {
+    // serde_json writes valid UTF-8; `Value::to_string` would go through `fmt`, several times slower.
+    String::from_utf8(to_bytes(message)).unwrap_or_default()
+}
+
+fn write_json(out: &mut Vec<u8>, value: &Value) {
+    // Writing a `Value` into a `Vec` cannot fail: its map keys are strings and a `Vec` takes any write.
+    let _ = serde_json::to_writer(out, value);
+}
+
 /// An error reply.
 pub fn failure(id: &Value, error: &RpcError) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "error": error.to_json() })
@@ -210,4 +284,57 @@ pub fn failure(id: &Value, error: &RpcError) -> Value {
 /// A notification.
 pub fn notification(method: &str, params: Value) -> Value {
     json!({ "jsonrpc": "2.0", "method": method, "params": params })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_written_from_parts_are_the_reply_message() {
+        let result = json!({ "content": [{ "type": "text", "text": "a \"quoted\" \u{e9}\n" }], "isError": false });
+        for id in [json!(7), json!("req-1")] {
+            let bytes = success_bytes(&id, &result);
+            let parsed: Value = serde_json::from_slice(&bytes).expect("valid JSON");
+            assert_eq!(parsed, success(&id, result.clone()));
+        }
+        let failed = failure(&json!(1), &RpcError::invalid_params("no such tool"));
+        assert_eq!(serde_json::from_slice::<Value>(&to_bytes(&failed)).expect("valid JSON"), failed);
+        assert_eq!(to_text(&failed), failed.to_string());
+    }
+
+    fn request(text: &str) -> Request {
+        match parse(text.as_bytes()) {
+            Ok(Message::Request(request)) => request,
+            Ok(_) => panic!("{text}: not a request"),
+            Err(rejected) => panic!("{text}: {:?}", rejected.error),
+        }
+    }
+
+    fn refusal(text: &str) -> Rejected {
+        match parse(text.as_bytes()) {
+            Err(rejected) => rejected,
+            Ok(_) => panic!("{text}: accepted"),
+        }
+    }
+
+    #[test]
+    fn the_fast_path_and_the_value_path_agree() {
+        let plain = request(r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo"},"x":1}"#);
+        assert_eq!((plain.id, plain.method.as_str()), (json!(3), "tools/call"));
+        assert_eq!(plain.params, Some(json!({ "name": "echo" })));
+        // A member given twice takes the Value path, where the last one wins, as before.
+        assert_eq!(request(r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}"#).id, json!(2));
+        // `"id": null` is present and wrong; no id at all is a notification.
+        assert_eq!(refusal(r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#).error.code, INVALID_REQUEST);
+        assert!(matches!(parse(br#"{"jsonrpc":"2.0","method":"ping"}"#), Ok(Message::Notification { .. })));
+        let response = parse(br#"{"jsonrpc":"2.0","id":"q1","result":null}"#);
+        assert!(matches!(response, Ok(Message::Response { answer: Ok(Value::Null), .. })));
+        let batch = refusal(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#);
+        assert!(batch.error.message.contains("batches"), "{}", batch.error.message);
+        assert_eq!(refusal("42").error.code, INVALID_REQUEST);
+        assert_eq!(refusal("{").error.code, PARSE_ERROR);
+        assert_eq!(refusal(r#"{"jsonrpc":"2.0","id":5,"method":"x","params":[1]}"#).id, json!(5));
+        assert_eq!(refusal(r#"{"jsonrpc":"1.0","id":5,"method":"x"}"#).error.code, INVALID_REQUEST);
+    }
 }

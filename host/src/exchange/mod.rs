@@ -115,6 +115,14 @@ impl Answer {
         }
     }
 
+    /// The JSON-RPC reply as JSON bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match &self.outcome {
+            Ok(result) => jsonrpc::success_bytes(&self.id, result),
+            Err(error) => jsonrpc::to_bytes(&jsonrpc::failure(&self.id, error)),
+        }
+    }
+
     /// The JSON-RPC reply message, taking the result.
     pub fn into_message(self) -> Value {
         match self.outcome {

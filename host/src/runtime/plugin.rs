@@ -175,7 +175,14 @@ impl Plugin {
         let outcome = self
             .pool
             .run(hooks, async |store, instance| {
-                let guest = indices.load(&mut *store, instance)?;
+                let guest = match &store.data().tools {
+                    Some(guest) => guest.clone(),
+                    None => {
+                        let guest = indices.load(&mut *store, instance)?;
+                        store.data_mut().tools = Some(guest.clone());
+                        guest
+                    }
+                };
                 guest.call_call_tool(store, ctx, original, &arguments.to_owned()).await
             })
             .await;

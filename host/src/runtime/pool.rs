@@ -147,7 +147,13 @@ impl InstancePool {
         let settings = &self.sandbox.settings;
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         let waited = settings.queue_wait;
-        let permit = match tokio::time::timeout(waited, self.permits.clone().acquire_owned()).await {
+        // A free permit is taken at once; only a wait arms a timer.
+        let free = self.permits.clone().try_acquire_owned().ok();
+        let permit = match free {
+            Some(permit) => Ok(Ok(permit)),
+            None => tokio::time::timeout(waited, self.permits.clone().acquire_owned()).await,
+        };
+        let permit = match permit {
             Ok(Ok(permit)) => permit,
             _ => {
                 self.stats.busy.fetch_add(1, Ordering::Relaxed);
@@ -176,7 +182,8 @@ impl InstancePool {
         let mut warm = lock(&self.warm);
         let idle = self.sandbox.settings.reuse.idle;
         let before = warm.len();
-        warm.retain(|w| w.last_used.elapsed() < idle);
+        let now = Instant::now();
+        warm.retain(|w| now.saturating_duration_since(w.last_used) < idle);
         let stale = (before - warm.len()) as u64;
         self.stats.recycles.fetch_add(stale, Ordering::Relaxed);
         let taken = warm.pop();

@@ -63,7 +63,7 @@ impl EventLog {
             if inner.events.len() >= KEPT_EVENTS {
                 inner.events.pop_front();
             }
-            inner.events.push_back((seq, message.to_string().into()));
+            inner.events.push_back((seq, crate::protocol::jsonrpc::to_text(message).into()));
         }
         self.changed.notify_waiters();
     }

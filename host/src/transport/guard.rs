@@ -5,14 +5,7 @@
 //! does a request whose `Host` names something other than this server when
 //! it listens on loopback.
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::Response;
-use std::sync::Arc;
-
-use super::refusal::json_error;
-use crate::protocol::jsonrpc::RpcError;
+use axum::http::{HeaderMap, header};
 
 /// The allowlists a request is checked against.
 #[derive(Debug, Clone)]
@@ -48,14 +41,6 @@ impl OriginPolicy {
             }
         }
         None
-    }
-}
-
-/// Middleware answering 403 to a refused Origin or Host.
-pub async fn check(State(policy): State<Arc<OriginPolicy>>, request: Request, next: Next) -> Response {
-    match policy.refuse(request.headers()) {
-        Some(reason) => json_error(StatusCode::FORBIDDEN, &RpcError::invalid_request(reason)),
-        None => next.run(request).await,
     }
 }
 

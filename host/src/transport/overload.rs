@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::BoxError;
 use axum::body::Body;
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -131,35 +131,36 @@ pub struct Gate {
     pub admission: Admission,
 }
 
-/// Middleware admitting one request (after auth and [`identify`](super::source::identify)),
-/// holding its slots until the handler answered. Refusals come at once, except
-/// over-quota ones (429, here or from the handler): those are held for the
-/// quotas' refusal delay first, with every slot already given back, so a client
-/// that ignores `Retry-After` cannot turn refusals into a flood of their own.
-/// A fair-share refusal is load shedding, not a client over its own limit:
-/// like a 503 it comes at once.
-pub async fn admit(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
-    if let Some(ConnectInfo(Peer { over_quota: Some(over), .. })) = request.extensions().get::<ConnectInfo<Peer>>() {
-        let mut response = over_quota(&serde_json::Value::Null, over);
-        // The connection itself is over the quota: the client must open it again later.
-        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-        return gate.hold_refusal(response).await;
-    }
-    let source = request.extensions().get::<Requester>().cloned().unwrap_or_else(|| Requester::named("http"));
-    match gate.admission.admit(&source) {
-        Ok(admitted) => {
-            let response = next.run(request).await;
-            drop(admitted);
-            gate.hold_refusal(response).await
-        }
-        Err(Refusal::OverQuota(over)) if over.limit == Limit::FairShare => {
-            gate.limits.refused(&Refusal::OverQuota(over))
-        }
-        Err(refusal) => gate.hold_refusal(gate.limits.refused(&refusal)).await,
-    }
-}
-
 impl Gate {
+    /// Admits one request (after auth and [`identify`](super::source::identify)),
+    /// holding its slots until the handler answered. Refusals come at once,
+    /// except over-quota ones (429, here or from the handler): those are held
+    /// for the quotas' refusal delay first, with every slot already given back,
+    /// so a client that ignores `Retry-After` cannot turn refusals into a flood
+    /// of their own. A fair-share refusal is load shedding, not a client over
+    /// its own limit: like a 503 it comes at once.
+    pub async fn admit(&self, request: Request, next: Next) -> Response {
+        if let Some(ConnectInfo(Peer { over_quota: Some(over), .. })) = request.extensions().get::<ConnectInfo<Peer>>()
+        {
+            let mut response = over_quota(&serde_json::Value::Null, over);
+            // The connection itself is over the quota: the client must open it again later.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return self.hold_refusal(response).await;
+        }
+        let source = request.extensions().get::<Requester>().cloned().unwrap_or_else(|| Requester::named("http"));
+        match self.admission.admit(&source) {
+            Ok(admitted) => {
+                let response = next.run(request).await;
+                drop(admitted);
+                self.hold_refusal(response).await
+            }
+            Err(Refusal::OverQuota(over)) if over.limit == Limit::FairShare => {
+                self.limits.refused(&Refusal::OverQuota(over))
+            }
+            Err(refusal) => self.hold_refusal(self.limits.refused(&refusal)).await,
+        }
+    }
+
     /// `response`, after the refusal delay when it is an over-quota answer.
     async fn hold_refusal(&self, response: Response) -> Response {
         let delay = self.admission.quotas.as_ref().map_or(Duration::ZERO, |quotas| quotas.refusal_delay());

@@ -10,7 +10,12 @@ use crate::quota::OverQuota;
 
 /// A JSON body with `status`.
 pub fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+    json_bytes(status, jsonrpc::to_bytes(body))
+}
+
+/// JSON `bytes` as the body of `status`.
+pub fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
+    let mut response = (status, bytes).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }

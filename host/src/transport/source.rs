@@ -5,14 +5,10 @@
 //! From anyone else those headers are ignored, so a client cannot pick a
 //! fresh source per request to escape its quotas.
 
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::Response;
 use ipnet::IpNet;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::exchange::Requester;
 use crate::quota::OverQuota;
@@ -100,9 +96,9 @@ fn parse_node(node: &str) -> Option<IpAddr> {
     node.strip_prefix('[').and_then(|rest| rest.split(']').next()).and_then(|ip| ip.parse().ok())
 }
 
-/// Middleware recording the request's [`Requester`]: the one auth verified,
-/// else the client's address (see [`SourcePolicy::client_ip`]).
-pub async fn identify(State(policy): State<Arc<SourcePolicy>>, mut request: Request, next: Next) -> Response {
+/// Records the request's [`Requester`]: the one auth verified, else the
+/// client's address (see [`SourcePolicy::client_ip`]).
+pub fn identify(policy: &SourcePolicy, request: &mut Request) {
     if request.extensions().get::<Requester>().is_none() {
         let requester = match request.extensions().get::<ConnectInfo<Peer>>() {
             Some(ConnectInfo(peer)) if policy.is_trusted(peer.addr.ip()) => {
@@ -114,7 +110,6 @@ pub async fn identify(State(policy): State<Arc<SourcePolicy>>, mut request: Requ
         };
         request.extensions_mut().insert(requester);
     }
-    next.run(request).await
 }
 
 #[cfg(test)]

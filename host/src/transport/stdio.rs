@@ -31,7 +31,7 @@ where
     let writer = tokio::spawn(async move {
         let mut output = output;
         while let Some(message) = outbox.recv().await {
-            let mut line = message.to_string();
+            let mut line = jsonrpc::to_text(&message);
             line.push('\n');
             output.write_all(line.as_bytes()).await?;
             output.flush().await?;

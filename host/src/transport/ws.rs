@@ -244,7 +244,7 @@ async fn write(
                 Some(Control::Close(code, reason)) => {
                     // Flush what is already queued (answers to finished calls) before closing.
                     while let Ok(message) = outbox.try_recv() {
-                        if sink.send(Message::Text(message.to_string().into())).await.is_err() {
+                        if sink.send(Message::Text(jsonrpc::to_text(&message).into())).await.is_err() {
                             return;
                         }
                     }
@@ -260,11 +260,11 @@ async fn write(
                 Some(message) => {
                     // Write everything already queued, then flush once: one
                     // syscall for a burst of answers instead of one each.
-                    if sink.feed(Message::Text(message.to_string().into())).await.is_err() {
+                    if sink.feed(Message::Text(jsonrpc::to_text(&message).into())).await.is_err() {
                         return;
                     }
                     while let Ok(more) = outbox.try_recv() {
-                        if sink.feed(Message::Text(more.to_string().into())).await.is_err() {
+                        if sink.feed(Message::Text(jsonrpc::to_text(&more).into())).await.is_err() {
                             return;
                         }
                     }

@@ -28,6 +28,7 @@ use self::kv::KvCtx;
 use self::notify::NotifyCtx;
 use self::wasi::Wasi;
 use crate::runtime::bindings::berth::plugin::{host, kv as kv_interface};
+use crate::runtime::bindings::tools;
 use crate::runtime::sandbox::bounds::Bounds;
 use crate::runtime::settings::PluginSettings;
 
@@ -42,6 +43,10 @@ pub(crate) struct CallState {
     /// WASI and `wasi:http` resources, shared by both as wasmtime requires.
     table: ResourceTable,
     settings: Arc<PluginSettings>,
+    /// The instance's `tools` export, typechecked once per instance: a warm
+    /// instance serves many calls, and the check is a few thousand
+    /// instructions of each small call otherwise.
+    pub tools: Option<tools::Guest>,
 }
 
 /// What every store of one runtime shares: the key-value store and where announcements go.
@@ -62,6 +67,7 @@ impl CallState {
             wasi: Wasi::granted(&plugin, &settings),
             table: ResourceTable::new(),
             settings,
+            tools: None,
         }
     }
 

@@ -19,9 +19,10 @@ use axum::http::HeaderMap;
 use axum::routing::get;
 
 use super::auth::{self, Auth};
-use super::guard::{self, OriginPolicy};
+use super::door::{self, Door};
+use super::guard::OriginPolicy;
 use super::overload::{self, Gate, Limits};
-use super::source::{self, SourcePolicy};
+use super::source::SourcePolicy;
 use super::ws::{self, WsState};
 use crate::exchange::Exchange;
 use crate::session::Session;
@@ -48,16 +49,13 @@ pub struct HttpState {
 /// limit); `/healthz`, `/readyz`, `/metrics` and the OAuth metadata beside
 /// them (not admitted, so an overloaded server can be watched).
 pub fn app(state: Arc<HttpState>, origins: Arc<OriginPolicy>) -> axum::Router {
-    let gate =
-        Arc::new(Gate { limits: state.limits.clone(), admission: state.limits.admission(state.exchange.quotas()) });
+    let gate = Gate { limits: state.limits.clone(), admission: state.limits.admission(state.exchange.quotas()) };
+    let door = Arc::new(Door { origins, auth: state.auth.clone(), sources: state.sources.clone(), gate });
     let mcp = axum::Router::new()
         .route("/mcp", get(session::get).post(post::post).delete(session::delete))
         .with_state(state.clone())
         .merge(axum::Router::new().route("/ws", get(ws::upgrade)).with_state(state.ws.clone()))
-        // Layers run outermost (added last) first: guard, auth, identify, admit.
-        .layer(axum::middleware::from_fn_with_state(gate, overload::admit))
-        .layer(axum::middleware::from_fn_with_state(state.sources.clone(), source::identify));
-    let mcp = with_auth(mcp, state.auth.as_ref()).layer(axum::middleware::from_fn_with_state(origins, guard::check));
+        .layer(axum::middleware::from_fn_with_state(door, door::enter));
     let mcp = overload::apply(mcp, &state.limits);
     let watched = axum::Router::new()
         .route("/readyz", get(ops::readyz))

@@ -24,7 +24,7 @@ use crate::protocol::headers;
 use crate::protocol::jsonrpc::{self, Message, Request, RpcError};
 use crate::router::Sink;
 use crate::session::{EventLog, Session};
-use crate::transport::refusal::{json_error, json_response, over_quota, unavailable};
+use crate::transport::refusal::{json_bytes, json_error, json_response, over_quota, unavailable};
 
 pub(super) async fn post(
     State(state): State<Arc<HttpState>>,
@@ -176,7 +176,7 @@ fn open_log(session: Option<&Session>) -> Arc<EventLog> {
 /// An answer as a JSON body.
 fn json_answer(answer: Answer, modern: bool) -> Response {
     match &answer.outcome {
-        Ok(_) => json_response(StatusCode::OK, &answer.into_message()),
+        Ok(_) => json_bytes(StatusCode::OK, answer.to_bytes()),
         Err(error) => error_reply(&answer.id, error, modern),
     }
 }
