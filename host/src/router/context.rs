@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::sink::{self, Sink};
 use crate::protocol::era::ModernEnvelope;
-use crate::protocol::jsonrpc::{Request, RpcError, notification};
+use crate::protocol::jsonrpc::{self, Request, RpcError, notification};
 use crate::registry::Snapshot;
 use crate::runtime::CallHooks;
 use crate::runtime::bindings::types::CallContext;
@@ -190,9 +190,9 @@ impl RequestContext {
         state: Option<String>,
     ) -> CallContext {
         CallContext {
-            request_id: request.id.to_string(),
+            request_id: jsonrpc::to_text(&request.id),
             protocol_version: self.era.version().to_owned(),
-            client_capabilities: self.era.client_capabilities().to_string(),
+            client_capabilities: jsonrpc::to_text(self.era.client_capabilities()),
             input_responses: responses,
             request_state: state,
         }

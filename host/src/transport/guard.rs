@@ -24,18 +24,23 @@ impl OriginPolicy {
     }
 
     /// Why `headers` are refused, or `None` when they pass.
+    ///
+    /// Compared case-insensitively in place: the common, passing request
+    /// allocates nothing.
     pub fn refuse(&self, headers: &HeaderMap) -> Option<String> {
         if let Some(origin) = headers.get(header::ORIGIN) {
-            let origin = origin.to_str().unwrap_or("").trim_end_matches('/').to_ascii_lowercase();
-            let allowed = origin_is_loopback(&origin) || self.origins.iter().any(|o| o == "*" || *o == origin);
+            let origin = origin.to_str().unwrap_or("").trim_end_matches('/');
+            let allowed =
+                origin_is_loopback(origin) || self.origins.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin));
             if !allowed {
+                let origin = origin.to_ascii_lowercase();
                 return Some(format!("Origin {origin:?} is not allowed (configure http.allowed_origins)"));
             }
         }
         if self.check_host {
             let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-            let name = host_name(host).to_ascii_lowercase();
-            let allowed = is_loopback_name(&name) || self.hosts.iter().any(|h| h == "*" || *h == name);
+            let name = host_name(host);
+            let allowed = is_loopback_name(name) || self.hosts.iter().any(|h| h == "*" || h.eq_ignore_ascii_case(name));
             if !allowed {
                 return Some(format!("Host {host:?} is not allowed (configure http.allowed_hosts)"));
             }
@@ -45,7 +50,12 @@ impl OriginPolicy {
 }
 
 fn origin_is_loopback(origin: &str) -> bool {
-    let Some(rest) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) else {
+    let scheme = |prefix: &str| origin.get(..prefix.len()).is_some_and(|s| s.eq_ignore_ascii_case(prefix));
+    let rest = if scheme("http://") {
+        &origin[7..]
+    } else if scheme("https://") {
+        &origin[8..]
+    } else {
         return false;
     };
     is_loopback_name(host_name(rest))
@@ -60,7 +70,7 @@ fn host_name(authority: &str) -> &str {
 }
 
 fn is_loopback_name(name: &str) -> bool {
-    name == "localhost" || name == "[::1]" || name.starts_with("127.")
+    name.eq_ignore_ascii_case("localhost") || name == "[::1]" || name.starts_with("127.")
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ mod sse;
 
 use std::sync::Arc;
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName, header};
 use axum::routing::get;
 
 use super::auth::{self, Auth};
@@ -28,7 +28,13 @@ use crate::exchange::Exchange;
 use crate::session::Session;
 
 /// Header carrying the legacy session id.
-pub const SESSION_HEADER: &str = "mcp-session-id";
+pub const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
+/// The 2026-07-28 routing headers.
+const PROTOCOL_VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
+const METHOD_HEADER: HeaderName = HeaderName::from_static("mcp-method");
+const NAME_HEADER: HeaderName = HeaderName::from_static("mcp-name");
+/// Where a resuming SSE client left off.
+const LAST_EVENT_ID_HEADER: HeaderName = HeaderName::from_static("last-event-id");
 
 /// What the `/mcp` and operator handlers share.
 pub struct HttpState {
@@ -79,7 +85,10 @@ fn with_auth(routes: axum::Router, auth: Option<&Arc<Auth>>) -> axum::Router {
 }
 
 /// A header's value with surrounding whitespace removed.
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+///
+/// Names are `HeaderName` constants, not strings: a string name is parsed
+/// and hashed anew on every lookup, a cost every request paid several times.
+fn header_str<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
@@ -91,7 +100,7 @@ struct Accepts {
 }
 
 fn accepts(headers: &HeaderMap) -> Accepts {
-    match header_str(headers, "accept") {
+    match header_str(headers, &header::ACCEPT) {
         None => Accepts { json: true, sse: false },
         Some(accept) => {
             let any = accept.contains("*/*");
@@ -108,7 +117,7 @@ struct UnknownSession;
 
 /// The legacy session a request names: `Ok(None)` when it names none.
 fn named_session(state: &HttpState, headers: &HeaderMap) -> Result<Option<Arc<Session>>, UnknownSession> {
-    match header_str(headers, SESSION_HEADER) {
+    match header_str(headers, &SESSION_HEADER) {
         None => Ok(None),
         Some(id) => state.exchange.sessions().get(id).map(Some).ok_or(UnknownSession),
     }

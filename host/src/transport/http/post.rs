@@ -11,13 +11,16 @@ use std::sync::Arc;
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Accepts, HttpState, SESSION_HEADER, UnknownSession, accepts, header_str, named_session, sse};
+use super::{
+    Accepts, HttpState, METHOD_HEADER, NAME_HEADER, PROTOCOL_VERSION_HEADER, SESSION_HEADER, UnknownSession, accepts,
+    header_str, named_session, sse,
+};
 use crate::exchange::{Answer, Call, HttpHeaders, Listen, Refusal, Requester, SessionRef, Step};
 use crate::protocol::era::RoutingHeaders;
 use crate::protocol::headers;
@@ -37,7 +40,7 @@ pub(super) async fn post(
         let error = RpcError::invalid_request("Accept must include application/json or text/event-stream");
         return json_error(StatusCode::NOT_ACCEPTABLE, &error);
     }
-    if let Some(content_type) = header_str(&headers, "content-type")
+    if let Some(content_type) = header_str(&headers, &header::CONTENT_TYPE)
         && !content_type.starts_with("application/json")
     {
         let error = RpcError::invalid_request(format!("Content-Type must be application/json, not {content_type:?}"));
@@ -80,12 +83,12 @@ async fn route(
     requester: &Requester,
 ) -> Response {
     let routing = RoutingHeaders {
-        protocol_version: header_str(headers, "mcp-protocol-version").map(str::to_owned),
-        method: header_str(headers, "mcp-method").map(str::to_owned),
-        name: header_str(headers, "mcp-name").and_then(headers::decode_value),
+        protocol_version: header_str(headers, &PROTOCOL_VERSION_HEADER).map(str::to_owned),
+        method: header_str(headers, &METHOD_HEADER).map(str::to_owned),
+        name: header_str(headers, &NAME_HEADER).and_then(headers::decode_value),
     };
     let http = HttpHeaders { routing, all: headers };
-    let session = header_str(headers, SESSION_HEADER).map_or(SessionRef::None, SessionRef::Id);
+    let session = header_str(headers, &SESSION_HEADER).map_or(SessionRef::None, SessionRef::Id);
     match state.exchange.route(request, Some(&http), session, requester) {
         Step::Run(call) => respond(state, call, accept).await,
         Step::Initialize(request) => initialize(&state, &request, requester),

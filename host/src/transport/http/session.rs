@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::post::unknown_session;
-use super::{HttpState, SESSION_HEADER, UnknownSession, accepts, header_str, named_session, sse};
+use super::{HttpState, LAST_EVENT_ID_HEADER, SESSION_HEADER, UnknownSession, accepts, header_str, named_session, sse};
 use crate::exchange::Requester;
 use crate::protocol::jsonrpc::RpcError;
 use crate::transport::refusal::json_error;
@@ -29,7 +29,7 @@ pub(super) async fn get(
         let error = RpcError::invalid_request("GET /mcp needs Accept: text/event-stream");
         return json_error(StatusCode::NOT_ACCEPTABLE, &error);
     }
-    if let Some(last) = header_str(&headers, "last-event-id")
+    if let Some(last) = header_str(&headers, &LAST_EVENT_ID_HEADER)
         && let Some(log) = session.stream_for(last)
         && let Some(seq) = log.sequence_of(last)
     {
@@ -48,7 +48,7 @@ pub(super) async fn get(
 
 /// DELETE ends a legacy session.
 pub(super) async fn delete(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
-    let Some(id) = header_str(&headers, SESSION_HEADER) else {
+    let Some(id) = header_str(&headers, &SESSION_HEADER) else {
         return method_not_allowed();
     };
     if state.exchange.sessions().remove(id) { StatusCode::NO_CONTENT.into_response() } else { unknown_session() }
