@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # A/B of two berth builds on this machine, in one run: `berth bench` (echo,
 # fresh and reuse isolation) and the S1 64-connection HTTP load (berth-load,
-# echo, 2026-07-28), each in interleaved rounds (A, B, A, B, ...) so that
-# whatever else the shared box is doing falls on both. Prints B/A as the
-# median of the per-round ratios.
+# echo, 2026-07-28; fresh and reuse), each in interleaved rounds (A, B, A, B,
+# ...) so that whatever else the shared box is doing falls on both. Prints B/A
+# as the median of the per-round ratios, including the server's CPU time per
+# answer (what a fix saves, even when the load generator caps the rate).
 #
 #   benches/ab.sh A_DIR B_DIR [ROUNDS]
+#   LOAD_SECS=10 benches/ab.sh A_DIR B_DIR 5      (shorter loads; default 20 s)
 #
 # A_DIR and B_DIR each hold a release `berth` binary (for example a copy of
 # an older build, and $CARGO_TARGET_DIR/release). The load generator is
@@ -34,13 +36,13 @@ bench() { # bench SIDE BIN MODE ROUND
   "$2/berth" bench --plugins "$OUT/$3" --cache-dir "$OUT/cache" --tool echo --args "{\"text\":\"$TEXT\"}" \
     --calls 50000 --warmup 5000 --json > "$OUT/bench-$1-$3-$4.json"
 }
-load() { # load SIDE BIN ROUND
-  "$2/berth" serve --plugins "$OUT/fresh" --cache-dir "$OUT/cache" --listen "127.0.0.1:$PORT" --no-watch \
-    --log warn > "$OUT/server-$1-$3.log" 2>&1 &
+load() { # load SIDE BIN ROUND MODE
+  "$2/berth" serve --plugins "$OUT/$4" --cache-dir "$OUT/cache" --listen "127.0.0.1:$PORT" --no-watch \
+    --log warn > "$OUT/server-$1-$3-$4.log" 2>&1 &
   local pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" > /dev/null && break; sleep 0.1; done
-  "$LOAD" --url "http://127.0.0.1:$PORT" --server-pid "$pid" --connections 64 --duration 20 \
-    --label "S1-64-$1" --out "$OUT/load-$1-$3.json" > /dev/null 2>&1
+  "$LOAD" --url "http://127.0.0.1:$PORT" --server-pid "$pid" --connections 64 --duration "${LOAD_SECS:-20}" \
+    --label "S1-64-$1-$4" --out "$OUT/load-$1-$3-$4.json" > /dev/null 2>&1
   kill "$pid" && wait "$pid" 2> /dev/null || true
 }
 
@@ -51,11 +53,13 @@ for round in $(seq "$ROUNDS"); do
   echo "round $round"
   bench A "$A" fresh "$round"; bench B "$B" fresh "$round"
   bench B "$B" reuse "$round"; bench A "$A" reuse "$round"
-  if [ $((round % 2)) = 1 ]; then
-    load A "$A" "$round"; load B "$B" "$round"
-  else
-    load B "$B" "$round"; load A "$A" "$round"
-  fi
+  for mode in fresh reuse; do
+    if [ $((round % 2)) = 1 ]; then
+      load A "$A" "$round" $mode; load B "$B" "$round" $mode
+    else
+      load B "$B" "$round" $mode; load A "$A" "$round" $mode
+    fi
+  done
 done
 
 python3 - "$OUT" "$ROUNDS" "$A" "$B" <<'EOF'
@@ -65,8 +69,10 @@ R = range(1, rounds + 1)
 def bench(side, mode, r, key):
     doc = json.load(open(f"{out}/bench-{side}-{mode}-{r}.json"))
     return doc["calls_per_sec"] if key == "calls/s" else doc["latency_us"][key]
-def load(side, r, path):
-    doc = json.load(open(f"{out}/load-{side}-{r}.json"))
+def load(side, r, path, mode="fresh"):
+    doc = json.load(open(f"{out}/load-{side}-{r}-{mode}.json"))
+    if path == ["server CPU per answer"]:
+        return doc["server"]["cpu_secs"] * 1e6 / doc["totals"]["answered"]
     for part in path:
         doc = doc[part]
     return doc
@@ -74,9 +80,11 @@ rows = []
 for mode in ("fresh", "reuse"):
     for key, unit in (("p50", "µs"), ("p99", "µs"), ("calls/s", "")):
         rows.append((f"berth bench echo {mode} {key} {unit}".strip(), [(bench("A", mode, r, key), bench("B", mode, r, key)) for r in R]))
-for name, path in (("answers/s", ["totals", "answers_per_sec"]), ("p50 ms", ["totals", "latency_ms", "p50"]), ("p99 ms", ["totals", "latency_ms", "p99"])):
-    rows.append((f"S1 HTTP 64 conns {name}", [(load("A", r, path), load("B", r, path)) for r in R]))
-errors = {side: sum(sum(load(side, r, ["totals", "errors"]).values()) for r in R) for side in "AB"}
+for mode in ("fresh", "reuse"):
+    for name, path in (("answers/s", ["totals", "answers_per_sec"]), ("p50 ms", ["totals", "latency_ms", "p50"]),
+                       ("p99 ms", ["totals", "latency_ms", "p99"]), ("server CPU µs per answer", ["server CPU per answer"])):
+        rows.append((f"S1 HTTP 64 conns {mode} {name}", [(load("A", r, path, mode), load("B", r, path, mode)) for r in R]))
+errors = {side: sum(sum(load(side, r, ["totals", "errors"], m).values()) for r in R for m in ("fresh", "reuse")) for side in "AB"}
 print(f"\nA = {a}\nB = {b}\n{rounds} interleaved rounds; load errors A {errors['A']}, B {errors['B']}")
 print("A and B run back to back in each round, so the shared machine's load falls on both: B/A is the")
 print("median of the per-round ratios (the medians of A and B alone are shown for scale).\n")
