@@ -15,12 +15,21 @@ FIXTURES_DIR := .build/fixtures
 VENV         := .build/venv
 PYTHON       ?= python3
 ARGS         ?=
+BERTH_HOME   ?= $(HOME)/.local/share/berth
 
-.PHONY: run plugins fixtures wasm-target test test-rust test-python test-conformance test-fuzz test-load scenarios compare fuzz fuzz-tools lint venv bench clean
+.PHONY: run install plugins fixtures wasm-target test test-rust test-python test-conformance test-fuzz test-load scenarios compare fuzz fuzz-tools lint venv bench clean
 
 ## run: build the bundled plugins and run `berth serve` with them (pass more flags with ARGS="...")
 run: plugins
 	cargo run --release -p berth -- serve --plugins plugins $(ARGS)
+
+## install: put berth on the PATH (cargo install into ~/.cargo/bin) and the bundled plugins in $(BERTH_HOME)/plugins
+install: plugins
+	cargo install --locked --path host
+	@mkdir -p $(BERTH_HOME)/plugins
+	@for p in $(BUNDLED); do cp plugins/$$p.wasm $(BERTH_HOME)/plugins/$$p.wasm; done
+	@echo "installed: $$(command -v berth || echo "$${CARGO_HOME:-$$HOME/.cargo}/bin/berth (add it to PATH)")"
+	@echo "plugins:   $(BERTH_HOME)/plugins"
 
 ## wasm-target: install the wasm32-wasip2 Rust target if it is missing
 wasm-target:
