@@ -60,7 +60,8 @@ enum Command {
         /// Where to create the project [default: ./NAME].
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
-        /// The berth-sdk crate to depend on [default: the SDK this berth was built from].
+        /// Depend on the berth-sdk crate in DIR instead of a copy of this berth's SDK in the
+        /// project's `berth-sdk/` (Rust only; for work on the SDK itself).
         #[arg(long, value_name = "DIR")]
         sdk: Option<PathBuf>,
     },
@@ -191,8 +192,7 @@ pub async fn run(args: Args) -> Result<()> {
         }
         Command::New { name, lang, dir, sdk } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
-            let sdk = sdk.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sdk"));
-            let created = berth::scaffold::create(&name, &lang, &dir, &sdk)?;
+            let created = berth::scaffold::create(&name, &lang, &dir, sdk.as_deref())?;
             println!("created {} ({lang} plugin {name})", dir.display());
             match lang.as_str() {
                 "python" => println!(

@@ -17,6 +17,23 @@ const RUST: &[TemplateFile] = &[
     TemplateFile { path: ".gitignore", text: include_str!("../../sdk/templates/rust/gitignore.tmpl") },
 ];
 
+/// The Rust SDK and the contract it builds against, vendored into every Rust
+/// project: `berth-sdk/src` resolves the WIT at `../wit`, as in berth's tree.
+const RUST_SDK: &[TemplateFile] = &[
+    TemplateFile {
+        path: "berth-sdk/Cargo.toml",
+        text: include_str!("../../sdk/templates/rust/berth-sdk.Cargo.toml.tmpl"),
+    },
+    TemplateFile { path: "berth-sdk/src/lib.rs", text: include_str!("../../sdk/src/lib.rs") },
+    TemplateFile { path: "berth-sdk/src/content.rs", text: include_str!("../../sdk/src/content.rs") },
+    TemplateFile { path: "berth-sdk/src/host.rs", text: include_str!("../../sdk/src/host.rs") },
+    TemplateFile { path: "wit/plugin.wit", text: include_str!("../../wit/plugin.wit") },
+];
+
+/// berth's workspace manifest: the SDK's dependency versions are read from it,
+/// so the vendored SDK asks for exactly what the SDK in berth's tree builds with.
+const WORKSPACE_MANIFEST: &str = include_str!("../../Cargo.toml");
+
 const PYTHON: &[TemplateFile] = &[
     TemplateFile { path: "app.py", text: include_str!("../../sdk/templates/python/app.py.tmpl") },
     TemplateFile { path: "{{name}}.toml", text: include_str!("../../sdk/templates/python/sidecar.toml.tmpl") },
@@ -37,7 +54,11 @@ const JS: &[TemplateFile] = &[
 
 /// Creates plugin `name` in `dir` from the `lang` template; returns the path of
 /// the `.wasm` its build produces (relative to `dir`).
-pub fn create(name: &str, lang: &str, dir: &Path, sdk: &Path) -> Result<PathBuf> {
+///
+/// A Rust project gets a copy of the SDK (and the WIT it builds against) in
+/// `berth-sdk/`, so it builds without berth's source tree; `sdk` makes it
+/// depend on that SDK folder instead (working on the SDK itself).
+pub fn create(name: &str, lang: &str, dir: &Path, sdk: Option<&Path>) -> Result<PathBuf> {
     let valid = !name.is_empty()
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
@@ -57,17 +78,28 @@ pub fn create(name: &str, lang: &str, dir: &Path, sdk: &Path) -> Result<PathBuf>
     if dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {
         return Err(Error::Config(format!("{} already exists and is not empty", dir.display())));
     }
-    let sdk = std::fs::canonicalize(sdk)
-        .map_err(|source| Error::Io { what: format!("the berth SDK at {} is missing", sdk.display()), source })?;
+    let sdk_path = match sdk {
+        Some(sdk) => std::fs::canonicalize(sdk)
+            .map_err(|source| Error::Io { what: format!("the berth SDK at {} is missing", sdk.display()), source })?
+            .display()
+            .to_string(),
+        None => "berth-sdk".to_owned(),
+    };
+    let vendored: &[TemplateFile] = if lang == "rust" && sdk.is_none() { RUST_SDK } else { &[] };
+    let versions = sdk_versions()?;
     let artifact = name.replace('-', "_");
     let tool = name.replace('-', "_");
-    for file in files {
-        let text = file
+    for file in files.iter().chain(vendored) {
+        let mut text = file
             .text
             .replace("{{name}}", name)
             .replace("{{artifact}}", &artifact)
             .replace("{{tool}}", &format!("{tool}_greet"))
-            .replace("{{sdk}}", &sdk.display().to_string());
+            .replace("{{sdk}}", &sdk_path)
+            .replace("{{version}}", env!("CARGO_PKG_VERSION"));
+        for (key, version) in &versions {
+            text = text.replace(&format!("{{{{{key}}}}}"), version);
+        }
         let path = dir.join(file.path.replace("{{name}}", name));
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
@@ -83,6 +115,25 @@ pub fn create(name: &str, lang: &str, dir: &Path, sdk: &Path) -> Result<PathBuf>
         return Ok(PathBuf::from(format!("{name}.wasm")));
     }
     Ok(PathBuf::from("target/wasm32-wasip2/release").join(format!("{artifact}.wasm")))
+}
+
+/// The versions of the SDK's dependencies in berth's workspace, keyed as the
+/// vendored manifest's placeholders name them.
+fn sdk_versions() -> Result<Vec<(&'static str, String)>> {
+    let manifest: toml::Table = WORKSPACE_MANIFEST
+        .parse()
+        .map_err(|e| Error::Config(format!("berth's own workspace manifest does not parse: {e}")))?;
+    let dependencies = manifest.get("workspace").and_then(|w| w.get("dependencies"));
+    [("serde", "serde"), ("serde_json", "serde_json"), ("wit_bindgen", "wit-bindgen")]
+        .into_iter()
+        .map(|(key, crate_name)| {
+            let entry = dependencies.and_then(|d| d.get(crate_name));
+            let version = entry.and_then(|e| e.as_str().or_else(|| e.get("version").and_then(|v| v.as_str())));
+            version
+                .map(|v| (key, v.to_owned()))
+                .ok_or_else(|| Error::Config(format!("berth's workspace manifest names no version of {crate_name}")))
+        })
+        .collect()
 }
 
 #[cfg(unix)]

@@ -127,8 +127,21 @@ fn a_second_start_compiles_nothing() {
 fn berth_new_scaffolds_a_plugin_that_builds_and_loads() {
     let work = tempfile::tempdir().expect("dir");
     let project = work.path().join("hello-kit");
-    let output = berth().args(["new", "hello-kit", "--lang", "rust", "--dir"]).arg(&project).output().expect("run");
+    let scaffolded = work.path().join("scaffolded");
+    let output = berth().args(["new", "hello-kit", "--lang", "rust", "--dir"]).arg(&scaffolded).output().expect("run");
     assert!(output.status.success(), "{}", stderr(&output));
+    // The project must build without berth's source tree: nothing in it may point there.
+    let checkout =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("checkout").to_string_lossy().into_owned();
+    for file in walk(&scaffolded) {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(!text.contains(&checkout), "{} names the berth checkout {checkout}", file.display());
+    }
+    let manifest = std::fs::read_to_string(scaffolded.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(manifest.contains(r#"berth-sdk = { path = "berth-sdk" }"#), "{manifest}");
+    assert!(scaffolded.join("berth-sdk/src/lib.rs").is_file() && scaffolded.join("wit/plugin.wit").is_file());
+    // Moved after scaffolding, as a project copied to another machine: it still builds.
+    std::fs::rename(&scaffolded, &project).expect("move the project");
     let build = std::process::Command::new("cargo")
         .args(["build", "--release", "--target", "wasm32-wasip2", "--quiet"])
         .current_dir(&project)
@@ -163,6 +176,16 @@ fn berth_new_scaffolds_a_plugin_that_builds_and_loads() {
     let cobol =
         berth().args(["new", "old", "--lang", "cobol", "--dir"]).arg(work.path().join("old")).output().expect("run");
     assert!(stderr(&cobol).contains("unknown language"), "{}", stderr(&cobol));
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
 }
 
 #[test]
