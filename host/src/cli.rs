@@ -50,11 +50,11 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Create a new plugin project from a template (`--lang rust`, `python` or `js`).
+    /// Create a new plugin project from a template (`--lang rust`, `python`, `js` or `ts`).
     New {
         /// The plugin's name: lower-case letters, digits, `-` and `_`.
         name: String,
-        /// The language of the template.
+        /// The language of the template: rust, python, js (JavaScript) or ts (TypeScript).
         #[arg(long, default_value = "rust")]
         lang: String,
         /// Where to create the project [default: ./NAME].
@@ -199,7 +199,7 @@ pub async fn run(args: Args) -> Result<()> {
                     "build it:  cd {} && ./build.sh   (needs: pip install componentize-py==0.25.1)",
                     dir.display()
                 ),
-                "js" | "javascript" => {
+                "js" | "javascript" | "ts" | "typescript" => {
                     println!("build it:  cd {} && npm install && npm run build", dir.display())
                 }
                 _ => println!("build it:  cd {} && cargo build --release --target wasm32-wasip2", dir.display()),

@@ -17,6 +17,16 @@ const RUST: &[TemplateFile] = &[
     TemplateFile { path: ".gitignore", text: include_str!("../../sdk/templates/rust/gitignore.tmpl") },
 ];
 
+const TS: &[TemplateFile] = &[
+    TemplateFile { path: "app.ts", text: include_str!("../../sdk/templates/ts/app.ts.tmpl") },
+    TemplateFile { path: "package.json", text: include_str!("../../sdk/templates/ts/package.json.tmpl") },
+    TemplateFile { path: "tsconfig.json", text: include_str!("../../sdk/templates/ts/tsconfig.json.tmpl") },
+    TemplateFile { path: "{{name}}.toml", text: include_str!("../../sdk/templates/ts/sidecar.toml.tmpl") },
+    TemplateFile { path: "README.md", text: include_str!("../../sdk/templates/ts/README.md.tmpl") },
+    TemplateFile { path: ".gitignore", text: include_str!("../../sdk/templates/ts/gitignore.tmpl") },
+    TemplateFile { path: "wit/plugin.wit", text: include_str!("../../wit/plugin.wit") },
+];
+
 /// The Rust SDK and the contract it builds against, vendored into every Rust
 /// project: `berth-sdk/src` resolves the WIT at `../wit`, as in berth's tree.
 const RUST_SDK: &[TemplateFile] = &[
@@ -71,8 +81,9 @@ pub fn create(name: &str, lang: &str, dir: &Path, sdk: Option<&Path>) -> Result<
         "rust" => RUST,
         "python" => PYTHON,
         "js" | "javascript" => JS,
+        "ts" | "typescript" => TS,
         other => {
-            return Err(Error::Config(format!("unknown language {other:?}: use rust, python or js")));
+            return Err(Error::Config(format!("unknown language {other:?}: use rust, python, js or ts")));
         }
     };
     if dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {

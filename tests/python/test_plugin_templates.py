@@ -1,5 +1,6 @@
-"""Plugins scaffolded by `berth new --lang python|js`, built with componentize-py and jco,
-served by a real berth and called through the official MCP Python SDK client."""
+"""Plugins scaffolded by `berth new --lang python|js|ts`, built with componentize-py, jco
+(and tsc for TypeScript), served by a real berth and called through the official MCP Python
+SDK client."""
 
 from __future__ import annotations
 
@@ -92,5 +93,24 @@ def test_js_template_builds_and_serves(cache_dir: str) -> None:
         subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=project, check=True)
         subprocess.run(["npm", "run", "build"], cwd=project, check=True)
         serve_and_greet(install(project, "js-greeter", work), cache_dir, "js_greeter_greet")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_ts_template_builds_and_serves(cache_dir: str) -> None:
+    work = Path(tempfile.mkdtemp(prefix="berth-ts-template-"))
+    try:
+        project = scaffold(work, "ts-greeter", "ts")
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=project, check=True)
+        subprocess.run(["npm", "run", "build"], cwd=project, check=True)
+        assert (project / "types" / "interfaces" / "berth-plugin-tools.d.ts").is_file(), "types generated from wit/"
+        serve_and_greet(install(project, "ts-greeter", work), cache_dir, "ts_greeter_greet")
+
+        # The generated types are enforced: a result the contract does not allow stops the build.
+        source = project / "app.ts"
+        source.write_text(source.read_text().replace("tag: 'complete',", "tag: 'finished',"))
+        broken = subprocess.run(["npm", "run", "build"], cwd=project, capture_output=True, text=True)
+        assert broken.returncode != 0
+        assert "'\"finished\"' is not assignable" in broken.stdout + broken.stderr, broken.stdout + broken.stderr
     finally:
         shutil.rmtree(work, ignore_errors=True)
