@@ -158,3 +158,29 @@ fn make_executable(path: &Path) -> Result<()> {
 fn make_executable(_path: &Path) -> Result<()> {
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::scaffold::*;
+
+    #[test]
+    fn a_rust_project_carries_the_sdk_unless_told_where_one_is() {
+        let work = tempfile::tempdir().expect("dir");
+        let vendored = work.path().join("vendored");
+        create("demo", "rust", &vendored, None).expect("scaffold");
+        let manifest = std::fs::read_to_string(vendored.join("Cargo.toml")).expect("manifest");
+        assert!(manifest.contains(r#"berth-sdk = { path = "berth-sdk" }"#), "{manifest}");
+        let sdk_manifest = std::fs::read_to_string(vendored.join("berth-sdk/Cargo.toml")).expect("sdk manifest");
+        assert!(!sdk_manifest.contains("{{"), "every placeholder filled: {sdk_manifest}");
+        assert!(sdk_manifest.contains(&format!("version = \"{}\"", env!("CARGO_PKG_VERSION"))), "{sdk_manifest}");
+
+        let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
+        let pointed = work.path().join("pointed");
+        create("demo", "rust", &pointed, Some(&sdk)).expect("scaffold");
+        let manifest = std::fs::read_to_string(pointed.join("Cargo.toml")).expect("manifest");
+        let canonical = std::fs::canonicalize(&sdk).expect("sdk");
+        assert!(manifest.contains(&format!("path = \"{}\"", canonical.display())), "{manifest}");
+        assert!(!pointed.join("berth-sdk").exists(), "no copy when an SDK folder is named");
+        assert!(create("demo", "rust", &work.path().join("nowhere"), Some(&work.path().join("no-sdk"))).is_err());
+    }
+}
