@@ -17,7 +17,7 @@ PYTHON       ?= python3
 ARGS         ?=
 BERTH_HOME   ?= $(HOME)/.local/share/berth
 
-.PHONY: run install plugins fixtures wasm-target test test-rust test-python test-conformance test-fuzz test-load scenarios compare fuzz fuzz-tools lint venv bench clean
+.PHONY: run install c-toolchain plugins fixtures wasm-target test test-rust test-python test-conformance test-fuzz test-load scenarios compare fuzz fuzz-tools lint venv bench clean
 
 ## run: build the bundled plugins and run `berth serve` with them (pass more flags with ARGS="...")
 run: plugins
@@ -47,6 +47,18 @@ fixtures: plugins
 	@mkdir -p $(FIXTURES_DIR)
 	@for p in $(FIXTURES); do cp $(WASM_OUT)/$$p.wasm $(FIXTURES_DIR)/$$p.wasm; done
 
+## c-toolchain: what the C template needs: clang, lld and wasi-libc (Debian packages, installed when missing) and wit-bindgen 0.46 (crates.io, into .build/tools)
+C_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+c-toolchain: .build/tools/bin/wit-bindgen
+	@missing=$$(for p in $(C_PACKAGES); do dpkg -s $$p > /dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  command -v apt-get > /dev/null || { echo "install clang (wasm32), wasm-ld and a WASI libc for the C template: missing $$missing"; exit 1; }; \
+	  echo "installing $$missing"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; \
+	fi
+.build/tools/bin/wit-bindgen:
+	cargo install wit-bindgen-cli --version 0.46.0 --locked --root .build/tools
+
 ## venv: a Python virtualenv with the official MCP Python SDK and pytest
 venv: $(VENV)/.installed
 $(VENV)/.installed: tests/python/requirements.txt
@@ -69,7 +81,7 @@ test: fixtures venv lint test-fuzz test-rust test-python test-load test-conforma
 test-rust: fixtures
 	cargo test --workspace
 
-test-python: fixtures venv
+test-python: fixtures venv c-toolchain
 	cargo build -p berth
 	BERTH_BIN=$(CARGO_TARGET_DIR)/debug/berth $(VENV)/bin/python -m pytest tests/python -q
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # What one call costs per plugin language: `berth new` scaffolds the same
-# greeting tool in Rust, Python, JavaScript and TypeScript; each is built with
+# greeting tool in Rust, Python, JavaScript, TypeScript and C; each is built with
 # its toolchain and measured with `berth bench` (in process: parse, dispatch,
 # serialize), on a fresh instance per call and on a warm one, in the same run.
 #
 #   benches/languages.sh            prints a Markdown table; JSON per run in .build/languages/
 #
 # Needs what `make test` installs: the wasm32-wasip2 target, the Python venv
-# with componentize-py (.build/venv), and npm. Fresh calls of interpreted
+# with componentize-py (.build/venv), npm, and `make c-toolchain` for C. Fresh calls of interpreted
 # languages boot their runtime every time, so they get fewer calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,17 +32,20 @@ build() { # build LANG: scaffold and build the greeter; prints the .wasm path
     js | ts)
       (cd "$project" && npm install --no-audit --no-fund --loglevel=error > /dev/null && npm run build > /dev/null)
       echo "$project/$name.wasm" ;;
+    c)
+      (cd "$project" && PATH="$PWD/../../tools/bin:$PATH" make > /dev/null)
+      echo "$project/$name.wasm" ;;
   esac
 }
 
-for lang in rust python js ts; do
+for lang in rust python js ts c; do
   wasm=$(build $lang)
   for isolation in fresh reuse; do
     dir="$OUT/plugins-$lang-$isolation"
     mkdir -p "$dir" && cp "$wasm" "$dir/greet-$lang.wasm"
     printf 'isolation = "%s"\n' "$isolation" > "$dir/greet-$lang.toml"
     calls=20000 warmup=2000
-    if [ $isolation = fresh ] && [ $lang != rust ]; then calls=300 warmup=20; fi
+    if [ $isolation = fresh ] && [ $lang != rust ] && [ $lang != c ]; then calls=300 warmup=20; fi
     "$BERTH" bench --plugins "$dir" --cache-dir "$OUT/cache" --tool "greet_${lang}_greet" --args '{"name":"Ada"}' \
       --calls $calls --warmup $warmup --json --log warn > "$OUT/$lang-$isolation.json"
   done
@@ -52,7 +55,8 @@ done
 python3 - "$OUT" <<'PY'
 import json, os, sys
 out = sys.argv[1]
-names = {"rust": "Rust", "python": "Python (componentize-py)", "js": "JavaScript (jco, QuickJS)", "ts": "TypeScript (tsc + jco)"}
+names = {"rust": "Rust", "python": "Python (componentize-py)", "js": "JavaScript (jco, QuickJS)",
+         "ts": "TypeScript (tsc + jco)", "c": "C (wit-bindgen, clang)"}
 print("| language | component size | fresh p50 µs | fresh p99 µs | reuse p50 µs | reuse p99 µs | reuse calls/s |")
 print("|---|---:|---:|---:|---:|---:|---:|")
 for lang, label in names.items():

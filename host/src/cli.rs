@@ -50,11 +50,11 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Create a new plugin project from a template (`--lang rust`, `python`, `js` or `ts`).
+    /// Create a new plugin project from a template (`--lang rust`, `python`, `js`, `ts` or `c`).
     New {
         /// The plugin's name: lower-case letters, digits, `-` and `_`.
         name: String,
-        /// The language of the template: rust, python, js (JavaScript) or ts (TypeScript).
+        /// The language of the template: rust, python, js (JavaScript), ts (TypeScript) or c.
         #[arg(long, default_value = "rust")]
         lang: String,
         /// Where to create the project [default: ./NAME].
@@ -202,6 +202,10 @@ pub async fn run(args: Args) -> Result<()> {
                 "js" | "javascript" | "ts" | "typescript" => {
                     println!("build it:  cd {} && npm install && npm run build", dir.display())
                 }
+                "c" => println!(
+                    "build it:  cd {} && make   (needs clang for wasm32, a WASI libc, wit-bindgen 0.46, npx: see Makefile)",
+                    dir.display()
+                ),
                 _ => println!("build it:  cd {} && cargo build --release --target wasm32-wasip2", dir.display()),
             }
             println!("install:   cp {} <plugins folder>/{name}.wasm", created.display());

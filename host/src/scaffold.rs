@@ -27,6 +27,14 @@ const TS: &[TemplateFile] = &[
     TemplateFile { path: "wit/plugin.wit", text: include_str!("../../wit/plugin.wit") },
 ];
 
+const C: &[TemplateFile] = &[
+    TemplateFile { path: "app.c", text: include_str!("../../sdk/templates/c/app.c.tmpl") },
+    TemplateFile { path: "Makefile", text: include_str!("../../sdk/templates/c/Makefile.tmpl") },
+    TemplateFile { path: "README.md", text: include_str!("../../sdk/templates/c/README.md.tmpl") },
+    TemplateFile { path: ".gitignore", text: include_str!("../../sdk/templates/c/gitignore.tmpl") },
+    TemplateFile { path: "wit/plugin.wit", text: include_str!("../../wit/plugin.wit") },
+];
+
 /// The Rust SDK and the contract it builds against, vendored into every Rust
 /// project: `berth-sdk/src` resolves the WIT at `../wit`, as in berth's tree.
 const RUST_SDK: &[TemplateFile] = &[
@@ -82,8 +90,9 @@ pub fn create(name: &str, lang: &str, dir: &Path, sdk: Option<&Path>) -> Result<
         "python" => PYTHON,
         "js" | "javascript" => JS,
         "ts" | "typescript" => TS,
+        "c" => C,
         other => {
-            return Err(Error::Config(format!("unknown language {other:?}: use rust, python, js or ts")));
+            return Err(Error::Config(format!("unknown language {other:?}: use rust, python, js, ts or c")));
         }
     };
     if dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true) {

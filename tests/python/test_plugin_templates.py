@@ -1,6 +1,6 @@
-"""Plugins scaffolded by `berth new --lang python|js|ts`, built with componentize-py, jco
-(and tsc for TypeScript), served by a real berth and called through the official MCP Python
-SDK client."""
+"""Plugins scaffolded by `berth new --lang python|js|ts|c`, built with componentize-py, jco
+(and tsc for TypeScript), or clang and wit-bindgen for C, served by a real berth and called
+through the official MCP Python SDK client."""
 
 from __future__ import annotations
 
@@ -69,7 +69,8 @@ def install(project: Path, name: str, work: Path) -> Path:
     plugins = work / "plugins"
     plugins.mkdir()
     shutil.copy(project / f"{name}.wasm", plugins)
-    shutil.copy(project / f"{name}.toml", plugins)
+    if (project / f"{name}.toml").is_file():  # the C template needs no sidecar
+        shutil.copy(project / f"{name}.toml", plugins)
     return plugins
 
 
@@ -112,5 +113,19 @@ def test_ts_template_builds_and_serves(cache_dir: str) -> None:
         broken = subprocess.run(["npm", "run", "build"], cwd=project, capture_output=True, text=True)
         assert broken.returncode != 0
         assert "'\"finished\"' is not assignable" in broken.stdout + broken.stderr, broken.stdout + broken.stderr
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_c_template_builds_and_serves(cache_dir: str) -> None:
+    work = Path(tempfile.mkdtemp(prefix="berth-c-template-"))
+    try:
+        project = scaffold(work, "c-greeter", "c")
+        # `make c-toolchain` puts wit-bindgen in .build/tools; clang and wasi-libc are Debian's.
+        tools = Path(__file__).resolve().parents[2] / ".build" / "tools" / "bin"
+        env = {**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}"}
+        subprocess.run(["make"], cwd=project, check=True, env=env)
+        assert (project / "gen" / "task_tools_plugin.h").is_file(), "bindings generated from wit/"
+        serve_and_greet(install(project, "c-greeter", work), cache_dir, "c_greeter_greet")
     finally:
         shutil.rmtree(work, ignore_errors=True)
