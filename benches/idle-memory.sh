@@ -30,27 +30,22 @@ memory() {
   echo "$status$rollup"
 }
 
+# start SETTING PORT: a release berth on PORT, with mimalloc's setting SETTING ("as built" for none).
+start() {
+  local environment=()
+  [ "$1" != "as built" ] && environment=("$1")
+  env "${environment[@]}" "$BIN/berth" serve --plugins "$OUT/plugins" --cache-dir "$OUT/cache" \
+    --listen 127.0.0.1:"$2" --no-watch --log warn > "$OUT/serve-$2.log" 2>&1 &
+  pid=$!
+}
+
 port=18750
 for setting in "as built" "MIMALLOC_ARENA_EAGER_COMMIT=2"; do
   port=$((port + 1))
-  if [ "$setting" = "as built" ]; then
-    "$BIN/berth" serve --plugins "$OUT/plugins" --cache-dir "$OUT/cache" --listen 127.0.0.1:$port --no-watch \
-      --log warn > "$OUT/serve-$port.log" 2>&1 &
-  else
-    env "$setting" "$BIN/berth" serve --plugins "$OUT/plugins" --cache-dir "$OUT/cache" --listen 127.0.0.1:$port \
-      --no-watch --log warn > "$OUT/serve-$port.log" 2>&1 &
-  fi
-  pid=$!
   # The first start compiles the plugins into the cache; measure a start that loads them from it.
+  start "$setting" $port
   sleep 5 && kill "$pid" && wait "$pid" 2> /dev/null || true
-  if [ "$setting" = "as built" ]; then
-    "$BIN/berth" serve --plugins "$OUT/plugins" --cache-dir "$OUT/cache" --listen 127.0.0.1:$port --no-watch \
-      --log warn > "$OUT/serve-$port.log" 2>&1 &
-  else
-    env "$setting" "$BIN/berth" serve --plugins "$OUT/plugins" --cache-dir "$OUT/cache" --listen 127.0.0.1:$port \
-      --no-watch --log warn > "$OUT/serve-$port.log" 2>&1 &
-  fi
-  pid=$!
+  start "$setting" $port
   sleep 3
   echo "$setting, idle:       $(memory $pid)" | tee -a "$OUT/results.txt"
   "$BIN/berth-load" --url "http://127.0.0.1:$port" --connections 64 --duration 5 > "$OUT/load-$port.txt" 2>&1
