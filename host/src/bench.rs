@@ -212,9 +212,13 @@ async fn one_call(exchange: &Exchange, bytes: &[u8]) -> std::result::Result<(), 
     let id = request.id.clone();
     let result = exchange.call(request).await.map_err(|e| e.message)?;
     let is_error = result.get("isError").and_then(Value::as_bool).unwrap_or(false);
-    let reply = jsonrpc::success(&id, result).to_string();
+    // Serialized as the HTTP transport serializes an answer.
+    let reply = jsonrpc::success_bytes(&id, &result);
     if is_error {
-        return Err(format!("isError result: {}", reply.chars().take(200).collect::<String>()));
+        return Err(format!(
+            "isError result: {}",
+            String::from_utf8_lossy(&reply).chars().take(200).collect::<String>()
+        ));
     }
     Ok(())
 }

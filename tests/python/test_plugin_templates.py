@@ -74,14 +74,17 @@ def install(project: Path, name: str, work: Path) -> Path:
     return plugins
 
 
+def path_with(directory: Path) -> dict[str, str]:
+    """The environment with `directory` first on PATH."""
+    return {**os.environ, "PATH": f"{directory}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 def test_python_template_builds_and_serves(cache_dir: str) -> None:
     work = Path(tempfile.mkdtemp(prefix="berth-py-template-"))
     try:
         project = scaffold(work, "py-greeter", "python")
         # componentize-py is installed in the same venv as this test.
-        venv_bin = Path(sys.executable).parent
-        env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
-        subprocess.run([str(project / "build.sh")], check=True, env=env)
+        subprocess.run([str(project / "build.sh")], check=True, env=path_with(Path(sys.executable).parent))
         serve_and_greet(install(project, "py-greeter", work), cache_dir, "py_greeter_greet")
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -123,8 +126,7 @@ def test_c_template_builds_and_serves(cache_dir: str) -> None:
         project = scaffold(work, "c-greeter", "c")
         # `make c-toolchain` puts wit-bindgen in .build/tools; clang and wasi-libc are Debian's.
         tools = Path(__file__).resolve().parents[2] / ".build" / "tools" / "bin"
-        env = {**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}"}
-        subprocess.run(["make"], cwd=project, check=True, env=env)
+        subprocess.run(["make"], cwd=project, check=True, env=path_with(tools))
         assert (project / "gen" / "task_tools_plugin.h").is_file(), "bindings generated from wit/"
         serve_and_greet(install(project, "c-greeter", work), cache_dir, "c_greeter_greet")
     finally:

@@ -107,14 +107,6 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// The JSON-RPC reply message.
-    pub fn message(&self) -> Value {
-        match &self.outcome {
-            Ok(result) => jsonrpc::success(&self.id, result.clone()),
-            Err(error) => jsonrpc::failure(&self.id, error),
-        }
-    }
-
     /// The JSON-RPC reply as JSON bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         match &self.outcome {
