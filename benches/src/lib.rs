@@ -24,7 +24,7 @@ pub fn plugins_dir() -> PathBuf {
 /// An exchange over the bundled plugins, built like `berth serve` builds it.
 pub async fn bundled_exchange() -> Arc<Exchange> {
     let mut config = Config::default();
-    config.plugins = plugins_dir();
+    config.plugins.dir = plugins_dir();
     exchange_for(&config).await
 }
 
@@ -41,7 +41,7 @@ pub async fn plugin_exchange(plugin: &str, sidecar: &str) -> (Arc<Exchange>, tem
         std::fs::write(dir.path().join(format!("{plugin}.toml")), sidecar).expect("sidecar");
     }
     let mut config = Config::default();
-    config.plugins = dir.path().to_owned();
+    config.plugins.dir = dir.path().to_owned();
     (exchange_for(&config).await, dir)
 }
 

@@ -1,5 +1,7 @@
 //! Command-line arguments and what each subcommand does.
 
+mod oci;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -93,6 +95,57 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pull a plugin from an OCI registry into the plugins folder.
+    ///
+    /// REF is oci://HOST[:PORT]/REPO:TAG or oci://HOST[:PORT]/REPO@sha256:DIGEST. The
+    /// component is written whole (a running berth hot-loads it) as NAME.wasm, and cached
+    /// by digest. With trusted keys (--trusted-key, or plugins.trusted_keys in the config
+    /// file) the artifact must carry a cosign signature one of them verifies. Credentials:
+    /// BERTH_REGISTRY_USER and BERTH_REGISTRY_PASSWORD, else the Docker config file.
+    Pull {
+        /// The artifact: oci://HOST[:PORT]/REPO:TAG or …@sha256:DIGEST.
+        #[arg(value_name = "REF")]
+        reference: String,
+        /// Folder to install into [default: plugins, or the config file's].
+        #[arg(long, value_name = "DIR")]
+        plugins: Option<PathBuf>,
+        /// File name in the folder, without .wasm [default: the repository's last part].
+        #[arg(long)]
+        name: Option<String>,
+        /// Talk to the registry over plain HTTP (a local registry without TLS).
+        #[arg(long)]
+        plain_http: bool,
+        /// A cosign public key (PEM) the signature must verify with; repeatable.
+        #[arg(long = "trusted-key", value_name = "FILE")]
+        trusted_keys: Vec<PathBuf>,
+        /// Accept an artifact without a signature although trusted keys are set.
+        #[arg(long)]
+        allow_unsigned: bool,
+        /// TOML config file (for plugins.dir, trusted_keys and cache_dir).
+        #[arg(long, value_name = "FILE", env = "BERTH_CONFIG")]
+        config: Option<PathBuf>,
+        /// Folder for the artifact cache [default: $XDG_CACHE_HOME/berth or ~/.cache/berth].
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Push a plugin component to an OCI registry as a Wasm artifact.
+    ///
+    /// The artifact uses the CNCF Wasm OCI layout (config application/vnd.wasm.config.v0+json,
+    /// one application/wasm layer), which wkg and ORAS read too. Prints the digest to pin.
+    Push {
+        /// The component (.wasm) to push.
+        file: PathBuf,
+        /// Where: oci://HOST[:PORT]/REPO:TAG.
+        #[arg(value_name = "REF")]
+        reference: String,
+        /// Talk to the registry over plain HTTP (a local registry without TLS).
+        #[arg(long)]
+        plain_http: bool,
+        /// Sign the pushed digest with this private key (cosign's encrypted key, with its
+        /// password in COSIGN_PASSWORD, or an unencrypted PKCS#8/SEC1 P-256 PEM key).
+        #[arg(long, value_name = "KEY")]
+        sign: Option<PathBuf>,
+    },
     /// Load the plugins and print what each one offers.
     List {
         #[command(flatten)]
@@ -135,7 +188,7 @@ impl Common {
             None => Config::default(),
         };
         if let Some(plugins) = &self.plugins {
-            config.plugins = plugins.clone();
+            config.plugins.dir = plugins.clone();
         }
         if let Some(dir) = &self.cache_dir {
             config.cache_dir = Some(dir.clone());
@@ -174,6 +227,10 @@ pub async fn run(args: Args) -> Result<()> {
             server::check_exposure(config.listen, &config.auth)?;
             // Bind first: a busy port should fail before plugins are compiled.
             let listener = server::bind(config.listen).await?;
+            oci::sync_sources(&config, true).await?;
+            if !common.no_watch {
+                oci::resync_on_hangup(common.config.clone(), config.clone());
+            }
             let exchange = server::build(&config, !common.no_cache, !common.no_watch).await?;
             let snapshot = exchange.registry().snapshot();
             for plugin in snapshot.plugins() {
@@ -187,6 +244,10 @@ pub async fn run(args: Args) -> Result<()> {
         }
         Command::Stdio { common } => {
             let config = common.config()?;
+            oci::sync_sources(&config, false).await?;
+            if !common.no_watch {
+                oci::resync_on_hangup(common.config.clone(), config.clone());
+            }
             let exchange = server::build(&config, !common.no_cache, !common.no_watch).await?;
             server::serve_stdio(exchange, &config).await
         }
@@ -218,6 +279,7 @@ pub async fn run(args: Args) -> Result<()> {
             if calls == 0 {
                 return Err(berth::Error::Config("--calls must be at least 1".into()));
             }
+            oci::sync_sources(&config, false).await?;
             let exchange = server::build(&config, !common.no_cache, false).await?;
             let plan = berth::bench::BenchPlan { tool, arguments, calls, warmup, concurrency };
             let report = berth::bench::run(exchange, &plan).await?;
@@ -228,8 +290,26 @@ pub async fn run(args: Args) -> Result<()> {
             }
             Ok(())
         }
+        Command::Pull { reference, plugins, name, plain_http, trusted_keys, allow_unsigned, config, cache_dir } => {
+            let mut loaded = match &config {
+                Some(path) => Config::from_file(path)?,
+                None => Config::default(),
+            };
+            if let Some(dir) = plugins {
+                loaded.plugins.dir = dir;
+            }
+            if let Some(dir) = cache_dir {
+                loaded.cache_dir = Some(dir);
+            }
+            let args = oci::PullArgs { reference, name, plain_http, trusted_keys, allow_unsigned };
+            oci::pull(&loaded, args).await
+        }
+        Command::Push { file, reference, plain_http, sign } => {
+            oci::push(&file, &reference, plain_http, sign.as_deref()).await
+        }
         Command::List { common, json } => {
             let config = common.config()?;
+            oci::sync_sources(&config, false).await?;
             let exchange = server::build(&config, !common.no_cache, false).await?;
             print_list(&exchange.registry().snapshot(), json);
             Ok(())

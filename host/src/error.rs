@@ -23,6 +23,9 @@ pub enum Error {
     /// Two plugins offer the same tool, resource or prompt.
     #[error("{kind} {name:?} is offered by both {} and {}; remove one of them", first.display(), second.display())]
     Collision { kind: &'static str, name: String, first: PathBuf, second: PathBuf },
+    /// A plugin artifact could not be pulled, pushed, verified or installed.
+    #[error("{reference}: {message}")]
+    Artifact { reference: String, message: String },
     /// The wasm engine could not be set up.
     #[error("wasm engine: {0}")]
     Engine(String),

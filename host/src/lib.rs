@@ -20,10 +20,13 @@
 //! - `protocol` — JSON-RPC, eras, headers, notices, sealed state (no I/O).
 //!
 //! `server` assembles them from a `Config`; `metrics` renders counters the
-//! layers keep; `bench` measures dispatch in process.
+//! layers keep; `bench` measures dispatch in process. Beside the request path,
+//! `distribution` moves plugins to and from OCI registries (`berth pull`/`push`,
+//! declarative sources) and `tls` sets up the HTTPS clients' crypto.
 
 pub mod bench;
 pub mod config;
+pub mod distribution;
 pub mod error;
 pub mod exchange;
 pub mod metrics;
@@ -38,6 +41,7 @@ pub mod server;
 pub(crate) mod session;
 mod sync;
 pub(crate) mod tasks;
+pub mod tls;
 pub(crate) mod transport;
 
 pub use config::Config;

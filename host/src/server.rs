@@ -35,7 +35,7 @@ use crate::transport::ws::WsState;
 #[cfg(test)]
 mod http_tests;
 
-/// Builds the runtime, loads every plugin in `config.plugins` and returns
+/// Builds the runtime, loads every plugin in `config.plugins.dir` and returns
 /// the exchange over them; with `watch`, later changes to the folder are
 /// hot-reloaded. `use_cache` turns the compiled-artifact cache on.
 pub async fn build(config: &Config, use_cache: bool, watch: bool) -> Result<Arc<Exchange>> {

@@ -13,9 +13,11 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 
 mod auth;
+mod plugins;
 mod quota;
 
 pub use auth::{AuthConfig, OAuthConfig};
+pub use plugins::{PluginsConfig, SourceConfig, plugins_file_stem};
 pub use quota::QuotaConfig;
 
 /// The whole configuration of a berth server.
@@ -25,8 +27,8 @@ pub use quota::QuotaConfig;
 pub struct Config {
     /// Address `berth serve` listens on.
     pub listen: SocketAddr,
-    /// Folder of `*.wasm` plugins.
-    pub plugins: PathBuf,
+    /// The plugins folder, and plugins pulled into it from OCI registries.
+    pub plugins: PluginsConfig,
     /// Folder for compiled plugin artifacts; `None` means the user cache dir.
     pub cache_dir: Option<PathBuf>,
     /// HTTP transport settings.
@@ -217,7 +219,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            plugins: PathBuf::from("plugins"),
+            plugins: PluginsConfig::default(),
             cache_dir: None,
             http: HttpConfig::default(),
             limits: LimitsConfig::default(),
@@ -337,6 +339,7 @@ impl Config {
             return Err(Error::Config("auth.oauth needs jwks_file or jwks_url (where the signing keys are)".into()));
         }
         self.quota.validate()?;
+        self.plugins.validate()?;
         if self.pool.instances == 0 {
             return Err(Error::Config("pool.instances must be at least 1".into()));
         }

@@ -10,14 +10,14 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::runtime::{Plugin, Runtime};
 
-/// Loads every `*.wasm` directly inside `config.plugins`, in file-name order.
+/// Loads every `*.wasm` directly inside `config.plugins.dir`, in file-name order.
 ///
 /// The first plugin that fails to load stops the whole load with an error
 /// naming its file: a server that silently serves half its plugins is worse
 /// than one that does not start.
 pub async fn load_dir(runtime: &Runtime, config: &Config) -> Result<Vec<Arc<Plugin>>> {
     let mut plugins = Vec::new();
-    for path in wasm_files(&config.plugins)? {
+    for path in wasm_files(&config.plugins.dir)? {
         plugins.push(load_one(runtime, config, &path).await?);
     }
     Ok(plugins)

@@ -22,7 +22,7 @@ use crate::notices::NoticeBus;
 use crate::protocol::notice::{ListKind, Notice};
 use crate::runtime::{Announcement, Plugin, Runtime};
 
-/// Loads every plugin in `config.plugins` (see [`load_dir`]), then starts the
+/// Loads every plugin in `config.plugins.dir` (see [`load_dir`]), then starts the
 /// writer that keeps the registry in line with the folder (when `watch`) and
 /// with what plugins announce.
 pub async fn start(
@@ -34,8 +34,8 @@ pub async fn start(
 ) -> Result<Arc<Registry>> {
     // Watch before reading the folder, so a change made while loading is not missed.
     let (folder_changes, folder) = mpsc::channel(1);
-    let watching = if watch { Some(watch::start(&config.plugins, folder_changes)?) } else { None };
-    let known = stamps(&config.plugins);
+    let watching = if watch { Some(watch::start(&config.plugins.dir, folder_changes)?) } else { None };
+    let known = stamps(&config.plugins.dir);
     let plugins = load_dir(&runtime, config).await?;
     let registry = Arc::new(Registry::new(Snapshot::build(plugins)?));
     let writer = Writer { registry: registry.clone(), runtime, config: config.clone(), notices, known };
@@ -98,7 +98,7 @@ impl Writer {
     /// Brings the registry in line with the folder.
     async fn reload_folder(&mut self) {
         let current = self.registry.snapshot();
-        let now = stamps(&self.config.plugins);
+        let now = stamps(&self.config.plugins.dir);
         let mut paths: Vec<&PathBuf> = now.keys().collect();
         paths.sort();
         let mut plugins: Vec<Arc<Plugin>> = Vec::new();

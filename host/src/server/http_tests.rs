@@ -18,7 +18,7 @@ use crate::protocol::era::MODERN_VERSION;
 /// The app over no plugins, with `adjust` applied to the default config.
 async fn app(adjust: impl FnOnce(&mut Config)) -> (axum::Router, tempfile::TempDir) {
     let plugins = tempfile::tempdir().expect("plugins dir");
-    let mut config = Config { plugins: plugins.path().to_owned(), ..Config::default() };
+    let mut config = Config { plugins: crate::config::PluginsConfig::in_dir(plugins.path()), ..Config::default() };
     config.pool.instances = 4;
     adjust(&mut config);
     let exchange = super::build(&config, false, false).await.expect("an empty server builds");

@@ -290,6 +290,7 @@ async fn load_keys(config: &OAuthConfig) -> Result<Vec<SigningKey>> {
         std::fs::read_to_string(path)
             .map_err(|source| Error::Io { what: format!("cannot read JWKS {}", path.display()), source })?
     } else if let Some(url) = &config.jwks_url {
+        crate::tls::install_crypto_provider();
         let fetch = async {
             let response = reqwest::Client::new().get(url).timeout(Duration::from_secs(10)).send().await?;
             response.error_for_status()?.text().await

@@ -154,18 +154,25 @@ impl Server {
 
     /// An HTTP client for this server.
     pub fn client(&self) -> reqwest::Client {
-        reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client")
+        http_client()
     }
 
     /// An HTTP client whose connections come from loopback address `127.0.0.<n>`:
     /// another source, as far as the server can tell.
     pub fn client_from(&self, n: u8) -> reqwest::Client {
+        berth::tls::install_crypto_provider();
         reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .local_address(std::net::IpAddr::from([127, 0, 0, n]))
             .build()
             .expect("client")
     }
+}
+
+/// An HTTP client with a 30 s timeout (reqwest needs berth's TLS provider installed first).
+pub fn http_client() -> reqwest::Client {
+    berth::tls::install_crypto_provider();
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client")
 }
 
 /// The `_meta` envelope of a 2026-07-28 request.

@@ -12,6 +12,7 @@ mod http_legacy;
 mod http_modern;
 mod logs;
 mod mcp_features;
+mod oci;
 mod overload;
 mod quotas;
 mod registry;

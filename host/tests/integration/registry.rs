@@ -19,7 +19,7 @@ fn keep_calling(
 ) -> tokio::task::JoinHandle<u32> {
     let url = server.url.clone();
     tokio::spawn(async move {
-        let client = reqwest::Client::new();
+        let client = http_client();
         let started = Instant::now();
         let mut answered = 0;
         while !stop.load(Ordering::Relaxed) && started.elapsed() < limit {
@@ -97,7 +97,7 @@ async fn a_request_is_checked_and_run_against_one_catalog() {
             let url = server.url.clone();
             let stop = stop.clone();
             tokio::spawn(async move {
-                let client = reqwest::Client::new();
+                let client = http_client();
                 let (mut mismatch, mut unknown, mut ran) = (0u32, 0u32, 0u32);
                 let started = Instant::now();
                 while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(30) {

@@ -175,7 +175,7 @@ async fn hot_reload_swaps_plugins_without_failing_a_call() {
         let stop = stop.clone();
         let url = server.url.clone();
         tokio::spawn(async move {
-            let client = reqwest::Client::new();
+            let client = http_client();
             let (mut ok, mut failed) = (0u32, 0u32);
             while !stop.load(std::sync::atomic::Ordering::Relaxed) && ok + failed < 100_000 {
                 let body = modern_body(1, "tools/call", json!({ "name": "echo", "arguments": { "text": "x" } }));
