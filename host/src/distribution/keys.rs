@@ -132,19 +132,9 @@ mod tests {
 
     const DIGEST: &str = "sha256:93635f39cb31de5c6988cdf1f10435c41b3fb85570c930d51d41bbadc1a90046";
 
-    /// A key `cosign generate-key-pair` wrote with an empty password, published as a test
-    /// fixture in conforma/cli (Apache-2.0): proves berth opens cosign's own key format.
-    const COSIGN_KEY_EMPTY_PASSWORD: &str = "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----
-eyJrZGYiOnsibmFtZSI6InNjcnlwdCIsInBhcmFtcyI6eyJOIjo2NTUzNiwiciI6
-OCwicCI6MX0sInNhbHQiOiJLYU9OQzduQVJLOVgxM1FoaWFucjAwTTBGYys2Sitr
-dnAxN1FuanpiVk9nPSJ9LCJjaXBoZXIiOnsibmFtZSI6Im5hY2wvc2VjcmV0Ym94
-Iiwibm9uY2UiOiJVOHZqWWtqMlZOUFZGdlZFZWZ3bXZ5VGloUERrelBoaCJ9LCJj
-aXBoZXJ0ZXh0IjoidWNWMnQ4TTZVNFJvb29FOXc0d3dkc3E1RDYrS2RKY245dERT
-KzFwRDRGN040SVJOWEgzSTBua3h1a3NackFOUHR1emIvTkVYQ201dUp3Zjh3Qzl1
-VlprbXdwNU5jRUZ6b3ZNS3JCZmNvdXdjaEkrMzkrQ0NhbVZPbzBucmRnZjhvcmpK
-dXdrWDBYL1phY0RUTERGaUxyc1laMWVMMmlqMGU1MVRpZmVQNTl4WXNPK1FnM1Jv
-OURRVjNQMk9ndDFDaVFHeGg1VXhUZytGc3c9PSJ9
------END ENCRYPTED SIGSTORE PRIVATE KEY-----";
+    /// A key `cosign generate-key-pair` wrote with an empty password (tests/fixtures/README.md
+    /// says where it comes from): proves berth opens cosign's own key format.
+    const COSIGN_KEY_EMPTY_PASSWORD: &str = include_str!("../../tests/fixtures/cosign-empty-password.key");
 
     #[test]
     fn opens_a_key_cosign_wrote_and_refuses_a_wrong_password() {

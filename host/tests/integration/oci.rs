@@ -290,9 +290,8 @@ async fn trusted_keys_refuse_unsigned_tampered_and_foreign_artifacts() {
 async fn a_key_cosign_generated_signs_through_berth() {
     let registry = LocalRegistry::start();
     let dir = tempfile::tempdir().expect("dir");
-    // Written by `cosign generate-key-pair` with an empty password (conforma/cli's test key).
-    let cosign_key = dir.path().join("cosign.key");
-    std::fs::write(&cosign_key, COSIGN_KEY).expect("key");
+    // Written by `cosign generate-key-pair` with an empty password (see tests/fixtures/README.md).
+    let cosign_key = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cosign-empty-password.key");
     let public = berth::distribution::SigningKey::from_file(&cosign_key, Some(""))
         .expect("opens")
         .verifying_key()
@@ -329,19 +328,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
-
-const COSIGN_KEY: &str = "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----
-eyJrZGYiOnsibmFtZSI6InNjcnlwdCIsInBhcmFtcyI6eyJOIjo2NTUzNiwiciI6
-OCwicCI6MX0sInNhbHQiOiJLYU9OQzduQVJLOVgxM1FoaWFucjAwTTBGYys2Sitr
-dnAxN1FuanpiVk9nPSJ9LCJjaXBoZXIiOnsibmFtZSI6Im5hY2wvc2VjcmV0Ym94
-Iiwibm9uY2UiOiJVOHZqWWtqMlZOUFZGdlZFZWZ3bXZ5VGloUERrelBoaCJ9LCJj
-aXBoZXJ0ZXh0IjoidWNWMnQ4TTZVNFJvb29FOXc0d3dkc3E1RDYrS2RKY245dERT
-KzFwRDRGN040SVJOWEgzSTBua3h1a3NackFOUHR1emIvTkVYQ201dUp3Zjh3Qzl1
-VlprbXdwNU5jRUZ6b3ZNS3JCZmNvdXdjaEkrMzkrQ0NhbVZPbzBucmRnZjhvcmpK
-dXdrWDBYL1phY0RUTERGaUxyc1laMWVMMmlqMGU1MVRpZmVQNTl4WXNPK1FnM1Jv
-OURRVjNQMk9ndDFDaVFHeGg1VXhUZytGc3c9PSJ9
------END ENCRYPTED SIGSTORE PRIVATE KEY-----
-";
 
 #[tokio::test]
 async fn sighup_resolves_the_sources_again_and_the_server_reloads() {
