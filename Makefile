@@ -17,7 +17,7 @@ PYTHON       ?= python3
 ARGS         ?=
 BERTH_HOME   ?= $(HOME)/.local/share/berth
 
-.PHONY: run install c-toolchain registry-tools plugins fixtures wasm-target test test-rust test-python test-conformance test-fuzz test-load scenarios compare fuzz fuzz-tools lint venv bench clean
+.PHONY: run install c-toolchain test-services plugins fixtures wasm-target test test-rust test-python test-conformance test-fuzz test-load scenarios compare fuzz fuzz-tools lint venv bench clean
 
 ## run: build the bundled plugins and run `berth serve` with them (pass more flags with ARGS="...")
 run: plugins
@@ -57,12 +57,12 @@ c-toolchain: .build/tools/bin/wit-bindgen
 	  echo "installing $$missing"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
-## registry-tools: what the OCI tests need: a registry (docker-registry) and openssl (Debian packages, installed when missing)
-REGISTRY_PACKAGES := docker-registry openssl
-registry-tools:
-	@missing=$$(for p in $(REGISTRY_PACKAGES); do dpkg -s $$p > /dev/null 2>&1 || echo $$p; done); \
+## test-services: servers and tools the tests start: an OCI registry (docker-registry), openssl, redis-server (Debian packages, installed when missing)
+SERVICE_PACKAGES := docker-registry openssl redis-server
+test-services:
+	@missing=$$(for p in $(SERVICE_PACKAGES); do dpkg -s $$p > /dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-	  command -v apt-get > /dev/null || { echo "install a distribution registry (docker-registry) and openssl for the OCI tests: missing $$missing"; exit 1; }; \
+	  command -v apt-get > /dev/null || { echo "install what the tests start (a distribution registry, openssl, redis-server): missing $$missing"; exit 1; }; \
 	  echo "installing $$missing"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
@@ -88,10 +88,10 @@ lint:
 ## test: everything: lint, Rust tests, Python SDK client tests, official conformance suites, fuzz smoke
 test: fixtures venv lint test-fuzz test-rust test-python test-load test-conformance
 
-test-rust: fixtures registry-tools
+test-rust: fixtures test-services
 	cargo test --workspace
 
-test-python: fixtures venv c-toolchain registry-tools
+test-python: fixtures venv c-toolchain test-services
 	cargo build -p berth
 	BERTH_BIN=$(CARGO_TARGET_DIR)/debug/berth $(VENV)/bin/python -m pytest tests/python -q
 

@@ -179,6 +179,13 @@ struct Common {
     /// size is logged, since arguments may carry secrets).
     #[arg(long)]
     log_arguments: bool,
+    /// Run as one replica of a fleet sharing state in Redis: redis://HOST:PORT[/DB]
+    /// (cluster.redis_url). Needs the shared secret in BERTH_CLUSTER_SECRET or cluster.secret.
+    #[arg(long, value_name = "URL", env = "BERTH_REDIS_URL")]
+    redis: Option<String>,
+    /// This replica's name in logs and /readyz [default: host name and port].
+    #[arg(long, value_name = "NAME")]
+    replica_id: Option<String>,
 }
 
 impl Common {
@@ -194,6 +201,18 @@ impl Common {
             config.cache_dir = Some(dir.clone());
         }
         config.log.arguments |= self.log_arguments;
+        if let Some(url) = &self.redis {
+            config.cluster.redis_url = Some(url.clone());
+        }
+        if let Some(id) = &self.replica_id {
+            config.cluster.replica_id = Some(id.clone());
+        }
+        if let Ok(secret) = std::env::var("BERTH_CLUSTER_SECRET")
+            && !secret.is_empty()
+        {
+            config.cluster.secret = Some(secret);
+        }
+        config.validate()?;
         Ok(config)
     }
 }
@@ -227,6 +246,11 @@ pub async fn run(args: Args) -> Result<()> {
             server::check_exposure(config.listen, &config.auth)?;
             // Bind first: a busy port should fail before plugins are compiled.
             let listener = server::bind(config.listen).await?;
+            if config.cluster.replica_id.is_none()
+                && let Ok(bound) = listener.local_addr()
+            {
+                config.cluster.replica_id = Some(berth::cluster::default_replica_id(Some(bound.port())));
+            }
             oci::sync_sources(&config, true).await?;
             if !common.no_watch {
                 oci::resync_on_hangup(common.config.clone(), config.clone());

@@ -13,7 +13,8 @@
 //!   and tool calls running as tasks: the state a request may outlive;
 //! - `registry` — the snapshot of what is served, and its single writer
 //!   (folder changes and plugin announcements);
-//! - `notices` — the bus that carries list changes and resource updates to streams;
+//! - `notices` — the bus that carries list changes and resource updates to streams
+//!   (clustered, to and from the other replicas through `cluster`, the Redis link);
 //! - `quota` — what each client (source) holds and may hold: the counts
 //!   admission, sessions and tasks check;
 //! - `runtime` — engine, sandbox, instance pool, plugin exports, host capabilities;
@@ -25,6 +26,7 @@
 //! declarative sources) and `tls` sets up the HTTPS clients' crypto.
 
 pub mod bench;
+pub mod cluster;
 pub mod config;
 pub mod distribution;
 pub mod error;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::Cluster;
 use crate::config::{AuthConfig, Config};
 use crate::error::{Error, Result};
 use crate::exchange::Exchange;
@@ -40,12 +41,25 @@ mod http_tests;
 /// hot-reloaded. `use_cache` turns the compiled-artifact cache on.
 pub async fn build(config: &Config, use_cache: bool, watch: bool) -> Result<Arc<Exchange>> {
     let (announcer, announced) = announcements();
-    let runtime = Runtime::new(config, use_cache.then(|| config.cache_dir()), announcer)?;
-    let notices = NoticeBus::default();
+    let cluster = if config.cluster.enabled() {
+        let cluster = Cluster::start(&config.cluster, crate::cluster::default_replica_id(None))?;
+        tracing::info!(replica = cluster.replica(), "clustered: notices and plugin key-value data in Redis");
+        Some(cluster)
+    } else {
+        None
+    };
+    let mut runtime = Runtime::new(config, use_cache.then(|| config.cache_dir()), announcer)?;
+    if let Some(cluster) = &cluster {
+        runtime = runtime.with_shared_kv(cluster.clone());
+    }
+    let notices = match cluster {
+        Some(cluster) => NoticeBus::clustered(cluster),
+        None => NoticeBus::default(),
+    };
     let registry = reconcile::start(runtime, announced, config, notices.clone(), watch).await?;
     let quotas = Arc::new(Quotas::new(&config.quota, Duration::from_secs(config.http.retry_after_secs)));
     let tasks = Arc::new(TaskStore::new(task_limits(config), notices.clone(), quotas.clone()));
-    let router = Router::new(config.protocol.page_size, config.protocol.state_key()?, tasks)
+    let router = Router::new(config.protocol.page_size, config.sealing_key()?, tasks)
         .with_argument_logging(config.log.arguments);
     let sessions = SessionStore::new(SessionLimits {
         max: config.http.max_sessions,

@@ -13,10 +13,12 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 
 mod auth;
+mod cluster;
 mod plugins;
 mod quota;
 
 pub use auth::{AuthConfig, OAuthConfig};
+pub use cluster::ClusterConfig;
 pub use plugins::{PluginsConfig, SourceConfig, plugins_file_stem};
 pub use quota::QuotaConfig;
 
@@ -49,6 +51,8 @@ pub struct Config {
     pub tasks: TasksConfig,
     /// What one client may hold at once (sessions, connections, streams, requests, tasks).
     pub quota: QuotaConfig,
+    /// Running as one of several replicas sharing state in Redis.
+    pub cluster: ClusterConfig,
 }
 
 /// Tasks: tool calls that run in the background while the client polls.
@@ -230,6 +234,7 @@ impl Default for Config {
             log: LogConfig::default(),
             tasks: TasksConfig::default(),
             quota: QuotaConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -340,10 +345,20 @@ impl Config {
         }
         self.quota.validate()?;
         self.plugins.validate()?;
+        self.cluster.validate(self.protocol.state_key.is_some())?;
         if self.pool.instances == 0 {
             return Err(Error::Config("pool.instances must be at least 1".into()));
         }
         Ok(())
+    }
+
+    /// The key that seals `requestState`: derived from the cluster secret when clustered,
+    /// else `protocol.state_key`, else none (a random key per process).
+    pub fn sealing_key(&self) -> Result<Option<[u8; 32]>> {
+        match self.cluster.sealing_key() {
+            Some(key) => Ok(Some(key)),
+            None => self.protocol.state_key(),
+        }
     }
 
     /// Where compiled artifacts live: the configured folder, else

@@ -147,6 +147,11 @@ impl Exchange {
         Self { registry, router: Arc::new(router), sessions, notices, quotas }
     }
 
+    /// The link to the other replicas, when clustered.
+    pub fn cluster(&self) -> Option<&Arc<crate::cluster::Cluster>> {
+        self.notices.cluster()
+    }
+
     /// What each source holds, and its limits.
     pub fn quotas(&self) -> &Arc<Quotas> {
         &self.quotas

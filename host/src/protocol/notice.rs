@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use super::jsonrpc::{RpcError, notification};
 
 /// Which list a `list_changed` notice is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ListKind {
     Tools,
     Resources,
@@ -21,8 +21,9 @@ impl ListKind {
     pub const ALL: [ListKind; 3] = [ListKind::Tools, ListKind::Resources, ListKind::Prompts];
 }
 
-/// Something every interested client should hear about.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Something every interested client should hear about (serializable: replicas relay
+/// notices to each other).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Notice {
     /// A list of tools, resources or prompts changed.
     ListChanged(ListKind),

@@ -50,6 +50,13 @@ impl Runtime {
             long_calls: Arc::new(tokio::sync::Semaphore::new(long_call_slots())),
         })
     }
+
+    /// Keeps plugins' key-value data in the fleet's Redis instead of this process.
+    /// Call before loading plugins: each instance takes the store it is made with.
+    pub fn with_shared_kv(mut self, cluster: Arc<crate::cluster::Cluster>) -> Self {
+        self.shared.kv = KvStore::clustered(cluster);
+        self
+    }
 }
 
 /// Half the available cores, at least one.

@@ -5,6 +5,7 @@
 mod arguments;
 mod auth;
 mod cli;
+mod cluster;
 mod common;
 mod hostile;
 mod http_errors;

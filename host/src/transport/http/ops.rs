@@ -54,11 +54,19 @@ pub(super) async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
 /// Ready: what is loaded and how many sessions are live.
 pub(super) async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
     let snapshot = state.exchange.registry().snapshot();
-    let body = json!({
+    let mut body = json!({
         "status": "ready",
         "plugins": snapshot.plugins().len(),
         "tools": snapshot.tools_json.len(),
         "sessions": state.exchange.sessions().len(),
     });
+    // Still 200 while Redis is down: every replica shares it, so taking this one out of
+    // the balancer would help no client, and stateless calls still work here.
+    if let Some(cluster) = state.exchange.cluster() {
+        body["cluster"] = json!({
+            "replica": cluster.replica(),
+            "redis": if cluster.redis_up() { "up" } else { "down" },
+        });
+    }
     json_response(StatusCode::OK, &body)
 }

@@ -1,0 +1,110 @@
+//! The `[cluster]` settings: running as one of several replicas that share state in Redis.
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Shortest cluster secret accepted: it is the only thing between a client and forged
+/// `requestState` on every replica.
+const MIN_SECRET_CHARS: usize = 16;
+
+/// Replica settings; without `redis_url` berth is a single process with state in memory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct ClusterConfig {
+    /// `redis://HOST:PORT[/DB]` (or `rediss://` for TLS); `BERTH_REDIS_URL` and `--redis` override it.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel berth uses, so fleets can share one Redis.
+    pub key_prefix: String,
+    /// The secret every replica shares (`BERTH_CLUSTER_SECRET`): the `requestState` sealing
+    /// key is derived from it, so a multi-round result continues on any replica.
+    pub secret: Option<String>,
+    /// This replica's name in logs and `/readyz` [default: host name and port]; `--replica-id`.
+    pub replica_id: Option<String>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self { redis_url: None, key_prefix: "berth:".to_owned(), secret: None, replica_id: None }
+    }
+}
+
+impl ClusterConfig {
+    /// Whether berth runs as a replica (a Redis URL is set).
+    pub fn enabled(&self) -> bool {
+        self.redis_url.as_deref().is_some_and(|u| !u.is_empty())
+    }
+
+    /// Refuses a clustered start without a usable shared secret.
+    pub fn validate(&self, state_key_set: bool) -> Result<()> {
+        if !self.enabled() {
+            return Ok(());
+        }
+        let url = self.redis_url.as_deref().unwrap_or_default();
+        if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
+            return Err(Error::Config(format!("cluster.redis_url {url:?} must start with redis:// or rediss://")));
+        }
+        match &self.secret {
+            None => Err(Error::Config(
+                "clustered (cluster.redis_url is set) but no shared secret: set cluster.secret or BERTH_CLUSTER_SECRET \
+                 to the same value on every replica"
+                    .into(),
+            )),
+            Some(secret) if secret.chars().count() < MIN_SECRET_CHARS => Err(Error::Config(format!(
+                "cluster.secret must be at least {MIN_SECRET_CHARS} characters"
+            ))),
+            Some(_) if state_key_set => Err(Error::Config(
+                "set cluster.secret or protocol.state_key, not both: clustered, the request-state key comes from the secret"
+                    .into(),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The `requestState` sealing key derived from the shared secret, when clustered.
+    pub fn sealing_key(&self) -> Option<[u8; 32]> {
+        let secret = self.secret.as_deref().filter(|_| self.enabled())?;
+        let mut hash = Sha256::new();
+        // A label, so the same secret used elsewhere never yields this key.
+        hash.update(b"berth requestState sealing key v1\0");
+        hash.update(secret.as_bytes());
+        Some(hash.finalize().into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clustered(secret: Option<&str>) -> ClusterConfig {
+        ClusterConfig {
+            redis_url: Some("redis://127.0.0.1:6379".into()),
+            secret: secret.map(str::to_owned),
+            ..ClusterConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_clustered_start_needs_a_shared_secret() {
+        assert!(ClusterConfig::default().validate(false).is_ok());
+        let missing = clustered(None).validate(false).expect_err("no secret");
+        assert!(missing.to_string().contains("BERTH_CLUSTER_SECRET"), "{missing}");
+        assert!(clustered(Some("short")).validate(false).is_err());
+        assert!(clustered(Some("a long enough shared secret")).validate(true).is_err());
+        assert!(clustered(Some("a long enough shared secret")).validate(false).is_ok());
+        let bad_url =
+            ClusterConfig { redis_url: Some("localhost:6379".into()), ..clustered(Some("x".repeat(20).as_str())) };
+        assert!(bad_url.validate(false).is_err());
+    }
+
+    #[test]
+    fn replicas_with_one_secret_derive_one_key() {
+        let a = clustered(Some("a long enough shared secret")).sealing_key();
+        let b = clustered(Some("a long enough shared secret")).sealing_key();
+        let c = clustered(Some("another shared secret, longer")).sealing_key();
+        assert!(a.is_some() && a == b && a != c);
+        assert_eq!(ClusterConfig::default().sealing_key(), None);
+    }
+}

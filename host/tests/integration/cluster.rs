@@ -1,0 +1,217 @@
+//! Replicas sharing state through a real `redis-server` on a free loopback port.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+const SECRET: &str = "a shared secret for the test fleet";
+
+/// A `redis-server` that writes every command to its append-only file before answering
+/// (so a restart keeps acknowledged writes); killed when dropped.
+struct LocalRedis {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl LocalRedis {
+    fn start() -> LocalRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let dir = tempfile::tempdir().expect("redis dir");
+        let mut redis = LocalRedis { child: None, port, dir };
+        redis.resume();
+        redis
+    }
+
+    fn resume(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string(), "--save", ""])
+            .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is not installed: `make test` installs it (apt-get install redis-server)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not listen on {}", self.port);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for LocalRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A replica serving `plugins`, clustered on `redis`.
+fn replica(redis: &LocalRedis, plugins: &[&str], name: &str) -> (Server, tempfile::TempDir) {
+    let dir = plugin_dir(plugins);
+    // The faulty fixture's counter needs the store.
+    std::fs::write(dir.path().join("faulty.toml"), "[capabilities]\nkv = true\n").expect("sidecar");
+    let env = HashMap::from([("BERTH_CLUSTER_SECRET", SECRET)]);
+    let server = Server::start_in_with_env(dir.path(), &["--redis", &redis.url(), "--replica-id", name], &env);
+    (server, dir)
+}
+
+async fn readyz(server: &Server) -> Value {
+    let response = server.client().get(format!("{}/readyz", server.base)).send().await.expect("readyz");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("json")
+}
+
+/// Waits up to 10 s for `/readyz` to report Redis as `state`.
+async fn until_redis(server: &Server, state: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        last = readyz(server).await;
+        if last["cluster"]["redis"] == state {
+            return last;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("redis never reported {state}: {last}");
+}
+
+fn with_elicitation(mut body: Value) -> Value {
+    body["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({ "elicitation": {} });
+    body
+}
+
+#[test]
+fn a_clustered_start_without_the_shared_secret_is_refused() {
+    let dir = plugin_dir(&["echo"]);
+    let output = berth()
+        .env_remove("BERTH_CLUSTER_SECRET")
+        .args(["serve", "--listen", "127.0.0.1:0", "--redis", "redis://127.0.0.1:1", "--plugins"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("BERTH_CLUSTER_SECRET") && stderr.lines().count() == 1, "{stderr}");
+}
+
+#[tokio::test]
+async fn a_listener_on_one_replica_hears_a_change_made_on_another() {
+    let redis = LocalRedis::start();
+    let (a, _a_dir) = replica(&redis, &["conformance"], "replica-a");
+    let (b, _b_dir) = replica(&redis, &["conformance"], "replica-b");
+    until_redis(&a, "up").await;
+    let ready = until_redis(&b, "up").await;
+    assert_eq!(ready["cluster"]["replica"], "replica-b");
+
+    let mut listen = modern_body(5, "subscriptions/listen", json!({ "notifications": { "toolsListChanged": true } }));
+    listen["params"]["_meta"] = envelope();
+    let mut stream = stream_modern(&b, &listen).await;
+    assert_eq!(stream.next().await.expect("ack")["method"], "notifications/subscriptions/acknowledged");
+    call_tool(&a, "test_trigger_tool_change", json!({})).await;
+    let notice = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("a notice").expect("open");
+    assert_eq!(notice["method"], "notifications/tools/list_changed");
+    assert_eq!(notice["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 5);
+}
+
+#[tokio::test]
+async fn a_multi_round_result_continues_on_another_replica() {
+    let redis = LocalRedis::start();
+    let (a, _a_dir) = replica(&redis, &["conformance"], "replica-a");
+    let (b, _b_dir) = replica(&redis, &["conformance"], "replica-b");
+    let name = "test_input_required_result_request_state";
+    let call = |extra: Value| {
+        let mut params = json!({ "name": name, "arguments": {} });
+        if let Value::Object(extra) = extra {
+            params.as_object_mut().expect("object").extend(extra);
+        }
+        with_elicitation(modern_body(1, "tools/call", params))
+    };
+    let round1 = post_modern(&a, &call(json!({}))).await;
+    assert_eq!(round1.body["result"]["resultType"], "input_required", "{}", round1.body);
+    let token = round1.body["result"]["requestState"].clone();
+    let answers = json!({ "confirm": { "action": "accept", "content": { "ok": true } } });
+    let round2 = post_modern(&b, &call(json!({ "inputResponses": answers, "requestState": token }))).await;
+    assert_eq!(round2.body["result"]["resultType"], "complete", "{}", round2.body);
+    assert!(first_text(&round2.body["result"]).contains("state-ok"));
+}
+
+#[tokio::test]
+async fn redis_going_away_is_reported_survived_and_recovered_from() {
+    let mut redis = LocalRedis::start();
+    let (a, _a_dir) = replica(&redis, &["echo", "conformance"], "replica-a");
+    let (b, _b_dir) = replica(&redis, &["conformance"], "replica-b");
+    until_redis(&a, "up").await;
+    until_redis(&b, "up").await;
+
+    redis.stop();
+    until_redis(&a, "down").await;
+    // Stateless calls touch no shared state: they keep working.
+    let result = call_tool(&a, "echo", json!({ "text": "no redis needed" })).await;
+    assert_eq!(first_text(&result), "no redis needed");
+
+    // Redis comes back on the same port: the replicas reconnect by themselves.
+    redis.resume();
+    until_redis(&a, "up").await;
+    until_redis(&b, "up").await;
+    let mut listen = modern_body(6, "subscriptions/listen", json!({ "notifications": { "toolsListChanged": true } }));
+    listen["params"]["_meta"] = envelope();
+    let mut stream = stream_modern(&b, &listen).await;
+    stream.next().await.expect("ack");
+    call_tool(&a, "test_trigger_tool_change", json!({})).await;
+    let notice = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("a notice").expect("open");
+    assert_eq!(notice["method"], "notifications/tools/list_changed");
+}
+
+async fn counter(server: &Server) -> (bool, String) {
+    let result = call_tool(server, "faulty_counter", json!({})).await;
+    (result["isError"] == true, first_text(&result).to_owned())
+}
+
+#[tokio::test]
+async fn plugin_key_values_are_shared_and_kept_across_a_redis_restart() {
+    let mut redis = LocalRedis::start();
+    let (a, _a_dir) = replica(&redis, &["faulty"], "replica-a");
+    let (b, _b_dir) = replica(&redis, &["faulty"], "replica-b");
+    // Written through one replica, read and incremented through the other.
+    assert_eq!(counter(&a).await, (false, "1".to_owned()));
+    assert_eq!(counter(&b).await, (false, "2".to_owned()));
+    assert_eq!(counter(&a).await, (false, "3".to_owned()));
+
+    // Without Redis a kv call fails that call, with the reason; other tools still answer.
+    redis.stop();
+    let (failed, text) = counter(&a).await;
+    assert!(failed && text.contains("unreachable"), "{text}");
+    let result = call_tool(&a, "faulty_ok", json!({})).await;
+    assert_ne!(result["isError"], true, "{result}");
+
+    // Redis back (with its append-only file): every acknowledged write is still there.
+    redis.resume();
+    let mut last = (true, String::new());
+    for _ in 0..50 {
+        last = counter(&b).await;
+        if !last.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(last, (false, "4".to_owned()));
+    let cleared = call_tool(&a, "faulty_kv_clear", json!({})).await;
+    assert_eq!(first_text(&cleared), "count");
+    assert_eq!(counter(&b).await, (false, "1".to_owned()));
+}
