@@ -61,12 +61,16 @@ pub async fn build(config: &Config, use_cache: bool, watch: bool) -> Result<Arc<
     let tasks = Arc::new(TaskStore::new(task_limits(config), notices.clone(), quotas.clone()));
     let router = Router::new(config.protocol.page_size, config.sealing_key()?, tasks)
         .with_argument_logging(config.log.arguments);
-    let sessions = SessionStore::new(SessionLimits {
+    let limits = SessionLimits {
         max: config.http.max_sessions,
         per_source: config.quota.sessions,
         idle: Duration::from_secs(config.http.session_idle_secs),
         grace: Duration::from_secs(config.http.session_grace_secs),
-    });
+    };
+    let sessions = match notices.cluster() {
+        Some(cluster) => SessionStore::clustered(limits, cluster.clone()),
+        None => SessionStore::new(limits),
+    };
     Ok(Arc::new(Exchange::new(registry, router, sessions, notices, quotas)))
 }
 

@@ -286,19 +286,38 @@ impl Exchange {
     }
 
     /// Acts on a client's notification: `notifications/cancelled` cancels the
-    /// request it names among those `tracker` holds; others need nothing.
+    /// request it names among those `tracker` holds (clustered, a request of a shared
+    /// session running on another replica is cancelled there); others need nothing.
     pub fn notification(&self, method: &str, params: Option<&Value>, tracker: Option<&InFlight>) {
+        self.notification_in(method, params, tracker, None);
+    }
+
+    /// [`notification`](Self::notification) for an HTTP session that may be shared.
+    pub fn notification_in(
+        &self,
+        method: &str,
+        params: Option<&Value>,
+        tracker: Option<&InFlight>,
+        session: Option<&Session>,
+    ) {
         if method == "notifications/cancelled"
             && let (Some(tracker), Some(id)) = (tracker, params.and_then(|p| p.get("requestId")))
+            && !tracker.cancel(id)
+            && let Some(session) = session
+            && let Some(fleet) = session.fleet()
         {
-            tracker.cancel(id);
+            fleet.forward_cancel(&session.id, id);
         }
     }
 
-    /// Delivers a client's answer to a request berth sent it in `session`.
+    /// Delivers a client's answer to a request berth sent it in `session` (clustered, to
+    /// the replica that asked, when it was another).
     pub fn deliver(&self, session: &Session, id: &Value, answer: ClientAnswer) {
-        if !session.answer(id, answer) {
-            tracing::debug!("ignoring a client answer to unknown or expired request {id}");
+        if let Err(answer) = session.answer(id, answer) {
+            match session.fleet() {
+                Some(fleet) => fleet.forward_answer(&session.id, id, answer),
+                None => tracing::debug!("ignoring a client answer to unknown or expired request {id}"),
+            }
         }
     }
 }

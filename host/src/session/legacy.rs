@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -10,14 +10,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::event_log::EventLog;
 use super::in_flight::InFlight;
-use crate::protocol::jsonrpc::RpcError;
+use super::record::{Record, Shared};
 use crate::sync::lock;
 
 /// How many finished streamed answers a session keeps for resumption.
 const KEPT_STREAMS: usize = 32;
 
-/// The answer to a request the server sent the client.
-pub type ClientAnswer = Result<Value, RpcError>;
+pub use super::record::ClientAnswer;
 
 /// One legacy session.
 pub struct Session {
@@ -32,6 +31,9 @@ pub struct Session {
     subscriptions: Mutex<HashSet<String>>,
     pending: Mutex<HashMap<String, oneshot::Sender<ClientAnswer>>>,
     next_request: AtomicU64,
+    /// Random per copy of the session, so ids of requests that different replicas send
+    /// in one shared session never collide.
+    request_prefix: String,
     in_flight: Arc<InFlight>,
     streams: Mutex<VecDeque<Arc<EventLog>>>,
     next_stream: AtomicU64,
@@ -41,6 +43,10 @@ pub struct Session {
     used: AtomicBool,
     /// Cancelled when the session ends (DELETE, eviction, expiry): its event stream closes.
     ended: CancellationToken,
+    /// Clustered: where changes to the record go so other replicas see them.
+    fleet: OnceLock<Arc<dyn Shared>>,
+    /// When the fleet's copy last had its expiry pushed back, in the store's milliseconds.
+    pub(super) touched: AtomicU64,
 }
 
 impl Session {
@@ -58,13 +64,62 @@ impl Session {
             subscriptions: Mutex::new(HashSet::new()),
             pending: Mutex::new(HashMap::new()),
             next_request: AtomicU64::new(1),
+            request_prefix: hex::encode(&bytes[..4]),
             in_flight: Arc::default(),
             streams: Mutex::new(VecDeque::new()),
             next_stream: AtomicU64::new(1),
             last_used: AtomicU64::new(0),
             used: AtomicBool::new(false),
             ended: CancellationToken::new(),
+            fleet: OnceLock::new(),
+            touched: AtomicU64::new(0),
         })
+    }
+
+    /// A session another replica created, from its record; `None` for a version this
+    /// berth does not speak.
+    pub fn restore(id: &str, record: &Record) -> Option<Self> {
+        let version = crate::protocol::era::LEGACY_VERSIONS.into_iter().find(|v| *v == record.version)?;
+        let mut session = Self::new(version, record.capabilities.clone()).ok()?;
+        session.id = id.to_owned();
+        session.apply(record);
+        // It was used (that is how it reached this replica): never reclaimed as unused.
+        session.used.store(true, Ordering::Relaxed);
+        Some(session)
+    }
+
+    /// What the fleet keeps of this session.
+    pub fn record(&self) -> Record {
+        let mut subscriptions: Vec<String> = lock(&self.subscriptions).iter().cloned().collect();
+        subscriptions.sort();
+        Record {
+            version: self.version.to_owned(),
+            capabilities: self.client_capabilities.clone(),
+            log_level: self.log_level(),
+            subscriptions,
+        }
+    }
+
+    /// Takes another replica's change of the record (no echo back to the fleet).
+    pub fn apply(&self, record: &Record) {
+        *lock(&self.log_level) = record.log_level.clone();
+        *lock(&self.subscriptions) = record.subscriptions.iter().cloned().collect();
+    }
+
+    /// Shares this session's changes through `fleet` from now on.
+    pub fn join(&self, fleet: Arc<dyn Shared>) {
+        let _ = self.fleet.set(fleet);
+    }
+
+    /// The fleet this session is shared in, if clustered.
+    pub fn fleet(&self) -> Option<&Arc<dyn Shared>> {
+        self.fleet.get()
+    }
+
+    fn share_change(&self) {
+        if let Some(fleet) = self.fleet.get() {
+            fleet.changed(&self.id, self.record());
+        }
     }
 
     /// Cancelled once the session has ended.
@@ -93,16 +148,19 @@ impl Session {
     /// Sets the level from `logging/setLevel`.
     pub fn set_log_level(&self, level: &str) {
         *lock(&self.log_level) = level.to_owned();
+        self.share_change();
     }
 
     /// Subscribes to updates of `uri`.
     pub fn subscribe(&self, uri: &str) {
         lock(&self.subscriptions).insert(uri.to_owned());
+        self.share_change();
     }
 
     /// Ends the subscription to `uri`.
     pub fn unsubscribe(&self, uri: &str) {
         lock(&self.subscriptions).remove(uri);
+        self.share_change();
     }
 
     /// Whether the client subscribed to `uri`.
@@ -112,21 +170,26 @@ impl Session {
 
     /// Reserves an id for a server-to-client request and the slot its answer arrives in.
     pub fn expect_answer(&self) -> (String, oneshot::Receiver<ClientAnswer>) {
-        let id = format!("berth-{}", self.next_request.fetch_add(1, Ordering::Relaxed));
+        let id = format!("berth-{}-{}", self.request_prefix, self.next_request.fetch_add(1, Ordering::Relaxed));
         let (sender, receiver) = oneshot::channel();
         lock(&self.pending).insert(id.clone(), sender);
         (id, receiver)
     }
 
-    /// Delivers the client's answer to request `id`; false if none was pending.
-    pub fn answer(&self, id: &Value, answer: ClientAnswer) -> bool {
+    /// Delivers the client's answer to request `id`; the answer back when no request of
+    /// this id is pending here (another replica may have asked).
+    pub fn answer(&self, id: &Value, answer: ClientAnswer) -> Result<(), ClientAnswer> {
         let key = match id {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
         match lock(&self.pending).remove(&key) {
-            Some(sender) => sender.send(answer).is_ok(),
-            None => false,
+            // The asker stopped waiting: the answer is consumed all the same.
+            Some(sender) => {
+                let _ = sender.send(answer);
+                Ok(())
+            }
+            None => Err(answer),
         }
     }
 

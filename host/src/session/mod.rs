@@ -4,11 +4,14 @@
 //!
 //! An HTTP session is keyed by `Mcp-Session-Id` in the [`SessionStore`]; a
 //! WebSocket or stdio connection that sent `initialize` holds one session of
-//! its own. Everything here is in process memory.
+//! its own. Alone, everything here is in process memory; clustered, HTTP
+//! sessions are shared by the replicas through Redis ([`fleet`]).
 
 pub mod event_log;
+mod fleet;
 pub mod in_flight;
 mod legacy;
+mod record;
 mod store;
 
 pub use self::event_log::EventLog;

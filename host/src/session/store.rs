@@ -20,12 +20,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use super::fleet::{LocalSessions, SessionFleet};
 use super::legacy::Session;
+use crate::cluster::Cluster;
 use crate::sync::{read, write};
 
 /// The HTTP sessions by id.
 pub struct SessionStore {
-    inner: RwLock<Inner>,
+    inner: Arc<Index>,
+    /// Clustered: the fleet that shares the sessions.
+    fleet: Option<Arc<SessionFleet>>,
     limits: SessionLimits,
     epoch: Instant,
     /// Sessions dropped for newcomers, never used.
@@ -47,6 +51,27 @@ pub struct SessionLimits {
     pub idle: Duration,
     /// A new session never used this long may be reclaimed for another.
     pub grace: Duration,
+}
+
+/// The map, behind its lock; shared with the fleet relay, which applies other replicas' events.
+#[derive(Default)]
+struct Index(RwLock<Inner>);
+
+impl std::ops::Deref for Index {
+    type Target = RwLock<Inner>;
+    fn deref(&self) -> &RwLock<Inner> {
+        &self.0
+    }
+}
+
+impl LocalSessions for Index {
+    fn local(&self, id: &str) -> Option<Arc<Session>> {
+        read(self).sessions.get(id).map(|e| e.session.clone())
+    }
+
+    fn drop_local(&self, id: &str) {
+        write(self).remove(id);
+    }
 }
 
 #[derive(Default)]
@@ -91,12 +116,48 @@ impl SessionStore {
     /// An empty store under `limits`.
     pub fn new(limits: SessionLimits) -> Self {
         Self {
-            inner: RwLock::default(),
+            inner: Arc::default(),
+            fleet: None,
             limits,
             epoch: Instant::now(),
             evicted_unused: AtomicU64::new(0),
             evicted_idle: AtomicU64::new(0),
             expired: AtomicU64::new(0),
+        }
+    }
+
+    /// An empty store whose sessions are shared with the other replicas of `cluster`.
+    pub fn clustered(limits: SessionLimits, cluster: Arc<Cluster>) -> Self {
+        let mut store = Self::new(limits);
+        let fleet = SessionFleet::new(cluster, store.limits.idle);
+        let local: Arc<dyn LocalSessions> = store.inner.clone();
+        fleet.relay(Arc::downgrade(&local));
+        store.fleet = Some(fleet);
+        store
+    }
+
+    /// The fleet the sessions are shared in, when clustered.
+    pub fn fleet(&self) -> Option<&Arc<SessionFleet>> {
+        self.fleet.as_ref()
+    }
+
+    /// The session with `id`: held here, or (clustered) adopted from the fleet, counted
+    /// against `source`'s local quota like a new one. `None` when no replica knows it;
+    /// `Err` when the fleet cannot be asked.
+    pub async fn find(&self, id: &str, source: &Arc<str>) -> Result<Option<Arc<Session>>, redis::RedisError> {
+        if let Some(session) = self.get(id) {
+            return Ok(Some(session));
+        }
+        let Some(fleet) = &self.fleet else { return Ok(None) };
+        let Some(record) = fleet.fetch(id).await? else { return Ok(None) };
+        let Some(session) = Session::restore(id, &record) else { return Ok(None) };
+        match self.insert(session, source) {
+            Ok(_) => Ok(self.get(id)),
+            // Full here: serve this request from a copy that is not kept.
+            Err(_) => Ok(Session::restore(id, &record).map(|s| {
+                s.join(fleet.hook());
+                Arc::new(s)
+            })),
         }
     }
 
@@ -107,6 +168,9 @@ impl SessionStore {
 
     /// Stores `session` of `source` under its id, reclaiming room if need be.
     pub fn insert(&self, session: Session, source: &Arc<str>) -> Result<String, SessionRefused> {
+        if let Some(fleet) = &self.fleet {
+            session.join(fleet.hook());
+        }
         let id = session.id.clone();
         let now = self.now();
         session.last_used.store(now, Ordering::Relaxed);
@@ -181,7 +245,15 @@ impl SessionStore {
     /// The session with `id`, if it is live; counts as a use of it.
     pub fn get(&self, id: &str) -> Option<Arc<Session>> {
         let session = read(&self.inner).sessions.get(id)?.session.clone();
-        session.last_used.store(self.now(), Ordering::Relaxed);
+        let now = self.now();
+        session.last_used.store(now, Ordering::Relaxed);
+        // Clustered, the fleet's copy expires unless pushed back now and then.
+        if let Some(fleet) = &self.fleet
+            && now.saturating_sub(session.touched.load(Ordering::Relaxed)) >= millis(self.limits.idle / 8)
+        {
+            session.touched.store(now, Ordering::Relaxed);
+            fleet.touch(id);
+        }
         Some(session)
     }
 

@@ -215,3 +215,102 @@ async fn plugin_key_values_are_shared_and_kept_across_a_redis_restart() {
     assert_eq!(first_text(&cleared), "count");
     assert_eq!(counter(&b).await, (false, "1".to_owned()));
 }
+
+#[tokio::test]
+async fn a_legacy_session_made_on_one_replica_continues_and_ends_on_another() {
+    let redis = LocalRedis::start();
+    let (a, _a_dir) = replica(&redis, &["echo"], "replica-a");
+    let (b, _b_dir) = replica(&redis, &["echo"], "replica-b");
+    let on_a = LegacySession::open(&a, "2025-06-18").await;
+    let on_b = LegacySession { server: &b, id: on_a.id.clone(), version: on_a.version.clone() };
+
+    let call = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": { "name": "echo", "arguments": { "text": "hop" } } });
+    let reply = on_b.post(&call).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(first_text(&reply.body["result"]), "hop");
+    let level = json!({ "jsonrpc": "2.0", "id": 3, "method": "logging/setLevel", "params": { "level": "debug" } });
+    assert_eq!(on_b.post(&level).await.status, 200);
+
+    // Ended through A, the session is gone on B too.
+    let deleted = a.client().delete(&a.url).header("mcp-session-id", &on_a.id).send().await.expect("delete");
+    assert_eq!(deleted.status(), 204);
+    let mut gone = 0;
+    for _ in 0..50 {
+        gone = on_b.post(&call).await.status;
+        if gone == 404 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(gone, 404);
+    // A session no replica ever made is unknown everywhere.
+    let stranger = LegacySession { server: &b, id: "0".repeat(32), version: on_a.version.clone() };
+    assert_eq!(stranger.post(&call).await.status, 404);
+}
+
+#[tokio::test]
+async fn a_question_asked_on_one_replica_is_answered_through_another() {
+    let redis = LocalRedis::start();
+    let (a, _a_dir) = replica(&redis, &["conformance"], "replica-a");
+    let (b, _b_dir) = replica(&redis, &["conformance"], "replica-b");
+    let on_a = LegacySession::open_with(&a, "2025-11-25", json!({ "sampling": {} })).await;
+    let on_b = LegacySession { server: &b, id: on_a.id.clone(), version: on_a.version.clone() };
+    let call = json!({ "jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": { "name": "test_sampling", "arguments": { "prompt": "Capital of France?" } } });
+    let mut stream = on_a.stream(&call).await;
+    let asked = stream.next().await.expect("a sampling request");
+    assert_eq!(asked["method"], "sampling/createMessage");
+    let answer = json!({
+        "jsonrpc": "2.0", "id": asked["id"],
+        "result": { "role": "assistant", "content": { "type": "text", "text": "Paris" }, "model": "test" }
+    });
+    assert_eq!(on_b.post(&answer).await.status, 202);
+    let done = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("answered").expect("result");
+    assert_eq!(done["id"], 5);
+    assert_eq!(first_text(&done["result"]), "LLM response: Paris");
+}
+
+#[tokio::test]
+async fn a_call_running_on_one_replica_is_cancelled_through_another() {
+    let redis = LocalRedis::start();
+    let (a, _a_dir) = replica(&redis, &["conformance"], "replica-a");
+    let (b, _b_dir) = replica(&redis, &["conformance"], "replica-b");
+    let on_a = LegacySession::open(&a, "2025-11-25").await;
+    let on_b = LegacySession { server: &b, id: on_a.id.clone(), version: on_a.version.clone() };
+    let call = json!({ "jsonrpc": "2.0", "id": "loop-1", "method": "tools/call", "params": { "name": "test_wait_for_cancel" } });
+    let request = a
+        .client()
+        .post(&a.url)
+        .header("content-type", "application/json")
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &on_a.id)
+        .body(call.to_string())
+        .send();
+    let cancel = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let cancelled = json!({ "jsonrpc": "2.0", "method": "notifications/cancelled", "params": { "requestId": "loop-1", "reason": "test" } });
+        on_b.post(&cancelled).await
+    };
+    let (response, cancelled) = tokio::join!(request, cancel);
+    assert_eq!(cancelled.status, 202);
+    let mut stream = SseReader::new(response.expect("send"));
+    let end = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("the call ended");
+    assert!(end.is_none(), "a cancelled request ends its stream without a response: {end:?}");
+}
+
+#[tokio::test]
+async fn without_redis_a_legacy_initialize_is_refused_with_503() {
+    let mut redis = LocalRedis::start();
+    let (a, _a_dir) = replica(&redis, &["echo"], "replica-a");
+    redis.stop();
+    let body = json!({
+        "jsonrpc": "2.0", "id": 9, "method": "initialize",
+        "params": { "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "t", "version": "0" } }
+    });
+    let reply = post_raw(&a, &[("content-type", "application/json")], body.to_string()).await;
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.body["id"], 9);
+    assert!(reply.body["error"]["message"].as_str().is_some_and(|m| m.contains("Redis")), "{}", reply.body);
+    // 2026-07-28 calls need no shared state.
+    let result = call_tool(&a, "echo", json!({ "text": "stateless" })).await;
+    assert_eq!(first_text(&result), "stateless");
+}

@@ -24,7 +24,12 @@ use super::guard::OriginPolicy;
 use super::overload::{self, Gate, Limits};
 use super::source::SourcePolicy;
 use super::ws::{self, WsState};
-use crate::exchange::Exchange;
+use axum::response::Response;
+use serde_json::Value;
+
+use super::refusal::unavailable;
+use crate::exchange::{Exchange, Requester};
+use crate::protocol::jsonrpc::{RpcError, SERVER_BUSY};
 use crate::session::Session;
 
 /// Header carrying the legacy session id.
@@ -112,13 +117,32 @@ fn accepts(headers: &HeaderMap) -> Accepts {
     }
 }
 
-/// A request named a session that does not exist (answered with 404).
-struct UnknownSession;
+/// Why the session a request names cannot be used.
+enum SessionMiss {
+    /// No replica knows it (404).
+    Unknown,
+    /// Clustered, and Redis cannot be asked (503).
+    Unavailable(Response),
+}
 
-/// The legacy session a request names: `Ok(None)` when it names none.
-fn named_session(state: &HttpState, headers: &HeaderMap) -> Result<Option<Arc<Session>>, UnknownSession> {
-    match header_str(headers, &SESSION_HEADER) {
-        None => Ok(None),
-        Some(id) => state.exchange.sessions().get(id).map(Some).ok_or(UnknownSession),
+/// The legacy session a request names: `Ok(None)` when it names none. Clustered, a
+/// session another replica created is adopted from the fleet.
+async fn named_session(
+    state: &HttpState,
+    headers: &HeaderMap,
+    requester: &Requester,
+) -> Result<Option<Arc<Session>>, SessionMiss> {
+    let Some(id) = header_str(headers, &SESSION_HEADER) else { return Ok(None) };
+    match state.exchange.sessions().find(id, &requester.key).await {
+        Ok(Some(session)) => Ok(Some(session)),
+        Ok(None) => Err(SessionMiss::Unknown),
+        Err(e) => Err(SessionMiss::Unavailable(redis_unavailable(state, &Value::Null, &e))),
     }
+}
+
+/// 503 with a JSON-RPC body: the shared session store cannot be reached.
+fn redis_unavailable(state: &HttpState, id: &Value, e: &redis::RedisError) -> Response {
+    let error =
+        RpcError::new(SERVER_BUSY, format!("the shared session store (Redis) is unreachable ({e}); retry later"));
+    unavailable(id, &error, state.limits.retry_after_secs)
 }

@@ -18,8 +18,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Accepts, HttpState, METHOD_HEADER, NAME_HEADER, PROTOCOL_VERSION_HEADER, SESSION_HEADER, UnknownSession, accepts,
-    header_str, named_session, sse,
+    Accepts, HttpState, METHOD_HEADER, NAME_HEADER, PROTOCOL_VERSION_HEADER, SESSION_HEADER, SessionMiss, accepts,
+    header_str, named_session, redis_unavailable, sse,
 };
 use crate::exchange::{Answer, Call, HttpHeaders, Listen, Refusal, Requester, SessionRef, Step};
 use crate::protocol::era::RoutingHeaders;
@@ -51,13 +51,13 @@ pub(super) async fn post(
             RpcError::invalid_request(format!("the request body is larger than {} bytes", state.max_body_bytes));
         return json_error(StatusCode::PAYLOAD_TOO_LARGE, &error);
     };
+    let requester = requester.map_or_else(|| Requester::named("http"), |Extension(requester)| requester);
     match jsonrpc::parse(&bytes) {
-        Ok(Message::Request(request)) => {
-            let requester = requester.map_or_else(|| Requester::named("http"), |Extension(requester)| requester);
-            route(state, &headers, accept, request, &requester).await
+        Ok(Message::Request(request)) => route(state, &headers, accept, request, &requester).await,
+        Ok(Message::Notification { method, params }) => {
+            notification(&state, &headers, &requester, &method, params.as_ref()).await
         }
-        Ok(Message::Notification { method, params }) => notification(&state, &headers, &method, params.as_ref()),
-        Ok(Message::Response { id, answer }) => match named_session(&state, &headers) {
+        Ok(Message::Response { id, answer }) => match named_session(&state, &headers, &requester).await {
             Ok(Some(session)) => {
                 state.exchange.deliver(&session, &id, answer);
                 StatusCode::ACCEPTED.into_response()
@@ -66,7 +66,8 @@ pub(super) async fn post(
                 StatusCode::BAD_REQUEST,
                 &RpcError::invalid_request("a response needs the Mcp-Session-Id of the session that asked"),
             ),
-            Err(UnknownSession) => unknown_session(),
+            Err(SessionMiss::Unknown) => unknown_session(),
+            Err(SessionMiss::Unavailable(response)) => response,
         },
         Err(rejected) => {
             let status = StatusCode::from_u16(rejected.error.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
@@ -88,10 +89,20 @@ async fn route(
         name: header_str(headers, &NAME_HEADER).and_then(headers::decode_value),
     };
     let http = HttpHeaders { routing, all: headers };
-    let session = header_str(headers, &SESSION_HEADER).map_or(SessionRef::None, SessionRef::Id);
+    // A session another replica created is adopted before routing (clustered).
+    let held = match named_session(&state, headers, requester).await {
+        Ok(held) => held,
+        Err(SessionMiss::Unknown) => None,
+        Err(SessionMiss::Unavailable(response)) => return response,
+    };
+    let session = match (&held, header_str(headers, &SESSION_HEADER)) {
+        (Some(session), _) => SessionRef::Held(session),
+        (None, Some(id)) => SessionRef::Id(id),
+        (None, None) => SessionRef::None,
+    };
     match state.exchange.route(request, Some(&http), session, requester) {
         Step::Run(call) => respond(state, call, accept).await,
-        Step::Initialize(request) => initialize(&state, &request, requester),
+        Step::Initialize(request) => initialize(&state, &request, requester).await,
         Step::Listen(listen) => listen_stream(&state, listen, requester),
         Step::Refuse { id, error } => error_reply(&id, &error, true),
         Step::UnknownSession => unknown_session(),
@@ -199,18 +210,35 @@ pub(super) fn unknown_session() -> Response {
 }
 
 /// Notifications are accepted with 202; `notifications/cancelled` cancels a legacy call.
-fn notification(state: &HttpState, headers: &HeaderMap, method: &str, params: Option<&Value>) -> Response {
-    let Ok(session) = named_session(state, headers) else {
-        return unknown_session();
+async fn notification(
+    state: &HttpState,
+    headers: &HeaderMap,
+    requester: &Requester,
+    method: &str,
+    params: Option<&Value>,
+) -> Response {
+    let session = match named_session(state, headers, requester).await {
+        Ok(session) => session,
+        Err(SessionMiss::Unknown) => return unknown_session(),
+        Err(SessionMiss::Unavailable(response)) => return response,
     };
-    state.exchange.notification(method, params, session.as_deref().map(|s| &**s.in_flight()));
+    let tracker = session.as_deref().map(|s| &**s.in_flight());
+    state.exchange.notification_in(method, params, tracker, session.as_deref());
     StatusCode::ACCEPTED.into_response()
 }
 
-/// The legacy handshake: a new session, its id in `Mcp-Session-Id`.
-fn initialize(state: &HttpState, request: &Request, requester: &Requester) -> Response {
+/// The legacy handshake: a new session, its id in `Mcp-Session-Id`. Clustered, the
+/// session is in Redis before the client learns its id, so any replica can continue it.
+async fn initialize(state: &HttpState, request: &Request, requester: &Requester) -> Response {
     match state.exchange.open_session(request, requester) {
         Ok((id, result)) => {
+            if let (Some(fleet), Some(session)) =
+                (state.exchange.sessions().fleet(), state.exchange.sessions().get(&id))
+                && let Err(e) = fleet.share(&session).await
+            {
+                state.exchange.sessions().remove(&id);
+                return redis_unavailable(state, &request.id, &e);
+            }
             let mut response = json_response(StatusCode::OK, &jsonrpc::success(&request.id, result));
             if let Ok(value) = HeaderValue::from_str(&id) {
                 response.headers_mut().insert(SESSION_HEADER, value);

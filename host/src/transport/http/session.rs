@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::post::unknown_session;
-use super::{HttpState, LAST_EVENT_ID_HEADER, SESSION_HEADER, UnknownSession, accepts, header_str, named_session, sse};
+use super::{HttpState, LAST_EVENT_ID_HEADER, SESSION_HEADER, SessionMiss, accepts, header_str, named_session, sse};
 use crate::exchange::Requester;
 use crate::protocol::jsonrpc::RpcError;
 use crate::transport::refusal::json_error;
@@ -20,10 +20,12 @@ pub(super) async fn get(
     requester: Option<Extension<Requester>>,
     headers: HeaderMap,
 ) -> Response {
-    let session = match named_session(&state, &headers) {
+    let requester = requester.map_or_else(|| Requester::named("http"), |Extension(requester)| requester);
+    let session = match named_session(&state, &headers, &requester).await {
         Ok(Some(session)) => session,
         Ok(None) => return method_not_allowed(),
-        Err(UnknownSession) => return unknown_session(),
+        Err(SessionMiss::Unknown) => return unknown_session(),
+        Err(SessionMiss::Unavailable(response)) => return response,
     };
     if !accepts(&headers).sse {
         let error = RpcError::invalid_request("GET /mcp needs Accept: text/event-stream");
@@ -35,7 +37,6 @@ pub(super) async fn get(
     {
         return sse::response(sse::with_keepalive(sse::log_body(log, Some(seq))), None);
     }
-    let requester = requester.map_or_else(|| Requester::named("http"), |Extension(requester)| requester);
     let slot = match state.limits.open_stream(state.exchange.quotas(), &requester) {
         Ok(slot) => slot,
         Err(refusal) => return *refusal,
@@ -46,12 +47,20 @@ pub(super) async fn get(
     sse::response(sse::with_keepalive(sse::holding(slot, sse::feed_body(sse::priming(), feed))), None)
 }
 
-/// DELETE ends a legacy session.
+/// DELETE ends a legacy session (clustered: on every replica).
 pub(super) async fn delete(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
     let Some(id) = header_str(&headers, &SESSION_HEADER) else {
         return method_not_allowed();
     };
-    if state.exchange.sessions().remove(id) { StatusCode::NO_CONTENT.into_response() } else { unknown_session() }
+    let here = state.exchange.sessions().remove(id);
+    let fleet = match state.exchange.sessions().fleet() {
+        Some(fleet) => match fleet.end(id).await {
+            Ok(known) => known,
+            Err(e) => return super::redis_unavailable(&state, &serde_json::Value::Null, &e),
+        },
+        None => false,
+    };
+    if here || fleet { StatusCode::NO_CONTENT.into_response() } else { unknown_session() }
 }
 
 /// 405 for GET/DELETE outside a legacy session: 2026-07-28 is POST only.
