@@ -158,6 +158,79 @@ run_S11() { # idle connections: RSS per held WebSocket connection
   load S11 --transport ws --connections 10000 --idle --duration 20 --ramp 10 --sources 16
   stop
 }
+run_S12() { # a fleet: Redis + HAProxy + 3 replicas; replica r2 killed (-9) mid-run, then restarted
+  for tool in redis-server haproxy; do
+    command -v "$tool" > /dev/null || { echo "S12 needs $tool (apt-get install redis-server haproxy)" >&2; return 1; }
+  done
+  local dir="$OUT/S12" secs="${S12_SECS:-30}" redis_port=$((PORT + 10)) front=$((PORT + 20)) stats=$((PORT + 24))
+  local ports=($((PORT + 21)) $((PORT + 22)) $((PORT + 23))) pids=() redis_pid haproxy_pid
+  rm -rf "$dir" && mkdir -p "$dir"
+  redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no > "$dir/redis.log" 2>&1 &
+  redis_pid=$!
+  # deploy/haproxy.cfg as shipped, on this run's ports.
+  sed -e "s/127.0.0.1:8080/127.0.0.1:$front/" -e "s/127.0.0.1:8081/127.0.0.1:${ports[0]}/" \
+    -e "s/127.0.0.1:8082/127.0.0.1:${ports[1]}/" -e "s/127.0.0.1:8083/127.0.0.1:${ports[2]}/" \
+    -e "s/127.0.0.1:8404/127.0.0.1:$stats/" \
+    deploy/haproxy.cfg > "$dir/haproxy.cfg"
+  replica() { # replica INDEX: start r(INDEX+1)
+    BERTH_CLUSTER_SECRET=s12-shared-secret-for-the-scenario "$BIN/berth" serve --plugins "$PLUGINS" \
+      --listen "127.0.0.1:${ports[$1]}" --redis "redis://127.0.0.1:$redis_port" --replica-id "r$(($1 + 1))" \
+      --log warn >> "$dir/r$(($1 + 1)).log" 2>&1 &
+    pids[$1]=$!
+    for _ in $(seq 100); do
+      curl -sf "http://127.0.0.1:${ports[$1]}/healthz" > /dev/null && return 0
+      sleep 0.1
+    done
+    echo "replica r$(($1 + 1)) did not start" >&2
+    return 1
+  }
+  for i in 0 1 2; do replica "$i"; done
+  haproxy -db -f "$dir/haproxy.cfg" 2> "$dir/haproxy.log" &
+  haproxy_pid=$!
+  sleep 3 # two health checks: every replica in rotation
+  curl -sf "http://127.0.0.1:$front/readyz" > /dev/null || { echo "HAProxy did not start: $(cat "$dir/haproxy.log")" >&2; return 1; }
+  local transport
+  for transport in http legacy ws; do
+    local extra=(--connections 48)
+    [ "$transport" = ws ] && extra=(--connections 12 --in-flight 4)
+    echo "== S12-$transport: berth-load through HAProxy; r2 killed at $((secs / 3)) s, restarted at $((2 * secs / 3)) s"
+    : > "$dir/haproxy.log"
+    curl -s "http://127.0.0.1:$stats/stats;csv" > "$dir/stats-$transport-before.csv"
+    "$BIN/berth-load" --url "http://127.0.0.1:$front" --transport "$transport" "${extra[@]}" --duration "$secs" \
+      --label "S12-$transport" --out "$OUT/S12-$transport.json" --report "$OUT/S12-$transport.html" \
+      2> "$OUT/S12-$transport.progress" > "$OUT/S12-$transport.txt" &
+    local load=$!
+    sleep $((secs / 3))
+    kill -9 "${pids[1]}"
+    sleep $((secs / 3))
+    replica 1
+    wait "$load" || true
+    curl -s "http://127.0.0.1:$stats/stats;csv" > "$dir/stats-$transport-after.csv"
+    cat "$OUT/S12-$transport.txt"
+    cp "$dir/haproxy.log" "$dir/haproxy-$transport.log"
+  done
+  kill "$haproxy_pid" "${pids[@]}" 2> /dev/null || true
+  wait "$haproxy_pid" "${pids[@]}" 2> /dev/null || true
+  # The same loads against one replica, clustered and not, without HAProxy: the cost of
+  # clustering itself, as a ratio measured in this run.
+  local mode
+  for mode in single clustered; do
+    if [ "$mode" = clustered ]; then
+      start "$(printf '[cluster]\nredis_url = "redis://127.0.0.1:%s"\nsecret = "s12-shared-secret-for-the-scenario"' "$redis_port")"
+    else
+      start ""
+    fi
+    for transport in http legacy ws; do
+      local extra=(--connections 48)
+      [ "$transport" = ws ] && extra=(--connections 12 --in-flight 4)
+      load "S12-$mode-$transport" --transport "$transport" "${extra[@]}" --duration "$secs"
+    done
+    stop
+  done
+  kill "$redis_pid" 2> /dev/null || true
+  wait "$redis_pid" 2> /dev/null || true
+  python3 benches/s12-summary.py "$OUT" "$secs" | tee "$OUT/S12-summary.txt"
+}
 run_S13() { # one abusive source beside 20 well-behaved ones: defaults, then with a request rate limit
   local config
   for config in defaults rate; do
@@ -194,7 +267,7 @@ PY
   done
 }
 
-for SCENARIO in COLD S1 S1R S2 S3 S4 S5 S6 S7 S8 S9 S10 S11 S13; do
+for SCENARIO in COLD S1 S1R S2 S3 S4 S5 S6 S7 S8 S9 S10 S11 S12 S13; do
   if want "$@"; then
     "run_$SCENARIO"
   fi
