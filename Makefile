@@ -51,7 +51,7 @@ fixtures: plugins
 C_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 c-toolchain: .build/tools/bin/wit-bindgen
-	@missing=$$(for p in $(C_PACKAGES); do dpkg -s $$p > /dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(C_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2> /dev/null | grep -q "ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  command -v apt-get > /dev/null || { echo "install clang (wasm32), wasm-ld and a WASI libc for the C template: missing $$missing"; exit 1; }; \
 	  echo "installing $$missing"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; \
@@ -60,7 +60,7 @@ c-toolchain: .build/tools/bin/wit-bindgen
 ## test-services: servers and tools the tests start: an OCI registry (docker-registry), openssl, redis-server (Debian packages, installed when missing)
 SERVICE_PACKAGES := docker-registry openssl redis-server
 test-services:
-	@missing=$$(for p in $(SERVICE_PACKAGES); do dpkg -s $$p > /dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(SERVICE_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2> /dev/null | grep -q "ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  command -v apt-get > /dev/null || { echo "install what the tests start (a distribution registry, openssl, redis-server): missing $$missing"; exit 1; }; \
 	  echo "installing $$missing"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; \
