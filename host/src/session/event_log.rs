@@ -11,22 +11,32 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::stream::BoxStream;
 use serde_json::Value;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 
 use crate::sync::lock;
 
 /// Most events one log keeps for replay; older ones are dropped, and a
 /// reader that had not read them yet is disconnected.
-const KEPT_EVENTS: usize = 256;
+pub const KEPT_EVENTS: usize = 256;
 
 /// One event: its sequence number in the log and the message's JSON text.
 pub type Event = (u64, Arc<str>);
+
+/// What a log copies, in order, to where other replicas can replay it (clustered).
+#[derive(Debug)]
+pub enum Mirrored {
+    /// One event.
+    Event(Event),
+    /// The log is complete.
+    Done,
+}
 
 /// The numbered messages of one streamed answer.
 pub struct EventLog {
     id: String,
     inner: Mutex<Inner>,
     changed: Notify,
+    mirror: Option<mpsc::UnboundedSender<Mirrored>>,
 }
 
 struct Inner {
@@ -46,7 +56,12 @@ impl EventLog {
     /// An empty log for stream `id`.
     pub fn new(id: String) -> Self {
         let inner = Inner { events: VecDeque::new(), next: 1, done: false };
-        Self { id, inner: Mutex::new(inner), changed: Notify::new() }
+        Self { id, inner: Mutex::new(inner), changed: Notify::new(), mirror: None }
+    }
+
+    /// A log whose events are also sent, in order, to `mirror`.
+    pub fn mirrored(id: String, mirror: mpsc::UnboundedSender<Mirrored>) -> Self {
+        Self { mirror: Some(mirror), ..Self::new(id) }
     }
 
     /// The stream's id, the first half of its event ids (`<stream>:<n>`).
@@ -63,7 +78,12 @@ impl EventLog {
             if inner.events.len() >= KEPT_EVENTS {
                 inner.events.pop_front();
             }
-            inner.events.push_back((seq, crate::protocol::jsonrpc::to_text(message).into()));
+            let event: Event = (seq, crate::protocol::jsonrpc::to_text(message).into());
+            if let Some(mirror) = &self.mirror {
+                // Sent under the lock, so the mirror sees the events in sequence order.
+                let _ = mirror.send(Mirrored::Event(event.clone()));
+            }
+            inner.events.push_back(event);
         }
         self.changed.notify_waiters();
     }
@@ -71,6 +91,9 @@ impl EventLog {
     /// Marks the log complete: readers end after the last event.
     pub fn finish(&self) {
         lock(&self.inner).done = true;
+        if let Some(mirror) = &self.mirror {
+            let _ = mirror.send(Mirrored::Done);
+        }
         self.changed.notify_waiters();
     }
 

@@ -9,15 +9,21 @@
 //! channel, as do ends (DELETE), a client's answer to a question another replica asked,
 //! and `notifications/cancelled` for a call another replica runs.
 //!
-//! Not shared: the resumable event logs of streams (a `Last-Event-ID` resumes only on the
-//! replica that streamed), and session caps, which each replica applies to its own copies.
+//! The events of each streamed answer are copied to a Redis stream
+//! (`<prefix>events:<session>:<stream>`, the last [`KEPT_EVENTS`], expiring with the session),
+//! so a client that reconnects with `Last-Event-ID` to another replica gets what it missed and
+//! the rest as it comes. Not shared: session caps, which each replica applies to its copies.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
+use super::event_log::{Event as LogEvent, KEPT_EVENTS, Mirrored};
 use super::legacy::{ClientAnswer, Session};
 use super::record::{Record, Shared};
 use crate::cluster::Cluster;
@@ -25,6 +31,10 @@ use crate::protocol::jsonrpc::RpcError;
 
 /// The channel (after the key prefix) session events travel on.
 const CHANNEL: &str = "sessions";
+/// How often a replayed stream asks Redis for events the streaming replica added since.
+const REPLAY_POLL: Duration = Duration::from_millis(50);
+/// A replayed stream with nothing new for this long ends (the client reconnects if it must).
+const REPLAY_QUIET: Duration = Duration::from_secs(60);
 
 /// A JSON-RPC error as relayed.
 #[derive(Serialize, Deserialize)]
@@ -140,6 +150,108 @@ impl SessionFleet {
         }
     }
 
+    fn events_key(&self, session: &str, stream: &str) -> String {
+        self.cluster.key(&format!("events:{session}:{stream}"))
+    }
+
+    /// A writer that appends one stream's events to Redis in order, for replay elsewhere.
+    fn mirror_to(self: &Arc<Self>, session: &str, stream: &str) -> mpsc::UnboundedSender<Mirrored> {
+        let (sender, mut items) = mpsc::unbounded_channel::<Mirrored>();
+        let (fleet, key) = (self.clone(), self.events_key(session, stream));
+        tokio::spawn(async move {
+            while let Some(item) = items.recv().await {
+                let mut add = redis::cmd("XADD");
+                add.arg(&key).arg("MAXLEN").arg("~").arg(KEPT_EVENTS).arg("*");
+                match item {
+                    Mirrored::Event((seq, text)) => add.arg("seq").arg(seq).arg("data").arg(&*text),
+                    Mirrored::Done => add.arg("done").arg(1),
+                };
+                if let Err(e) = fleet.cluster.query::<String>(&add).await {
+                    tracing::debug!(stream = %key, "stream event not copied to Redis: {e}");
+                    continue;
+                }
+                let _ = fleet.cluster.query::<i64>(redis::cmd("PEXPIRE").arg(&key).arg(fleet.idle_ms())).await;
+            }
+        });
+        sender
+    }
+
+    /// The events of another replica's stream after `event_id` (`<stream>:<n>`), live until
+    /// that stream is complete, `ended` fires, or nothing comes for a minute; `None` when no
+    /// replica streamed it (or it expired).
+    pub async fn replay(
+        self: &Arc<Self>,
+        session: &str,
+        event_id: &str,
+        ended: CancellationToken,
+    ) -> redis::RedisResult<Option<(String, BoxStream<'static, LogEvent>)>> {
+        let Some((stream, after)) = event_id.split_once(':').and_then(|(s, n)| Some((s, n.parse::<u64>().ok()?)))
+        else {
+            return Ok(None);
+        };
+        let key = self.events_key(session, stream);
+        let exists: i64 = self.cluster.query(redis::cmd("EXISTS").arg(&key)).await?;
+        if exists == 0 {
+            return Ok(None);
+        }
+        struct Cursor {
+            fleet: Arc<SessionFleet>,
+            key: String,
+            from: String,
+            after: u64,
+            pending: std::collections::VecDeque<LogEvent>,
+            quiet_since: tokio::time::Instant,
+            ended: CancellationToken,
+            complete: bool,
+        }
+        let cursor = Cursor {
+            fleet: self.clone(),
+            key,
+            from: "-".to_owned(),
+            after,
+            pending: Default::default(),
+            quiet_since: tokio::time::Instant::now(),
+            ended,
+            complete: false,
+        };
+        let events = futures_util::stream::unfold(cursor, |mut c| async move {
+            loop {
+                if let Some(event) = c.pending.pop_front() {
+                    return Some((event, c));
+                }
+                if c.complete || c.ended.is_cancelled() || c.quiet_since.elapsed() >= REPLAY_QUIET {
+                    return None;
+                }
+                let range = redis::cmd("XRANGE").arg(&c.key).arg(&c.from).arg("+").arg("COUNT").arg(100).to_owned();
+                let entries: Vec<(String, Vec<String>)> = match c.fleet.cluster.query(&range).await {
+                    Ok(entries) => entries,
+                    Err(_) => return None,
+                };
+                if entries.is_empty() {
+                    tokio::time::sleep(REPLAY_POLL).await;
+                    continue;
+                }
+                c.quiet_since = tokio::time::Instant::now();
+                for (id, fields) in entries {
+                    c.from = format!("({id}");
+                    let field =
+                        |name: &str| fields.chunks(2).find(|kv| kv[0] == name).and_then(|kv| kv.get(1)).cloned();
+                    if field("done").is_some() {
+                        // Complete: hand out what is pending, then end.
+                        c.complete = true;
+                        break;
+                    }
+                    if let (Some(seq), Some(data)) = (field("seq").and_then(|s| s.parse::<u64>().ok()), field("data"))
+                        && seq > c.after
+                    {
+                        c.pending.push_back((seq, data.into()));
+                    }
+                }
+            }
+        });
+        Ok(Some((stream.to_owned(), Box::pin(events))))
+    }
+
     /// This fleet as the hook a session reports changes through.
     pub fn hook(self: &Arc<Self>) -> Arc<dyn Shared> {
         Arc::new(Hook(self.clone()))
@@ -199,5 +311,9 @@ impl Shared for Hook {
 
     fn forward_cancel(&self, session: &str, request: &Value) {
         self.0.send(session, Event::Cancel { request: request.clone() });
+    }
+
+    fn mirror(&self, session: &str, stream: &str) -> mpsc::UnboundedSender<Mirrored> {
+        self.0.mirror_to(session, stream)
     }
 }

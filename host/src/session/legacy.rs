@@ -205,8 +205,15 @@ impl Session {
 
     /// A new event log for a streamed answer, kept for resumption.
     pub fn open_stream(&self) -> Arc<EventLog> {
-        let id = format!("s{}", self.next_stream.fetch_add(1, Ordering::Relaxed));
-        let log = Arc::new(EventLog::new(id));
+        // The copy's random part keeps ids unique across the replicas sharing the session.
+        let id = format!("s{}-{}", self.request_prefix, self.next_stream.fetch_add(1, Ordering::Relaxed));
+        let log = Arc::new(match self.fleet.get() {
+            Some(fleet) => {
+                let mirror = fleet.mirror(&self.id, &id);
+                EventLog::mirrored(id, mirror)
+            }
+            None => EventLog::new(id),
+        });
         let mut streams = lock(&self.streams);
         if streams.len() >= KEPT_STREAMS {
             streams.pop_front();

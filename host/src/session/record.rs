@@ -3,6 +3,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use tokio::sync::mpsc;
+
+use super::event_log::Mirrored;
 use crate::protocol::jsonrpc::RpcError;
 
 /// The answer to a request the server sent the client.
@@ -29,4 +32,6 @@ pub trait Shared: Send + Sync {
     fn forward_answer(&self, session: &str, request: &Value, answer: ClientAnswer);
     /// The client cancelled a request not running here: hand it to the replica running it.
     fn forward_cancel(&self, session: &str, request: &Value);
+    /// Where the events of stream `stream` go so another replica can replay them.
+    fn mirror(&self, session: &str, stream: &str) -> mpsc::UnboundedSender<Mirrored>;
 }

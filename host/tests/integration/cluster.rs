@@ -314,3 +314,34 @@ async fn without_redis_a_legacy_initialize_is_refused_with_503() {
     let result = call_tool(&a, "echo", json!({ "text": "stateless" })).await;
     assert_eq!(first_text(&result), "stateless");
 }
+
+#[tokio::test]
+async fn a_stream_dropped_on_one_replica_resumes_on_another() {
+    let redis = LocalRedis::start();
+    let (a, _a_dir) = replica(&redis, &["conformance"], "replica-a");
+    let (b, _b_dir) = replica(&redis, &["conformance"], "replica-b");
+    let on_a = LegacySession::open(&a, "2025-11-25").await;
+    let on_b = LegacySession { server: &b, id: on_a.id.clone(), version: on_a.version.clone() };
+    let call = json!({
+        "jsonrpc": "2.0", "id": 9, "method": "tools/call",
+        "params": { "name": "test_tool_with_progress", "_meta": { "progressToken": 7 } }
+    });
+    let mut stream = on_a.stream(&call).await;
+    let first = stream.next().await.expect("first progress");
+    assert_eq!(first["params"]["progress"], 0.0);
+    let last = stream.last_id.clone().expect("events carry ids");
+    drop(stream); // the connection drops mid-call; the call keeps running on A
+
+    let mut resumed = SseReader::new(on_b.get_stream(Some(&last)).await);
+    let mut rest = Vec::new();
+    while let Some(message) = tokio::time::timeout(Duration::from_secs(10), resumed.next()).await.expect("events") {
+        rest.push(message);
+    }
+    let progress: Vec<Value> = rest
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .map(|m| m["params"]["progress"].clone())
+        .collect();
+    assert_eq!(progress, [json!(50.0), json!(100.0)], "{rest:?}");
+    assert_eq!(rest.last().expect("response")["id"], 9, "the response arrives after the replayed events");
+}

@@ -31,11 +31,22 @@ pub(super) async fn get(
         let error = RpcError::invalid_request("GET /mcp needs Accept: text/event-stream");
         return json_error(StatusCode::NOT_ACCEPTABLE, &error);
     }
-    if let Some(last) = header_str(&headers, &LAST_EVENT_ID_HEADER)
-        && let Some(log) = session.stream_for(last)
-        && let Some(seq) = log.sequence_of(last)
-    {
-        return sse::response(sse::with_keepalive(sse::log_body(log, Some(seq))), None);
+    if let Some(last) = header_str(&headers, &LAST_EVENT_ID_HEADER) {
+        if let Some(log) = session.stream_for(last)
+            && let Some(seq) = log.sequence_of(last)
+        {
+            return sse::response(sse::with_keepalive(sse::log_body(log, Some(seq))), None);
+        }
+        // Clustered: another replica may have streamed it.
+        if let Some(fleet) = state.exchange.sessions().fleet() {
+            match fleet.replay(&session.id, last, session.ended().clone()).await {
+                Ok(Some((stream, events))) => {
+                    return sse::response(sse::with_keepalive(sse::events_body(stream, events)), None);
+                }
+                Ok(None) => {}
+                Err(e) => return super::redis_unavailable(&state, &serde_json::Value::Null, &e),
+            }
+        }
     }
     let slot = match state.limits.open_stream(state.exchange.quotas(), &requester) {
         Ok(slot) => slot,

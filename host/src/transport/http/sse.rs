@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::exchange::{Fed, NoticeFeed};
 use crate::session::EventLog;
+use crate::session::event_log::Event as LogEvent;
 use crate::transport::overload::StreamSlot;
 
 /// The reconnection delay suggested to clients, in milliseconds.
@@ -49,13 +50,18 @@ pub(super) fn priming() -> Bytes {
 pub(super) fn log_body(log: Arc<EventLog>, after: Option<u64>) -> SseBody {
     let stream = log.id().to_owned();
     let priming = after.is_none().then(|| Bytes::from(format!("id: {stream}:0\nretry: {RETRY_MS}\ndata: \n\n")));
-    let events = log
-        .events(after.unwrap_or(0))
-        .map(move |(seq, text)| Ok(Bytes::from(format!("event: message\nid: {stream}:{seq}\ndata: {text}\n\n"))));
+    let events = events_body(stream, log.events(after.unwrap_or(0)));
     match priming {
         Some(priming) => Box::pin(futures_util::stream::once(async move { Ok(priming) }).chain(events)),
-        None => Box::pin(events),
+        None => events,
     }
+}
+
+/// The events of stream `stream` as SSE frames with their `<stream>:<n>` ids.
+pub(super) fn events_body(stream: String, events: BoxStream<'static, LogEvent>) -> SseBody {
+    Box::pin(
+        events.map(move |(seq, text)| Ok(Bytes::from(format!("event: message\nid: {stream}:{seq}\ndata: {text}\n\n")))),
+    )
 }
 
 /// `first`, then the feed's notices; ends when the feed falls behind (the
