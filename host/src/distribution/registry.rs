@@ -70,16 +70,9 @@ impl RegistryClient {
         self.client.store_auth_if_needed(reference.oci().resolve_registry(), &self.auth).await;
     }
 
-    /// The digest `reference` names now: its own pin, or what its tag points at.
-    pub async fn resolve(&self, reference: &ArtifactRef) -> Result<String> {
-        match self.try_resolve(reference).await {
-            Resolved::Digest(digest) => Ok(digest),
-            Resolved::Unreachable(e) | Resolved::Failed(e) => Err(e),
-        }
-    }
-
-    /// Like [`resolve`](Self::resolve), telling an unreachable registry (where a cached
-    /// answer may stand in) from one that answered with an error (where it may not).
+    /// The digest `reference` names now (its own pin, or what its tag points at), telling an
+    /// unreachable registry (where a cached answer may stand in) from one that answered with
+    /// an error (where it may not).
     pub async fn try_resolve(&self, reference: &ArtifactRef) -> Resolved {
         if let Some(digest) = reference.digest() {
             return Resolved::Digest(digest.to_owned());

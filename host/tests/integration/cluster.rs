@@ -1,8 +1,8 @@
 //! Replicas sharing state through a real `redis-server` on a free loopback port.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -11,54 +11,37 @@ use crate::common::*;
 const SECRET: &str = "a shared secret for the test fleet";
 
 /// A `redis-server` that writes every command to its append-only file before answering
-/// (so a restart keeps acknowledged writes); killed when dropped.
+/// (so a restart keeps acknowledged writes).
 struct LocalRedis {
-    child: Option<Child>,
-    port: u16,
-    dir: tempfile::TempDir,
+    service: Service,
+    _dir: tempfile::TempDir,
 }
 
 impl LocalRedis {
     fn start() -> LocalRedis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
         let dir = tempfile::tempdir().expect("redis dir");
-        let mut redis = LocalRedis { child: None, port, dir };
-        redis.resume();
-        redis
+        let (port, data) = (free_port(), dir.path().to_owned());
+        let service = Service::start("redis-server", port, move || {
+            let mut command = Command::new("redis-server");
+            command
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", ""])
+                .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+                .arg(&data);
+            command
+        });
+        LocalRedis { service, _dir: dir }
     }
 
     fn resume(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string(), "--save", ""])
-            .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is not installed: `make test` installs it (apt-get install redis-server)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not listen on {}", self.port);
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.service.resume();
     }
 
     fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.service.stop();
     }
 
     fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for LocalRedis {
-    fn drop(&mut self) {
-        self.stop();
+        format!("redis://127.0.0.1:{}", self.service.port)
     }
 }
 

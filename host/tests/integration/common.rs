@@ -636,3 +636,55 @@ pub async fn raw_http(server: &Server, text: &str) -> (u16, Option<i64>) {
         .and_then(|body| body["error"]["code"].as_i64());
     (status, code)
 }
+
+/// A free loopback port (bound, then released for the caller to use).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
+/// A server process a test runs beside berth (Redis, an OCI registry) on a loopback port;
+/// it can be stopped and started again on the same port, and is killed when dropped.
+pub struct Service {
+    name: &'static str,
+    pub port: u16,
+    command: Box<dyn Fn() -> Command + Send>,
+    child: Option<Child>,
+}
+
+impl Service {
+    /// Starts `command` (which must listen on 127.0.0.1:`port`) and waits until it does.
+    pub fn start(name: &'static str, port: u16, command: impl Fn() -> Command + Send + 'static) -> Service {
+        let mut service = Service { name, port, command: Box::new(command), child: None };
+        service.resume();
+        service
+    }
+
+    /// Starts it again (same port and storage) and waits until it listens.
+    pub fn resume(&mut self) {
+        let child = (self.command)()
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {} ({e}): `make test` installs it", self.name));
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "{} did not listen on {}", self.name, self.port);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -2,77 +2,54 @@
 //! distribution registry) on a free loopback port, driven through the `berth` binary.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use serde_json::json;
 
 use crate::common::*;
 
-/// A registry process with its storage in a temporary folder; killed when dropped.
+/// A registry process with its storage in a temporary folder.
 struct LocalRegistry {
-    child: Option<Child>,
-    port: u16,
+    service: Service,
     dir: tempfile::TempDir,
 }
 
 impl LocalRegistry {
     fn start() -> LocalRegistry {
         let dir = tempfile::tempdir().expect("registry dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let port = free_port();
         let config = format!(
             "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("data").display()
         );
-        std::fs::write(dir.path().join("config.yml"), config).expect("registry config");
-        let mut registry = LocalRegistry { child: None, port, dir };
-        registry.resume();
-        registry
+        let config_file = dir.path().join("config.yml");
+        std::fs::write(&config_file, config).expect("registry config");
+        let service = Service::start("docker-registry", port, move || {
+            let mut command = Command::new("docker-registry");
+            command.arg("serve").arg(&config_file);
+            command
+        });
+        LocalRegistry { service, dir }
     }
 
-    /// Starts (again) on the same port and storage, and waits until it answers.
     fn resume(&mut self) {
-        let binary = ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
-            .into_iter()
-            .find(|p| Path::new(p).is_file())
-            .expect("docker-registry is not installed: `make test` installs it (apt-get install docker-registry)");
-        let child = Command::new(binary)
-            .arg("serve")
-            .arg(self.dir.path().join("config.yml"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start docker-registry");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "docker-registry did not listen on {}", self.port);
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.service.resume();
     }
 
     fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.service.stop();
     }
 
     fn reference(&self, path: &str) -> String {
-        format!("oci://127.0.0.1:{}/{path}", self.port)
+        format!("oci://127.0.0.1:{}/{path}", self.service.port)
     }
 
     /// The file in the registry's storage that holds blob `digest`.
     fn blob_file(&self, digest: &str) -> PathBuf {
         let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
         self.dir.path().join("data/docker/registry/v2/blobs/sha256").join(&hex[..2]).join(hex).join("data")
-    }
-}
-
-impl Drop for LocalRegistry {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 
