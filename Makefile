@@ -57,12 +57,12 @@ c-toolchain: .build/tools/bin/wit-bindgen
 	  echo "installing $$missing"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
-## test-services: servers and tools the tests start: an OCI registry (docker-registry), openssl, redis-server (Debian packages, installed when missing)
-SERVICE_PACKAGES := docker-registry openssl redis-server
+## test-services: servers and tools the tests start: an OCI registry (docker-registry), openssl, redis-server, haproxy (Debian packages, installed when missing)
+SERVICE_PACKAGES := docker-registry openssl redis-server haproxy
 test-services:
 	@missing=$$(for p in $(SERVICE_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2> /dev/null | grep -q "ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-	  command -v apt-get > /dev/null || { echo "install what the tests start (a distribution registry, openssl, redis-server): missing $$missing"; exit 1; }; \
+	  command -v apt-get > /dev/null || { echo "install what the tests start (a distribution registry, openssl, redis-server, haproxy): missing $$missing"; exit 1; }; \
 	  echo "installing $$missing"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; \
 	fi
 

@@ -238,10 +238,12 @@ impl Exchange {
     /// The legacy handshake over HTTP for `source`: a new session in the
     /// store, its id and the result; refused when the store is full of busy
     /// sessions (503) or the source holds its quota of sessions (429).
-    pub fn open_session(&self, request: &Request, source: &Requester) -> Result<(String, Value), Refusal> {
+    pub async fn open_session(&self, request: &Request, source: &Requester) -> Result<(String, Value), Refusal> {
         let (session, result) = self.handshake(request).map_err(Refusal::Busy)?;
-        let id = self.sessions.insert(session, &source.key).map_err(|refused| match refused {
-            SessionRefused::Full(_) => Refusal::Busy(RpcError::new(SERVER_BUSY, refused.to_string())),
+        let id = self.sessions.open(session, &source.key).await.map_err(|refused| match refused {
+            SessionRefused::Full(_) | SessionRefused::Unavailable(_) => {
+                Refusal::Busy(RpcError::new(SERVER_BUSY, refused.to_string()))
+            }
             SessionRefused::SourceFull(max) => {
                 let detail = format!("this client holds {max} sessions, in use or too new to reclaim");
                 Refusal::OverQuota(self.quotas.refuse(OverQuota::new(

@@ -12,7 +12,8 @@
 //! The events of each streamed answer are copied to a Redis stream
 //! (`<prefix>events:<session>:<stream>`, the last [`KEPT_EVENTS`], expiring with the session),
 //! so a client that reconnects with `Last-Event-ID` to another replica gets what it missed and
-//! the rest as it comes. Not shared: session caps, which each replica applies to its copies.
+//! the rest as it comes. The session cap, per-source quotas and the eviction order hold
+//! fleet-wide through the index in [`super::fleet_index`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::event_log::{Event as LogEvent, KEPT_EVENTS, Mirrored};
+use super::fleet_index::{Admission, AdmitLimits, FleetIndex};
 use super::legacy::{ClientAnswer, Session};
 use super::record::{Record, Shared};
 use crate::cluster::Cluster;
@@ -73,18 +75,22 @@ pub trait LocalSessions: Send + Sync + 'static {
     fn local(&self, id: &str) -> Option<Arc<Session>>;
     /// Drops the local copy of `id` (ending its streams).
     fn drop_local(&self, id: &str);
+    /// The sessions running a request here.
+    fn busy(&self) -> Vec<String>;
 }
 
 /// The fleet side of the session store.
 pub struct SessionFleet {
     cluster: Arc<Cluster>,
     idle: Duration,
+    index: Arc<FleetIndex>,
 }
 
 impl SessionFleet {
     /// Sessions shared through `cluster`, expiring after `idle` without use.
     pub fn new(cluster: Arc<Cluster>, idle: Duration) -> Arc<Self> {
-        Arc::new(Self { cluster, idle })
+        let index = Arc::new(FleetIndex::new(cluster.clone(), idle));
+        Arc::new(Self { cluster, idle, index })
     }
 
     fn key(&self, id: &str) -> String {
@@ -95,10 +101,17 @@ impl SessionFleet {
         u64::try_from(self.idle.as_millis()).unwrap_or(u64::MAX).max(1)
     }
 
-    /// Stores `session`'s record (at `initialize`, before the client learns the id).
-    pub async fn share(&self, session: &Session) -> redis::RedisResult<()> {
+    /// Admits `session` of `source` under the fleet-wide `limits` (at `initialize`, before the
+    /// client learns the id); the sessions reclaimed for it are ended on every replica.
+    pub async fn admit(&self, session: &Session, source: &str, limits: &AdmitLimits) -> redis::RedisResult<Admission> {
         let json = serde_json::to_string(&session.record()).unwrap_or_default();
-        self.cluster.query(redis::cmd("SET").arg(self.key(&session.id)).arg(json).arg("PX").arg(self.idle_ms())).await
+        let admission = self.index.admit(&session.id, &json, source, limits).await?;
+        if let Admission::Admitted(reclaimed) = &admission {
+            for (_, id) in reclaimed {
+                self.send(id, Event::Ended);
+            }
+        }
+        Ok(admission)
     }
 
     /// The record of session `id`, if it lives in the fleet.
@@ -109,16 +122,18 @@ impl SessionFleet {
 
     /// Ends session `id` everywhere; whether the fleet knew it.
     pub async fn end(&self, id: &str) -> redis::RedisResult<bool> {
-        let deleted: i64 = self.cluster.query(redis::cmd("DEL").arg(self.key(id))).await?;
+        let known = self.index.end(id).await?;
         self.send(id, Event::Ended);
-        Ok(deleted > 0)
+        Ok(known)
     }
 
     fn save_and_send(self: &Arc<Self>, id: &str, record: Record) {
         let (fleet, id) = (self.clone(), id.to_owned());
         tokio::spawn(async move {
             let json = serde_json::to_string(&record).unwrap_or_default();
-            let set = redis::cmd("SET").arg(fleet.key(&id)).arg(json).arg("PX").arg(fleet.idle_ms()).to_owned();
+            // XX: a session ended meanwhile stays ended.
+            let set =
+                redis::cmd("SET").arg(fleet.key(&id)).arg(json).arg("XX").arg("PX").arg(fleet.idle_ms()).to_owned();
             if let Err(e) = fleet.cluster.query::<()>(&set).await {
                 tracing::warn!(session = %id, "session change not saved to Redis: {e}");
             }
@@ -126,13 +141,10 @@ impl SessionFleet {
         });
     }
 
-    /// Pushes session `id`'s expiry back by the idle time (not awaited).
-    pub fn touch(self: &Arc<Self>, id: &str) {
-        let (fleet, id) = (self.clone(), id.to_owned());
-        tokio::spawn(async move {
-            let touch = redis::cmd("PEXPIRE").arg(fleet.key(&id)).arg(fleet.idle_ms()).to_owned();
-            let _ = fleet.cluster.query::<i64>(&touch).await;
-        });
+    /// Notes a use of session `id` (`first`: the first since `initialize`), for its expiry
+    /// and the fleet's eviction order; reported in the next batch.
+    pub fn touch(&self, id: &str, first: bool) {
+        self.index.used(id, first);
     }
 
     fn answer_elsewhere(&self, session: &str, request: &Value, answer: ClientAnswer) {
@@ -259,6 +271,8 @@ impl SessionFleet {
 
     /// Applies the other replicas' session events to `local` for as long as it lives.
     pub fn relay(self: &Arc<Self>, local: std::sync::Weak<dyn LocalSessions>) {
+        let busy = local.clone();
+        FleetIndex::report(Arc::downgrade(&self.index), move || busy.upgrade().map(|local| local.busy()));
         let mut incoming = self.cluster.subscribe(CHANNEL);
         let me = self.cluster.replica().to_owned();
         tokio::spawn(async move {
@@ -307,6 +321,10 @@ impl Shared for Hook {
 
     fn forward_answer(&self, session: &str, request: &Value, answer: ClientAnswer) {
         self.0.answer_elsewhere(session, request, answer);
+    }
+
+    fn first_use(&self, session: &str) {
+        self.0.touch(session, true);
     }
 
     fn forward_cancel(&self, session: &str, request: &Value) {

@@ -130,8 +130,12 @@ impl Session {
     /// Records that the client put the session to use: a session never used
     /// may be reclaimed for another client after a short grace.
     pub fn mark_used(&self) {
-        if !self.used.load(Ordering::Relaxed) {
-            self.used.store(true, Ordering::Relaxed);
+        // Load first: every request passes here, and a swap would write the shared line each time.
+        if !self.used.load(Ordering::Relaxed)
+            && !self.used.swap(true, Ordering::Relaxed)
+            && let Some(fleet) = self.fleet.get()
+        {
+            fleet.first_use(&self.id);
         }
     }
 

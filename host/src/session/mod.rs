@@ -9,6 +9,7 @@
 
 pub mod event_log;
 mod fleet;
+mod fleet_index;
 pub mod in_flight;
 mod legacy;
 mod record;

@@ -28,6 +28,8 @@ pub struct Record {
 pub trait Shared: Send + Sync {
     /// The session's record changed here (log level, subscriptions).
     fn changed(&self, session: &str, record: Record);
+    /// The client used the session for the first time since `initialize`.
+    fn first_use(&self, session: &str);
     /// The client answered a request no one here asked: hand it to the replica that did.
     fn forward_answer(&self, session: &str, request: &Value, answer: ClientAnswer);
     /// The client cancelled a request not running here: hand it to the replica running it.

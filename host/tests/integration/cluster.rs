@@ -12,13 +12,13 @@ const SECRET: &str = "a shared secret for the test fleet";
 
 /// A `redis-server` that writes every command to its append-only file before answering
 /// (so a restart keeps acknowledged writes).
-struct LocalRedis {
+pub struct LocalRedis {
     service: Service,
     _dir: tempfile::TempDir,
 }
 
 impl LocalRedis {
-    fn start() -> LocalRedis {
+    pub fn start() -> LocalRedis {
         let dir = tempfile::tempdir().expect("redis dir");
         let (port, data) = (free_port(), dir.path().to_owned());
         let service = Service::start("redis-server", port, move || {
@@ -47,11 +47,23 @@ impl LocalRedis {
 
 /// A replica serving `plugins`, clustered on `redis`.
 fn replica(redis: &LocalRedis, plugins: &[&str], name: &str) -> (Server, tempfile::TempDir) {
+    replica_with(redis, plugins, name, "")
+}
+
+/// A replica serving `plugins` with `toml` as its config file, clustered on `redis`.
+pub fn replica_with(redis: &LocalRedis, plugins: &[&str], name: &str, toml: &str) -> (Server, tempfile::TempDir) {
     let dir = plugin_dir(plugins);
     // The faulty fixture's counter needs the store.
     std::fs::write(dir.path().join("faulty.toml"), "[capabilities]\nkv = true\n").expect("sidecar");
+    let config = dir.path().join("berth-config.toml");
+    std::fs::write(&config, toml).expect("config");
     let env = HashMap::from([("BERTH_CLUSTER_SECRET", SECRET)]);
-    let server = Server::start_in_with_env(dir.path(), &["--redis", &redis.url(), "--replica-id", name], &env);
+    let config = config.to_str().expect("utf-8 path");
+    let server = Server::start_in_with_env(
+        dir.path(),
+        &["--redis", &redis.url(), "--replica-id", name, "--config", config],
+        &env,
+    );
     (server, dir)
 }
 

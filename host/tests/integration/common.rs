@@ -135,6 +135,26 @@ impl Server {
         Server { child, url, base, _plugins: None, _config: None }
     }
 
+    /// Another process serving MCP at `http://127.0.0.1:port/mcp` (a load balancer in front
+    /// of berth), once it listens; killed when dropped.
+    pub fn other(name: &str, mut command: Command, port: u16) -> Server {
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({e}): `make test` installs it"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("{name} exited before listening: {status}");
+            }
+            assert!(std::time::Instant::now() < deadline, "{name} did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let base = format!("http://127.0.0.1:{port}");
+        Server { child, url: format!("{base}/mcp"), base, _plugins: None, _config: None }
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -4,8 +4,10 @@
 
 mod arguments;
 mod auth;
+mod balanced;
 mod cli;
 mod cluster;
+mod cluster_caps;
 mod common;
 mod hostile;
 mod http_errors;

@@ -30,7 +30,7 @@ use serde_json::Value;
 use super::refusal::unavailable;
 use crate::exchange::{Exchange, Requester};
 use crate::protocol::jsonrpc::{RpcError, SERVER_BUSY};
-use crate::session::Session;
+use crate::session::{Session, SessionRefused};
 
 /// Header carrying the legacy session id.
 pub const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
@@ -142,7 +142,6 @@ async fn named_session(
 
 /// 503 with a JSON-RPC body: the shared session store cannot be reached.
 fn redis_unavailable(state: &HttpState, id: &Value, e: &redis::RedisError) -> Response {
-    let error =
-        RpcError::new(SERVER_BUSY, format!("the shared session store (Redis) is unreachable ({e}); retry later"));
+    let error = RpcError::new(SERVER_BUSY, SessionRefused::Unavailable(e.clone()).to_string());
     unavailable(id, &error, state.limits.retry_after_secs)
 }

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     Accepts, HttpState, METHOD_HEADER, NAME_HEADER, PROTOCOL_VERSION_HEADER, SESSION_HEADER, SessionMiss, accepts,
-    header_str, named_session, redis_unavailable, sse,
+    header_str, named_session, sse,
 };
 use crate::exchange::{Answer, Call, HttpHeaders, Listen, Refusal, Requester, SessionRef, Step};
 use crate::protocol::era::RoutingHeaders;
@@ -228,17 +228,11 @@ async fn notification(
 }
 
 /// The legacy handshake: a new session, its id in `Mcp-Session-Id`. Clustered, the
-/// session is in Redis before the client learns its id, so any replica can continue it.
+/// session is admitted fleet-wide and in Redis before the client learns its id, so any
+/// replica can continue it.
 async fn initialize(state: &HttpState, request: &Request, requester: &Requester) -> Response {
-    match state.exchange.open_session(request, requester) {
+    match state.exchange.open_session(request, requester).await {
         Ok((id, result)) => {
-            if let (Some(fleet), Some(session)) =
-                (state.exchange.sessions().fleet(), state.exchange.sessions().get(&id))
-                && let Err(e) = fleet.share(&session).await
-            {
-                state.exchange.sessions().remove(&id);
-                return redis_unavailable(state, &request.id, &e);
-            }
             let mut response = json_response(StatusCode::OK, &jsonrpc::success(&request.id, result));
             if let Ok(value) = HeaderValue::from_str(&id) {
                 response.headers_mut().insert(SESSION_HEADER, value);

@@ -14,15 +14,21 @@
 //! one refused (503). A source at its own quota may reclaim only its own
 //! unused sessions, else it is refused (429): one client's flood of
 //! `initialize` fills its quota, not the server.
+//!
+//! Clustered, the fleet applies these rules to every replica's sessions at
+//! once (see [`super::fleet_index`]), and this store holds this replica's
+//! copies without caps of its own.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+mod clustered;
+
 use super::fleet::{LocalSessions, SessionFleet};
+use super::fleet_index::TOUCH_EVERY;
 use super::legacy::Session;
-use crate::cluster::Cluster;
 use crate::sync::{read, write};
 
 /// The HTTP sessions by id.
@@ -72,6 +78,10 @@ impl LocalSessions for Index {
     fn drop_local(&self, id: &str) {
         write(self).remove(id);
     }
+
+    fn busy(&self) -> Vec<String> {
+        read(self).sessions.iter().filter(|(_, e)| is_busy(e)).map(|(id, _)| id.clone()).collect()
+    }
 }
 
 #[derive(Default)]
@@ -96,6 +106,9 @@ pub enum SessionRefused {
     /// The source holds its quota of sessions, all in use or too new to reclaim.
     #[error("this client holds {0} sessions; end unused ones with DELETE")]
     SourceFull(usize),
+    /// Clustered, and the fleet's Redis cannot be reached.
+    #[error("the shared session store (Redis) is unreachable ({0}); retry later")]
+    Unavailable(#[from] redis::RedisError),
 }
 
 impl Inner {
@@ -126,51 +139,13 @@ impl SessionStore {
         }
     }
 
-    /// An empty store whose sessions are shared with the other replicas of `cluster`.
-    pub fn clustered(limits: SessionLimits, cluster: Arc<Cluster>) -> Self {
-        let mut store = Self::new(limits);
-        let fleet = SessionFleet::new(cluster, store.limits.idle);
-        let local: Arc<dyn LocalSessions> = store.inner.clone();
-        fleet.relay(Arc::downgrade(&local));
-        store.fleet = Some(fleet);
-        store
-    }
-
-    /// The fleet the sessions are shared in, when clustered.
-    pub fn fleet(&self) -> Option<&Arc<SessionFleet>> {
-        self.fleet.as_ref()
-    }
-
-    /// The session with `id`: held here, or (clustered) adopted from the fleet, counted
-    /// against `source`'s local quota like a new one. `None` when no replica knows it;
-    /// `Err` when the fleet cannot be asked.
-    pub async fn find(&self, id: &str, source: &Arc<str>) -> Result<Option<Arc<Session>>, redis::RedisError> {
-        if let Some(session) = self.get(id) {
-            return Ok(Some(session));
-        }
-        let Some(fleet) = &self.fleet else { return Ok(None) };
-        let Some(record) = fleet.fetch(id).await? else { return Ok(None) };
-        let Some(session) = Session::restore(id, &record) else { return Ok(None) };
-        match self.insert(session, source) {
-            Ok(_) => Ok(self.get(id)),
-            // Full here: serve this request from a copy that is not kept.
-            Err(_) => Ok(Session::restore(id, &record).map(|s| {
-                s.join(fleet.hook());
-                Arc::new(s)
-            })),
-        }
-    }
-
     /// Milliseconds since the store's epoch: fine enough to order sessions made in a burst.
     fn now(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Stores `session` of `source` under its id, reclaiming room if need be.
-    pub fn insert(&self, session: Session, source: &Arc<str>) -> Result<String, SessionRefused> {
-        if let Some(fleet) = &self.fleet {
-            session.join(fleet.hook());
-        }
+    /// Stores `session` of `source` under its id, reclaiming room if need be (alone).
+    fn insert(&self, session: Session, source: &Arc<str>) -> Result<String, SessionRefused> {
         let id = session.id.clone();
         let now = self.now();
         session.last_used.store(now, Ordering::Relaxed);
@@ -247,12 +222,14 @@ impl SessionStore {
         let session = read(&self.inner).sessions.get(id)?.session.clone();
         let now = self.now();
         session.last_used.store(now, Ordering::Relaxed);
-        // Clustered, the fleet's copy expires unless pushed back now and then.
+        // Clustered, the fleet's copy expires and falls behind in the eviction order unless
+        // its use is reported now and then.
         if let Some(fleet) = &self.fleet
-            && now.saturating_sub(session.touched.load(Ordering::Relaxed)) >= millis(self.limits.idle / 8)
+            && now.saturating_sub(session.touched.load(Ordering::Relaxed))
+                >= millis(TOUCH_EVERY.min(self.limits.idle / 8))
         {
             session.touched.store(now, Ordering::Relaxed);
-            fleet.touch(id);
+            fleet.touch(id, false);
         }
         Some(session)
     }
