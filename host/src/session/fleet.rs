@@ -269,7 +269,8 @@ impl SessionFleet {
         Arc::new(Hook(self.clone()))
     }
 
-    /// Applies the other replicas' session events to `local` for as long as it lives.
+    /// Applies the other replicas' session events to `local`, and reports its use to the
+    /// fleet's index, for as long as it lives.
     pub fn relay(self: &Arc<Self>, local: std::sync::Weak<dyn LocalSessions>) {
         let busy = local.clone();
         FleetIndex::report(Arc::downgrade(&self.index), move || busy.upgrade().map(|local| local.busy()));

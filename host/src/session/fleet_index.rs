@@ -103,16 +103,18 @@ return reply
 ";
 
 /// Records use of live sessions. ARGV: prefix, idle (ms), how many of the ids were used for
-/// the first time, then those ids, then the others. Sessions no longer live stay out.
+/// the first time, then those ids, then the others. A session whose record is gone (ended,
+/// reclaimed, expired) leaves the index instead.
 const TOUCH: &str = r"
 local idle, first = tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_ms()
 for i = 4, #ARGV do
   local id = ARGV[i]
-  if redis.call('ZSCORE', lru, id) then
-    redis.call('ZADD', lru, now, id)
-    redis.call('PEXPIRE', p..'session:'..id, idle)
+  if redis.call('PEXPIRE', p..'session:'..id, idle) == 1 then
+    redis.call('ZADD', lru, 'XX', now, id)
     if i < 4 + first then redis.call('ZREM', fresh, id) end
+  else
+    forget(id)
   end
 end
 return 0
