@@ -85,3 +85,14 @@ for transport in ("http", "legacy", "ws"):
           f"one replica with Redis: {shared['answers_per_sec']:.0f} answers/s ({rate(shared):.2f}x), "
           f"p50 {shared['latency_ms']['p50']} ms, errors {sum(shared['errors'].values())} | "
           f"3 replicas through HAProxy: {t['answers_per_sec']:.0f} answers/s ({rate(t):.2f}x), p50 {t['latency_ms']['p50']} ms")
+
+# Legacy `initialize` alone, each admitting a session into a full store (it reclaims one).
+try:
+    alone, shared = (json.load(open(f"{out}/S12-{mode}-sessions.json"))["totals"] for mode in ("single", "clustered"))
+    ratio = shared["answers_per_sec"] / max(alone["answers_per_sec"], 1e-9)
+    print(f"S12 initialize: one replica, no Redis: {alone['answers_per_sec']:.0f} sessions/s, p50 "
+          f"{alone['latency_ms']['p50']} ms, errors {sum(alone['errors'].values())} | with Redis: "
+          f"{shared['answers_per_sec']:.0f} sessions/s ({ratio:.2f}x), p50 {shared['latency_ms']['p50']} ms, "
+          f"errors {sum(shared['errors'].values())}")
+except FileNotFoundError:
+    pass

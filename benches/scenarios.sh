@@ -213,18 +213,23 @@ run_S12() { # a fleet: Redis + HAProxy + 3 replicas; replica r2 killed (-9) mid-
   wait "$haproxy_pid" "${pids[@]}" 2> /dev/null || true
   # The same loads against one replica, clustered and not, without HAProxy: the cost of
   # clustering itself, as a ratio measured in this run.
+  # Then legacy `initialize` alone (16 sources, sessions never used, reclaimable at once, so
+  # the store stays full and every admission reclaims one): clustered, one script in Redis.
   local mode
   for mode in single clustered; do
+    local grace='[http]\nsession_grace_secs = 0\n'
     if [ "$mode" = clustered ]; then
-      start "$(printf '[cluster]\nredis_url = "redis://127.0.0.1:%s"\nsecret = "s12-shared-secret-for-the-scenario"' "$redis_port")"
+      start "$(printf "$grace"'[cluster]\nredis_url = "redis://127.0.0.1:%s"\nsecret = "s12-shared-secret-for-the-scenario"' "$redis_port")"
     else
-      start ""
+      start "$(printf "$grace")"
     fi
     for transport in http legacy ws; do
       local extra=(--connections 48)
       [ "$transport" = ws ] && extra=(--connections 12 --in-flight 4)
       load "S12-$mode-$transport" --transport "$transport" "${extra[@]}" --duration "$secs"
     done
+    load "S12-$mode-sessions" --transport sessions --connections 16 --sources 16 --first-source 10 \
+      --duration "$(((secs + 2) / 3))"
     stop
   done
   kill "$redis_pid" 2> /dev/null || true
