@@ -6,8 +6,12 @@
 //! hold less than their share (the limit divided by the sources with
 //! requests running, plus one for a newcomer). One source alone can use nine
 //! tenths of the server, but never every slot: a new client always finds one.
+//! The share is checked against the count of free slots at the moment a slot
+//! is taken (one compare-and-swap), so two requests of one source arriving
+//! together cannot both pass the check and take the reserve between them.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
@@ -19,14 +23,29 @@ use crate::router::Requester;
 
 /// The server-wide limit on requests running at once (HTTP and WebSocket share it).
 pub struct InFlightLimit {
-    slots: Arc<Semaphore>,
+    running: AtomicUsize,
     max: usize,
+}
+
+/// Why [`InFlightLimit::take`] gave no slot.
+enum NoSlot {
+    Full,
+    Declined,
+}
+
+/// One request's slot in the [`InFlightLimit`], given back when dropped.
+pub struct Slot(Arc<InFlightLimit>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl InFlightLimit {
     /// At most `max` requests at once.
     pub fn new(max: usize) -> Self {
-        Self { slots: Arc::new(Semaphore::new(max)), max }
+        Self { running: AtomicUsize::new(0), max }
     }
 
     /// The limit.
@@ -36,12 +55,30 @@ impl InFlightLimit {
 
     /// Requests running now.
     pub fn now(&self) -> usize {
-        self.max.saturating_sub(self.slots.available_permits())
+        self.running.load(Ordering::Acquire)
     }
 
     /// Slots kept for sources under their share: a tenth, at least one.
     fn reserve(&self) -> usize {
         (self.max / 10).max(1)
+    }
+
+    /// Takes a slot unless every slot is taken or `declined(free)` says no
+    /// for the number of slots free at that moment.
+    fn take(self: &Arc<Self>, declined: impl Fn(usize) -> bool) -> Result<Slot, NoSlot> {
+        let mut running = self.running.load(Ordering::Acquire);
+        loop {
+            if running >= self.max {
+                return Err(NoSlot::Full);
+            }
+            if declined(self.max - running) {
+                return Err(NoSlot::Declined);
+            }
+            match self.running.compare_exchange_weak(running, running + 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Ok(Slot(self.clone())),
+                Err(now) => running = now,
+            }
+        }
     }
 }
 
@@ -81,7 +118,7 @@ pub struct Admission {
 pub struct Admitted {
     _source: Option<Held>,
     _connection: Option<OwnedSemaphorePermit>,
-    _global: Option<OwnedSemaphorePermit>,
+    _global: Option<Slot>,
 }
 
 impl Admission {
@@ -98,27 +135,30 @@ impl Admission {
             None => None,
         };
         let global = match &self.global {
-            Some(limit) => {
-                if let (Some(quotas), Some(held)) = (&self.quotas, &held) {
-                    self.check_share(limit, quotas, held.count().saturating_sub(1))?;
-                }
-                Some(limit.slots.clone().try_acquire_owned().map_err(|_| self.busy("server in-flight limit"))?)
-            }
+            Some(limit) => Some(self.take_slot(limit, held.as_ref())?),
             None => None,
         };
         Ok(Admitted { _source: held, _connection: connection, _global: global })
     }
 
-    /// Refuses a source that already holds `running` requests, at least its
-    /// share, once only the reserve of `limit` is left.
-    fn check_share(&self, limit: &InFlightLimit, quotas: &Quotas, running: usize) -> Result<(), Refusal> {
-        let free = limit.max.saturating_sub(limit.now());
-        let share = (limit.max / (quotas.active() + 1)).max(1);
-        if free <= limit.reserve() && running >= share {
-            let detail = format!("{running} requests running, its share is {share} of {}", limit.max);
-            return Err(Refusal::OverQuota(quotas.refuse(OverQuota::new(Limit::FairShare, detail, self.retry_after))));
+    /// Takes a slot in `limit`; once only its reserve is left, refuses a
+    /// source (`held`) that already has at least its share running.
+    fn take_slot(&self, limit: &Arc<InFlightLimit>, held: Option<&Held>) -> Result<Slot, Refusal> {
+        let fair = self.quotas.as_ref().zip(held).map(|(quotas, held)| {
+            let running = held.count().saturating_sub(1);
+            let share = (limit.max / (quotas.active() + 1)).max(1);
+            (quotas, running, share)
+        });
+        let over_share =
+            |free: usize| fair.is_some_and(|(_, running, share)| free <= limit.reserve() && running >= share);
+        match (limit.take(over_share), fair) {
+            (Ok(slot), _) => Ok(slot),
+            (Err(NoSlot::Declined), Some((quotas, running, share))) => {
+                let detail = format!("{running} requests running, its share is {share} of {}", limit.max);
+                Err(Refusal::OverQuota(quotas.refuse(OverQuota::new(Limit::FairShare, detail, self.retry_after))))
+            }
+            (Err(_), _) => Err(self.busy("server in-flight limit")),
         }
-        Ok(())
     }
 
     fn busy(&self, what: &str) -> Refusal {
@@ -159,5 +199,31 @@ mod tests {
         let kept = admission.admit(&newcomer);
         assert!(kept.is_ok(), "a newcomer gets the reserve");
         assert!(matches!(admission.admit(&newcomer), Err(Refusal::Busy(_))), "then the server is full");
+    }
+
+    #[test]
+    fn requests_of_one_source_arriving_together_leave_the_reserve() {
+        // Four threads race for the last free slots again and again: only one
+        // may get the ninth, none the tenth.
+        for _ in 0..2_000 {
+            let admission = admission(10);
+            let heavy = Requester::address([10, 0, 0, 1].into());
+            let first: Vec<Admitted> = (0..7).map_while(|_| admission.admit(&heavy).ok()).collect();
+            let barrier = std::sync::Barrier::new(4);
+            let raced: usize = std::thread::scope(|scope| {
+                let racers: Vec<_> = (0..4)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            let held: Vec<Admitted> = (0..3).filter_map(|_| admission.admit(&heavy).ok()).collect();
+                            barrier.wait();
+                            held.len()
+                        })
+                    })
+                    .collect();
+                racers.into_iter().map(|racer| racer.join().expect("racer")).sum()
+            });
+            assert_eq!(first.len() + raced, 9, "one source alone gets nine tenths, even racing");
+        }
     }
 }
