@@ -56,11 +56,6 @@ fn check(name: &str, reply: &Value, text: &str) -> Option<String> {
     (!ok).then(|| format!("{name}: expected a tool error with\n{text}\ngot {reply}"))
 }
 
-async fn metrics(server: &Server) -> String {
-    let url = format!("{}/metrics", server.base);
-    server.client().get(url).send().await.expect("metrics").text().await.expect("text")
-}
-
 #[tokio::test]
 async fn bad_arguments_over_http_are_tool_errors_and_cost_no_instance() {
     let server = Server::start(&["faulty"]);
@@ -75,7 +70,7 @@ async fn bad_arguments_over_http_are_tool_errors_and_cost_no_instance() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert_eq!(first_text(&call_tool(&server, "faulty_strict", json!({ "name": "a", "mode": "fast" })).await), "ok");
-    let text = metrics(&server).await;
+    let text = metrics_text(&server).await;
     assert!(
         text.contains(
             "berth_tool_calls_total{plugin=\"faulty\",tool=\"faulty_strict\",outcome=\"invalid_arguments\"} 7"
@@ -134,7 +129,7 @@ async fn the_plugins_own_invalid_params_and_unknown_tools() {
     assert_eq!(result["isError"], true, "{result}");
     let text = first_text(&result);
     assert!(text.starts_with("Invalid arguments: ") && !text.contains(HEADER), "the plugin's own words: {text}");
-    let text = metrics(&server).await;
+    let text = metrics_text(&server).await;
     assert!(text.contains("tool=\"echo\",outcome=\"invalid_arguments\"} 1"), "{text}");
     assert!(text.contains("berth_plugin_calls_total{plugin=\"echo\"} 1"), "the plugin did the checking: {text}");
     // An unknown tool stays a protocol error.
@@ -189,7 +184,7 @@ async fn structured_output_that_breaks_the_output_schema_is_reported_as_a_plugin
             && text.contains("/count: expected integer, got string"),
         "{text}"
     );
-    assert!(metrics(&server).await.contains("tool=\"faulty_counted\",outcome=\"invalid_output\"} 1"));
+    assert!(metrics_text(&server).await.contains("tool=\"faulty_counted\",outcome=\"invalid_output\"} 1"));
 }
 
 #[tokio::test]

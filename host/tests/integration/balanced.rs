@@ -45,27 +45,9 @@ fn port_of(server: &Server) -> u16 {
     server.base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port")
 }
 
-async fn initialize(server: &Server, client: &reqwest::Client) -> Reply {
-    let body = json!({
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": { "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "t", "version": "0" } }
-    });
-    let response = client
-        .post(&server.url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("initialize");
-    Reply::read(response).await
-}
-
 /// The number of legacy sessions `server` holds a copy of.
 async fn sessions_held(server: &Server) -> f64 {
-    let text = server.client().get(format!("{}/metrics", server.base)).send().await.expect("metrics");
-    let text = text.text().await.expect("text");
-    text.lines().find_map(|l| l.strip_prefix("berth_sessions ").and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
+    metric_value(&metrics_text(server).await, "berth_sessions").unwrap_or(0.0)
 }
 
 #[tokio::test]
@@ -94,9 +76,9 @@ async fn the_shipped_haproxy_config_balances_a_fleet_and_routes_around_a_dead_re
 
     // The client's own address reaches the per-source quota through HAProxy (X-Forwarded-For):
     // 127.0.0.1 holds its one session, 127.0.0.2 may open its own.
-    let second = initialize(&front, &front.client()).await;
+    let second = legacy_initialize(&front, &front.client()).await;
     assert_eq!(second.status, 429, "{}", second.body);
-    let other = initialize(&front, &front.client_from(2)).await;
+    let other = legacy_initialize(&front, &front.client_from(2)).await;
     assert_eq!(other.status, 200, "{}", other.body);
 
     // WebSocket upgrades pass through.

@@ -10,26 +10,9 @@ use crate::common::*;
 
 const PING: &str = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
 
-/// A legacy `initialize` from `client`, unanswered by `notifications/initialized`.
-async fn initialize(server: &Server, client: &reqwest::Client) -> Reply {
-    let body = json!({
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": { "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "t", "version": "0" } }
-    });
-    let response = client
-        .post(&server.url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("initialize");
-    Reply::read(response).await
-}
-
 /// Opens a session on `server`; its id.
 async fn open(server: &Server) -> String {
-    let reply = initialize(server, &server.client()).await;
+    let reply = legacy_initialize(server, &server.client()).await;
     assert_eq!(reply.status, 200, "initialize: {}", reply.body);
     reply.headers.get("mcp-session-id").expect("session id").to_str().expect("ascii").to_owned()
 }
@@ -59,10 +42,8 @@ async fn until_gone(server: &Server, id: &str) {
 }
 
 async fn evicted(server: &Server, reason: &str) -> f64 {
-    let text = server.client().get(format!("{}/metrics", server.base)).send().await.expect("metrics");
-    let text = text.text().await.expect("text");
-    let prefix = format!("berth_sessions_evicted_total{{reason=\"{reason}\"}}");
-    text.lines().find_map(|l| l.strip_prefix(&prefix).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
+    let series = format!("berth_sessions_evicted_total{{reason=\"{reason}\"}}");
+    metric_value(&metrics_text(server).await, &series).unwrap_or(0.0)
 }
 
 /// Lets each replica's batched report of session use (every 0.5 s) reach Redis.
@@ -96,7 +77,7 @@ async fn the_session_cap_counts_and_reclaims_across_the_fleet() {
     reported().await;
 
     // Nothing may go now (all used, and so recently that they may be running a request): 503.
-    let refused = initialize(&a, &a.client()).await;
+    let refused = legacy_initialize(&a, &a.client()).await;
     assert_eq!(refused.status, 503, "{}", refused.body);
     let message = refused.body["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("maximum of 3 sessions"), "{}", refused.body);
@@ -147,17 +128,17 @@ async fn a_source_quota_counts_its_sessions_on_every_replica() {
 
     // A third from the same address is over quota, on either replica.
     for server in [&a, &b] {
-        let refused = initialize(server, &server.client()).await;
+        let refused = legacy_initialize(server, &server.client()).await;
         assert_eq!(refused.status, 429, "{}", refused.body);
         assert_eq!(refused.body["error"]["data"]["limit"], "sessions", "{}", refused.body);
     }
     // Another address is not.
-    let other = initialize(&b, &b.client_from(2)).await;
+    let other = legacy_initialize(&b, &b.client_from(2)).await;
     assert_eq!(other.status, 200, "{}", other.body);
 
     // Ending one of its sessions through the replica that did not make it frees its place.
     let deleted = b.client().delete(&b.url).header("mcp-session-id", &one).send().await.expect("delete");
     assert_eq!(deleted.status(), 204);
-    let again = initialize(&a, &a.client()).await;
+    let again = legacy_initialize(&a, &a.client()).await;
     assert_eq!(again.status, 200, "{}", again.body);
 }

@@ -336,6 +336,35 @@ pub fn first_text(result: &Value) -> &str {
     result["content"][0]["text"].as_str().unwrap_or_else(|| panic!("no text content in {result}"))
 }
 
+/// A legacy `initialize` for 2025-11-25 sent with `client` (e.g. from another source
+/// address), not followed by `notifications/initialized`: the reply, refusals included.
+pub async fn legacy_initialize(server: &Server, client: &reqwest::Client) -> Reply {
+    let body = json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": { "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "t", "version": "0" } }
+    });
+    let response = client
+        .post(&server.url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("initialize");
+    Reply::read(response).await
+}
+
+/// The text `server` serves at `/metrics`.
+pub async fn metrics_text(server: &Server) -> String {
+    let response = server.client().get(format!("{}/metrics", server.base)).send().await.expect("metrics");
+    response.text().await.expect("metrics text")
+}
+
+/// The value on the line of `text` for `series` (a metric's name with all its labels), if any.
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
 /// A legacy session: initialized, with its id.
 pub struct LegacySession<'a> {
     pub server: &'a Server,

@@ -105,8 +105,8 @@ async fn abandoned_sessions_expire_after_the_idle_time() {
     tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
     let gone = session.post(&json!({ "jsonrpc": "2.0", "id": 2, "method": "ping" })).await;
     assert_eq!(gone.status, 404, "the reaper dropped it: {}", gone.body);
-    let text = server.client().get(format!("{}/metrics", server.base)).send().await.expect("metrics");
-    assert!(text.text().await.expect("text").contains("berth_sessions_evicted_total{reason=\"expired\"} 1"));
+    let expired = metric_value(&metrics_text(&server).await, r#"berth_sessions_evicted_total{reason="expired"}"#);
+    assert_eq!(expired, Some(1.0));
 }
 
 #[tokio::test]

@@ -8,14 +8,8 @@ use serde_json::json;
 use crate::common::*;
 
 /// The value of the metric line starting with `prefix` (labels included).
-fn metric(text: &str, prefix: &str) -> f64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(prefix).and_then(|rest| rest.trim().parse().ok()))
-        .unwrap_or_else(|| panic!("no metric {prefix} in:\n{text}"))
-}
-
-async fn metrics(server: &Server) -> String {
-    server.client().get(format!("{}/metrics", server.base)).send().await.expect("metrics").text().await.expect("text")
+fn metric(text: &str, series: &str) -> f64 {
+    metric_value(text, series).unwrap_or_else(|| panic!("no metric {series} in:\n{text}"))
 }
 
 /// Median latency of `n` sequential quick calls.
@@ -36,7 +30,7 @@ async fn past_the_in_flight_limit_every_request_gets_exactly_one_answer() {
     let config = "[http]\nmax_in_flight = 4\nretry_after_secs = 2\n[limits]\ndeadline_ms = 700\n";
     let server = Server::with_config(&["faulty"], config);
     let baseline = median_latency(&server, 20).await;
-    let calls_before = metric(&metrics(&server).await, r#"berth_plugin_calls_total{plugin="faulty"}"#);
+    let calls_before = metric(&metrics_text(&server).await, r#"berth_plugin_calls_total{plugin="faulty"}"#);
 
     let client = server.client();
     let body = modern_body(1, "tools/call", json!({ "name": "faulty_sleep", "arguments": {} }));
@@ -88,7 +82,7 @@ async fn past_the_in_flight_limit_every_request_gets_exactly_one_answer() {
     assert!(served >= 3, "the admitted requests ran ({served})");
     assert!(shed + over_share >= REQUESTS / 2, "most requests were refused ({shed} + {over_share})");
 
-    let text = metrics(&server).await;
+    let text = metrics_text(&server).await;
     let calls_after = metric(&text, r#"berth_plugin_calls_total{plugin="faulty"}"#);
     assert_eq!(calls_after - calls_before, served as f64, "shed requests did no plugin work");
     assert_eq!(metric(&text, "berth_shed_total"), shed as f64);
@@ -147,7 +141,7 @@ async fn metrics_count_calls_by_tool_and_outcome_with_latency() {
     }
     let trapped = call_tool(&server, "faulty_trap", json!({})).await;
     assert_eq!(trapped["isError"], true);
-    let text = metrics(&server).await;
+    let text = metrics_text(&server).await;
     let ok = r#"berth_tool_calls_total{plugin="faulty",tool="faulty_ok",outcome="ok"}"#;
     assert_eq!(metric(&text, ok), 3.0);
     let trap = r#"berth_tool_calls_total{plugin="faulty",tool="faulty_trap",outcome="trap"}"#;

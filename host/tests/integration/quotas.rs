@@ -69,11 +69,6 @@ fn assert_over_quota(reply: &Reply, limit: &str) {
     assert!(error["message"].as_str().is_some_and(|m| m.starts_with("over quota:")), "{}", reply.body);
 }
 
-async fn metrics_text(server: &Server) -> String {
-    let response = server.client().get(format!("{}/metrics", server.base)).send().await.expect("metrics");
-    response.text().await.expect("text")
-}
-
 #[tokio::test]
 async fn a_session_flood_from_one_source_leaves_room_for_everyone_else() {
     // No refusal delay: 280 held refusals would outlast the unused sessions' grace.
