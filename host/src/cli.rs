@@ -220,17 +220,7 @@ impl Common {
 /// Sends logs to stderr, never stdout: stdout belongs to the stdio transport.
 pub fn init_logging(args: &Args) {
     let filter = args.log.clone().or_else(|| std::env::var("RUST_LOG").ok()).unwrap_or_else(|| "info".to_owned());
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|e| {
-        eprintln!("berth: ignoring invalid log filter {filter:?}: {e}");
-        tracing_subscriber::EnvFilter::new("info")
-    });
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
-    if args.log_format == "json" {
-        // Span fields (plugin, tool, timing) go into each line for log shippers.
-        builder.json().with_current_span(true).with_span_list(false).init();
-    } else {
-        builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
-    }
+    berth::logging::init(&filter, args.log_format == "json");
 }
 
 /// Runs the chosen subcommand.

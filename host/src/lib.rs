@@ -31,6 +31,7 @@ pub mod config;
 pub mod distribution;
 pub mod error;
 pub mod exchange;
+pub mod logging;
 pub mod metrics;
 pub(crate) mod notices;
 pub mod protocol;

@@ -33,6 +33,15 @@ pub struct ServerGauges {
     pub sessions_evicted: Vec<(&'static str, u64)>,
     /// Sources known now (holding something, or seen since the last sweep).
     pub sources: usize,
+    /// This replica's name and its link to Redis (clustered only).
+    pub cluster: Option<ClusterGauge>,
+}
+
+/// A clustered replica's name and whether its link to Redis is up.
+#[derive(Debug, Clone)]
+pub struct ClusterGauge {
+    pub replica: String,
+    pub redis_up: bool,
 }
 
 /// One pool metric: name, type, help, and how to read it from a plugin's stats.
@@ -154,6 +163,12 @@ pub fn render(plugins: &[Arc<Plugin>], gauges: &ServerGauges) -> String {
         for (value_label, value) in values {
             let _ = writeln!(text, "{name}{{{key}=\"{value_label}\"}} {value}");
         }
+    }
+    if let Some(cluster) = &gauges.cluster {
+        let _ = writeln!(text, "# HELP berth_redis_up Whether this replica's link to Redis is up (1) or down (0).");
+        let _ = writeln!(text, "# TYPE berth_redis_up gauge");
+        let _ =
+            writeln!(text, "berth_redis_up{{replica=\"{}\"}} {}", label(&cluster.replica), u8::from(cluster.redis_up));
     }
     text
 }

@@ -43,7 +43,8 @@ pub async fn build(config: &Config, use_cache: bool, watch: bool) -> Result<Arc<
     let (announcer, announced) = announcements();
     let cluster = if config.cluster.enabled() {
         let cluster = Cluster::start(&config.cluster, crate::cluster::default_replica_id(None))?;
-        tracing::info!(replica = cluster.replica(), "clustered: notices and plugin key-value data in Redis");
+        crate::logging::name_replica(cluster.replica());
+        tracing::info!("clustered: notices and plugin key-value data in Redis");
         Some(cluster)
     } else {
         None

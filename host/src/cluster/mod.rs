@@ -67,9 +67,9 @@ impl Cluster {
     fn mark(&self, up: bool, why: &str) {
         if self.up.swap(up, Ordering::Relaxed) != up {
             if up {
-                tracing::info!(replica = %self.replica, "connected to Redis");
+                tracing::info!("connected to Redis");
             } else {
-                tracing::warn!(replica = %self.replica, "Redis unreachable ({why}); retrying every {} s", RETRY.as_secs());
+                tracing::warn!("Redis unreachable ({why}); retrying every {} s", RETRY.as_secs());
             }
         }
     }

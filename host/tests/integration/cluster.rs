@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-const SECRET: &str = "a shared secret for the test fleet";
+pub const SECRET: &str = "a shared secret for the test fleet";
 
 /// A `redis-server` that writes every command to its append-only file before answering
 /// (so a restart keeps acknowledged writes).
@@ -40,7 +40,7 @@ impl LocalRedis {
         self.service.stop();
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.service.port)
     }
 }
@@ -154,8 +154,11 @@ async fn redis_going_away_is_reported_survived_and_recovered_from() {
     until_redis(&a, "up").await;
     until_redis(&b, "up").await;
 
+    let up = |text: &str| metric_value(text, r#"berth_redis_up{replica="replica-a"}"#);
+    assert_eq!(up(&metrics_text(&a).await), Some(1.0));
     redis.stop();
     until_redis(&a, "down").await;
+    assert_eq!(up(&metrics_text(&a).await), Some(0.0));
     // Stateless calls touch no shared state: they keep working.
     let result = call_tool(&a, "echo", json!({ "text": "no redis needed" })).await;
     assert_eq!(first_text(&result), "no redis needed");
@@ -164,6 +167,7 @@ async fn redis_going_away_is_reported_survived_and_recovered_from() {
     redis.resume();
     until_redis(&a, "up").await;
     until_redis(&b, "up").await;
+    assert_eq!(up(&metrics_text(&a).await), Some(1.0));
     let mut listen = modern_body(6, "subscriptions/listen", json!({ "notifications": { "toolsListChanged": true } }));
     listen["params"]["_meta"] = envelope();
     let mut stream = stream_modern(&b, &listen).await;

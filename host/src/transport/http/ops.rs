@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::HttpState;
-use crate::metrics::{self, ServerGauges};
+use crate::metrics::{self, ClusterGauge, ServerGauges};
 use crate::protocol::jsonrpc::RpcError;
 use crate::quota::Limit;
 use crate::transport::refusal::{json_error, json_response};
@@ -43,6 +43,10 @@ pub(super) async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
             ("expired", sessions.expired.load(Relaxed)),
         ],
         sources: quotas.sources(),
+        cluster: state
+            .exchange
+            .cluster()
+            .map(|cluster| ClusterGauge { replica: cluster.replica().to_owned(), redis_up: cluster.redis_up() }),
     };
     let mut response = (StatusCode::OK, metrics::render(snapshot.plugins(), &gauges)).into_response();
     response
