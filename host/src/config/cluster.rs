@@ -44,7 +44,10 @@ impl ClusterConfig {
         }
         let url = self.redis_url.as_deref().unwrap_or_default();
         if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
-            return Err(Error::Config(format!("cluster.redis_url {url:?} must start with redis:// or rediss://")));
+            return Err(Error::Config(format!(
+                "cluster.redis_url (--redis, BERTH_REDIS_URL) {url:?} must start with redis://, rediss:// (TLS) \
+                 or redis+unix://, e.g. redis://127.0.0.1:6379"
+            )));
         }
         match &self.secret {
             None => Err(Error::Config(
@@ -53,7 +56,9 @@ impl ClusterConfig {
                     .into(),
             )),
             Some(secret) if secret.chars().count() < MIN_SECRET_CHARS => Err(Error::Config(format!(
-                "cluster.secret must be at least {MIN_SECRET_CHARS} characters"
+                "the shared secret (BERTH_CLUSTER_SECRET or cluster.secret) has {} characters; it needs at least \
+                 {MIN_SECRET_CHARS} (e.g. `head -c 32 /dev/urandom | base64`)",
+                secret.chars().count()
             ))),
             Some(_) if state_key_set => Err(Error::Config(
                 "set cluster.secret or protocol.state_key, not both: clustered, the request-state key comes from the secret"
@@ -91,7 +96,8 @@ mod tests {
         assert!(ClusterConfig::default().validate(false).is_ok());
         let missing = clustered(None).validate(false).expect_err("no secret");
         assert!(missing.to_string().contains("BERTH_CLUSTER_SECRET"), "{missing}");
-        assert!(clustered(Some("short")).validate(false).is_err());
+        let short = clustered(Some("short")).validate(false).expect_err("short secret");
+        assert!(short.to_string().contains("has 5 characters; it needs at least 16"), "{short}");
         assert!(clustered(Some("a long enough shared secret")).validate(true).is_err());
         assert!(clustered(Some("a long enough shared secret")).validate(false).is_ok());
         let bad_url =
