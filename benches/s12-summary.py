@@ -14,7 +14,8 @@ import sys
 out, secs = sys.argv[1], float(sys.argv[2])
 third = secs / 3
 # HAProxy's httplog line: ... backend/server Tr/Tw/Tc/Tr/Ta status bytes - - TERM ...
-LINE = re.compile(r" berth/(\S+) \S+ (\d{3}) \S+ \S+ \S+ (\S{4}) ")
+# (status -1: no response reached the client).
+LINE = re.compile(r" berth/(\S+) \S+ (-1|\d{3}) \S+ \S+ \S+ (\S{4}) ")
 
 
 def counters(transport):

@@ -185,7 +185,8 @@ run_S12() { # a fleet: Redis + HAProxy + 3 replicas; replica r2 killed (-9) mid-
     return 1
   }
   for i in 0 1 2; do replica "$i"; done
-  haproxy -db -f "$dir/haproxy.cfg" 2> "$dir/haproxy.log" &
+  # Appending, so emptying the log between transports leaves no hole of NULs before new lines.
+  haproxy -db -f "$dir/haproxy.cfg" 2>> "$dir/haproxy.log" &
   haproxy_pid=$!
   sleep 3 # two health checks: every replica in rotation
   curl -sf "http://127.0.0.1:$front/readyz" > /dev/null || { echo "HAProxy did not start: $(cat "$dir/haproxy.log")" >&2; return 1; }

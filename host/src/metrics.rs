@@ -40,7 +40,9 @@ pub struct ServerGauges {
 /// A clustered replica's name and whether its link to Redis is up.
 #[derive(Debug, Clone)]
 pub struct ClusterGauge {
+    /// `--replica-id`, the `replica` label.
     pub replica: String,
+    /// Whether the replica's Redis connection is up now.
     pub redis_up: bool,
 }
 
