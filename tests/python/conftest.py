@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +40,27 @@ def plugin_dir() -> Path:
             pytest.fail(f"{name}.wasm is not built: run `make fixtures`")
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port: int, name: str, process: subprocess.Popen, seconds: float = 15) -> None:
+    """Waits until something accepts connections on `port`; fails if `process` exits first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None:
+                pytest.fail(f"{name} exited before listening (code {process.returncode})")
+            assert time.monotonic() < deadline, f"{name} did not listen on {port}"
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

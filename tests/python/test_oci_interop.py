@@ -13,10 +13,8 @@ import os
 import hashlib
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,17 +23,11 @@ import bcrypt
 import oras.client
 import pytest
 
-from conftest import REPO, berth_binary
+from conftest import REPO, berth_binary, free_port, wait_listening
 
 WASM_CONFIG = "application/vnd.wasm.config.v0+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 PAYLOAD = "application/vnd.dev.cosign.simplesigning.v1+json"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -51,14 +43,7 @@ def run_registry(extra_config: str = "") -> Iterator[str]:
         f"http:\n  addr: 127.0.0.1:{port}\n{extra_config}"
     )
     process = subprocess.Popen([binary, "serve", str(folder / "config.yml")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "docker-registry did not start"
-            time.sleep(0.05)
+    wait_listening(port, "docker-registry", process)
     try:
         yield f"127.0.0.1:{port}"
     finally:
