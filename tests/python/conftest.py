@@ -69,13 +69,14 @@ def cache_dir() -> str:
 
 
 @contextlib.contextmanager
-def berth_server(plugin_dir: Path, cache_dir: str, *extra: str) -> Iterator[str]:
-    """Runs `berth serve --listen 127.0.0.1:0` (with `extra` arguments) and yields its /mcp URL."""
+def berth_server(plugin_dir: Path, cache_dir: str, *extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Runs `berth serve --listen 127.0.0.1:0` (with `extra` arguments and `env` variables
+    added) and yields its /mcp URL."""
     process = subprocess.Popen(
         [berth_binary(), "serve", "--plugins", str(plugin_dir), "--cache-dir", cache_dir, "--listen", "127.0.0.1:0", *extra],
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "BERTH_LOG": "warn"},
+        env={**os.environ, "BERTH_LOG": "warn", **(env or {})},
     )
     assert process.stdout is not None
     url = None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import shutil
 import subprocess
@@ -65,16 +64,12 @@ def fleet(plugin_dir: Path, cache_dir: str) -> Iterator[tuple[str, list[str]]]:
     redis_args = ["--bind", "127.0.0.1", "--port", str(redis_port), "--save", "", "--appendonly", "no"]
     with contextlib.ExitStack() as stack:
         stack.enter_context(service("redis-server", redis_args, redis_port))
-        os.environ["BERTH_CLUSTER_SECRET"] = "a shared secret for the python fleet"
-        try:
-            replicas = [
-                stack.enter_context(
-                    berth_server(plugin_dir, cache_dir, "--redis", f"redis://127.0.0.1:{redis_port}", "--replica-id", f"r{n}")
-                )
-                for n in (1, 2, 3)
-            ]
-        finally:
-            del os.environ["BERTH_CLUSTER_SECRET"]
+        cluster = ("--redis", f"redis://127.0.0.1:{redis_port}")
+        secret = {"BERTH_CLUSTER_SECRET": "a shared secret for the python fleet"}
+        replicas = [
+            stack.enter_context(berth_server(plugin_dir, cache_dir, *cluster, "--replica-id", f"r{n}", env=secret))
+            for n in (1, 2, 3)
+        ]
         ports = [int(url.rsplit(":", 1)[1].removesuffix("/mcp")) for url in replicas]
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="berth-haproxy-")))
         (folder / "haproxy.cfg").write_text(haproxy_config(front, stats, ports))
