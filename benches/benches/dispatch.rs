@@ -114,7 +114,7 @@ fn http_roundtrip(c: &mut Criterion) {
         tokio::spawn(async move { berth::server::serve_http(listener, exchange, &config).await });
         format!("http://{addr}/mcp")
     });
-    berth::tls::install_crypto_provider();
+    berth::install_crypto_provider();
     let client = Arc::new(reqwest::Client::builder().tcp_nodelay(true).build().expect("client"));
     let body = modern_call("echo", json!({ "text": TEXT })).to_string();
     c.bench_function("http/echo/json", |b| {

@@ -3,7 +3,7 @@
 //! stated as a ratio measured in one run.
 //!
 //! The engine is berth's own, built by the same function with the default
-//! pool settings (`::berth::runtime::build_engine`), so the two cannot drift;
+//! pool settings (`::berth::build_engine`), so the two cannot drift;
 //! the host imports are minimal stubs and WASI gets an empty context, which
 //! is the least any host must provide to this component.
 
@@ -74,7 +74,7 @@ impl Baseline {
     /// Compiles `wasm` on berth's engine.
     pub fn new(wasm: &[u8]) -> wasmtime::Result<Self> {
         // `::berth` is the crate; plain `berth` is the WIT package bindgen generated above.
-        let engine = ::berth::runtime::build_engine(&::berth::config::Config::default().pool)?;
+        let engine = ::berth::build_engine(&::berth::config::Config::default().pool)?;
         let component = Component::new(&engine, wasm)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;

@@ -13,8 +13,8 @@ pub mod load;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use berth::Exchange;
 use berth::config::Config;
-use berth::exchange::Exchange;
 
 /// The repository's `plugins/` folder.
 pub fn plugins_dir() -> PathBuf {

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use berth::Result;
 use berth::config::Config;
-use berth::error::Result;
 use berth::server;
 
 /// berth — serve sandboxed WebAssembly plugins as MCP tools, resources and prompts.
@@ -220,7 +220,7 @@ impl Common {
 /// Sends logs to stderr, never stdout: stdout belongs to the stdio transport.
 pub fn init_logging(args: &Args) {
     let filter = args.log.clone().or_else(|| std::env::var("RUST_LOG").ok()).unwrap_or_else(|| "info".to_owned());
-    berth::logging::init(&filter, args.log_format == "json");
+    berth::init_logging(&filter, args.log_format == "json");
 }
 
 /// Runs the chosen subcommand.
@@ -236,20 +236,16 @@ pub async fn run(args: Args) -> Result<()> {
             server::check_exposure(config.listen, &config.auth)?;
             // Bind first: a busy port should fail before plugins are compiled.
             let listener = server::bind(config.listen).await?;
-            if config.cluster.replica_id.is_none()
-                && let Ok(bound) = listener.local_addr()
-            {
-                config.cluster.replica_id = Some(berth::cluster::default_replica_id(Some(bound.port())));
+            if let Ok(bound) = listener.local_addr() {
+                config.cluster.replica_id = Some(config.cluster.replica_name(Some(bound.port())));
             }
             oci::sync_sources(&config, true).await?;
             if !common.no_watch {
                 oci::resync_on_hangup(common.config.clone(), config.clone());
             }
             let exchange = server::build(&config, !common.no_cache, !common.no_watch).await?;
-            let snapshot = exchange.registry().snapshot();
-            for plugin in snapshot.plugins() {
-                let tools: Vec<&str> = plugin.catalog.tools.iter().map(|t| t.name.as_str()).collect();
-                println!("loaded {} ({}): tools [{}]", plugin.name, plugin.path.display(), tools.join(", "));
+            for line in berth::loaded(&exchange) {
+                println!("{line}");
             }
             let addr = listener.local_addr().map_err(|source| berth::Error::Io { what: "listener".into(), source })?;
             println!("berth listening on http://{addr}/mcp");
@@ -325,48 +321,12 @@ pub async fn run(args: Args) -> Result<()> {
             let config = common.config()?;
             oci::sync_sources(&config, false).await?;
             let exchange = server::build(&config, !common.no_cache, false).await?;
-            print_list(&exchange.registry().snapshot(), json);
+            if json {
+                println!("{}", berth::listing_json(&exchange));
+            } else {
+                print!("{}", berth::listing_text(&exchange));
+            }
             Ok(())
-        }
-    }
-}
-
-fn print_list(snapshot: &berth::registry::Snapshot, json: bool) {
-    if json {
-        let plugins: Vec<serde_json::Value> = snapshot
-            .plugins()
-            .iter()
-            .map(|p| {
-                serde_json::json!({
-                    "name": &*p.name,
-                    "path": p.path.display().to_string(),
-                    "tools": p.catalog.tools.iter().map(|t| berth::runtime::mcp::tool(t, p.catalog.task_support(&t.name))).collect::<Vec<_>>(),
-                    "resources": p.catalog.resources.iter().map(berth::runtime::mcp::resource).collect::<Vec<_>>(),
-                    "resourceTemplates": p.catalog.templates.iter().map(berth::runtime::mcp::resource_template).collect::<Vec<_>>(),
-                    "prompts": p.catalog.prompts.iter().map(berth::runtime::mcp::prompt).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        println!("{}", serde_json::json!({ "plugins": plugins }));
-        return;
-    }
-    if snapshot.plugins().is_empty() {
-        println!("no plugins found");
-    }
-    for plugin in snapshot.plugins() {
-        println!("{} ({})", plugin.name, plugin.path.display());
-        let describe = |d: &Option<String>| d.clone().unwrap_or_default();
-        for tool in &plugin.catalog.tools {
-            println!("  tool      {:<24} {}", tool.name, describe(&tool.description));
-        }
-        for resource in &plugin.catalog.resources {
-            println!("  resource  {:<24} {}", resource.uri, describe(&resource.description));
-        }
-        for template in &plugin.catalog.templates {
-            println!("  template  {:<24} {}", template.uri_template, describe(&template.description));
-        }
-        for prompt in &plugin.catalog.prompts {
-            println!("  prompt    {:<24} {}", prompt.name, describe(&prompt.description));
         }
     }
 }

@@ -15,7 +15,7 @@ static REPLICA: OnceLock<String> = OnceLock::new();
 
 /// Names `replica` on every later log line: `replica` first in a JSON line, a
 /// `replica=NAME` prefix on a text line. The first name set stays.
-pub fn name_replica(replica: &str) {
+pub(crate) fn name_replica(replica: &str) {
     let _ = REPLICA.set(replica.to_owned());
 }
 

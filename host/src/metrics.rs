@@ -11,39 +11,31 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::runtime::{BUCKETS, Ending, Plugin, PoolStats};
+use crate::shared::Placement;
 
 /// The server-wide figures the transports hand to [`render`].
-#[derive(Debug, Default, Clone)]
-pub struct ServerGauges {
-    /// Live legacy (2025-era) sessions.
-    pub sessions: usize,
-    /// Requests running now (HTTP and WebSocket).
-    pub in_flight: usize,
-    /// Requests and streams refused at a server limit.
-    pub shed: u64,
-    /// HTTP requests stopped at the request timeout.
-    pub timeouts: u64,
-    /// Open WebSocket connections.
-    pub websocket_connections: usize,
-    /// Open SSE event streams.
-    pub event_streams: usize,
-    /// Refusals because a source was at one of its quotas, by limit name.
-    pub quota_refusals: Vec<(&'static str, u64)>,
-    /// Legacy sessions dropped, by reason (`unused`, `idle`: for newcomers; `expired`: idle time).
-    pub sessions_evicted: Vec<(&'static str, u64)>,
-    /// Sources known now (holding something, or seen since the last sweep).
-    pub sources: usize,
-    /// This replica's name and its link to Redis (clustered only).
-    pub cluster: Option<ClusterGauge>,
-}
-
-/// A clustered replica's name and whether its link to Redis is up.
 #[derive(Debug, Clone)]
-pub struct ClusterGauge {
-    /// `--replica-id`, the `replica` label.
-    pub replica: String,
-    /// Whether the replica's Redis connection is up now.
-    pub redis_up: bool,
+pub(crate) struct ServerGauges {
+    /// Live legacy (2025-era) sessions.
+    pub(crate) sessions: usize,
+    /// Requests running now (HTTP and WebSocket).
+    pub(crate) in_flight: usize,
+    /// Requests and streams refused at a server limit.
+    pub(crate) shed: u64,
+    /// HTTP requests stopped at the request timeout.
+    pub(crate) timeouts: u64,
+    /// Open WebSocket connections.
+    pub(crate) websocket_connections: usize,
+    /// Open SSE event streams.
+    pub(crate) event_streams: usize,
+    /// Refusals because a source was at one of its quotas, by limit name.
+    pub(crate) quota_refusals: Vec<(&'static str, u64)>,
+    /// Legacy sessions dropped, by reason (`unused`, `idle`: for newcomers; `expired`: idle time).
+    pub(crate) sessions_evicted: Vec<(&'static str, u64)>,
+    /// Sources known now (holding something, or seen since the last sweep).
+    pub(crate) sources: usize,
+    /// Where shared state lives: in a cluster, this replica's name and whether Redis is up.
+    pub(crate) placement: Placement,
 }
 
 /// One pool metric: name, type, help, and how to read it from a plugin's stats.
@@ -119,7 +111,7 @@ const POOL_METRICS: &[PoolMetric] = &[
 ];
 
 /// The metrics of `plugins` and the server's `gauges` in Prometheus text format.
-pub fn render(plugins: &[Arc<Plugin>], gauges: &ServerGauges) -> String {
+pub(crate) fn render(plugins: &[Arc<Plugin>], gauges: &ServerGauges) -> String {
     let mut text = String::new();
     render_tools(&mut text, plugins);
     for metric in POOL_METRICS {
@@ -166,11 +158,10 @@ pub fn render(plugins: &[Arc<Plugin>], gauges: &ServerGauges) -> String {
             let _ = writeln!(text, "{name}{{{key}=\"{value_label}\"}} {value}");
         }
     }
-    if let Some(cluster) = &gauges.cluster {
+    if let Placement::Cluster { replica, redis_up } = &gauges.placement {
         let _ = writeln!(text, "# HELP berth_redis_up Whether this replica's link to Redis is up (1) or down (0).");
         let _ = writeln!(text, "# TYPE berth_redis_up gauge");
-        let _ =
-            writeln!(text, "berth_redis_up{{replica=\"{}\"}} {}", label(&cluster.replica), u8::from(cluster.redis_up));
+        let _ = writeln!(text, "berth_redis_up{{replica=\"{}\"}} {}", label(replica), u8::from(*redis_up));
     }
     text
 }
@@ -220,7 +211,7 @@ fn render_tools(text: &mut String, plugins: &[Arc<Plugin>]) {
 }
 
 /// This process's resident memory in bytes, from `/proc/self/statm` (0 elsewhere).
-pub fn resident_bytes() -> u64 {
+pub(crate) fn resident_bytes() -> u64 {
     resident_bytes_of("self").unwrap_or(0)
 }
 

@@ -1,10 +1,12 @@
 //! Assembling a server from its config, and running it until a signal stops it.
 //!
-//! [`build`] wires the layers bottom up: the runtime (engine, host
-//! capabilities, announcements), the registry and its single writer, the
-//! router, and the exchange every transport talks to. [`serve_http`] puts the
-//! HTTP and WebSocket transports in front of it; `berth stdio` puts the stdio
-//! transport there instead.
+//! [`build`] picks where shared state lives, once ([`SharedState`]: in this
+//! process, or the cluster's Redis when a Redis URL is configured), then wires
+//! the layers bottom up: the runtime (engine, host capabilities,
+//! announcements), the registry and its single writer, the router, and the
+//! exchange every transport talks to. [`serve_http`] puts the HTTP and
+//! WebSocket transports in front of it; `berth stdio` puts the stdio transport
+//! there instead.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,66 +15,89 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::Cluster;
+use crate::admission::Quotas;
+use crate::admission::auth::{self, Auth};
+use crate::admission::guard::OriginPolicy;
+use crate::admission::overload::Limits;
+use crate::admission::source::{Peer, SourcePolicy};
+use crate::cluster::{ClusterSessions, Link, RedisKv, RedisRelay};
 use crate::config::{AuthConfig, Config};
 use crate::error::{Error, Result};
 use crate::exchange::Exchange;
-use crate::notices::NoticeBus;
-use crate::quota::Quotas;
+use crate::notices::{InProcessRelay, NoticeBus, NoticeRelay};
 use crate::registry::reconcile;
 use crate::router::Router;
-use crate::runtime::{Runtime, announcements};
-use crate::session::{SessionLimits, SessionStore};
-use crate::tasks::{TaskLimits, TaskStore};
-use crate::transport::auth::{self, Auth};
-use crate::transport::guard::OriginPolicy;
+use crate::runtime::{InProcessKv, KeyValueStore, Runtime, announcements};
+use crate::session::{InProcessSessions, SessionLimits, SessionStore};
+use crate::shared::{InProcess, StateHealth};
+use crate::tasks::{InProcessTasks, TaskLimits, TaskRecords, TaskStore};
 use crate::transport::http::{self, HttpState};
 use crate::transport::listener::QuotaListener;
-use crate::transport::overload::Limits;
-use crate::transport::source::Peer;
-use crate::transport::source::SourcePolicy;
 use crate::transport::ws::WsState;
 
 #[cfg(test)]
 mod http_tests;
 
+/// Where a server keeps what it shares with other replicas: one implementation of
+/// each shared-state trait, picked here and nowhere else.
+struct SharedState {
+    sessions: Arc<dyn SessionStore>,
+    tasks: Arc<dyn TaskRecords>,
+    notices: Arc<dyn NoticeRelay>,
+    kv: Arc<dyn KeyValueStore>,
+    health: Arc<dyn StateHealth>,
+}
+
+impl SharedState {
+    /// In this process (`cluster.redis_url` unset), or the cluster's Redis.
+    fn from_config(config: &Config) -> Result<Self> {
+        let sessions = session_limits(config);
+        if !config.cluster.enabled() {
+            return Ok(Self {
+                sessions: Arc::new(InProcessSessions::new(sessions)),
+                tasks: Arc::new(InProcessTasks::default()),
+                notices: Arc::new(InProcessRelay::default()),
+                kv: Arc::new(InProcessKv::default()),
+                health: Arc::new(InProcess),
+            });
+        }
+        let link = Link::start(&config.cluster, config.cluster.replica_name(None))?;
+        crate::logging::name_replica(link.replica());
+        tracing::info!("clustered: sessions, notices and plugin key-value data in Redis");
+        Ok(Self {
+            sessions: Arc::new(ClusterSessions::new(link.clone(), sessions)),
+            // Tasks stay with the replica that runs them (docs/scaling.md).
+            tasks: Arc::new(InProcessTasks::default()),
+            notices: Arc::new(RedisRelay::new(link.clone())),
+            kv: Arc::new(RedisKv::new(link.clone())),
+            health: link,
+        })
+    }
+}
+
 /// Builds the runtime, loads every plugin in `config.plugins.dir` and returns
 /// the exchange over them; with `watch`, later changes to the folder are
 /// hot-reloaded. `use_cache` turns the compiled-artifact cache on.
 pub async fn build(config: &Config, use_cache: bool, watch: bool) -> Result<Arc<Exchange>> {
+    let shared = SharedState::from_config(config)?;
     let (announcer, announced) = announcements();
-    let cluster = if config.cluster.enabled() {
-        let cluster = Cluster::start(&config.cluster, crate::cluster::default_replica_id(None))?;
-        crate::logging::name_replica(cluster.replica());
-        tracing::info!("clustered: notices and plugin key-value data in Redis");
-        Some(cluster)
-    } else {
-        None
-    };
-    let mut runtime = Runtime::new(config, use_cache.then(|| config.cache_dir()), announcer)?;
-    if let Some(cluster) = &cluster {
-        runtime = runtime.with_shared_kv(cluster.clone());
-    }
-    let notices = match cluster {
-        Some(cluster) => NoticeBus::clustered(cluster),
-        None => NoticeBus::default(),
-    };
+    let runtime = Runtime::new(config, use_cache.then(|| config.cache_dir()), announcer, shared.kv)?;
+    let notices = NoticeBus::new(shared.notices);
     let registry = reconcile::start(runtime, announced, config, notices.clone(), watch).await?;
     let quotas = Arc::new(Quotas::new(&config.quota, Duration::from_secs(config.http.retry_after_secs)));
-    let tasks = Arc::new(TaskStore::new(task_limits(config), notices.clone(), quotas.clone()));
+    let tasks = Arc::new(TaskStore::new(shared.tasks, task_limits(config), notices.clone(), quotas.clone()));
     let router = Router::new(config.protocol.page_size, config.sealing_key()?, tasks)
         .with_argument_logging(config.log.arguments);
-    let limits = SessionLimits {
+    Ok(Arc::new(Exchange::new(registry, router, shared.sessions, notices, quotas, shared.health)))
+}
+
+fn session_limits(config: &Config) -> SessionLimits {
+    SessionLimits {
         max: config.http.max_sessions,
         per_source: config.quota.sessions,
         idle: Duration::from_secs(config.http.session_idle_secs),
         grace: Duration::from_secs(config.http.session_grace_secs),
-    };
-    let sessions = match notices.cluster() {
-        Some(cluster) => SessionStore::clustered(limits, cluster.clone()),
-        None => SessionStore::new(limits),
-    };
-    Ok(Arc::new(Exchange::new(registry, router, sessions, notices, quotas)))
+    }
 }
 
 fn task_limits(config: &Config) -> TaskLimits {

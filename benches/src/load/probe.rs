@@ -7,7 +7,7 @@ const TICKS_PER_SEC: f64 = 100.0;
 
 /// The resident memory of process `pid` in bytes.
 pub fn rss_bytes(pid: &str) -> Option<u64> {
-    berth::metrics::resident_bytes_of(pid)
+    berth::resident_bytes_of(pid)
 }
 
 /// CPU seconds (user + system) process `pid` has used.

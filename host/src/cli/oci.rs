@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use berth::config::{Config, plugins_file_stem};
 use berth::distribution::sources::{self, Policy};
 use berth::distribution::{ArtifactRef, RegistryClient, SigningKey, Store, TrustedKeys, check_component, install};
-use berth::error::{Error, Result};
+use berth::{Error, Result};
 
 /// What `berth pull` was asked to do.
 pub struct PullArgs {

@@ -68,6 +68,24 @@ impl ClusterConfig {
         }
     }
 
+    /// The replica's name: `replica_id` when set, else the host name and, when serving
+    /// HTTP, the `port` (a process id otherwise).
+    pub fn replica_name(&self, port: Option<u16>) -> String {
+        if let Some(name) = &self.replica_id {
+            return name.clone();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "berth".to_owned());
+        match port {
+            Some(port) => format!("{host}:{port}"),
+            None => format!("{host}:pid{}", std::process::id()),
+        }
+    }
+
     /// The `requestState` sealing key derived from the shared secret, when clustered.
     pub fn sealing_key(&self) -> Option<[u8; 32]> {
         let secret = self.secret.as_deref().filter(|_| self.enabled())?;

@@ -3,8 +3,10 @@
 //!
 //! A legacy client sends `initialize` once and the connection holds its
 //! session; a 2026-07-28 client sends `_meta` on every request. Requests run
-//! concurrently and are answered as they finish, not in order. The transport
-//! owns the bytes (lines, frames); what the messages mean is the exchange's.
+//! concurrently and are answered as they finish, not in order. What each
+//! message means is the driver's ([`Exchange::receive`]); this is the
+//! conversation around it: the held session, the calls and listen streams
+//! running, and closing. The transport owns the bytes (lines, frames).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,17 +15,17 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::admission::Admission;
 use super::feed::{Fed, NoticeFeed};
 use super::listen::{Listen, ended};
-use super::{Exchange, SessionRef, Step};
-use crate::protocol::jsonrpc::{self, Message, Request};
-use crate::router::{Requester, Sink};
+use super::{Exchange, Reply, Via};
+use crate::admission::{Admission, Requester};
+use crate::protocol::jsonrpc;
+use crate::router::Sink;
 use crate::session::{InFlight, Session};
 use crate::sync::lock;
 
 /// The state of one connection.
-pub struct Connection {
+pub(crate) struct Connection {
     exchange: Arc<Exchange>,
     out: Sink,
     admission: Admission,
@@ -43,8 +45,8 @@ pub struct Connection {
 
 impl Connection {
     /// A connection of `exchange` with `requester` at the other end, whose
-    /// outgoing messages go to `out`.
-    pub fn new(exchange: Arc<Exchange>, out: Sink, admission: Admission, requester: Requester) -> Arc<Self> {
+    /// outgoing messages go to `out` and whose calls pass `admission`.
+    pub(crate) fn new(exchange: Arc<Exchange>, out: Sink, admission: Admission, requester: Requester) -> Arc<Self> {
         Arc::new(Self {
             exchange,
             out,
@@ -59,35 +61,47 @@ impl Connection {
     }
 
     /// Sends one message to the client.
-    pub fn send(&self, message: Value) {
+    pub(crate) fn send(&self, message: Value) {
         (self.out)(message);
     }
 
     /// Whether any request or listen stream is running.
-    pub fn is_busy(&self) -> bool {
+    pub(crate) fn is_busy(&self) -> bool {
         !self.in_flight.is_empty()
     }
 
     /// Handles one whole message from the client.
-    pub fn receive(self: &Arc<Self>, bytes: &[u8]) {
-        match jsonrpc::parse(bytes) {
-            Ok(Message::Request(request)) => self.request(request),
-            Ok(Message::Notification { method, params }) => {
-                self.exchange.notification(&method, params.as_ref(), Some(&self.in_flight));
+    pub(crate) async fn receive(self: &Arc<Self>, bytes: &[u8]) {
+        let session = lock(&self.session).clone();
+        let via = Via::Connection { session, in_flight: &self.in_flight, admission: &self.admission };
+        match self.exchange.receive(bytes, via, &self.requester).await {
+            Reply::Accepted => {}
+            Reply::Refuse(refused) => self.send(jsonrpc::failure(&refused.id, &refused.error)),
+            Reply::Run(pending) => {
+                let connection = self.clone();
+                let cancel = self.calls.child_token();
+                self.tasks.spawn(async move {
+                    let sink = connection.out.clone();
+                    if let Some(answer) = pending.run(Some(sink), cancel).await.streamed() {
+                        connection.send(answer.into_message());
+                    }
+                });
             }
-            Ok(Message::Response { id, answer }) => {
-                if let Some(session) = self.session() {
-                    self.exchange.deliver(&session, &id, answer);
-                }
+            Reply::Opened { session, id, result } => {
+                *lock(&self.session) = Some(session.clone());
+                self.send(jsonrpc::success(&id, result));
+                // Server notices flow from now on.
+                let feed = self.exchange.session_feed(session);
+                self.tasks.spawn(forward(feed, self.out.clone(), self.streams.clone()));
             }
-            Err(rejected) => self.send(jsonrpc::failure(&rejected.id, &rejected.error)),
+            Reply::Listen(listen) => self.listen(listen),
         }
     }
 
     /// Ends the connection: listen streams stop; with `cancel`, running calls
     /// are cancelled too (the client is gone), else they get `grace` to
     /// finish and answer, and are cancelled after it.
-    pub async fn close(&self, cancel: bool, grace: Duration) {
+    pub(crate) async fn close(&self, cancel: bool, grace: Duration) {
         self.streams.cancel();
         if cancel {
             self.calls.cancel();
@@ -96,54 +110,6 @@ impl Connection {
         if tokio::time::timeout(grace, self.tasks.wait()).await.is_err() {
             self.calls.cancel();
         }
-    }
-
-    fn session(&self) -> Option<Arc<Session>> {
-        lock(&self.session).clone()
-    }
-
-    /// Routes `request` and runs it (or answers it at once).
-    fn request(self: &Arc<Self>, request: Request) {
-        let session = self.session();
-        let held = session.as_ref().map_or(SessionRef::None, SessionRef::Held);
-        match self.exchange.route(request, None, held, &self.requester) {
-            Step::Run(mut call) => {
-                // Refusing is cheap: no plugin work happens for a request over the limit.
-                let admitted = match self.admission.admit(&self.requester) {
-                    Ok(admitted) => admitted,
-                    Err(refusal) => return self.send(jsonrpc::failure(call.id(), &refusal.error())),
-                };
-                call.track_in(self.in_flight.clone());
-                let connection = self.clone();
-                let cancel = self.calls.child_token();
-                self.tasks.spawn(async move {
-                    let _admitted = admitted;
-                    let sink = connection.out.clone();
-                    let answer = connection.exchange.answer(call, Some(sink), cancel.clone()).await;
-                    // A cancelled request gets no response, as MCP asks.
-                    if !cancel.is_cancelled() {
-                        connection.send(answer.into_message());
-                    }
-                });
-            }
-            Step::Initialize(request) => self.initialize(&request),
-            Step::Listen(listen) => self.listen(listen),
-            Step::Refuse { id, error } => self.send(jsonrpc::failure(&id, &error)),
-            // Only HTTP names sessions by id.
-            Step::UnknownSession => {}
-        }
-    }
-
-    /// The legacy handshake: the connection gets a session, and server notices start flowing.
-    fn initialize(&self, request: &Request) {
-        let (session, result) = match self.exchange.initialize(request) {
-            Ok(opened) => opened,
-            Err(error) => return self.send(jsonrpc::failure(&request.id, &error)),
-        };
-        *lock(&self.session) = Some(session.clone());
-        self.send(jsonrpc::success(&request.id, result));
-        let feed = self.exchange.session_feed(session);
-        self.tasks.spawn(forward(feed, self.out.clone(), self.streams.clone()));
     }
 
     /// Sends the acknowledgement, then matching notices until the client

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 use crate::protocol::notice::Notice;
 
 /// What a feed produced next.
-pub enum Fed {
+pub(crate) enum Fed {
     /// A notification to send.
     Message(Value),
     /// The stream fell behind and `n` notices were lost (SSE streams end
@@ -21,7 +21,7 @@ pub enum Fed {
 type Select = Box<dyn Fn(&Notice) -> Option<Value> + Send + Sync>;
 
 /// Notices from the bus, filtered and turned into messages by `select`.
-pub struct NoticeFeed {
+pub(crate) struct NoticeFeed {
     receiver: broadcast::Receiver<Notice>,
     select: Select,
     /// Ends the feed when cancelled (its session was deleted or evicted).
@@ -43,7 +43,7 @@ impl NoticeFeed {
     }
 
     /// The next message for this stream.
-    pub async fn next(&mut self) -> Fed {
+    pub(crate) async fn next(&mut self) -> Fed {
         loop {
             let received = match &self.until {
                 Some(until) => tokio::select! {

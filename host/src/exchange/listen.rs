@@ -15,9 +15,9 @@ use crate::protocol::tasks;
 const SUBSCRIPTION_ID_KEY: &str = "io.modelcontextprotocol/subscriptionId";
 
 /// One accepted `subscriptions/listen`.
-pub struct Listen {
+pub(crate) struct Listen {
     /// The request's id, which is also the subscription's id.
-    pub id: Value,
+    pub(crate) id: Value,
     ack: Value,
     feed: NoticeFeed,
 }
@@ -42,12 +42,12 @@ impl Listen {
     }
 
     /// The acknowledgement (sent first) and the notices that follow.
-    pub fn start(self) -> (Value, NoticeFeed) {
+    pub(crate) fn start(self) -> (Value, NoticeFeed) {
         (self.ack, self.feed)
     }
 }
 
 /// The reply that ends a cancelled listen on a message connection.
-pub fn ended(id: &Value) -> Value {
+pub(crate) fn ended(id: &Value) -> Value {
     jsonrpc::success(id, json!({ "resultType": "complete" }))
 }

@@ -1,10 +1,10 @@
 //! MCP log levels (RFC 5424 severities) and their order.
 
 /// Every level, least severe first.
-pub const LEVELS: [&str; 8] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+pub(crate) const LEVELS: [&str; 8] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
 
 /// The rank of a level name (debug = 0 ... emergency = 7), or `None` for an unknown name.
-pub fn level_rank(name: &str) -> Option<u8> {
+pub(crate) fn level_rank(name: &str) -> Option<u8> {
     LEVELS.iter().position(|l| *l == name).and_then(|p| u8::try_from(p).ok())
 }
 

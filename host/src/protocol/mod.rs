@@ -8,7 +8,7 @@
 
 pub use berth_protocol::{era, headers, jsonrpc};
 
-pub mod logging;
-pub mod notice;
-pub mod seal;
-pub mod tasks;
+pub(crate) mod logging;
+pub(crate) mod notice;
+pub(crate) mod seal;
+pub(crate) mod tasks;

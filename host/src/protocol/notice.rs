@@ -10,7 +10,7 @@ use super::jsonrpc::{RpcError, notification};
 
 /// Which list a `list_changed` notice is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum ListKind {
+pub(crate) enum ListKind {
     Tools,
     Resources,
     Prompts,
@@ -18,13 +18,13 @@ pub enum ListKind {
 
 impl ListKind {
     /// Every list, in the order clients are told about them.
-    pub const ALL: [ListKind; 3] = [ListKind::Tools, ListKind::Resources, ListKind::Prompts];
+    pub(crate) const ALL: [ListKind; 3] = [ListKind::Tools, ListKind::Resources, ListKind::Prompts];
 }
 
 /// Something every interested client should hear about (serializable: replicas relay
 /// notices to each other).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Notice {
+pub(crate) enum Notice {
     /// A list of tools, resources or prompts changed.
     ListChanged(ListKind),
     /// The resource at this URI changed.
@@ -35,7 +35,7 @@ pub enum Notice {
 
 impl Notice {
     /// The notification's JSON-RPC method.
-    pub fn method(&self) -> &'static str {
+    pub(crate) fn method(&self) -> &'static str {
         match self {
             Notice::ListChanged(ListKind::Tools) => "notifications/tools/list_changed",
             Notice::ListChanged(ListKind::Prompts) => "notifications/prompts/list_changed",
@@ -46,7 +46,7 @@ impl Notice {
     }
 
     /// The notification, with `meta` merged into its params when given.
-    pub fn message(&self, meta: Option<&Value>) -> Value {
+    pub(crate) fn message(&self, meta: Option<&Value>) -> Value {
         let mut params = match self {
             Notice::ResourceUpdated(uri) => json!({ "uri": uri }),
             Notice::ListChanged(_) => json!({}),
@@ -61,7 +61,7 @@ impl Notice {
 
 /// What a 2026-07-28 `subscriptions/listen` stream asked for.
 #[derive(Debug, Clone, Default)]
-pub struct SubscriptionFilter {
+pub(crate) struct SubscriptionFilter {
     tools: bool,
     prompts: bool,
     resources: bool,
@@ -71,7 +71,7 @@ pub struct SubscriptionFilter {
 
 impl SubscriptionFilter {
     /// Parses `params.notifications`; anything but an object of the known shape is -32602.
-    pub fn parse(value: Option<&Value>) -> Result<Self, RpcError> {
+    pub(crate) fn parse(value: Option<&Value>) -> Result<Self, RpcError> {
         let invalid = |why: &str| RpcError::invalid_params(format!("params.notifications {why}"));
         let object: &Map<String, Value> =
             value.and_then(Value::as_object).ok_or_else(|| invalid("must be an object"))?;
@@ -98,7 +98,7 @@ impl SubscriptionFilter {
     }
 
     /// Whether `notice` passes this filter.
-    pub fn wants(&self, notice: &Notice) -> bool {
+    pub(crate) fn wants(&self, notice: &Notice) -> bool {
         match notice {
             Notice::ListChanged(ListKind::Tools) => self.tools,
             Notice::ListChanged(ListKind::Prompts) => self.prompts,
@@ -109,12 +109,12 @@ impl SubscriptionFilter {
     }
 
     /// Whether the stream asked for task notifications (which needs the tasks extension).
-    pub fn wants_tasks(&self) -> bool {
+    pub(crate) fn wants_tasks(&self) -> bool {
         !self.task_ids.is_empty()
     }
 
     /// The filter as the acknowledgement echoes it.
-    pub fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let mut uris: Vec<&String> = self.resource_uris.iter().collect();
         uris.sort();
         let mut acknowledged = json!({

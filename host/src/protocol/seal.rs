@@ -21,13 +21,13 @@ use super::jsonrpc::RpcError;
 const LIFETIME_SECS: u64 = 600;
 
 /// Seals and opens request state with one key.
-pub struct Sealer {
+pub(crate) struct Sealer {
     key: [u8; 32],
 }
 
 impl Sealer {
     /// A sealer with `key`, or a random key when `None`.
-    pub fn new(key: Option<[u8; 32]>) -> Self {
+    pub(crate) fn new(key: Option<[u8; 32]>) -> Self {
         let key = key.unwrap_or_else(|| {
             let mut key = [0u8; 32];
             if let Err(e) = getrandom::fill(&mut key) {
@@ -44,7 +44,7 @@ impl Sealer {
     }
 
     /// Seals `state` for requests of `binding` (e.g. `tools/call echo`).
-    pub fn seal(&self, binding: &str, state: Option<&str>) -> String {
+    pub(crate) fn seal(&self, binding: &str, state: Option<&str>) -> String {
         let payload = json!({ "b": binding, "s": state, "e": now() + LIFETIME_SECS }).to_string();
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
@@ -53,7 +53,7 @@ impl Sealer {
     }
 
     /// Opens a token issued for `binding`; tampering, expiry or another binding is -32602.
-    pub fn open(&self, binding: &str, token: &str) -> Result<Option<String>, RpcError> {
+    pub(crate) fn open(&self, binding: &str, token: &str) -> Result<Option<String>, RpcError> {
         let invalid = |why: &str| RpcError::invalid_params(format!("invalid requestState: {why}"));
         let (payload, tag) = token.split_once('.').ok_or_else(|| invalid("malformed"))?;
         let payload = B64.decode(payload).map_err(|_| invalid("malformed"))?;

@@ -6,15 +6,15 @@ use serde_json::{Value, json};
 use super::jsonrpc::{MISSING_REQUIRED_CLIENT_CAPABILITY, RpcError};
 
 /// The extension's identifier (SEP-2663).
-pub const EXTENSION: &str = "io.modelcontextprotocol/tasks";
+pub(crate) const EXTENSION: &str = "io.modelcontextprotocol/tasks";
 
 /// Whether client `capabilities` declare the Tasks extension.
-pub fn declared(capabilities: &Value) -> bool {
+pub(crate) fn declared(capabilities: &Value) -> bool {
     capabilities.get("extensions").and_then(|e| e.get(EXTENSION)).is_some_and(|v| !v.is_null())
 }
 
 /// -32021 naming the extension the client must declare for `what`.
-pub fn missing(what: &str) -> RpcError {
+pub(crate) fn missing(what: &str) -> RpcError {
     RpcError::new(
         MISSING_REQUIRED_CLIENT_CAPABILITY,
         format!("{what} needs the client capability extensions[\"{EXTENSION}\"]; declare it in _meta"),

@@ -15,7 +15,7 @@ use crate::runtime::{Plugin, Runtime};
 /// The first plugin that fails to load stops the whole load with an error
 /// naming its file: a server that silently serves half its plugins is worse
 /// than one that does not start.
-pub async fn load_dir(runtime: &Runtime, config: &Config) -> Result<Vec<Arc<Plugin>>> {
+pub(crate) async fn load_dir(runtime: &Runtime, config: &Config) -> Result<Vec<Arc<Plugin>>> {
     let mut plugins = Vec::new();
     for path in wasm_files(&config.plugins.dir)? {
         plugins.push(load_one(runtime, config, &path).await?);
@@ -24,7 +24,7 @@ pub async fn load_dir(runtime: &Runtime, config: &Config) -> Result<Vec<Arc<Plug
 }
 
 /// Loads one plugin file with its sidecar settings.
-pub async fn load_one(runtime: &Runtime, config: &Config, path: &Path) -> Result<Arc<Plugin>> {
+pub(crate) async fn load_one(runtime: &Runtime, config: &Config, path: &Path) -> Result<Arc<Plugin>> {
     let started = std::time::Instant::now();
     let settings = sidecar::settings_for(path, config)?;
     let plugin = Plugin::load(runtime, path, settings).await?;
@@ -43,7 +43,7 @@ pub async fn load_one(runtime: &Runtime, config: &Config, path: &Path) -> Result
 }
 
 /// The `*.wasm` files directly inside `dir`, sorted.
-pub fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir)
         .map_err(|source| Error::Io { what: format!("cannot read the plugins folder {}", dir.display()), source })?;
     let mut files: Vec<PathBuf> = entries
@@ -57,17 +57,17 @@ pub fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>> {
 /// What identifies one version of a plugin on disk: its file's and sidecar's
 /// modification times and sizes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stamp(Option<(SystemTime, u64)>, Option<(SystemTime, u64)>);
+pub(crate) struct Stamp(Option<(SystemTime, u64)>, Option<(SystemTime, u64)>);
 
 impl Stamp {
     /// The current stamp of `wasm` and its sidecar.
-    pub fn of(wasm: &Path) -> Self {
+    pub(crate) fn of(wasm: &Path) -> Self {
         let meta = |p: &Path| std::fs::metadata(p).ok().and_then(|m| Some((m.modified().ok()?, m.len())));
         Stamp(meta(wasm), meta(&sidecar::path_for(wasm)))
     }
 }
 
 /// The stamps of every plugin file in `dir`.
-pub fn stamps(dir: &Path) -> HashMap<PathBuf, Stamp> {
+pub(crate) fn stamps(dir: &Path) -> HashMap<PathBuf, Stamp> {
     wasm_files(dir).unwrap_or_default().into_iter().map(|p| (p.clone(), Stamp::of(&p))).collect()
 }

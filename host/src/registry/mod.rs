@@ -19,21 +19,21 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-pub use snapshot::Snapshot;
+pub(crate) use snapshot::Snapshot;
 
 /// The live registry: an atomically swappable [`Snapshot`].
-pub struct Registry {
+pub(crate) struct Registry {
     current: ArcSwap<Snapshot>,
 }
 
 impl Registry {
     /// A registry serving `snapshot`.
-    pub fn new(snapshot: Snapshot) -> Self {
+    pub(crate) fn new(snapshot: Snapshot) -> Self {
         Self { current: ArcSwap::from_pointee(snapshot) }
     }
 
     /// The current snapshot; holding it keeps its plugins alive.
-    pub fn snapshot(&self) -> Arc<Snapshot> {
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
         self.current.load_full()
     }
 

@@ -25,7 +25,7 @@ use crate::runtime::{Announcement, Plugin, Runtime};
 /// Loads every plugin in `config.plugins.dir` (see [`load_dir`]), then starts the
 /// writer that keeps the registry in line with the folder (when `watch`) and
 /// with what plugins announce.
-pub async fn start(
+pub(crate) async fn start(
     runtime: Runtime,
     announcements: mpsc::Receiver<Announcement>,
     config: &Config,

@@ -109,12 +109,12 @@ struct SidecarDir {
 }
 
 /// The sidecar file of plugin file `wasm`.
-pub fn path_for(wasm: &Path) -> PathBuf {
+pub(crate) fn path_for(wasm: &Path) -> PathBuf {
     wasm.with_extension("toml")
 }
 
 /// The settings of the plugin at `wasm`: the config's defaults, overridden by its sidecar if any.
-pub fn settings_for(wasm: &Path, config: &Config) -> Result<PluginSettings> {
+pub(crate) fn settings_for(wasm: &Path, config: &Config) -> Result<PluginSettings> {
     let mut settings = PluginSettings::defaults(config);
     let path = path_for(wasm);
     if !path.is_file() {

@@ -11,7 +11,7 @@ use crate::protocol::headers::{HeaderParam, header_params};
 use crate::runtime::{Plugin, mcp};
 
 /// Everything the server offers at one moment, with list answers prepared.
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     plugins: Vec<Arc<Plugin>>,
     tools: HashMap<String, Arc<Plugin>>,
     resources: HashMap<String, Arc<Plugin>>,
@@ -20,15 +20,15 @@ pub struct Snapshot {
     /// Arguments each tool mirrors into `Mcp-Param-*` headers (tools with none are absent).
     header_params: HashMap<String, Vec<HeaderParam>>,
     /// `tools/list` entries in plugin order, rendered once.
-    pub tools_json: Vec<Value>,
-    pub resources_json: Vec<Value>,
-    pub templates_json: Vec<Value>,
-    pub prompts_json: Vec<Value>,
+    pub(crate) tools_json: Vec<Value>,
+    pub(crate) resources_json: Vec<Value>,
+    pub(crate) templates_json: Vec<Value>,
+    pub(crate) prompts_json: Vec<Value>,
 }
 
 impl Snapshot {
     /// Indexes `plugins`, refusing any name two of them share.
-    pub fn build(plugins: Vec<Arc<Plugin>>) -> Result<Self> {
+    pub(crate) fn build(plugins: Vec<Arc<Plugin>>) -> Result<Self> {
         let mut snapshot = Snapshot {
             plugins: Vec::new(),
             tools: HashMap::new(),
@@ -73,33 +73,33 @@ impl Snapshot {
     }
 
     /// The loaded plugins, in load order.
-    pub fn plugins(&self) -> &[Arc<Plugin>] {
+    pub(crate) fn plugins(&self) -> &[Arc<Plugin>] {
         &self.plugins
     }
 
     /// The plugin that serves tool `name`.
-    pub fn tool(&self, name: &str) -> Option<&Arc<Plugin>> {
+    pub(crate) fn tool(&self, name: &str) -> Option<&Arc<Plugin>> {
         self.tools.get(name)
     }
 
     /// The arguments tool `name` mirrors into headers (empty for most tools).
-    pub fn header_params(&self, name: &str) -> &[HeaderParam] {
+    pub(crate) fn header_params(&self, name: &str) -> &[HeaderParam] {
         self.header_params.get(name).map_or(&[], Vec::as_slice)
     }
 
     /// The plugin that declared the resource template `uri_template`.
-    pub fn template(&self, uri_template: &str) -> Option<&Arc<Plugin>> {
+    pub(crate) fn template(&self, uri_template: &str) -> Option<&Arc<Plugin>> {
         self.templates.iter().find(|(t, _)| t.source() == uri_template).map(|(_, p)| p)
     }
 
     /// The plugin that serves prompt `name`.
-    pub fn prompt(&self, name: &str) -> Option<&Arc<Plugin>> {
+    pub(crate) fn prompt(&self, name: &str) -> Option<&Arc<Plugin>> {
         self.prompts.get(name)
     }
 
     /// The plugin that serves resource `uri`: an exact resource first, then
     /// the first template that matches.
-    pub fn resource(&self, uri: &str) -> Option<&Arc<Plugin>> {
+    pub(crate) fn resource(&self, uri: &str) -> Option<&Arc<Plugin>> {
         self.resources.get(uri).or_else(|| self.templates.iter().find(|(t, _)| t.matches(uri)).map(|(_, p)| p))
     }
 }

@@ -2,7 +2,7 @@
 
 /// A parsed URI template: literal text and `{variable}` holes.
 #[derive(Debug, Clone)]
-pub struct UriTemplate {
+pub(crate) struct UriTemplate {
     source: String,
     parts: Vec<Part>,
 }
@@ -15,7 +15,7 @@ enum Part {
 
 impl UriTemplate {
     /// Parses `template`; an unclosed `{` is treated as literal text.
-    pub fn new(template: &str) -> Self {
+    pub(crate) fn new(template: &str) -> Self {
         let mut parts = Vec::new();
         let mut rest = template;
         while let Some(open) = rest.find('{') {
@@ -35,13 +35,13 @@ impl UriTemplate {
     }
 
     /// The template text.
-    pub fn source(&self) -> &str {
+    pub(crate) fn source(&self) -> &str {
         &self.source
     }
 
     /// Whether `uri` fits: each variable matches one or more characters
     /// other than `/`, literals match exactly.
-    pub fn matches(&self, uri: &str) -> bool {
+    pub(crate) fn matches(&self, uri: &str) -> bool {
         matches_from(&self.parts, uri)
     }
 }

@@ -18,16 +18,16 @@ const SETTLE: Duration = Duration::from_millis(250);
 
 /// Something in the plugins folder changed and has settled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FolderChanged;
+pub(crate) struct FolderChanged;
 
 /// A running watch; dropping it stops watching.
-pub struct FolderWatch {
+pub(crate) struct FolderWatch {
     _watcher: RecommendedWatcher,
 }
 
 /// Starts watching `dir`; settled changes are sent to `changes` until the
 /// returned [`FolderWatch`] is dropped or the receiver is gone.
-pub fn start(dir: &Path, changes: mpsc::Sender<FolderChanged>) -> Result<FolderWatch> {
+pub(crate) fn start(dir: &Path, changes: mpsc::Sender<FolderChanged>) -> Result<FolderWatch> {
     let (raw, mut events) = mpsc::unbounded_channel::<()>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if event.is_ok() {

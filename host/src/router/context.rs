@@ -8,20 +8,21 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::sink::{self, Sink};
+use crate::admission::Requester;
 use crate::protocol::era::ModernEnvelope;
 use crate::protocol::jsonrpc::{self, Request, RpcError, notification};
 use crate::registry::Snapshot;
 use crate::runtime::CallHooks;
 use crate::runtime::bindings::types::CallContext;
 use crate::session::Session;
-use crate::tasks::Task;
+use crate::tasks::RunningTask;
 
 /// How long berth waits for a client to answer a request it sent.
 const CLIENT_ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The era a request was classified into.
 #[derive(Clone)]
-pub enum Era {
+pub(crate) enum Era {
     /// 2026-07-28: the request's own envelope.
     Modern(ModernEnvelope),
     /// A 2025 revision, in the session `initialize` created.
@@ -30,7 +31,7 @@ pub enum Era {
 
 impl Era {
     /// The protocol version the request speaks.
-    pub fn version(&self) -> &str {
+    pub(crate) fn version(&self) -> &str {
         match self {
             Era::Modern(envelope) => &envelope.version,
             Era::Legacy(session) => session.version,
@@ -38,7 +39,7 @@ impl Era {
     }
 
     /// The capabilities the client declared.
-    pub fn client_capabilities(&self) -> &Value {
+    pub(crate) fn client_capabilities(&self) -> &Value {
         match self {
             Era::Modern(envelope) => &envelope.client_capabilities,
             Era::Legacy(session) => &session.client_capabilities,
@@ -46,7 +47,7 @@ impl Era {
     }
 
     /// The lowest log level the client wants for this request, if any.
-    pub fn log_level(&self) -> Option<String> {
+    pub(crate) fn log_level(&self) -> Option<String> {
         match self {
             Era::Modern(envelope) => envelope.log_level.clone(),
             Era::Legacy(session) => Some(session.log_level()),
@@ -54,7 +55,7 @@ impl Era {
     }
 
     /// The legacy session, if the request has one.
-    pub fn session(&self) -> Option<&Arc<Session>> {
+    pub(crate) fn session(&self) -> Option<&Arc<Session>> {
         match self {
             Era::Modern(_) => None,
             Era::Legacy(session) => Some(session),
@@ -65,16 +66,16 @@ impl Era {
 /// The way back to a legacy client for server-to-client requests
 /// (`sampling/createMessage`, `elicitation/create`, `roots/list`).
 #[derive(Clone)]
-pub struct ClientChannel {
-    pub session: Arc<Session>,
-    pub send: Sink,
+pub(crate) struct ClientChannel {
+    pub(crate) session: Arc<Session>,
+    pub(crate) send: Sink,
     /// The task these requests serve, named in their `_meta` (2025-11-25 tasks).
-    pub related_task: Option<String>,
+    pub(crate) related_task: Option<String>,
 }
 
 impl ClientChannel {
     /// Sends `method` to the client and waits for its answer.
-    pub async fn request(&self, method: &str, params: Value) -> Result<Value, RpcError> {
+    pub(crate) async fn request(&self, method: &str, params: Value) -> Result<Value, RpcError> {
         let (id, answer) = self.session.expect_answer();
         let mut params = params;
         if let Some(task) = &self.related_task
@@ -101,58 +102,22 @@ impl ClientChannel {
     }
 }
 
-/// Who a request comes from, as far as berth can tell (its source): what
-/// quotas count, and what its tasks are bound to when it names a credential.
-#[derive(Clone, Debug)]
-pub struct Requester {
-    /// With auth on, the credential: `token:<digest>` for a static token,
-    /// `sub:<issuer> <subject>` for an OAuth token. Without: `addr:<ip>` for
-    /// the client's address, or the transport's name (`stdio`).
-    pub key: Arc<str>,
-    /// Whether `key` names a credential: tasks are then visible to it alone.
-    pub authenticated: bool,
-}
-
-impl Requester {
-    /// A client known by its bearer token (only a digest of it is kept).
-    pub fn bearer(token: &str) -> Self {
-        use sha2::Digest as _;
-        let digest = sha2::Sha256::digest(token.as_bytes());
-        Self { key: format!("token:{}", hex::encode(&digest[..12])).into(), authenticated: true }
-    }
-
-    /// A client known by the subject (and issuer) of its verified OAuth token.
-    pub fn subject(issuer: &str, subject: &str) -> Self {
-        Self { key: format!("sub:{issuer} {subject}").into(), authenticated: true }
-    }
-
-    /// A client known by its network address only.
-    pub fn address(ip: std::net::IpAddr) -> Self {
-        Self { key: format!("addr:{ip}").into(), authenticated: false }
-    }
-
-    /// A client known only by the transport it came over.
-    pub fn named(name: &str) -> Self {
-        Self { key: name.into(), authenticated: false }
-    }
-}
-
 /// One request's context.
-pub struct RequestContext {
-    pub era: Era,
+pub(crate) struct RequestContext {
+    pub(crate) era: Era,
     /// The registry snapshot the request was routed against, kept to its end.
-    pub snapshot: Arc<Snapshot>,
-    pub hooks: CallHooks,
-    pub client: Option<ClientChannel>,
-    pub requester: Requester,
+    pub(crate) snapshot: Arc<Snapshot>,
+    pub(crate) hooks: CallHooks,
+    pub(crate) client: Option<ClientChannel>,
+    pub(crate) requester: Requester,
     /// The task this call runs as, when it runs in the background.
-    pub task: Option<Arc<Task>>,
+    pub(crate) task: Option<Arc<RunningTask>>,
 }
 
 impl RequestContext {
     /// A context for `request`, whose messages to the client go to `sink`
     /// and which `cancel` stops.
-    pub fn new(
+    pub(crate) fn new(
         request: &Request,
         era: Era,
         snapshot: Arc<Snapshot>,

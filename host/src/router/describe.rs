@@ -14,7 +14,7 @@ use crate::protocol::{era, tasks};
 const INSTRUCTIONS: &str = "berth serves tools, resources and prompts from sandboxed WebAssembly plugins.";
 
 /// berth's name and version as MCP `Implementation`.
-pub fn server_info() -> Value {
+pub(crate) fn server_info() -> Value {
     static INFO: LazyLock<Value> =
         LazyLock::new(|| json!({ "name": "berth", "title": "berth", "version": env!("CARGO_PKG_VERSION") }));
     INFO.clone()
@@ -40,7 +40,7 @@ fn capabilities(version: &str) -> Value {
 
 impl Router {
     /// Answers `initialize` (legacy era): the negotiated version and what berth offers.
-    pub fn initialize(&self, request: &Request) -> (&'static str, Value) {
+    pub(crate) fn initialize(&self, request: &Request) -> (&'static str, Value) {
         let requested = request.param("protocolVersion").and_then(Value::as_str);
         let version = era::negotiate_legacy(requested);
         let result = json!({

@@ -27,10 +27,10 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-pub use context::{Era, RequestContext, Requester};
+pub(crate) use context::{Era, RequestContext};
 use describe::decorate_modern;
 use params::required_str;
-pub use sink::Sink;
+pub(crate) use sink::Sink;
 
 use crate::protocol::jsonrpc::{Request, RpcError};
 use crate::protocol::logging::level_rank;
@@ -38,7 +38,7 @@ use crate::protocol::seal::Sealer;
 use crate::tasks::TaskStore;
 
 /// Dispatches MCP methods to the plugins of a request's snapshot.
-pub struct Router {
+pub(crate) struct Router {
     page_size: usize,
     sealer: Sealer,
     /// Tool calls running as tasks.
@@ -50,18 +50,18 @@ pub struct Router {
 impl Router {
     /// A router listing `page_size` items per page, sealing multi-round
     /// state with `state_key` (a random key when `None`), and keeping tasks in `tasks`.
-    pub fn new(page_size: usize, state_key: Option<[u8; 32]>, tasks: Arc<TaskStore>) -> Self {
+    pub(crate) fn new(page_size: usize, state_key: Option<[u8; 32]>, tasks: Arc<TaskStore>) -> Self {
         Self { page_size: page_size.max(1), sealer: Sealer::new(state_key), tasks, log_arguments: false }
     }
 
     /// The same router, logging tool arguments in call spans when `on`.
-    pub fn with_argument_logging(mut self, on: bool) -> Self {
+    pub(crate) fn with_argument_logging(mut self, on: bool) -> Self {
         self.log_arguments = on;
         self
     }
 
     /// Runs `request` and returns its result, decorated for its era.
-    pub async fn handle(self: &Arc<Self>, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
+    pub(crate) async fn handle(self: &Arc<Self>, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
         let session = cx.era.session();
         let legacy_tasks = session.is_some_and(|s| s.version == tasks::LEGACY_TASKS_VERSION);
         let snapshot = &cx.snapshot;
@@ -79,12 +79,12 @@ impl Router {
             ("prompts/get", _) => (self.get_prompt(request, cx).await?, false),
             ("completion/complete", _) => (self.complete(request, cx).await?, false),
             ("server/discover", None) => (self.discover(), true),
-            ("tasks/get", None) => (self.task_get(request, cx)?, false),
-            ("tasks/update", None) => (self.task_update(request, cx)?, false),
-            ("tasks/cancel", _) if session.is_none() || legacy_tasks => (self.task_cancel(request, cx)?, false),
-            ("tasks/get", Some(_)) if legacy_tasks => (self.task_get(request, cx)?, false),
+            ("tasks/get", None) => (self.task_get(request, cx).await?, false),
+            ("tasks/update", None) => (self.task_update(request, cx).await?, false),
+            ("tasks/cancel", _) if session.is_none() || legacy_tasks => (self.task_cancel(request, cx).await?, false),
+            ("tasks/get", Some(_)) if legacy_tasks => (self.task_get(request, cx).await?, false),
             ("tasks/result", Some(_)) if legacy_tasks => (self.task_result(request, cx).await?, false),
-            ("tasks/list", Some(_)) if legacy_tasks => (self.task_list(request, cx)?, false),
+            ("tasks/list", Some(_)) if legacy_tasks => (self.task_list(request, cx).await?, false),
             ("ping", Some(_)) => (json!({}), false),
             ("logging/setLevel", Some(session)) => {
                 let level = required_str(request, "level")?;

@@ -192,7 +192,7 @@ impl Router {
                 // A 2025-11-25 task shows `input_required` while its questions are out.
                 if let Some(task) = &cx.task {
                     let pending = questions.iter().map(|(key, method, _)| (key.clone(), json!({ "method": method })));
-                    self.tasks.ask(task, pending.collect());
+                    self.tasks.ask(task, pending.collect()).await;
                 }
                 let mut answers = Map::new();
                 for (key, method, params) in questions {
@@ -202,7 +202,7 @@ impl Router {
                     answers.insert(key, answer);
                 }
                 if let Some(task) = &cx.task {
-                    self.tasks.answer(task, &answers);
+                    self.tasks.answer(&task.id, &answers).await?;
                 }
                 Ok(Asked::Answered { responses: Value::Object(answers).to_string(), state: asked.request_state })
             }

@@ -12,7 +12,7 @@ use crate::runtime::bindings::types::LogLevel;
 use crate::runtime::{CallEvent, CallHooks};
 
 /// Where a request's messages to the client go (an SSE stream, a connection's writer, ...).
-pub type Sink = Arc<dyn Fn(Value) + Send + Sync>;
+pub(crate) type Sink = Arc<dyn Fn(Value) + Send + Sync>;
 
 /// The MCP name of a log level.
 fn level_name(level: LogLevel) -> &'static str {

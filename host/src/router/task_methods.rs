@@ -3,8 +3,6 @@
 //! 2025-11-25's `tasks/get`, `tasks/result`, `tasks/list` and `tasks/cancel`
 //! (in sessions that negotiated that revision).
 
-use std::sync::Arc;
-
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -14,7 +12,7 @@ use super::paging;
 use super::params::required_str;
 use crate::protocol::jsonrpc::{Request, RpcError};
 use crate::protocol::tasks;
-use crate::tasks::{Flavor, Task, detailed, legacy_task};
+use crate::tasks::{Flavor, TaskRecord, detailed, legacy_task};
 
 /// `_meta` key that ties a message to its task (2025-11-25).
 const RELATED_TASK_KEY: &str = "io.modelcontextprotocol/related-task";
@@ -22,7 +20,7 @@ const RELATED_TASK_KEY: &str = "io.modelcontextprotocol/related-task";
 impl Router {
     /// The task a `tasks/*` request names, if this client may see it; in 2026-07-28
     /// only for clients that declared the extension (-32021 otherwise).
-    fn named_task(&self, request: &Request, cx: &RequestContext) -> Result<Arc<Task>, RpcError> {
+    async fn named_task(&self, request: &Request, cx: &RequestContext) -> Result<TaskRecord, RpcError> {
         let flavor = match &cx.era {
             Era::Modern(envelope) => {
                 if !tasks::declared(&envelope.client_capabilities) {
@@ -34,12 +32,12 @@ impl Router {
         };
         let id = required_str(request, "taskId")?;
         let (owner, _) = cx.owner();
-        self.tasks.get(id, owner, flavor)
+        self.tasks.get(id, owner, flavor).await
     }
 
     /// `tasks/get`: the task's state (2026-07-28: with its result, error or questions inlined).
-    pub(super) fn task_get(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
-        let task = self.named_task(request, cx)?;
+    pub(super) async fn task_get(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
+        let task = self.named_task(request, cx).await?;
         Ok(match task.flavor {
             Flavor::Extension => detailed(&task),
             Flavor::Legacy => legacy_task(&task),
@@ -47,28 +45,28 @@ impl Router {
     }
 
     /// `tasks/update` (2026-07-28): answers to the task's open questions; an empty ack.
-    pub(super) fn task_update(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
-        let task = self.named_task(request, cx)?;
+    pub(super) async fn task_update(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
+        let task = self.named_task(request, cx).await?;
         let responses = request
             .param("inputResponses")
             .and_then(Value::as_object)
             .ok_or_else(|| RpcError::invalid_params("params.inputResponses must be an object"))?;
-        self.tasks.answer(&task, responses);
+        self.tasks.answer(&task.id, responses).await?;
         Ok(json!({}))
     }
 
     /// `tasks/cancel`. 2026-07-28: an empty ack, also for a task that already
     /// ended. 2025-11-25: the cancelled task; -32602 for one that already ended.
-    pub(super) fn task_cancel(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
-        let task = self.named_task(request, cx)?;
-        let cancelled = self.tasks.cancel(&task);
-        match task.flavor {
-            Flavor::Extension => Ok(json!({})),
-            Flavor::Legacy if cancelled => Ok(legacy_task(&task)),
-            Flavor::Legacy => Err(RpcError::invalid_params(format!(
+    pub(super) async fn task_cancel(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
+        let task = self.named_task(request, cx).await?;
+        let cancelled = self.tasks.cancel(&task).await?;
+        match (task.flavor, cancelled) {
+            (Flavor::Extension, _) => Ok(json!({})),
+            (Flavor::Legacy, Some(cancelled)) => Ok(legacy_task(&cancelled)),
+            (Flavor::Legacy, None) => Err(RpcError::invalid_params(format!(
                 "task {} already ended ({}) and cannot be cancelled",
                 task.id,
-                task.status().name()
+                task.state.status.name()
             ))),
         }
     }
@@ -78,9 +76,9 @@ impl Router {
     /// the client travel on this request's stream, and the answers come back
     /// as usual (responses to the session).
     pub(super) async fn task_result(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
-        let task = self.named_task(request, cx)?;
+        let task = self.named_task(request, cx).await?;
         let relay = async {
-            match (&task.outbox, &cx.client) {
+            match (self.tasks.questions(&task.id), &cx.client) {
                 (Some(outbox), Some(client)) => {
                     let mut questions = outbox.clone().events(0);
                     while let Some((_, text)) = questions.next().await {
@@ -106,9 +104,9 @@ impl Router {
     }
 
     /// `tasks/list` (2025-11-25): the session's tasks, a page at a time.
-    pub(super) fn task_list(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
+    pub(super) async fn task_list(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
         let (owner, _) = cx.owner();
-        let listed: Vec<Value> = self.tasks.list(owner).iter().map(|task| legacy_task(task)).collect();
+        let listed: Vec<Value> = self.tasks.list(owner).await?.iter().map(legacy_task).collect();
         paging::page(request, "tasks", &listed, self.page_size)
     }
 }

@@ -20,10 +20,21 @@ use crate::protocol::jsonrpc::{METHOD_NOT_FOUND, Request, RpcError};
 use crate::protocol::tasks;
 use crate::runtime::bindings::tasks::TaskSupport;
 use crate::runtime::{CallHooks, ExposedTool, Plugin};
-use crate::tasks::{Flavor, Owner, Task, create_result, legacy_create_result};
+use crate::tasks::{Flavor, Owner, RunningTask, TaskRecord, create_result, legacy_create_result};
 
 /// The version whose sessions speak the experimental tasks of 2025-11-25.
 pub(super) const LEGACY_TASKS_VERSION: &str = "2025-11-25";
+
+/// A task's call, handed to the background.
+struct Background {
+    task: Arc<RunningTask>,
+    record: TaskRecord,
+    request: Request,
+    cx: RequestContext,
+    plugin: Arc<Plugin>,
+    name: String,
+    arguments: String,
+}
 
 /// How a `tools/call` will run.
 pub(super) enum Mode {
@@ -91,7 +102,7 @@ impl Router {
     /// Creates the task, starts the call in the background, and returns the
     /// `CreateTaskResult` (once `tasks/get` can already find the task).
     #[expect(clippy::too_many_arguments, reason = "one call's parts, each needed by the background run")]
-    pub(super) fn start_task(
+    pub(super) async fn start_task(
         self: &Arc<Self>,
         request: &Request,
         cx: &RequestContext,
@@ -103,7 +114,7 @@ impl Router {
     ) -> Result<Value, RpcError> {
         let (key, bound) = cx.owner();
         let owner = Owner { key: key.to_owned(), bound, source: cx.requester.key.clone() };
-        let task = self.tasks.create(flavor, owner, ttl)?;
+        let (record, task) = self.tasks.create(flavor, owner, ttl).await?;
         let client = match (&cx.era, &task.outbox) {
             (Era::Legacy(session), Some(outbox)) => {
                 let outbox = outbox.clone();
@@ -129,40 +140,46 @@ impl Router {
             task: Some(task.clone()),
         };
         let created = match flavor {
-            Flavor::Extension => create_result(&task),
-            Flavor::Legacy => legacy_create_result(&task),
+            Flavor::Extension => create_result(&record),
+            Flavor::Legacy => legacy_create_result(&record),
         };
         tracing::debug!(task = %task.id, plugin = %plugin.name, tool = name, "started a task");
-        tokio::spawn(self.clone().run_task(task, request.clone(), background, plugin, name.to_owned(), arguments));
+        let call = Background {
+            task,
+            record,
+            request: request.clone(),
+            cx: background,
+            plugin,
+            name: name.to_owned(),
+            arguments,
+        };
+        tokio::spawn(self.clone().run_task(call));
         Ok(created)
     }
 
-    /// Runs a task's call to its end and records the outcome.
-    async fn run_task(
-        self: Arc<Self>,
-        task: Arc<Task>,
-        request: Request,
-        cx: RequestContext,
-        plugin: Arc<Plugin>,
-        name: String,
-        arguments: String,
-    ) {
+    /// Runs a task's call to its end (or its TTL) and records the outcome.
+    async fn run_task(self: Arc<Self>, call: Background) {
+        let Background { task, record, request, cx, plugin, name, arguments } = call;
         let Some(tool) = plugin.tool(&name) else { return };
         let started = std::time::Instant::now();
         let call = ToolCall { plugin: &plugin, name: &name, arguments: &arguments };
-        let finished = self.rounds(&call, &request, &cx).await;
+        let finished = self.tasks.run(&task, &record, self.rounds(&call, &request, &cx)).await;
         let (outcome, ending) = finish(&plugin, &name, tool, finished);
         tool.stats.record(ending, started.elapsed());
-        self.tasks.finish(&task, outcome);
+        self.tasks.finish(&task, outcome).await;
     }
 
     /// Asks a task's client `questions` (key → `{method, params}`): the task waits in
     /// `input_required` until `tasks/update` brought every answer; the answers by key.
-    pub(super) async fn ask_in_task(&self, task: &Task, questions: Map<String, Value>) -> Result<Value, RpcError> {
+    pub(super) async fn ask_in_task(
+        &self,
+        task: &RunningTask,
+        questions: Map<String, Value>,
+    ) -> Result<Value, RpcError> {
         // Keys must never repeat over a task's life, so each round gets its own prefix.
         let prefix = format!("{}.", task.next_round());
         let requests = questions.into_iter().map(|(key, question)| (format!("{prefix}{key}"), question)).collect();
-        self.tasks.ask(task, requests);
+        self.tasks.ask(task, requests).await;
         let answers = self
             .tasks
             .answers(task)

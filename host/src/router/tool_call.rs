@@ -11,9 +11,9 @@ use crate::runtime::{CallFailure, CallHooks, Ending, ExposedTool, Plugin, Violat
 
 /// One `tools/call` of exposed tool `name`.
 pub(super) struct ToolCall<'a> {
-    pub plugin: &'a Plugin,
-    pub name: &'a str,
-    pub arguments: &'a str,
+    pub(crate) plugin: &'a Plugin,
+    pub(crate) name: &'a str,
+    pub(crate) arguments: &'a str,
 }
 
 impl MultiRound for ToolCall<'_> {

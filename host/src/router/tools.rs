@@ -45,7 +45,7 @@ impl Router {
             Ok(()) => match self.mode(request, cx, plugin, tool, name, &arguments).await {
                 // The task's call is counted when it ends.
                 Ok(Mode::Task(flavor, ttl)) => {
-                    return self.start_task(request, cx, plugin.clone(), name, arguments, flavor, ttl);
+                    return self.start_task(request, cx, plugin.clone(), name, arguments, flavor, ttl).await;
                 }
                 Ok(Mode::Now) => {
                     let call = ToolCall { plugin, name, arguments: &arguments };

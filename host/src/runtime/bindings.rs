@@ -13,5 +13,5 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use self::berth::plugin::types;
-pub use self::exports::berth::plugin::{completion, prompts, resources, tasks, tools};
+pub(crate) use self::berth::plugin::types;
+pub(crate) use self::exports::berth::plugin::{completion, prompts, resources, tasks, tools};

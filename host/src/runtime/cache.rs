@@ -13,7 +13,7 @@ use wasmtime::component::Component;
 
 /// The compiled form of `bytes`, read from `cache_dir` when present, else
 /// compiled and written there. Returns whether the cache answered.
-pub fn compile(engine: &Engine, bytes: &[u8], cache_dir: Option<&Path>) -> wasmtime::Result<(Component, bool)> {
+pub(crate) fn compile(engine: &Engine, bytes: &[u8], cache_dir: Option<&Path>) -> wasmtime::Result<(Component, bool)> {
     let Some(dir) = cache_dir else {
         return Ok((Component::new(engine, bytes)?, false));
     };

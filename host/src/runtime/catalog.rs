@@ -9,18 +9,18 @@ use super::settings::PluginSettings;
 
 /// What a plugin offers, with the names clients see.
 #[derive(Debug, Default, Clone)]
-pub struct Catalog {
-    pub tools: Vec<Tool>,
-    pub resources: Vec<Resource>,
-    pub templates: Vec<ResourceTemplate>,
-    pub prompts: Vec<Prompt>,
+pub(crate) struct Catalog {
+    pub(crate) tools: Vec<Tool>,
+    pub(crate) resources: Vec<Resource>,
+    pub(crate) templates: Vec<ResourceTemplate>,
+    pub(crate) prompts: Vec<Prompt>,
     /// Tools that can run as tasks, by name; every other tool is `forbidden`.
-    pub task_tools: HashMap<String, TaskSupport>,
+    pub(crate) task_tools: HashMap<String, TaskSupport>,
 }
 
 impl Catalog {
     /// Whether and how tool `name` can run as a task.
-    pub fn task_support(&self, name: &str) -> TaskSupport {
+    pub(crate) fn task_support(&self, name: &str) -> TaskSupport {
         self.task_tools.get(name).copied().unwrap_or(TaskSupport::Forbidden)
     }
 }
@@ -28,8 +28,8 @@ impl Catalog {
 /// A catalog as clients see it, and the plugin's own name for each exposed
 /// tool and prompt name.
 pub(crate) struct Exposed {
-    pub catalog: Catalog,
-    pub originals: HashMap<String, String>,
+    pub(crate) catalog: Catalog,
+    pub(crate) originals: HashMap<String, String>,
 }
 
 impl Catalog {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use wasmtime::component::Linker;
 use wasmtime::{Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::host::{Announcer, CallState, KvStore, Shared, link};
+use super::host::{Announcer, CallState, KeyValueStore, Shared, link};
 use crate::config::{Config, PoolConfig};
 use crate::error::{Error, Result};
 
@@ -19,7 +19,7 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Cheap to clone; every plugin shares one engine so compiled code, the
 /// instance pool and the epoch ticker are shared too.
 #[derive(Clone)]
-pub struct Runtime {
+pub(crate) struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) linker: Arc<Linker<CallState>>,
     pub(crate) cache_dir: Option<PathBuf>,
@@ -33,10 +33,15 @@ pub struct Runtime {
 
 impl Runtime {
     /// Builds the engine from `config` and starts its epoch ticker; what
-    /// plugins announce goes to `announcer`.
+    /// plugins announce goes to `announcer`, what they keep goes to `kv`.
     ///
     /// `cache_dir` of `None` turns the compiled-artifact cache off.
-    pub fn new(config: &Config, cache_dir: Option<PathBuf>, announcer: Announcer) -> Result<Self> {
+    pub(crate) fn new(
+        config: &Config,
+        cache_dir: Option<PathBuf>,
+        announcer: Announcer,
+        kv: Arc<dyn KeyValueStore>,
+    ) -> Result<Self> {
         let engine = build_engine(&config.pool).map_err(|e| Error::Engine(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         link(&mut linker).map_err(|e| Error::Engine(format!("{e:#}")))?;
@@ -45,17 +50,10 @@ impl Runtime {
             engine,
             linker: Arc::new(linker),
             cache_dir,
-            shared: Shared { kv: KvStore::default(), announcer },
+            shared: Shared { kv, announcer },
             fuel: config.pool.fuel,
             long_calls: Arc::new(tokio::sync::Semaphore::new(long_call_slots())),
         })
-    }
-
-    /// Keeps plugins' key-value data in the fleet's Redis instead of this process.
-    /// Call before loading plugins: each instance takes the store it is made with.
-    pub fn with_shared_kv(mut self, cluster: Arc<crate::cluster::Cluster>) -> Self {
-        self.shared.kv = KvStore::clustered(cluster);
-        self
     }
 }
 

@@ -18,7 +18,7 @@ use super::bindings::types::{
     Content, Prompt, PromptMessage, PromptResult, Resource, ResourceBody, ResourceContents, ResourceTemplate, Role,
     Tool, ToolResult,
 };
-use super::sandbox::failure::CallFailure;
+use super::failure::CallFailure;
 
 /// Serializes an rmcp value; rmcp's model types always serialize.
 fn to_json(value: impl serde::Serialize) -> Value {
@@ -31,7 +31,7 @@ fn object(text: &str) -> m::JsonObject {
 }
 
 /// A tool as listed by `tools/list`, with `execution.taskSupport` when it can run as a task.
-pub fn tool(tool: &Tool, task_support: TaskSupport) -> Value {
+pub(crate) fn tool(tool: &Tool, task_support: TaskSupport) -> Value {
     let description = tool.description.clone().map(Cow::Owned);
     let mut listed = m::Tool::new_with_raw(tool.name.clone(), description, Arc::new(object(&tool.input_schema)));
     listed.title = tool.title.clone();
@@ -54,7 +54,7 @@ pub fn tool(tool: &Tool, task_support: TaskSupport) -> Value {
 }
 
 /// A resource as listed by `resources/list`.
-pub fn resource(resource: &Resource) -> Value {
+pub(crate) fn resource(resource: &Resource) -> Value {
     let mut listed = m::Resource::new(&resource.uri, &resource.name);
     listed.title = resource.title.clone();
     listed.description = resource.description.clone();
@@ -64,7 +64,7 @@ pub fn resource(resource: &Resource) -> Value {
 }
 
 /// A resource template as listed by `resources/templates/list`.
-pub fn resource_template(template: &ResourceTemplate) -> Value {
+pub(crate) fn resource_template(template: &ResourceTemplate) -> Value {
     let mut listed = m::ResourceTemplate::new(&template.uri_template, &template.name);
     listed.title = template.title.clone();
     listed.description = template.description.clone();
@@ -73,7 +73,7 @@ pub fn resource_template(template: &ResourceTemplate) -> Value {
 }
 
 /// A prompt as listed by `prompts/list`.
-pub fn prompt(prompt: &Prompt) -> Value {
+pub(crate) fn prompt(prompt: &Prompt) -> Value {
     let arguments = prompt
         .arguments
         .iter()
@@ -107,7 +107,7 @@ fn rmcp_contents(contents: &ResourceContents) -> m::ResourceContents {
 }
 
 /// One resource's contents, as in `resources/read`.
-pub fn resource_contents(contents: &ResourceContents) -> Value {
+pub(crate) fn resource_contents(contents: &ResourceContents) -> Value {
     to_json(rmcp_contents(contents))
 }
 
@@ -129,7 +129,7 @@ fn content_block(content: &Content) -> m::ContentBlock {
 
 /// A `CallToolResult`. Structured content that is not valid JSON turns the
 /// result into an error: a plugin bug the client should not have to parse.
-pub fn tool_result(result: &ToolResult) -> Value {
+pub(crate) fn tool_result(result: &ToolResult) -> Value {
     if let Some(fast) = text_only_result(result) {
         return fast;
     }
@@ -172,17 +172,17 @@ fn text_only_result(result: &ToolResult) -> Option<Value> {
 }
 
 /// The tool error (`isError: true`) reported when a call failed in the sandbox.
-pub fn failure_result(failure: &CallFailure) -> Value {
+pub(crate) fn failure_result(failure: &CallFailure) -> Value {
     error_result(&failure.to_string())
 }
 
 /// A tool error (`isError: true`) with one text block: what the model reads to correct itself.
-pub fn error_result(text: &str) -> Value {
+pub(crate) fn error_result(text: &str) -> Value {
     json!({ "content": [{ "type": "text", "text": text }], "isError": true })
 }
 
 /// A `GetPromptResult`.
-pub fn prompt_result(result: &PromptResult) -> Value {
+pub(crate) fn prompt_result(result: &PromptResult) -> Value {
     let mut converted = m::GetPromptResult::new(result.messages.iter().map(prompt_message).collect());
     converted.description = result.description.clone();
     converted.result_type = None;

@@ -15,10 +15,10 @@ use super::bindings::types::{
 use super::bindings::{completion, prompts, resources, tasks, tools};
 use super::catalog::{Catalog, Exposed};
 use super::engine::Runtime;
+use super::failure::CallFailure;
 use super::host::{CallHooks, CallState};
 use super::pool::{InstancePool, PoolStats};
 use super::sandbox::Sandbox;
-use super::sandbox::failure::CallFailure;
 use super::schema::ToolSchemas;
 use super::settings::PluginSettings;
 use super::stats::ToolStats;
@@ -50,23 +50,23 @@ impl Exports {
 /// What berth keeps per exposed tool: its counters and its compiled schemas.
 pub(crate) struct ExposedTool {
     /// Calls and latency; shared with the versions a re-read catalog makes.
-    pub stats: Arc<ToolStats>,
+    pub(crate) stats: Arc<ToolStats>,
     /// Input and output schemas (empty when the plugin validates itself).
-    pub schemas: ToolSchemas,
+    pub(crate) schemas: ToolSchemas,
     /// Whether the tool can run as a task.
-    pub task_support: TaskSupport,
+    pub(crate) task_support: TaskSupport,
 }
 
 /// A plugin ready to serve calls.
-pub struct Plugin {
+pub(crate) struct Plugin {
     /// The plugin's name: its file name without `.wasm`.
-    pub name: Arc<str>,
+    pub(crate) name: Arc<str>,
     /// The file it was loaded from.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// What it offers, as clients see it (prefix applied, skipped names removed).
-    pub catalog: Catalog,
+    pub(crate) catalog: Catalog,
     /// Whether the compiled artifact came from the cache.
-    pub from_cache: bool,
+    pub(crate) from_cache: bool,
     /// Shared with the versions of this plugin a re-read catalog makes, so
     /// warm instances, permits and counters carry over.
     pool: Arc<InstancePool>,
@@ -79,7 +79,7 @@ pub struct Plugin {
 
 impl Plugin {
     /// Loads, compiles (or reads from cache) and catalogs the component at `path`.
-    pub async fn load(runtime: &Runtime, path: &Path, settings: PluginSettings) -> Result<Arc<Plugin>> {
+    pub(crate) async fn load(runtime: &Runtime, path: &Path, settings: PluginSettings) -> Result<Arc<Plugin>> {
         let fail = |message: String| Error::Plugin { path: path.to_owned(), message };
         let name: Arc<str> = path
             .file_stem()
@@ -119,7 +119,7 @@ impl Plugin {
 
     /// The same plugin with its catalog read again (after it announced a
     /// change); tools that remain keep their counters.
-    pub async fn recatalog(&self) -> Result<Arc<Plugin>> {
+    pub(crate) async fn recatalog(&self) -> Result<Arc<Plugin>> {
         let fail = |message: String| Error::Plugin { path: self.path.clone(), message };
         let Exposed { catalog, originals } = read_catalog(&self.pool, &self.exports).await.map_err(fail)?;
         let tools = exposed_tools(&catalog, self.settings().validate, Some(&self.tools)).map_err(fail)?;
@@ -136,17 +136,17 @@ impl Plugin {
     }
 
     /// What the operator decided for this plugin.
-    pub fn settings(&self) -> &PluginSettings {
+    pub(crate) fn settings(&self) -> &PluginSettings {
         &self.pool.sandbox().settings
     }
 
     /// Counters of this plugin's instance use.
-    pub fn stats(&self) -> &PoolStats {
+    pub(crate) fn stats(&self) -> &PoolStats {
         self.pool.stats()
     }
 
     /// Calls and latency per exposed tool.
-    pub fn tool_stats(&self) -> impl Iterator<Item = (&String, &ToolStats)> {
+    pub(crate) fn tool_stats(&self) -> impl Iterator<Item = (&String, &ToolStats)> {
         self.tools.iter().map(|(name, tool)| (name, &*tool.stats))
     }
 
@@ -161,7 +161,7 @@ impl Plugin {
     }
 
     /// Calls exposed tool `name`.
-    pub async fn call_tool(
+    pub(crate) async fn call_tool(
         &self,
         ctx: &CallContext,
         name: &str,
@@ -197,7 +197,7 @@ impl Plugin {
     }
 
     /// Asks the plugin whether this call of exposed tool `name` should run as a task.
-    pub async fn run_as_task(
+    pub(crate) async fn run_as_task(
         &self,
         ctx: &CallContext,
         name: &str,
@@ -215,7 +215,7 @@ impl Plugin {
     }
 
     /// Reads resource `uri`.
-    pub async fn read_resource(
+    pub(crate) async fn read_resource(
         &self,
         ctx: &CallContext,
         uri: &str,
@@ -233,7 +233,7 @@ impl Plugin {
     }
 
     /// Renders exposed prompt `name`.
-    pub async fn get_prompt(
+    pub(crate) async fn get_prompt(
         &self,
         ctx: &CallContext,
         name: &str,
@@ -253,7 +253,7 @@ impl Plugin {
     }
 
     /// Asks the plugin for argument suggestions (none when it does not export completion).
-    pub async fn complete(
+    pub(crate) async fn complete(
         &self,
         ctx: &CallContext,
         request: &CompletionRequest,

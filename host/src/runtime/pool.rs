@@ -15,37 +15,37 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::Store;
 use wasmtime::component::Instance;
 
+use super::failure::CallFailure;
 use super::host::{CallHooks, CallState};
 use super::sandbox::Sandbox;
-use super::sandbox::failure::CallFailure;
 use super::settings::Isolation;
 use crate::sync::lock;
 
 /// Counters of one plugin's instance use, for `/metrics`.
 #[derive(Debug, Default)]
-pub struct PoolStats {
+pub(crate) struct PoolStats {
     /// Calls run (any outcome).
-    pub calls: AtomicU64,
+    pub(crate) calls: AtomicU64,
     /// Instances created.
-    pub instantiations: AtomicU64,
+    pub(crate) instantiations: AtomicU64,
     /// Calls served by a warm instance.
-    pub reuse_hits: AtomicU64,
+    pub(crate) reuse_hits: AtomicU64,
     /// Warm instances dropped (call limit, failure, idle, full list).
-    pub recycles: AtomicU64,
+    pub(crate) recycles: AtomicU64,
     /// Calls that trapped, ran out of time or memory.
-    pub failures: AtomicU64,
+    pub(crate) failures: AtomicU64,
     /// Calls refused because the plugin was at its concurrency limit too long.
-    pub busy: AtomicU64,
+    pub(crate) busy: AtomicU64,
     /// Calls stopped by a trap (panic, unreachable, bad memory access).
-    pub traps: AtomicU64,
+    pub(crate) traps: AtomicU64,
     /// Calls stopped at their deadline.
-    pub deadline_kills: AtomicU64,
+    pub(crate) deadline_kills: AtomicU64,
     /// Calls stopped at their memory cap.
-    pub memory_kills: AtomicU64,
+    pub(crate) memory_kills: AtomicU64,
     /// Instances serving calls now.
-    pub in_use: AtomicU64,
+    pub(crate) in_use: AtomicU64,
     /// Warm instances waiting.
-    pub idle: AtomicU64,
+    pub(crate) idle: AtomicU64,
 }
 
 /// A warm instance between calls.
@@ -93,24 +93,24 @@ pub(crate) struct InstancePool {
 
 impl InstancePool {
     /// A pool running calls in `sandbox`, at most its `max_concurrency` at once.
-    pub fn new(sandbox: Sandbox) -> Self {
+    pub(crate) fn new(sandbox: Sandbox) -> Self {
         let permits = Arc::new(Semaphore::new(sandbox.settings.max_concurrency.max(1)));
         Self { sandbox, permits, warm: Mutex::new(Vec::new()), stats: Arc::default() }
     }
 
     /// The sandbox calls run in.
-    pub fn sandbox(&self) -> &Sandbox {
+    pub(crate) fn sandbox(&self) -> &Sandbox {
         &self.sandbox
     }
 
     /// Counters of this pool.
-    pub fn stats(&self) -> &PoolStats {
+    pub(crate) fn stats(&self) -> &PoolStats {
         &self.stats
     }
 
     /// Runs `call` on a leased instance under the deadline, then returns the
     /// instance to the pool (or drops it after a failure).
-    pub async fn run<R>(
+    pub(crate) async fn run<R>(
         &self,
         hooks: CallHooks,
         call: impl AsyncFnOnce(&mut Store<CallState>, &Instance) -> wasmtime::Result<R>,

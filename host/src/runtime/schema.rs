@@ -26,7 +26,7 @@ pub(crate) struct ToolSchemas {
 
 impl ToolSchemas {
     /// Compiles a tool's input and output schemas (JSON text, checked to be objects).
-    pub fn compile(input: &str, output: Option<&str>) -> Result<Self, String> {
+    pub(crate) fn compile(input: &str, output: Option<&str>) -> Result<Self, String> {
         Ok(Self {
             input: compile(input).map_err(|e| format!("input-schema: {e}"))?,
             output: match output {
@@ -38,24 +38,24 @@ impl ToolSchemas {
 
     /// Whether there is an input schema to check (none when it accepts any object, or when
     /// validation is off), so callers can skip even finding the arguments.
-    pub fn checks_input(&self) -> bool {
+    pub(crate) fn checks_input(&self) -> bool {
         self.input.is_some()
     }
 
     /// Whether `arguments` fit the input schema; else the violations, one per line.
-    pub fn check_arguments(&self, arguments: &Value) -> Result<(), Violations> {
+    pub(crate) fn check_arguments(&self, arguments: &Value) -> Result<(), Violations> {
         check(self.input.as_ref(), arguments)
     }
 
     /// Whether `structured` (a result's `structuredContent`) fits the output schema.
-    pub fn check_output(&self, structured: &Value) -> Result<(), Violations> {
+    pub(crate) fn check_output(&self, structured: &Value) -> Result<(), Violations> {
         check(self.output.as_ref(), structured)
     }
 }
 
 /// What a value got wrong, as `<JSON pointer>: <what>` lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Violations(pub String);
+pub(crate) struct Violations(pub String);
 
 fn compile(schema: &str) -> Result<Option<Validator>, String> {
     let schema: Value = serde_json::from_str(schema).map_err(|e| format!("not JSON: {e}"))?;

@@ -10,7 +10,7 @@ use crate::config::Config;
 
 /// How a plugin's instances are used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Isolation {
+pub(crate) enum Isolation {
     /// A new instance for every call: nothing carries over between calls.
     #[default]
     Fresh,
@@ -21,64 +21,64 @@ pub enum Isolation {
 
 /// When warm instances are recycled (reuse isolation).
 #[derive(Debug, Clone)]
-pub struct ReusePolicy {
+pub(crate) struct ReusePolicy {
     /// Calls one instance serves before it is dropped.
-    pub max_calls: u64,
+    pub(crate) max_calls: u64,
     /// How long an unused instance is kept.
-    pub idle: Duration,
+    pub(crate) idle: Duration,
     /// Most unused instances kept per plugin.
-    pub max_idle: usize,
+    pub(crate) max_idle: usize,
 }
 
 /// A host directory the plugin may use.
 #[derive(Debug, Clone)]
-pub struct DirGrant {
-    pub host: PathBuf,
-    pub guest: String,
-    pub writable: bool,
+pub(crate) struct DirGrant {
+    pub(crate) host: PathBuf,
+    pub(crate) guest: String,
+    pub(crate) writable: bool,
 }
 
 /// The effective settings of one plugin.
 #[derive(Debug, Clone)]
-pub struct PluginSettings {
+pub(crate) struct PluginSettings {
     /// Linear memory cap, in MiB.
-    pub memory_mib: u64,
+    pub(crate) memory_mib: u64,
     /// Wall-clock deadline of one call.
-    pub deadline: Duration,
+    pub(crate) deadline: Duration,
     /// Wall-clock deadline of one call that runs as a task.
-    pub task_deadline: Duration,
+    pub(crate) task_deadline: Duration,
     /// Plugin stdout+stderr bytes logged per call.
-    pub max_log_bytes: usize,
+    pub(crate) max_log_bytes: usize,
     /// Calls of this plugin running at once.
-    pub max_concurrency: usize,
+    pub(crate) max_concurrency: usize,
     /// How long a call waits for a free slot before failing.
-    pub queue_wait: Duration,
+    pub(crate) queue_wait: Duration,
     /// Largest tool result (text and binary bytes) passed on to the client.
-    pub max_output_bytes: usize,
+    pub(crate) max_output_bytes: usize,
     /// Fuel (roughly, wasm instructions) one call may use; needs `pool.fuel`.
-    pub fuel: Option<u64>,
-    pub isolation: Isolation,
-    pub reuse: ReusePolicy,
+    pub(crate) fuel: Option<u64>,
+    pub(crate) isolation: Isolation,
+    pub(crate) reuse: ReusePolicy,
     /// Environment variables the plugin sees (name, value).
-    pub env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
     /// Directories the plugin sees.
-    pub dirs: Vec<DirGrant>,
+    pub(crate) dirs: Vec<DirGrant>,
     /// Whether the plugin has a key-value store.
-    pub kv: bool,
+    pub(crate) kv: bool,
     /// Hosts (`host` or `host:port`) the plugin may send HTTP requests to.
-    pub http: std::sync::Arc<Vec<String>>,
+    pub(crate) http: std::sync::Arc<Vec<String>>,
     /// Prepended to every tool and prompt name the plugin exposes.
-    pub prefix: Option<String>,
+    pub(crate) prefix: Option<String>,
     /// Tool and prompt names (with `*` wildcards) hidden from clients.
-    pub skip: Vec<String>,
+    pub(crate) skip: Vec<String>,
     /// Whether berth checks tool arguments and structured output against the
     /// tools' schemas (off for plugins that validate themselves).
-    pub validate: bool,
+    pub(crate) validate: bool,
 }
 
 impl PluginSettings {
     /// The defaults of `config`, before any sidecar.
-    pub fn defaults(config: &Config) -> Self {
+    pub(crate) fn defaults(config: &Config) -> Self {
         Self {
             memory_mib: config.limits.memory_mib,
             deadline: config.limits.deadline(),
@@ -101,17 +101,17 @@ impl PluginSettings {
     }
 
     /// The memory cap in bytes.
-    pub fn memory_bytes(&self) -> usize {
+    pub(crate) fn memory_bytes(&self) -> usize {
         usize::try_from(self.memory_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
     }
 
     /// Whether `name` is hidden by a `skip` pattern.
-    pub fn skips(&self, name: &str) -> bool {
+    pub(crate) fn skips(&self, name: &str) -> bool {
         self.skip.iter().any(|pattern| wildcard_match(pattern, name))
     }
 
     /// The name clients see for the plugin's `name`.
-    pub fn exposed(&self, name: &str) -> String {
+    pub(crate) fn exposed(&self, name: &str) -> String {
         match &self.prefix {
             Some(prefix) => format!("{prefix}{name}"),
             None => name.to_owned(),

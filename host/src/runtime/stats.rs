@@ -6,11 +6,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::sandbox::failure::CallFailure;
+use super::failure::CallFailure;
 
 /// How a tool call ended, as the `outcome` label of `/metrics` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
+pub(crate) enum Ending {
     /// A result without `isError`.
     Ok,
     /// A result the plugin marked `isError`.
@@ -34,7 +34,7 @@ pub enum Ending {
 
 impl Ending {
     /// Every ending, in the order `/metrics` lists them.
-    pub const ALL: [Ending; 13] = [
+    pub(crate) const ALL: [Ending; 13] = [
         Ending::Ok,
         Ending::ToolError,
         Ending::ProtocolError,
@@ -51,7 +51,7 @@ impl Ending {
     ];
 
     /// The label value.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Ending::Ok => "ok",
             Ending::ToolError => "tool_error",
@@ -90,12 +90,12 @@ impl From<&CallFailure> for Ending {
 }
 
 /// Upper bounds of the latency histogram buckets, in seconds.
-pub const BUCKETS: [f64; 16] =
+pub(crate) const BUCKETS: [f64; 16] =
     [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
 /// Calls of one tool: counts by ending and a latency histogram.
 #[derive(Debug, Default)]
-pub struct ToolStats {
+pub(crate) struct ToolStats {
     endings: [AtomicU64; Ending::ALL.len()],
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
@@ -104,7 +104,7 @@ pub struct ToolStats {
 
 impl ToolStats {
     /// Counts one call that ended with `ending` after `elapsed`.
-    pub fn record(&self, ending: Ending, elapsed: Duration) {
+    pub(crate) fn record(&self, ending: Ending, elapsed: Duration) {
         self.endings[ending.index()].fetch_add(1, Ordering::Relaxed);
         let seconds = elapsed.as_secs_f64();
         if let Some(bucket) = BUCKETS.iter().position(|bound| seconds <= *bound) {
@@ -115,22 +115,22 @@ impl ToolStats {
     }
 
     /// Calls that ended with `ending`.
-    pub fn count_of(&self, ending: Ending) -> u64 {
+    pub(crate) fn count_of(&self, ending: Ending) -> u64 {
         self.endings[ending.index()].load(Ordering::Relaxed)
     }
 
     /// Calls per latency bucket (not cumulative), in the order of [`BUCKETS`].
-    pub fn buckets(&self) -> impl Iterator<Item = u64> + '_ {
+    pub(crate) fn buckets(&self) -> impl Iterator<Item = u64> + '_ {
         self.buckets.iter().map(|b| b.load(Ordering::Relaxed))
     }
 
     /// Calls recorded.
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
     }
 
     /// Total time of the recorded calls.
-    pub fn total_time(&self) -> Duration {
+    pub(crate) fn total_time(&self) -> Duration {
         Duration::from_nanos(self.sum_nanos.load(Ordering::Relaxed))
     }
 }

@@ -22,7 +22,7 @@ async fn app(adjust: impl FnOnce(&mut Config)) -> (axum::Router, tempfile::TempD
     config.pool.instances = 4;
     adjust(&mut config);
     let exchange = super::build(&config, false, false).await.expect("an empty server builds");
-    let sources = Arc::new(crate::transport::source::SourcePolicy::default());
+    let sources = Arc::new(crate::admission::source::SourcePolicy::default());
     let (app, _ws) = super::http_app(exchange, &config, true, sources, CancellationToken::new()).await.expect("app");
     (app, plugins)
 }

@@ -11,32 +11,35 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::stream::BoxStream;
 use serde_json::Value;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 use crate::sync::lock;
 
 /// Most events one log keeps for replay; older ones are dropped, and a
 /// reader that had not read them yet is disconnected.
-pub const KEPT_EVENTS: usize = 256;
+pub(crate) const KEPT_EVENTS: usize = 256;
 
 /// One event: its sequence number in the log and the message's JSON text.
-pub type Event = (u64, Arc<str>);
+pub(crate) type Event = (u64, Arc<str>);
 
 /// What a log copies, in order, to where other replicas can replay it (clustered).
 #[derive(Debug)]
-pub enum Mirrored {
+pub(crate) enum Mirrored {
     /// One event.
     Event(Event),
     /// The log is complete.
     Done,
 }
 
+/// Where a log's events are copied, in order, so another replica can replay them.
+pub(crate) type Mirror = Box<dyn Fn(Mirrored) + Send + Sync>;
+
 /// The numbered messages of one streamed answer.
-pub struct EventLog {
+pub(crate) struct EventLog {
     id: String,
     inner: Mutex<Inner>,
     changed: Notify,
-    mirror: Option<mpsc::UnboundedSender<Mirrored>>,
+    mirror: Mirror,
 }
 
 struct Inner {
@@ -53,24 +56,24 @@ enum Next {
 }
 
 impl EventLog {
-    /// An empty log for stream `id`.
-    pub fn new(id: String) -> Self {
-        let inner = Inner { events: VecDeque::new(), next: 1, done: false };
-        Self { id, inner: Mutex::new(inner), changed: Notify::new(), mirror: None }
+    /// An empty log for stream `id`, kept here only.
+    pub(crate) fn new(id: String) -> Self {
+        Self::mirrored(id, Box::new(|_| ()))
     }
 
-    /// A log whose events are also sent, in order, to `mirror`.
-    pub fn mirrored(id: String, mirror: mpsc::UnboundedSender<Mirrored>) -> Self {
-        Self { mirror: Some(mirror), ..Self::new(id) }
+    /// An empty log for stream `id` whose events are also sent, in order, to `mirror`.
+    pub(crate) fn mirrored(id: String, mirror: Mirror) -> Self {
+        let inner = Inner { events: VecDeque::new(), next: 1, done: false };
+        Self { id, inner: Mutex::new(inner), changed: Notify::new(), mirror }
     }
 
     /// The stream's id, the first half of its event ids (`<stream>:<n>`).
-    pub fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         &self.id
     }
 
     /// Appends one JSON-RPC message as the next event.
-    pub fn push(&self, message: &Value) {
+    pub(crate) fn push(&self, message: &Value) {
         {
             let mut inner = lock(&self.inner);
             let seq = inner.next;
@@ -79,26 +82,22 @@ impl EventLog {
                 inner.events.pop_front();
             }
             let event: Event = (seq, crate::protocol::jsonrpc::to_text(message).into());
-            if let Some(mirror) = &self.mirror {
-                // Sent under the lock, so the mirror sees the events in sequence order.
-                let _ = mirror.send(Mirrored::Event(event.clone()));
-            }
+            // Sent under the lock, so the mirror sees the events in sequence order.
+            (self.mirror)(Mirrored::Event(event.clone()));
             inner.events.push_back(event);
         }
         self.changed.notify_waiters();
     }
 
     /// Marks the log complete: readers end after the last event.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         lock(&self.inner).done = true;
-        if let Some(mirror) = &self.mirror {
-            let _ = mirror.send(Mirrored::Done);
-        }
+        (self.mirror)(Mirrored::Done);
         self.changed.notify_waiters();
     }
 
     /// The sequence number in an event id of this log (`<stream>:<n>`).
-    pub fn sequence_of(&self, event_id: &str) -> Option<u64> {
+    pub(crate) fn sequence_of(&self, event_id: &str) -> Option<u64> {
         let (stream, seq) = event_id.split_once(':')?;
         if stream != self.id {
             return None;
@@ -107,7 +106,7 @@ impl EventLog {
     }
 
     /// Every event after sequence number `after`, live until the log finishes.
-    pub fn events(self: Arc<Self>, after: u64) -> BoxStream<'static, Event> {
+    pub(crate) fn events(self: Arc<Self>, after: u64) -> BoxStream<'static, Event> {
         Box::pin(futures_util::stream::unfold((self, after), |(log, cursor)| async move {
             loop {
                 match log.next_after(cursor).await {

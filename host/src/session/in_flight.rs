@@ -14,13 +14,13 @@ use crate::sync::lock;
 
 /// The running requests of one session or connection.
 #[derive(Default)]
-pub struct InFlight {
+pub(crate) struct InFlight {
     running: Mutex<HashMap<String, (u64, CancellationToken)>>,
     next: AtomicU64,
 }
 
 /// Marks one request as running until it is dropped.
-pub struct Running {
+pub(crate) struct Running {
     tracker: Arc<InFlight>,
     key: String,
     generation: u64,
@@ -43,7 +43,7 @@ fn key(id: &Value) -> String {
 
 impl InFlight {
     /// Records that request `id` runs until the returned guard drops, cancelled by `token`.
-    pub fn begin(self: &Arc<Self>, id: &Value, token: CancellationToken) -> Running {
+    pub(crate) fn begin(self: &Arc<Self>, id: &Value, token: CancellationToken) -> Running {
         let key = key(id);
         let generation = self.next.fetch_add(1, Ordering::Relaxed);
         lock(&self.running).insert(key.clone(), (generation, token));
@@ -51,7 +51,7 @@ impl InFlight {
     }
 
     /// Cancels request `id` (from `notifications/cancelled`); false if it is not running.
-    pub fn cancel(&self, id: &Value) -> bool {
+    pub(crate) fn cancel(&self, id: &Value) -> bool {
         match lock(&self.running).get(&key(id)) {
             Some((_, token)) => {
                 token.cancel();
@@ -62,7 +62,7 @@ impl InFlight {
     }
 
     /// Whether nothing is running.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         lock(&self.running).is_empty()
     }
 }

@@ -2,31 +2,31 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::event_log::EventLog;
+use futures_util::stream::BoxStream;
+
+use super::event_log::{Event, EventLog};
 use super::in_flight::InFlight;
-use super::record::{Record, Shared};
+use super::share::{ClientAnswer, Record, SessionShare};
 use crate::sync::lock;
 
 /// How many finished streamed answers a session keeps for resumption.
 const KEPT_STREAMS: usize = 32;
 
-pub use super::record::ClientAnswer;
-
 /// One legacy session.
-pub struct Session {
+pub(crate) struct Session {
     /// 128 random bits, hex: the `Mcp-Session-Id` of an HTTP session, and
     /// what the session's tasks belong to.
-    pub id: String,
+    pub(crate) id: String,
     /// The protocol version `initialize` settled on.
-    pub version: &'static str,
+    pub(crate) version: &'static str,
     /// The capabilities the client declared in `initialize`.
-    pub client_capabilities: Value,
+    pub(crate) client_capabilities: Value,
     log_level: Mutex<String>,
     subscriptions: Mutex<HashSet<String>>,
     pending: Mutex<HashMap<String, oneshot::Sender<ClientAnswer>>>,
@@ -38,21 +38,26 @@ pub struct Session {
     streams: Mutex<VecDeque<Arc<EventLog>>>,
     next_stream: AtomicU64,
     /// When the client last used the session, in milliseconds since the store's epoch.
-    pub(super) last_used: AtomicU64,
+    pub(crate) last_used: AtomicU64,
     /// Whether the client sent a request in it (or opened its stream) after `initialize`.
     used: AtomicBool,
     /// Cancelled when the session ends (DELETE, eviction, expiry): its event stream closes.
     ended: CancellationToken,
-    /// Clustered: where changes to the record go so other replicas see them.
-    fleet: OnceLock<Arc<dyn Shared>>,
-    /// When the fleet's copy last had its expiry pushed back, in the store's milliseconds.
-    pub(super) touched: AtomicU64,
+    /// Where changes go so other replicas see them (nowhere, for a session alone).
+    share: Arc<dyn SessionShare>,
+    /// When the other replicas last heard this copy was used, in the store's milliseconds.
+    pub(crate) touched: AtomicU64,
 }
 
 impl Session {
-    /// A session for `version` with the client's declared capabilities, or
-    /// an error when the OS has no randomness for its id (ids must not be guessable).
-    pub fn new(version: &'static str, client_capabilities: Value) -> Result<Self, getrandom::Error> {
+    /// A session for `version` with the client's declared capabilities, reporting
+    /// through `share`; or an error when the OS has no randomness for its id (ids
+    /// must not be guessable).
+    pub(crate) fn new(
+        version: &'static str,
+        client_capabilities: Value,
+        share: Arc<dyn SessionShare>,
+    ) -> Result<Self, getrandom::Error> {
         let mut bytes = [0u8; 16];
         getrandom::fill(&mut bytes)?;
         Ok(Self {
@@ -71,16 +76,16 @@ impl Session {
             last_used: AtomicU64::new(0),
             used: AtomicBool::new(false),
             ended: CancellationToken::new(),
-            fleet: OnceLock::new(),
+            share,
             touched: AtomicU64::new(0),
         })
     }
 
-    /// A session another replica created, from its record; `None` for a version this
-    /// berth does not speak.
-    pub fn restore(id: &str, record: &Record) -> Option<Self> {
+    /// A session another replica created, from its record, reporting through `share`;
+    /// `None` for a version this berth does not speak.
+    pub(crate) fn restore(id: &str, record: &Record, share: Arc<dyn SessionShare>) -> Option<Self> {
         let version = crate::protocol::era::LEGACY_VERSIONS.into_iter().find(|v| *v == record.version)?;
-        let mut session = Self::new(version, record.capabilities.clone()).ok()?;
+        let mut session = Self::new(version, record.capabilities.clone(), share).ok()?;
         session.id = id.to_owned();
         session.apply(record);
         // It was used (that is how it reached this replica): never reclaimed as unused.
@@ -88,8 +93,8 @@ impl Session {
         Some(session)
     }
 
-    /// What the fleet keeps of this session.
-    pub fn record(&self) -> Record {
+    /// What the other replicas keep of this session.
+    pub(crate) fn record(&self) -> Record {
         let mut subscriptions: Vec<String> = lock(&self.subscriptions).iter().cloned().collect();
         subscriptions.sort();
         Record {
@@ -101,88 +106,89 @@ impl Session {
     }
 
     /// Takes another replica's change of the record (no echo back to the fleet).
-    pub fn apply(&self, record: &Record) {
+    pub(crate) fn apply(&self, record: &Record) {
         *lock(&self.log_level) = record.log_level.clone();
         *lock(&self.subscriptions) = record.subscriptions.iter().cloned().collect();
     }
 
-    /// Shares this session's changes through `fleet` from now on.
-    pub fn join(&self, fleet: Arc<dyn Shared>) {
-        let _ = self.fleet.set(fleet);
-    }
-
-    /// The fleet this session is shared in, if clustered.
-    pub fn fleet(&self) -> Option<&Arc<dyn Shared>> {
-        self.fleet.get()
-    }
-
     fn share_change(&self) {
-        if let Some(fleet) = self.fleet.get() {
-            fleet.changed(&self.id, self.record());
-        }
+        self.share.changed(&self.id, self.record());
     }
 
     /// Cancelled once the session has ended.
-    pub fn ended(&self) -> &CancellationToken {
+    pub(crate) fn ended(&self) -> &CancellationToken {
         &self.ended
     }
 
     /// Records that the client put the session to use: a session never used
     /// may be reclaimed for another client after a short grace.
-    pub fn mark_used(&self) {
+    pub(crate) fn mark_used(&self) {
         // Load first: every request passes here, and a swap would write the shared line each time.
-        if !self.used.load(Ordering::Relaxed)
-            && !self.used.swap(true, Ordering::Relaxed)
-            && let Some(fleet) = self.fleet.get()
-        {
-            fleet.first_use(&self.id);
+        if !self.used.load(Ordering::Relaxed) && !self.used.swap(true, Ordering::Relaxed) {
+            self.share.first_use(&self.id);
         }
     }
 
     /// Whether the client ever used the session.
-    pub fn is_used(&self) -> bool {
+    pub(crate) fn is_used(&self) -> bool {
         self.used.load(Ordering::Relaxed)
     }
 
     /// The lowest level of log notification the client wants.
-    pub fn log_level(&self) -> String {
+    pub(crate) fn log_level(&self) -> String {
         lock(&self.log_level).clone()
     }
 
     /// Sets the level from `logging/setLevel`.
-    pub fn set_log_level(&self, level: &str) {
+    pub(crate) fn set_log_level(&self, level: &str) {
         *lock(&self.log_level) = level.to_owned();
         self.share_change();
     }
 
     /// Subscribes to updates of `uri`.
-    pub fn subscribe(&self, uri: &str) {
+    pub(crate) fn subscribe(&self, uri: &str) {
         lock(&self.subscriptions).insert(uri.to_owned());
         self.share_change();
     }
 
     /// Ends the subscription to `uri`.
-    pub fn unsubscribe(&self, uri: &str) {
+    pub(crate) fn unsubscribe(&self, uri: &str) {
         lock(&self.subscriptions).remove(uri);
         self.share_change();
     }
 
     /// Whether the client subscribed to `uri`.
-    pub fn is_subscribed(&self, uri: &str) -> bool {
+    pub(crate) fn is_subscribed(&self, uri: &str) -> bool {
         lock(&self.subscriptions).contains(uri)
     }
 
     /// Reserves an id for a server-to-client request and the slot its answer arrives in.
-    pub fn expect_answer(&self) -> (String, oneshot::Receiver<ClientAnswer>) {
+    pub(crate) fn expect_answer(&self) -> (String, oneshot::Receiver<ClientAnswer>) {
         let id = format!("berth-{}-{}", self.request_prefix, self.next_request.fetch_add(1, Ordering::Relaxed));
         let (sender, receiver) = oneshot::channel();
         lock(&self.pending).insert(id.clone(), sender);
         (id, receiver)
     }
 
+    /// Delivers the client's answer to request `id`: to the request waiting here, else to
+    /// the replica that asked (a session alone drops an answer nobody waits for).
+    pub(crate) fn deliver(&self, id: &Value, answer: ClientAnswer) {
+        if let Err(answer) = self.answer(id, answer) {
+            self.share.forward_answer(&self.id, id, answer);
+        }
+    }
+
+    /// Cancels the client's request `id` (`notifications/cancelled`): here, or on the
+    /// replica running it.
+    pub(crate) fn cancel(&self, id: &Value) {
+        if !self.in_flight.cancel(id) {
+            self.share.forward_cancel(&self.id, id);
+        }
+    }
+
     /// Delivers the client's answer to request `id`; the answer back when no request of
     /// this id is pending here (another replica may have asked).
-    pub fn answer(&self, id: &Value, answer: ClientAnswer) -> Result<(), ClientAnswer> {
+    pub(crate) fn answer(&self, id: &Value, answer: ClientAnswer) -> Result<(), ClientAnswer> {
         let key = match id {
             Value::String(s) => s.clone(),
             other => other.to_string(),
@@ -198,26 +204,21 @@ impl Session {
     }
 
     /// Forgets a pending request the server stopped waiting for.
-    pub fn forget(&self, id: &str) {
+    pub(crate) fn forget(&self, id: &str) {
         lock(&self.pending).remove(id);
     }
 
     /// The session's running requests (cancelled by `notifications/cancelled`).
-    pub fn in_flight(&self) -> &Arc<InFlight> {
+    pub(crate) fn in_flight(&self) -> &Arc<InFlight> {
         &self.in_flight
     }
 
     /// A new event log for a streamed answer, kept for resumption.
-    pub fn open_stream(&self) -> Arc<EventLog> {
+    pub(crate) fn open_stream(&self) -> Arc<EventLog> {
         // The copy's random part keeps ids unique across the replicas sharing the session.
         let id = format!("s{}-{}", self.request_prefix, self.next_stream.fetch_add(1, Ordering::Relaxed));
-        let log = Arc::new(match self.fleet.get() {
-            Some(fleet) => {
-                let mirror = fleet.mirror(&self.id, &id);
-                EventLog::mirrored(id, mirror)
-            }
-            None => EventLog::new(id),
-        });
+        let mirror = self.share.mirror(&self.id, &id);
+        let log = Arc::new(EventLog::mirrored(id, mirror));
         let mut streams = lock(&self.streams);
         if streams.len() >= KEPT_STREAMS {
             streams.pop_front();
@@ -226,9 +227,17 @@ impl Session {
         log
     }
 
-    /// The stream an event id (`<stream>:<n>`) belongs to, if still kept.
-    pub fn stream_for(&self, event_id: &str) -> Option<Arc<EventLog>> {
+    /// The stream an event id (`<stream>:<n>`) belongs to, if still kept here.
+    fn stream_for(&self, event_id: &str) -> Option<Arc<EventLog>> {
         let stream = event_id.split_once(':').map_or(event_id, |(stream, _)| stream);
         lock(&self.streams).iter().find(|log| log.id() == stream).cloned()
+    }
+
+    /// The events after `event_id` (`<stream>:<n>`) of a stream this copy sent, live until
+    /// it is complete, with the stream's id; `None` when it is not kept here.
+    pub(crate) fn resume(&self, event_id: &str) -> Option<(String, BoxStream<'static, Event>)> {
+        let log = self.stream_for(event_id)?;
+        let after = log.sequence_of(event_id)?;
+        Some((log.id().to_owned(), log.events(after)))
     }
 }

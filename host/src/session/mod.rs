@@ -2,20 +2,27 @@
 //! client keeps on the server (log level, resource subscriptions, requests
 //! the server sent it, calls it may cancel, streams it may resume).
 //!
-//! An HTTP session is keyed by `Mcp-Session-Id` in the [`SessionStore`]; a
+//! An HTTP session is keyed by `Mcp-Session-Id` in a [`SessionStore`]; a
 //! WebSocket or stdio connection that sent `initialize` holds one session of
-//! its own. Alone, everything here is in process memory; clustered, HTTP
-//! sessions are shared by the replicas through Redis ([`fleet`]).
+//! its own. The store is the seam to the other replicas: [`InProcessSessions`]
+//! for a server alone (caps and eviction decided here), the Redis one in
+//! `cluster` for a replica, chosen once when the server is assembled. A
+//! session reports what others must hear of through its [`SessionShare`].
 
-pub mod event_log;
-mod fleet;
-mod fleet_index;
-pub mod in_flight;
+#[cfg(test)]
+pub(crate) mod cases;
+mod copies;
+pub(crate) mod event_log;
+pub(crate) mod in_flight;
+mod in_process;
 mod legacy;
-mod record;
+mod share;
 mod store;
 
-pub use self::event_log::EventLog;
-pub use self::in_flight::InFlight;
-pub use self::legacy::{ClientAnswer, Session};
-pub use self::store::{SessionLimits, SessionRefused, SessionStore};
+pub(crate) use copies::{SessionMap, SessionStats, millis};
+pub(crate) use event_log::{EventLog, Mirror, Mirrored};
+pub(crate) use in_flight::InFlight;
+pub(crate) use in_process::InProcessSessions;
+pub(crate) use legacy::Session;
+pub(crate) use share::{ClientAnswer, Record, SessionShare, unshared};
+pub(crate) use store::{Replay, SessionLimits, SessionRefused, SessionStore, find, reap_every};

@@ -2,130 +2,135 @@
 //! (the MCP Tasks extension of 2026-07-28, and the experimental tasks of
 //! 2025-11-25).
 //!
-//! The store is the state seam for tasks: it creates them under a
-//! server-wide and a per-client cap, keeps each for its TTL (then answers
-//! "expired" for a while), moves them through their statuses, relays a
-//! call's questions and the client's answers, and publishes every status
-//! change of a 2026-07-28 task on the notice bus (`notifications/tasks` on
-//! listen streams that asked for the task). It lives in process memory; the
-//! router runs the calls.
+//! The [`TaskStore`] creates tasks under a server-wide and a per-client cap,
+//! moves them through their statuses, relays a call's questions and the
+//! client's answers, and publishes every status change of a 2026-07-28 task
+//! on the notice bus (`notifications/tasks` on listen streams that asked for
+//! it). Records live in a [`TaskRecords`] store chosen when the server is
+//! assembled (`records`: in process alone); each call runs where it started,
+//! as a [`RunningTask`] of that replica. The router runs the calls.
 
-mod task;
+mod record;
+mod records;
+mod running;
 mod wire;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-pub use task::{Flavor, Owner, Status, Task};
+pub(crate) use record::{Flavor, Owner, Status, TaskRecord, TaskState};
+pub(crate) use records::{InProcessTasks, Inserted, Lookup, TaskCaps, TaskRecords};
+pub(crate) use running::RunningTask;
+pub(crate) use wire::{create_result, detailed, legacy_create_result, legacy_task};
 
+use crate::admission::{Limit, OverQuota, Quotas};
 use crate::notices::NoticeBus;
 use crate::protocol::jsonrpc::{RpcError, SERVER_BUSY};
 use crate::protocol::notice::Notice;
-use crate::quota::{Limit, OverQuota, Quotas};
+use crate::session::EventLog;
+use crate::shared::Unavailable;
 use crate::sync::lock;
-
-/// Expired task ids remembered, so a late poll hears "expired", not "unknown".
-const KEPT_TOMBSTONES: usize = 10_000;
 
 /// How many tasks may live, for how long, and how often clients should poll.
 #[derive(Debug, Clone)]
-pub struct TaskLimits {
+pub(crate) struct TaskLimits {
     /// Tasks held at once across the server.
-    pub max: usize,
+    pub(crate) max: usize,
     /// Tasks held at once by one source (a token's subject, an address); 0: no cap.
-    pub per_source: usize,
+    pub(crate) per_source: usize,
     /// How long a task is kept after it was created, unless a 2025-11-25 client asks for less.
-    pub ttl: Duration,
+    pub(crate) ttl: Duration,
     /// The longest TTL a 2025-11-25 client may ask for.
-    pub max_ttl: Duration,
+    pub(crate) max_ttl: Duration,
     /// The polling interval suggested to clients.
-    pub poll_interval: Duration,
+    pub(crate) poll_interval: Duration,
 }
 
-/// Every live task.
-pub struct TaskStore {
-    tasks: Mutex<HashMap<String, Arc<Task>>>,
-    /// Ids of tasks dropped at their TTL, and when.
-    tombstones: Mutex<HashMap<String, SystemTime>>,
+/// Every task: the records, and the calls running here.
+pub(crate) struct TaskStore {
+    records: Arc<dyn TaskRecords>,
+    /// The calls of tasks this replica runs, by task id.
+    running: Mutex<HashMap<String, Arc<RunningTask>>>,
     limits: TaskLimits,
     notices: NoticeBus,
-    /// When expired tasks were last swept (seconds since the epoch).
-    last_reap: AtomicU64,
     /// Counts refusals by the per-source cap.
     quotas: Arc<Quotas>,
 }
 
 impl TaskStore {
-    /// An empty store under `limits`, telling listen streams about changes
+    /// Tasks kept in `records` under `limits`, telling listen streams about changes
     /// through `notices` and counting quota refusals in `quotas`.
-    pub fn new(limits: TaskLimits, notices: NoticeBus, quotas: Arc<Quotas>) -> Self {
-        Self {
-            tasks: Mutex::default(),
-            tombstones: Mutex::default(),
-            limits,
-            notices,
-            last_reap: AtomicU64::new(0),
-            quotas,
-        }
+    pub(crate) fn new(
+        records: Arc<dyn TaskRecords>,
+        limits: TaskLimits,
+        notices: NoticeBus,
+        quotas: Arc<Quotas>,
+    ) -> Self {
+        Self { records, running: Mutex::default(), limits, notices, quotas }
     }
 
-    /// A new working task of `owner`, kept for `ttl` (2025-11-25 clients may ask; berth caps it).
-    pub fn create(&self, flavor: Flavor, owner: Owner, ttl: Option<Duration>) -> Result<Arc<Task>, RpcError> {
-        self.reap_if_due();
+    /// A new working task of `owner`, kept for `ttl` (2025-11-25 clients may ask; berth
+    /// caps it): its record, and its call, to run here.
+    pub(crate) async fn create(
+        &self,
+        flavor: Flavor,
+        owner: Owner,
+        ttl: Option<Duration>,
+    ) -> Result<(TaskRecord, Arc<RunningTask>), RpcError> {
         let mut bytes = [0u8; 16];
         getrandom::fill(&mut bytes).map_err(|e| RpcError::internal(format!("no randomness for a task id: {e}")))?;
         let ttl = ttl.unwrap_or(self.limits.ttl).min(self.limits.max_ttl);
-        let task = Arc::new(Task::new(hex::encode(bytes), flavor, owner, ttl, self.limits.poll_interval));
-        let mut tasks = lock(&self.tasks);
-        if tasks.len() >= self.limits.max {
-            return Err(busy(format!("the server holds its maximum of {} tasks", self.limits.max)));
+        let record = TaskRecord::new(hex::encode(bytes), flavor, owner, ttl, self.limits.poll_interval);
+        let caps = TaskCaps { max: self.limits.max, per_source: self.limits.per_source };
+        match self.records.insert(record.clone(), caps).await.map_err(unavailable)? {
+            Inserted::Stored => {}
+            Inserted::Full => return Err(busy(format!("the server holds its maximum of {} tasks", caps.max))),
+            Inserted::SourceFull => {
+                let detail =
+                    format!("this client holds {} tasks, finished ones count until they expire", caps.per_source);
+                let over = OverQuota::new(Limit::Tasks, detail, self.quotas.retry_after());
+                return Err(self.quotas.refuse(over).error());
+            }
         }
-        let per_source = self.limits.per_source;
-        if per_source > 0 && tasks.values().filter(|t| t.source == task.source).count() >= per_source {
-            let detail = format!("this client holds {per_source} tasks, finished ones count until they expire");
-            return Err(self.quotas.refuse(OverQuota::new(Limit::Tasks, detail, self.quotas.retry_after())).error());
-        }
-        tasks.insert(task.id.clone(), task.clone());
-        Ok(task)
+        let running = Arc::new(RunningTask::new(record.id.clone(), flavor));
+        lock(&self.running).insert(record.id.clone(), running.clone());
+        Ok((record, running))
     }
 
     /// Task `id` as `owner` may see it, of `flavor`; -32602 when there is none.
-    pub fn get(&self, id: &str, owner: &str, flavor: Flavor) -> Result<Arc<Task>, RpcError> {
-        self.reap_if_due();
-        let found = lock(&self.tasks).get(id).cloned();
-        match found {
-            Some(task) if task.is_expired(SystemTime::now()) => {
-                self.drop_expired(&task);
-                Err(expired(id))
-            }
-            Some(task) if task.flavor == flavor && (!task.bound || task.owner == owner) => Ok(task),
-            Some(_) => Err(not_found(id)),
-            None if lock(&self.tombstones).contains_key(id) => Err(expired(id)),
-            None => Err(not_found(id)),
+    pub(crate) async fn get(&self, id: &str, owner: &str, flavor: Flavor) -> Result<TaskRecord, RpcError> {
+        match self.records.load(id).await.map_err(unavailable)? {
+            Lookup::Live(record) if record.flavor == flavor && record.visible_to(owner) => Ok(*record),
+            Lookup::Live(_) | Lookup::Unknown => Err(not_found(id)),
+            Lookup::Expired => Err(expired(id)),
         }
     }
 
     /// The 2025-11-25 tasks of `owner`, oldest first.
-    pub fn list(&self, owner: &str) -> Vec<Arc<Task>> {
-        self.reap_if_due();
-        let now = SystemTime::now();
-        let mut tasks: Vec<Arc<Task>> = lock(&self.tasks)
-            .values()
-            .filter(|t| t.flavor == Flavor::Legacy && t.owner == owner && !t.is_expired(now))
-            .cloned()
-            .collect();
-        tasks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
-        tasks
+    pub(crate) async fn list(&self, owner: &str) -> Result<Vec<TaskRecord>, RpcError> {
+        self.records.list(owner, Flavor::Legacy).await.map_err(unavailable)
+    }
+
+    /// Runs `call`, the work of `task` (whose record says `record`), stopping it once the
+    /// task's TTL passes.
+    pub(crate) async fn run<T>(&self, task: &RunningTask, record: &TaskRecord, call: impl Future<Output = T>) -> T {
+        tokio::pin!(call);
+        tokio::select! {
+            done = &mut call => return done,
+            () = tokio::time::sleep(record.lifetime_left()) => task.cancel.cancel(),
+        }
+        call.await
     }
 
     /// Ends `task` with its call's answer: a result completes it, an error fails it.
     /// A task already cancelled stays cancelled.
-    pub fn finish(&self, task: &Task, outcome: Result<Value, RpcError>) {
-        let changed = task.update(|state| {
+    pub(crate) async fn finish(&self, task: &RunningTask, outcome: Result<Value, RpcError>) {
+        lock(&self.running).remove(&task.id);
+        let change = move |state: &mut TaskState| {
             state.input_requests.clear();
             match &outcome {
                 Ok(_) => state.status = Status::Completed,
@@ -134,74 +139,80 @@ impl TaskStore {
                     state.status_message = Some(error.message.clone());
                 }
             }
-            state.outcome = Some(outcome);
-        });
-        if changed {
-            self.announce(task);
+            state.outcome = Some(outcome.clone());
+            true
+        };
+        if let Err(e) = self.change(&task.id, &change).await {
+            tracing::warn!(task = %task.id, "the task's outcome was not recorded: {}", e.message);
         }
     }
 
-    /// Cancels `task`: it is `cancelled` at once and its call is stopped.
-    /// Returns false when it had already ended.
-    pub fn cancel(&self, task: &Task) -> bool {
-        let changed = task.update(|state| {
-            state.status = Status::Cancelled;
-            state.status_message = Some("The task was cancelled by request.".into());
-            state.input_requests.clear();
-        });
-        task.cancel.cancel();
-        if changed {
-            self.announce(task);
+    /// Cancels the task of `record`: it is `cancelled` at once and its call is stopped.
+    /// Returns its cancelled record, or `None` when it had already ended.
+    pub(crate) async fn cancel(&self, record: &TaskRecord) -> Result<Option<TaskRecord>, RpcError> {
+        let changed = self
+            .change(&record.id, &|state| {
+                state.status = Status::Cancelled;
+                state.status_message = Some("The task was cancelled by request.".into());
+                state.input_requests.clear();
+                true
+            })
+            .await?;
+        if let Some(running) = lock(&self.running).get(&record.id) {
+            running.cancel.cancel();
         }
-        changed
+        Ok(changed)
     }
 
     /// Parks `task` in `input_required` with `requests` (key → `{method, params}`) for the client.
-    pub fn ask(&self, task: &Task, requests: Map<String, Value>) {
-        let changed = task.update(|state| {
+    pub(crate) async fn ask(&self, task: &RunningTask, requests: Map<String, Value>) {
+        let change = move |state: &mut TaskState| {
             state.status = Status::InputRequired;
             state.status_message = Some("The task needs input from the client.".into());
             state.responses.clear();
-            state.input_requests = requests;
-        });
-        if changed {
-            self.announce(task);
+            state.input_requests = requests.clone();
+            true
+        };
+        if let Err(e) = self.change(&task.id, &change).await {
+            tracing::warn!(task = %task.id, "the task's questions were not recorded: {}", e.message);
         }
     }
 
-    /// Takes the client's `responses` to `task`'s open questions; answers to
-    /// keys that are not open are ignored. Once every question is answered the
-    /// task is `working` again.
-    pub fn answer(&self, task: &Task, responses: &Map<String, Value>) {
-        let changed = task.update(|state| {
+    /// Takes the client's `responses` to task `id`'s open questions; answers to keys that
+    /// are not open are ignored. Once every question is answered the task is `working` again.
+    pub(crate) async fn answer(&self, id: &str, responses: &Map<String, Value>) -> Result<(), RpcError> {
+        self.change(id, &|state| {
+            let mut changed = false;
             for (key, response) in responses {
                 if state.input_requests.remove(key).is_some() {
                     state.responses.insert(key.clone(), response.clone());
+                    changed = true;
                 }
             }
             if state.input_requests.is_empty() && state.status == Status::InputRequired {
                 state.status = Status::Working;
                 state.status_message = None;
+                changed = true;
             }
-        });
-        if changed {
-            self.announce(task);
-        }
+            changed
+        })
+        .await?;
+        Ok(())
     }
 
-    /// Waits until every open question of `task` is answered; the answers, or
-    /// `None` when the task ended (cancelled, expired) first.
-    pub async fn answers(&self, task: &Task) -> Option<Map<String, Value>> {
-        let mut changes = task.watch();
+    /// Waits until every open question of `task` is answered; the answers, or `None` when
+    /// the task ended (cancelled, expired) first.
+    pub(crate) async fn answers(&self, task: &RunningTask) -> Option<Map<String, Value>> {
+        let mut changes = self.records.watch(&task.id);
         loop {
-            {
-                let mut state = lock(&task.state);
-                if state.status.is_terminal() {
-                    return None;
+            match self.records.load(&task.id).await {
+                Ok(Lookup::Live(record)) if record.state.status.is_terminal() => return None,
+                Ok(Lookup::Live(record)) if record.state.input_requests.is_empty() => {
+                    return Some(record.state.responses);
                 }
-                if state.input_requests.is_empty() {
-                    return Some(std::mem::take(&mut state.responses));
-                }
+                Ok(Lookup::Live(_)) => {}
+                Ok(Lookup::Expired | Lookup::Unknown) => return None,
+                Err(e) => tracing::debug!(task = %task.id, "waiting for a task's answers: {e}"),
             }
             tokio::select! {
                 () = task.cancel.cancelled() => return None,
@@ -210,68 +221,49 @@ impl TaskStore {
         }
     }
 
-    /// Waits until `task` is terminal (or its TTL passes); its final answer, as
-    /// `tasks/result` (2025-11-25) returns it.
-    pub async fn outcome(&self, task: &Task) -> Result<Value, RpcError> {
-        let mut changes = task.watch();
-        let lifetime = task.ttl.saturating_sub(SystemTime::now().duration_since(task.created_at).unwrap_or_default());
+    /// Waits until the task of `record` is terminal (or its TTL passes); its final answer,
+    /// as `tasks/result` (2025-11-25) returns it.
+    pub(crate) async fn outcome(&self, record: &TaskRecord) -> Result<Value, RpcError> {
+        let id = record.id.as_str();
+        let mut changes = self.records.watch(id);
         let wait = async {
             loop {
-                {
-                    let state = lock(&task.state);
-                    match state.status {
+                match self.records.load(id).await.map_err(unavailable)? {
+                    Lookup::Live(record) => match record.state.status {
                         Status::Completed | Status::Failed => {
-                            return state.outcome.clone().unwrap_or_else(|| Err(RpcError::internal("no outcome")));
+                            return record.state.outcome.unwrap_or_else(|| Err(RpcError::internal("no outcome")));
                         }
                         Status::Cancelled => return Err(RpcError::invalid_params("the task was cancelled")),
                         Status::Working | Status::InputRequired => {}
-                    }
+                    },
+                    Lookup::Expired => return Err(expired(id)),
+                    Lookup::Unknown => return Err(RpcError::internal("the task is gone")),
                 }
                 if changes.changed().await.is_err() {
                     return Err(RpcError::internal("the task is gone"));
                 }
             }
         };
-        tokio::time::timeout(lifetime, wait).await.unwrap_or_else(|_| Err(expired(&task.id)))
+        tokio::time::timeout(record.lifetime_left(), wait).await.unwrap_or_else(|_| Err(expired(id)))
     }
 
-    /// Tells listen streams about `task`'s new state (2026-07-28 tasks only).
-    fn announce(&self, task: &Task) {
-        if task.flavor == Flavor::Extension {
-            self.notices.publish(Notice::TaskStatus { id: task.id.clone(), task: wire::detailed(task) });
-        }
+    /// The questions the call of task `id` sends its client, when it runs here (2025-11-25).
+    pub(crate) fn questions(&self, id: &str) -> Option<Arc<EventLog>> {
+        lock(&self.running).get(id).and_then(|running| running.outbox.clone())
     }
 
-    /// Drops tasks past their TTL, at most once a second.
-    fn reap_if_due(&self) {
-        let now = SystemTime::now();
-        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        if self.last_reap.swap(second, Ordering::Relaxed) == second {
-            return;
+    /// Applies `change` to task `id` and tells listen streams of the new state (2026-07-28
+    /// tasks); the new record, or `None` when nothing changed.
+    async fn change(&self, id: &str, change: records::Change<'_>) -> Result<Option<TaskRecord>, RpcError> {
+        let changed = self.records.update(id, change).await.map_err(unavailable)?;
+        if let Some(record) = &changed
+            && record.flavor == Flavor::Extension
+        {
+            self.notices.publish(Notice::TaskStatus { id: record.id.clone(), task: detailed(record) });
         }
-        let expired: Vec<Arc<Task>> = lock(&self.tasks).values().filter(|t| t.is_expired(now)).cloned().collect();
-        for task in expired {
-            self.drop_expired(&task);
-        }
-    }
-
-    fn drop_expired(&self, task: &Task) {
-        task.cancel.cancel();
-        lock(&self.tasks).remove(&task.id);
-        let mut tombstones = lock(&self.tombstones);
-        if tombstones.len() >= KEPT_TOMBSTONES {
-            let horizon = SystemTime::now() - self.limits.max_ttl;
-            tombstones.retain(|_, at| *at > horizon);
-            if tombstones.len() >= KEPT_TOMBSTONES {
-                tombstones.clear();
-            }
-        }
-        tombstones.insert(task.id.clone(), SystemTime::now());
+        Ok(changed)
     }
 }
-
-/// The JSON shapes of tasks on the wire.
-pub use wire::{create_result, detailed, legacy_create_result, legacy_task};
 
 fn not_found(id: &str) -> RpcError {
     RpcError::invalid_params(format!("Failed to retrieve task: Task not found ({id})"))
@@ -284,4 +276,9 @@ fn expired(id: &str) -> RpcError {
 fn busy(message: String) -> RpcError {
     RpcError::new(SERVER_BUSY, format!("{message}; retry when some have finished"))
         .with_data(json!({ "limit": "tasks" }))
+}
+
+/// The task store cannot be reached: the request fails as the server being busy would.
+fn unavailable(e: Unavailable) -> RpcError {
+    RpcError::new(SERVER_BUSY, e.to_string())
 }

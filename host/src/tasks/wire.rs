@@ -6,8 +6,7 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
-use super::task::{State, Task};
-use crate::sync::lock;
+use super::record::TaskRecord;
 
 /// An ISO 8601 timestamp (UTC, milliseconds).
 fn timestamp(at: SystemTime) -> String {
@@ -28,7 +27,8 @@ const EXTENSION: Names = Names { ttl: "ttlMs", poll_interval: "pollIntervalMs" }
 const LEGACY: Names = Names { ttl: "ttl", poll_interval: "pollInterval" };
 
 /// The fields every task shape carries, under the revision's `names`.
-fn base(task: &Task, state: &State, names: &Names) -> Map<String, Value> {
+fn base(task: &TaskRecord, names: &Names) -> Map<String, Value> {
+    let state = &task.state;
     let mut object = Map::new();
     object.insert("taskId".into(), task.id.clone().into());
     object.insert("status".into(), state.status.name().into());
@@ -44,9 +44,9 @@ fn base(task: &Task, state: &State, names: &Names) -> Map<String, Value> {
 
 /// The 2026-07-28 `DetailedTask`: the task with its result, error or open
 /// questions inlined (`tasks/get`, `notifications/tasks`).
-pub fn detailed(task: &Task) -> Value {
-    let state = lock(&task.state);
-    let mut object = base(task, &state, &EXTENSION);
+pub(crate) fn detailed(task: &TaskRecord) -> Value {
+    let state = &task.state;
+    let mut object = base(task, &EXTENSION);
     match &state.outcome {
         Some(Ok(result)) => {
             object.insert("result".into(), result.clone());
@@ -67,19 +67,18 @@ pub fn detailed(task: &Task) -> Value {
 }
 
 /// The 2026-07-28 `CreateTaskResult`: the task's seed state, flat, `resultType: "task"`.
-pub fn create_result(task: &Task) -> Value {
-    let state = lock(&task.state);
-    let mut object = base(task, &state, &EXTENSION);
+pub(crate) fn create_result(task: &TaskRecord) -> Value {
+    let mut object = base(task, &EXTENSION);
     object.insert("resultType".into(), "task".into());
     Value::Object(object)
 }
 
 /// The 2025-11-25 `Task` (`ttl` and `pollInterval` in milliseconds, nothing inlined).
-pub fn legacy_task(task: &Task) -> Value {
-    Value::Object(base(task, &lock(&task.state), &LEGACY))
+pub(crate) fn legacy_task(task: &TaskRecord) -> Value {
+    Value::Object(base(task, &LEGACY))
 }
 
 /// The 2025-11-25 `CreateTaskResult`: `{ "task": Task }`.
-pub fn legacy_create_result(task: &Task) -> Value {
+pub(crate) fn legacy_create_result(task: &TaskRecord) -> Value {
     json!({ "task": legacy_task(task) })
 }

@@ -18,12 +18,11 @@ use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::source::{Peer, SourcePolicy};
-use crate::exchange::Requester;
-use crate::quota::{Held, OverQuota, Quotas};
+use crate::admission::source::{Peer, SourcePolicy};
+use crate::admission::{Held, OverQuota, Quotas, Requester};
 
 /// A TCP listener that counts connections per address.
-pub struct QuotaListener {
+pub(crate) struct QuotaListener {
     inner: TcpListener,
     quotas: Arc<Quotas>,
     policy: Arc<SourcePolicy>,
@@ -31,13 +30,13 @@ pub struct QuotaListener {
 
 impl QuotaListener {
     /// Accepts on `inner`, counting against `quotas`; peers `policy` trusts are not counted.
-    pub fn new(inner: TcpListener, quotas: Arc<Quotas>, policy: Arc<SourcePolicy>) -> Self {
+    pub(crate) fn new(inner: TcpListener, quotas: Arc<Quotas>, policy: Arc<SourcePolicy>) -> Self {
         Self { inner, quotas, policy }
     }
 }
 
 /// An accepted connection and its unit of the address's quota.
-pub struct Counted {
+pub(crate) struct Counted {
     stream: TcpStream,
     requester: Requester,
     _held: Option<Held>,

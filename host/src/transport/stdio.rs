@@ -14,7 +14,8 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
-use crate::exchange::{Admission, Connection, Exchange, Requester};
+use crate::admission::{Admission, Requester};
+use crate::exchange::{Connection, Exchange};
 use crate::protocol::jsonrpc::{self, RpcError};
 use crate::router::Sink;
 
@@ -22,7 +23,12 @@ use crate::router::Sink;
 const CLOSE_GRACE: Duration = Duration::from_secs(30);
 
 /// Serves `exchange` over `input`/`output` until `input` closes.
-pub async fn serve<R, W>(exchange: Arc<Exchange>, input: R, output: W, max_line_bytes: usize) -> std::io::Result<()>
+pub(crate) async fn serve<R, W>(
+    exchange: Arc<Exchange>,
+    input: R,
+    output: W,
+    max_line_bytes: usize,
+) -> std::io::Result<()>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -60,7 +66,7 @@ where
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        connection.receive(&line);
+        connection.receive(&line).await;
     }
     // Input closed: stop listen streams, let running calls answer, then stop the writer.
     connection.close(false, CLOSE_GRACE).await;

@@ -22,10 +22,11 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::overload::{Limits, StreamSlot};
-use super::refusal::json_error;
+use crate::admission::overload::{Limits, StreamSlot};
+use crate::admission::refusal::json_error;
+use crate::admission::{Admission, Requester};
 use crate::config::WsConfig;
-use crate::exchange::{Admission, Connection, Exchange, Requester};
+use crate::exchange::{Connection, Exchange};
 use crate::protocol::jsonrpc::{self, RpcError};
 use crate::router::Sink;
 
@@ -40,7 +41,7 @@ const CLOSE_TOO_BIG: u16 = 1009;
 /// Initial read and write buffer of one connection.
 const BUFFER_BYTES: usize = 4096;
 /// The subprotocol berth answers with when a client offers it.
-pub const SUBPROTOCOL: &str = "mcp";
+pub(crate) const SUBPROTOCOL: &str = "mcp";
 
 /// What the writer task sends besides messages.
 enum Control {
@@ -49,7 +50,7 @@ enum Control {
 }
 
 /// What the WebSocket transport shares across its connections.
-pub struct WsState {
+pub(crate) struct WsState {
     exchange: Arc<Exchange>,
     limits: Arc<Limits>,
     settings: WsConfig,
@@ -64,7 +65,7 @@ pub struct WsState {
 impl WsState {
     /// WebSocket connections of `exchange` under `limits`, closed (after
     /// `grace` for running calls) once `shutdown` is cancelled.
-    pub fn new(
+    pub(crate) fn new(
         exchange: Arc<Exchange>,
         limits: Arc<Limits>,
         settings: WsConfig,
@@ -75,21 +76,21 @@ impl WsState {
     }
 
     /// WebSocket connections open now.
-    pub fn connections(&self) -> usize {
+    pub(crate) fn connections(&self) -> usize {
         self.connections.len()
     }
 
     /// Waits, at most `limit`, for every connection to close (after shutdown began).
-    pub async fn closed(&self, limit: Duration) {
+    pub(crate) async fn closed(&self, limit: Duration) {
         self.connections.close();
         let _ = tokio::time::timeout(limit, self.connections.wait()).await;
     }
 }
 
 /// `GET /ws`: upgrades to a WebSocket (Origin/Host and auth were checked by the layers).
-pub async fn upgrade(
+pub(crate) async fn upgrade(
     State(state): State<Arc<WsState>>,
-    requester: Option<axum::Extension<Requester>>,
+    requester: Requester,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let upgrade = match upgrade {
@@ -100,7 +101,6 @@ pub async fn upgrade(
             return json_error(rejection.status(), &error);
         }
     };
-    let requester = requester.map_or_else(|| Requester::named("http"), |axum::Extension(requester)| requester);
     let slot = match state.limits.open_stream(state.exchange.quotas(), &requester) {
         Ok(slot) => slot,
         Err(refusal) => return *refusal,
@@ -169,7 +169,7 @@ async fn serve(socket: WebSocket, state: Arc<WsState>, _slot: StreamSlot, reques
                         Message::Text(text) => {
                             last_message = last_heard;
                             if !text.trim().is_empty() {
-                                connection.receive(text.as_bytes());
+                                connection.receive(text.as_bytes()).await;
                             }
                         }
                         Message::Binary(_) => connection.send(jsonrpc::failure(

@@ -180,7 +180,7 @@ impl Server {
     /// An HTTP client whose connections come from loopback address `127.0.0.<n>`:
     /// another source, as far as the server can tell.
     pub fn client_from(&self, n: u8) -> reqwest::Client {
-        berth::tls::install_crypto_provider();
+        berth::install_crypto_provider();
         reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .local_address(std::net::IpAddr::from([127, 0, 0, n]))
@@ -191,7 +191,7 @@ impl Server {
 
 /// An HTTP client with a 30 s timeout (reqwest needs berth's TLS provider installed first).
 pub fn http_client() -> reqwest::Client {
-    berth::tls::install_crypto_provider();
+    berth::install_crypto_provider();
     reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client")
 }
 

@@ -11,13 +11,13 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpH
 
 /// The `wasi:http` context in one store: wasmtime's context plus the allowlist.
 pub(crate) struct HttpCtx {
-    pub ctx: WasiHttpCtx,
-    pub grant: HttpGrant,
+    pub(crate) ctx: WasiHttpCtx,
+    pub(crate) grant: HttpGrant,
 }
 
 impl HttpCtx {
     /// Outbound HTTP for `plugin`, to the hosts in `allowed` only.
-    pub fn new(plugin: Arc<str>, allowed: Arc<Vec<String>>) -> Self {
+    pub(crate) fn new(plugin: Arc<str>, allowed: Arc<Vec<String>>) -> Self {
         Self { ctx: WasiHttpCtx::new(), grant: HttpGrant { plugin, allowed } }
     }
 }

@@ -20,8 +20,10 @@ use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtxView, WasiHttpView};
 
-pub use kv::KvStore;
-pub use notify::{Announcement, Announcer, CallEvent, CallHooks, announcements};
+#[cfg(test)]
+pub(crate) use kv::cases as kv_cases;
+pub(crate) use kv::{InProcessKv, KeyValueStore};
+pub(crate) use notify::{Announcement, Announcer, CallEvent, CallHooks, announcements};
 
 use self::http::HttpCtx;
 use self::kv::KvCtx;
@@ -29,13 +31,13 @@ use self::notify::NotifyCtx;
 use self::wasi::Wasi;
 use crate::runtime::bindings::berth::plugin::{host, kv as kv_interface};
 use crate::runtime::bindings::tools;
-use crate::runtime::sandbox::bounds::Bounds;
+use crate::runtime::bounds::Bounds;
 use crate::runtime::settings::PluginSettings;
 
 /// Everything a store holds while a plugin instance lives.
 pub(crate) struct CallState {
     /// The sandbox's deadline, long-call slot and memory cap.
-    pub bounds: Bounds,
+    pub(crate) bounds: Bounds,
     notify: NotifyCtx,
     kv: KvCtx,
     http: HttpCtx,
@@ -46,19 +48,19 @@ pub(crate) struct CallState {
     /// The instance's `tools` export, typechecked once per instance: a warm
     /// instance serves many calls, and the check is a few thousand
     /// instructions of each small call otherwise.
-    pub tools: Option<tools::Guest>,
+    pub(crate) tools: Option<tools::Guest>,
 }
 
 /// What every store of one runtime shares: the key-value store and where announcements go.
 #[derive(Clone)]
 pub(crate) struct Shared {
-    pub kv: KvStore,
-    pub announcer: Announcer,
+    pub(crate) kv: Arc<dyn KeyValueStore>,
+    pub(crate) announcer: Announcer,
 }
 
 impl CallState {
     /// Fresh state for an instance of `plugin` serving a call with `hooks`.
-    pub fn new(plugin: Arc<str>, settings: Arc<PluginSettings>, hooks: CallHooks, shared: &Shared) -> Self {
+    pub(crate) fn new(plugin: Arc<str>, settings: Arc<PluginSettings>, hooks: CallHooks, shared: &Shared) -> Self {
         Self {
             bounds: Bounds::new(hooks.deadline.unwrap_or(settings.deadline), settings.memory_bytes()),
             notify: NotifyCtx { plugin: plugin.clone(), hooks, announcer: shared.announcer.clone() },
@@ -72,14 +74,14 @@ impl CallState {
     }
 
     /// Readies a warm instance's state for its next call.
-    pub fn begin_call(&mut self, hooks: CallHooks) {
+    pub(crate) fn begin_call(&mut self, hooks: CallHooks) {
         self.bounds.restart(hooks.deadline.unwrap_or(self.settings.deadline));
         self.notify.hooks = hooks;
         self.wasi.reset_budget(self.settings.max_log_bytes);
     }
 
     /// The hooks of the call running now.
-    pub fn hooks(&self) -> &CallHooks {
+    pub(crate) fn hooks(&self) -> &CallHooks {
         &self.notify.hooks
     }
 }

@@ -17,7 +17,7 @@ use crate::runtime::bindings::types::{ListKind as WitListKind, LogLevel};
 
 /// Something a plugin reported about the call it is running, for that call's client.
 #[derive(Debug, Clone)]
-pub enum CallEvent {
+pub(crate) enum CallEvent {
     /// A `host.log` line.
     Log { level: LogLevel, message: String },
     /// A `host.progress` report.
@@ -26,14 +26,14 @@ pub enum CallEvent {
 
 /// What a transport hands to a call: where its events go and how to cancel it.
 #[derive(Clone, Default)]
-pub struct CallHooks {
+pub(crate) struct CallHooks {
     /// Receives the call's log and progress events, if anyone listens.
-    pub events: Option<Arc<dyn Fn(CallEvent) + Send + Sync>>,
+    pub(crate) events: Option<Arc<dyn Fn(CallEvent) + Send + Sync>>,
     /// Cancels the call: the plugin sees it through `host.cancelled()`, and
     /// the sandbox stops it at its next epoch tick.
-    pub cancel: CancellationToken,
+    pub(crate) cancel: CancellationToken,
     /// A deadline other than the plugin's usual one (a call running as a task).
-    pub deadline: Option<std::time::Duration>,
+    pub(crate) deadline: Option<std::time::Duration>,
 }
 
 impl CallHooks {
@@ -46,7 +46,7 @@ impl CallHooks {
 
 /// Something a plugin announced to the whole server.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Announcement {
+pub(crate) enum Announcement {
     /// The plugin's list of `kind` changed: its catalog is read again, clients are told.
     ListChanged { plugin: Arc<str>, kind: ListKind },
     /// The resource at `uri` changed: subscribed clients are told.
@@ -59,7 +59,7 @@ pub enum Announcement {
 /// re-read catalogs loses the surplus (with one warning), it never blocks a
 /// call or grows memory.
 #[derive(Clone)]
-pub struct Announcer {
+pub(crate) struct Announcer {
     sender: mpsc::Sender<Announcement>,
     warned: Arc<AtomicBool>,
 }
@@ -68,14 +68,14 @@ pub struct Announcer {
 const ANNOUNCEMENT_QUEUE: usize = 256;
 
 /// A connected announcer and the receiver the registry's writer reads.
-pub fn announcements() -> (Announcer, mpsc::Receiver<Announcement>) {
+pub(crate) fn announcements() -> (Announcer, mpsc::Receiver<Announcement>) {
     let (sender, receiver) = mpsc::channel(ANNOUNCEMENT_QUEUE);
     (Announcer { sender, warned: Arc::default() }, receiver)
 }
 
 impl Announcer {
     /// Passes `announcement` on, or drops it when the queue is full or nobody reads it.
-    pub fn announce(&self, announcement: Announcement) {
+    pub(crate) fn announce(&self, announcement: Announcement) {
         if let Err(mpsc::error::TrySendError::Full(dropped)) = self.sender.try_send(announcement)
             && !self.warned.swap(true, Ordering::Relaxed)
         {
@@ -86,9 +86,9 @@ impl Announcer {
 
 /// The `host` interface's context in one store.
 pub(crate) struct NotifyCtx {
-    pub plugin: Arc<str>,
-    pub hooks: CallHooks,
-    pub announcer: Announcer,
+    pub(crate) plugin: Arc<str>,
+    pub(crate) hooks: CallHooks,
+    pub(crate) announcer: Announcer,
 }
 
 impl Host for NotifyCtx {

@@ -37,13 +37,13 @@ struct LogBuffer {
 
 impl LogStream {
     /// A stream for `plugin` that logs at most `budget` bytes.
-    pub fn new(plugin: Arc<str>, stream: Stream, budget: usize) -> Self {
+    pub(crate) fn new(plugin: Arc<str>, stream: Stream, budget: usize) -> Self {
         let buffer = LogBuffer { plugin, stream, pending: Vec::new(), budget, warned: false };
         Self { inner: Arc::new(Mutex::new(buffer)) }
     }
 
     /// Starts a new call's budget (reuse isolation).
-    pub fn reset_budget(&self, budget: usize) {
+    pub(crate) fn reset_budget(&self, budget: usize) {
         let mut buffer = lock(&self.inner);
         buffer.budget = budget;
         buffer.warned = false;

@@ -13,14 +13,14 @@ use crate::runtime::settings::PluginSettings;
 
 /// A plugin's WASI context and the log streams behind its stdout and stderr.
 pub(crate) struct Wasi {
-    pub ctx: WasiCtx,
-    pub stdout: LogStream,
-    pub stderr: LogStream,
+    pub(crate) ctx: WasiCtx,
+    pub(crate) stdout: LogStream,
+    pub(crate) stderr: LogStream,
 }
 
 impl Wasi {
     /// The WASI context `settings` grant `plugin`.
-    pub fn granted(plugin: &Arc<str>, settings: &PluginSettings) -> Self {
+    pub(crate) fn granted(plugin: &Arc<str>, settings: &PluginSettings) -> Self {
         let stdout = LogStream::new(plugin.clone(), Stream::Stdout, settings.max_log_bytes);
         let stderr = LogStream::new(plugin.clone(), Stream::Stderr, settings.max_log_bytes);
         let mut wasi = WasiCtxBuilder::new();
@@ -38,7 +38,7 @@ impl Wasi {
     }
 
     /// Starts a new call's output budget (reuse isolation).
-    pub fn reset_budget(&self, budget: usize) {
+    pub(crate) fn reset_budget(&self, budget: usize) {
         self.stdout.reset_budget(budget);
         self.stderr.reset_budget(budget);
     }

@@ -7,9 +7,6 @@
 //! little past the deadline. Whatever fails becomes a [`CallFailure`] for that
 //! call only, classified by error type and by what the limiter recorded.
 
-pub(crate) mod bounds;
-pub(crate) mod failure;
-
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,8 +14,8 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{Store, UpdateDeadline};
 
-use self::failure::{CallFailure, CancelledByClient, DeadlineExceeded, MemoryCapExceeded};
 use super::engine::{EPOCH_TICK, Runtime};
+use super::failure::{CallFailure, CancelledByClient, DeadlineExceeded, MemoryCapExceeded};
 use super::host::{CallHooks, CallState};
 use super::settings::PluginSettings;
 use crate::sync::lock;
@@ -29,20 +26,25 @@ const LONG_CALL: Duration = Duration::from_millis(20);
 
 /// One plugin's compiled component and the limits its calls run under.
 pub(crate) struct Sandbox {
-    pub name: Arc<str>,
-    pub settings: Arc<PluginSettings>,
+    pub(crate) name: Arc<str>,
+    pub(crate) settings: Arc<PluginSettings>,
     runtime: Runtime,
     pre: InstancePre<CallState>,
 }
 
 impl Sandbox {
     /// A sandbox for the component `pre` was prepared from.
-    pub fn new(name: Arc<str>, settings: Arc<PluginSettings>, runtime: Runtime, pre: InstancePre<CallState>) -> Self {
+    pub(crate) fn new(
+        name: Arc<str>,
+        settings: Arc<PluginSettings>,
+        runtime: Runtime,
+        pre: InstancePre<CallState>,
+    ) -> Self {
         Self { name, settings, runtime, pre }
     }
 
     /// A new store with every bound armed, and a fresh instance of the plugin in it.
-    pub async fn instantiate(&self, hooks: CallHooks) -> Result<(Store<CallState>, Instance), CallFailure> {
+    pub(crate) async fn instantiate(&self, hooks: CallHooks) -> Result<(Store<CallState>, Instance), CallFailure> {
         let state = CallState::new(self.name.clone(), self.settings.clone(), hooks, &self.runtime.shared);
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|state| &mut state.bounds.memory);
@@ -83,7 +85,7 @@ impl Sandbox {
 
     /// Readies a warm instance's store for its next call: new hooks, a new
     /// deadline, a full fuel tank and a new output budget.
-    pub fn rearm(&self, store: &mut Store<CallState>, hooks: CallHooks) {
+    pub(crate) fn rearm(&self, store: &mut Store<CallState>, hooks: CallHooks) {
         store.data_mut().begin_call(hooks);
         store.set_epoch_deadline(1);
         self.refuel(store);
@@ -93,7 +95,7 @@ impl Sandbox {
     ///
     /// The epoch callback stops wasm that computes past the deadline; this
     /// timeout also stops a call blocked inside a host function.
-    pub async fn bounded<R>(
+    pub(crate) async fn bounded<R>(
         &self,
         deadline: Option<Duration>,
         work: impl Future<Output = Result<R, CallFailure>>,
@@ -115,7 +117,12 @@ impl Sandbox {
     }
 
     /// Names what went wrong in a wasm call on `store`.
-    pub fn classify(&self, error: wasmtime::Error, store: &Store<CallState>, instantiating: bool) -> CallFailure {
+    pub(crate) fn classify(
+        &self,
+        error: wasmtime::Error,
+        store: &Store<CallState>,
+        instantiating: bool,
+    ) -> CallFailure {
         let plugin = self.name.clone();
         if error.is::<DeadlineExceeded>() {
             let bounds = &store.data().bounds;

@@ -2,14 +2,15 @@
 //! WebSocket upgrade at `/ws`, and the operator endpoints.
 //!
 //! Split as tower splits a layer: the routes and their shared state here;
-//! `post` (a POST's one message: requests, notifications, client answers);
-//! `session` (a legacy session's GET stream and DELETE); `sse` (event-stream
-//! framing); `ops` (`/healthz`, `/readyz`, `/metrics`, OAuth metadata). What
-//! messages mean is the exchange's business; this module owns headers,
-//! statuses and streams.
+//! `post` (a POST's one message, handed to the exchange's driver); `session`
+//! (a legacy session's GET stream and DELETE); `reply` (the driver's replies as
+//! statuses and JSON bodies); `sse` (event-stream framing); `ops` (`/healthz`,
+//! `/readyz`, `/metrics`, OAuth metadata). What messages mean is the
+//! exchange's business; this module owns headers, statuses and streams.
 
 mod ops;
 mod post;
+mod reply;
 mod session;
 mod sse;
 
@@ -18,22 +19,17 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, HeaderName, header};
 use axum::routing::get;
 
-use super::auth::{self, Auth};
-use super::door::{self, Door};
-use super::guard::OriginPolicy;
-use super::overload::{self, Gate, Limits};
-use super::source::SourcePolicy;
 use super::ws::{self, WsState};
-use axum::response::Response;
-use serde_json::Value;
-
-use super::refusal::unavailable;
-use crate::exchange::{Exchange, Requester};
-use crate::protocol::jsonrpc::{RpcError, SERVER_BUSY};
-use crate::session::{Session, SessionRefused};
+use crate::admission::auth::{self, Auth};
+use crate::admission::door::{self, Door};
+use crate::admission::guard::OriginPolicy;
+use crate::admission::overload::Limits;
+use crate::admission::source::SourcePolicy;
+use crate::admission::{Gate, apply_layers};
+use crate::exchange::Exchange;
 
 /// Header carrying the legacy session id.
-pub const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
+pub(crate) const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
 /// The 2026-07-28 routing headers.
 const PROTOCOL_VERSION_HEADER: HeaderName = HeaderName::from_static("mcp-protocol-version");
 const METHOD_HEADER: HeaderName = HeaderName::from_static("mcp-method");
@@ -42,24 +38,24 @@ const NAME_HEADER: HeaderName = HeaderName::from_static("mcp-name");
 const LAST_EVENT_ID_HEADER: HeaderName = HeaderName::from_static("last-event-id");
 
 /// What the `/mcp` and operator handlers share.
-pub struct HttpState {
-    pub exchange: Arc<Exchange>,
+pub(crate) struct HttpState {
+    pub(crate) exchange: Arc<Exchange>,
     /// Server-wide request and stream slots.
-    pub limits: Arc<Limits>,
+    pub(crate) limits: Arc<Limits>,
     /// Who may connect; `None` lets everyone in (loopback only, unless overridden).
-    pub auth: Option<Arc<Auth>>,
+    pub(crate) auth: Option<Arc<Auth>>,
     /// The WebSocket side, for its connection count.
-    pub ws: Arc<WsState>,
+    pub(crate) ws: Arc<WsState>,
     /// Whose forwarding headers name the client.
-    pub sources: Arc<SourcePolicy>,
-    pub max_body_bytes: usize,
+    pub(crate) sources: Arc<SourcePolicy>,
+    pub(crate) max_body_bytes: usize,
 }
 
-/// The axum application: `/mcp` and `/ws` behind the Origin/Host guard,
-/// auth, the source's identification and admission (quotas, in-flight
-/// limit); `/healthz`, `/readyz`, `/metrics` and the OAuth metadata beside
-/// them (not admitted, so an overloaded server can be watched).
-pub fn app(state: Arc<HttpState>, origins: Arc<OriginPolicy>) -> axum::Router {
+/// The axum application: `/mcp` and `/ws` behind the door (Origin/Host guard,
+/// auth, the source's identification and admission); `/healthz`, `/readyz`,
+/// `/metrics` and the OAuth metadata beside them (not admitted, so an
+/// overloaded server can be watched).
+pub(crate) fn app(state: Arc<HttpState>, origins: Arc<OriginPolicy>) -> axum::Router {
     let gate = Gate { limits: state.limits.clone(), admission: state.limits.admission(state.exchange.quotas()) };
     let door = Arc::new(Door { origins, auth: state.auth.clone(), sources: state.sources.clone(), gate });
     let mcp = axum::Router::new()
@@ -67,7 +63,7 @@ pub fn app(state: Arc<HttpState>, origins: Arc<OriginPolicy>) -> axum::Router {
         .with_state(state.clone())
         .merge(axum::Router::new().route("/ws", get(ws::upgrade)).with_state(state.ws.clone()))
         .layer(axum::middleware::from_fn_with_state(door, door::enter));
-    let mcp = overload::apply(mcp, &state.limits);
+    let mcp = apply_layers(mcp, &state.limits);
     let watched = axum::Router::new()
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -77,7 +73,7 @@ pub fn app(state: Arc<HttpState>, origins: Arc<OriginPolicy>) -> axum::Router {
         .route("/.well-known/oauth-protected-resource", get(ops::resource_metadata))
         .route("/.well-known/oauth-protected-resource/{*path}", get(ops::resource_metadata))
         .with_state(state.clone());
-    let operator = overload::apply(with_auth(watched, state.auth.as_ref()).merge(open), &state.limits);
+    let operator = apply_layers(with_auth(watched, state.auth.as_ref()).merge(open), &state.limits);
     mcp.merge(operator)
 }
 
@@ -115,33 +111,4 @@ fn accepts(headers: &HeaderMap) -> Accepts {
             }
         }
     }
-}
-
-/// Why the session a request names cannot be used.
-enum SessionMiss {
-    /// No replica knows it (404).
-    Unknown,
-    /// Clustered, and Redis cannot be asked (503).
-    Unavailable(Response),
-}
-
-/// The legacy session a request names: `Ok(None)` when it names none. Clustered, a
-/// session another replica created is adopted from the fleet.
-async fn named_session(
-    state: &HttpState,
-    headers: &HeaderMap,
-    requester: &Requester,
-) -> Result<Option<Arc<Session>>, SessionMiss> {
-    let Some(id) = header_str(headers, &SESSION_HEADER) else { return Ok(None) };
-    match state.exchange.sessions().find(id, &requester.key).await {
-        Ok(Some(session)) => Ok(Some(session)),
-        Ok(None) => Err(SessionMiss::Unknown),
-        Err(e) => Err(SessionMiss::Unavailable(redis_unavailable(state, &Value::Null, &e))),
-    }
-}
-
-/// 503 with a JSON-RPC body: the shared session store cannot be reached.
-fn redis_unavailable(state: &HttpState, id: &Value, e: &redis::RedisError) -> Response {
-    let error = RpcError::new(SERVER_BUSY, SessionRefused::Unavailable(e.clone()).to_string());
-    unavailable(id, &error, state.limits.retry_after_secs)
 }

@@ -2,7 +2,6 @@
 //! resource metadata (`/healthz` is a constant in the route table).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -10,10 +9,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::HttpState;
-use crate::metrics::{self, ClusterGauge, ServerGauges};
+use crate::admission::Limit;
+use crate::admission::refusal::{json_error, json_response};
+use crate::metrics::{self, ServerGauges};
 use crate::protocol::jsonrpc::RpcError;
-use crate::quota::Limit;
-use crate::transport::refusal::{json_error, json_response};
+use crate::shared::Placement;
 
 /// RFC 9728 protected resource metadata (404 unless OAuth is configured).
 pub(super) async fn resource_metadata(State(state): State<Arc<HttpState>>) -> Response {
@@ -28,25 +28,22 @@ pub(super) async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
     let snapshot = state.exchange.registry().snapshot();
     let limits = &state.limits;
     let websockets = state.ws.connections();
-    let (sessions, quotas) = (state.exchange.sessions(), state.exchange.quotas());
+    let (sessions, quotas) = (state.exchange.sessions().stats(), state.exchange.quotas());
     let gauges = ServerGauges {
-        sessions: sessions.len(),
+        sessions: sessions.live,
         in_flight: limits.in_flight_now(),
-        shed: limits.shed.load(Relaxed),
-        timeouts: limits.timeouts.load(Relaxed),
+        shed: limits.shed(),
+        timeouts: limits.timeouts(),
         websocket_connections: websockets,
         event_streams: limits.streams_now().saturating_sub(websockets),
         quota_refusals: Limit::ALL.iter().map(|limit| (limit.name(), quotas.refused(*limit))).collect(),
         sessions_evicted: vec![
-            ("unused", sessions.evicted_unused.load(Relaxed)),
-            ("idle", sessions.evicted_idle.load(Relaxed)),
-            ("expired", sessions.expired.load(Relaxed)),
+            ("unused", sessions.evicted_unused),
+            ("idle", sessions.evicted_idle),
+            ("expired", sessions.expired),
         ],
         sources: quotas.sources(),
-        cluster: state
-            .exchange
-            .cluster()
-            .map(|cluster| ClusterGauge { replica: cluster.replica().to_owned(), redis_up: cluster.redis_up() }),
+        placement: state.exchange.placement(),
     };
     let mut response = (StatusCode::OK, metrics::render(snapshot.plugins(), &gauges)).into_response();
     response
@@ -62,15 +59,12 @@ pub(super) async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
         "status": "ready",
         "plugins": snapshot.plugins().len(),
         "tools": snapshot.tools_json.len(),
-        "sessions": state.exchange.sessions().len(),
+        "sessions": state.exchange.sessions().stats().live,
     });
     // Still 200 while Redis is down: every replica shares it, so taking this one out of
     // the balancer would help no client, and stateless calls still work here.
-    if let Some(cluster) = state.exchange.cluster() {
-        body["cluster"] = json!({
-            "replica": cluster.replica(),
-            "redis": if cluster.redis_up() { "up" } else { "down" },
-        });
+    if let Placement::Cluster { replica, redis_up } = state.exchange.placement() {
+        body["cluster"] = json!({ "replica": replica, "redis": if redis_up { "up" } else { "down" } });
     }
     json_response(StatusCode::OK, &body)
 }

@@ -22,10 +22,10 @@ use serde_json::Value;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::admission::overload::StreamSlot;
 use crate::exchange::{Fed, NoticeFeed};
 use crate::session::EventLog;
 use crate::session::event_log::Event as LogEvent;
-use crate::transport::overload::StreamSlot;
 
 /// The reconnection delay suggested to clients, in milliseconds.
 pub(super) const RETRY_MS: u64 = 1000;

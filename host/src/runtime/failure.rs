@@ -8,7 +8,7 @@ use std::time::Duration;
 /// These are the plugin's own failures: they end only this call, and are
 /// reported to the client as a tool error (`isError`), not a protocol error.
 #[derive(Debug, thiserror::Error)]
-pub enum CallFailure {
+pub(crate) enum CallFailure {
     /// The call ran past its wall-clock deadline.
     #[error("plugin {plugin:?} did not finish within its {} ms deadline and was stopped", .limit.as_millis())]
     Deadline { plugin: Arc<str>, limit: Duration },
@@ -51,6 +51,6 @@ pub(crate) struct CancelledByClient;
 #[derive(Debug, thiserror::Error)]
 #[error("memory growth to {desired} bytes denied (cap {limit} bytes)")]
 pub(crate) struct MemoryCapExceeded {
-    pub desired: usize,
-    pub limit: usize,
+    pub(crate) desired: usize,
+    pub(crate) limit: usize,
 }

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, header};
 
 /// The allowlists a request is checked against.
 #[derive(Debug, Clone)]
-pub struct OriginPolicy {
+pub(crate) struct OriginPolicy {
     origins: Vec<String>,
     hosts: Vec<String>,
     check_host: bool,
@@ -18,7 +18,7 @@ pub struct OriginPolicy {
 impl OriginPolicy {
     /// Loopback origins and hosts plus the configured extras. `check_host` is
     /// on when the server listens on loopback, where rebinding attacks aim.
-    pub fn new(origins: &[String], hosts: &[String], check_host: bool) -> Self {
+    pub(crate) fn new(origins: &[String], hosts: &[String], check_host: bool) -> Self {
         let lower = |v: &[String]| v.iter().map(|s| s.trim_end_matches('/').to_ascii_lowercase()).collect();
         Self { origins: lower(origins), hosts: lower(hosts), check_host: check_host || !hosts.is_empty() }
     }
@@ -27,7 +27,7 @@ impl OriginPolicy {
     ///
     /// Compared case-insensitively in place: the common, passing request
     /// allocates nothing.
-    pub fn refuse(&self, headers: &HeaderMap) -> Option<String> {
+    pub(crate) fn refuse(&self, headers: &HeaderMap) -> Option<String> {
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("").trim_end_matches('/');
             let allowed =
@@ -75,7 +75,7 @@ fn is_loopback_name(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::transport::guard::*;
+    use crate::admission::guard::*;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

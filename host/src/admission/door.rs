@@ -13,28 +13,28 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 
+use super::Gate;
 use super::auth::Auth;
 use super::guard::OriginPolicy;
-use super::overload::Gate;
 use super::refusal::json_error;
 use super::source::{self, SourcePolicy};
 use crate::protocol::jsonrpc::RpcError;
 
 /// What the door checks a request against.
-pub struct Door {
+pub(crate) struct Door {
     /// Which Origin and Host headers are allowed (DNS-rebinding protection).
-    pub origins: Arc<OriginPolicy>,
+    pub(crate) origins: Arc<OriginPolicy>,
     /// Who may come in; `None` lets everyone in.
-    pub auth: Option<Arc<Auth>>,
+    pub(crate) auth: Option<Arc<Auth>>,
     /// Whose forwarding headers name the client.
-    pub sources: Arc<SourcePolicy>,
+    pub(crate) sources: Arc<SourcePolicy>,
     /// Quotas and the server-wide in-flight limit.
-    pub gate: Gate,
+    pub(crate) gate: Gate,
 }
 
 /// Middleware: 403 for a refused Origin or Host, 401/403 from auth, then the
 /// request's source recorded and the request admitted (429/503 when it is not).
-pub async fn enter(State(door): State<Arc<Door>>, mut request: Request, next: Next) -> Response {
+pub(crate) async fn enter(State(door): State<Arc<Door>>, mut request: Request, next: Next) -> Response {
     if let Some(reason) = door.origins.refuse(request.headers()) {
         return json_error(StatusCode::FORBIDDEN, &RpcError::invalid_request(reason));
     }

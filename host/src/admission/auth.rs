@@ -22,20 +22,20 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
+use super::Requester;
 use super::refusal::json_error;
 use crate::config::{AuthConfig, OAuthConfig};
 use crate::error::{Error, Result};
-use crate::exchange::Requester;
 use crate::protocol::jsonrpc::RpcError;
 use crate::sync::lock;
 
 /// Environment variable with extra bearer tokens, comma-separated.
-pub const TOKENS_ENV: &str = "BERTH_AUTH_TOKENS";
+pub(crate) const TOKENS_ENV: &str = "BERTH_AUTH_TOKENS";
 /// Least time between two JWKS refetches triggered by unknown key ids.
 const JWKS_REFRESH: Duration = Duration::from_secs(60);
 
 /// The configured access rules.
-pub struct Auth {
+pub(crate) struct Auth {
     tokens: Vec<Vec<u8>>,
     oauth: Option<OAuth>,
 }
@@ -66,7 +66,7 @@ enum Denied {
 impl Auth {
     /// The rules of `config` plus tokens from the environment; `None` when
     /// nothing is configured (every request is let in).
-    pub async fn from_config(config: &AuthConfig) -> Result<Option<Self>> {
+    pub(crate) async fn from_config(config: &AuthConfig) -> Result<Option<Self>> {
         let mut tokens: Vec<Vec<u8>> = config.tokens.iter().map(|t| t.trim().as_bytes().to_vec()).collect();
         if let Ok(extra) = std::env::var(TOKENS_ENV) {
             tokens.extend(extra.split(',').map(str::trim).filter(|t| !t.is_empty()).map(|t| t.as_bytes().to_vec()));
@@ -85,7 +85,7 @@ impl Auth {
     }
 
     /// RFC 9728 protected resource metadata, when OAuth is on.
-    pub fn resource_metadata(&self) -> Option<Value> {
+    pub(crate) fn resource_metadata(&self) -> Option<Value> {
         let oauth = self.oauth.as_ref()?;
         let scopes = if oauth.config.scopes_supported.is_empty() {
             &oauth.config.required_scopes
@@ -101,7 +101,7 @@ impl Auth {
     }
 
     /// Who the request comes from, by its verified credential; or the 401/403 that refuses it.
-    pub async fn check(&self, headers: &HeaderMap) -> Result<Requester, Response> {
+    pub(crate) async fn check(&self, headers: &HeaderMap) -> Result<Requester, Response> {
         let Some(token) = bearer(headers) else {
             return Err(self.refuse(Denied::Unauthorized(None)));
         };
@@ -148,7 +148,7 @@ impl Auth {
 
 /// Middleware letting a request through only with valid credentials; the
 /// request then carries its [`Requester`], for quotas and task ownership.
-pub async fn require(State(auth): State<Arc<Auth>>, mut request: Request, next: Next) -> Response {
+pub(crate) async fn require(State(auth): State<Arc<Auth>>, mut request: Request, next: Next) -> Response {
     match auth.check(request.headers()).await {
         Ok(requester) => {
             request.extensions_mut().insert(requester);
@@ -162,7 +162,7 @@ pub async fn require(State(auth): State<Arc<Auth>>, mut request: Request, next: 
 ///
 /// The exposure check (`server::check_exposure`) asks this before anything
 /// is compiled, and [`Auth::from_config`] builds from the same sources.
-pub fn is_configured(config: &AuthConfig) -> bool {
+pub(crate) fn is_configured(config: &AuthConfig) -> bool {
     !config.tokens.is_empty()
         || config.oauth.is_some()
         || std::env::var(TOKENS_ENV).is_ok_and(|tokens| tokens.split(',').any(|t| !t.trim().is_empty()))
@@ -326,7 +326,7 @@ fn signing_key(jwk: &Jwk) -> Option<SigningKey> {
 
 #[cfg(test)]
 mod tests {
-    use crate::transport::auth::*;
+    use crate::admission::auth::*;
 
     #[test]
     fn metadata_url_inserts_the_well_known_path() {

@@ -2,7 +2,7 @@
 //! running requests) and how fast it sends, so that one abusive client
 //! runs into its own limits long before the server's.
 //!
-//! A source is a `Requester` key (see `router::context`): a token's
+//! A source is a `Requester` key (see `requester`): a token's
 //! subject, else an address. Counts live in a sharded map of atomics (no
 //! lock shared by every request); a source's entry goes away once it holds
 //! nothing ([`Quotas::sweep`]). The rate limit is a keyed GCRA token bucket
@@ -13,92 +13,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use super::limit::{Limit, OverQuota};
 use crate::config::QuotaConfig;
-use crate::protocol::jsonrpc::RpcError;
 use dashmap::DashMap;
 use governor::clock::Clock as _;
 use governor::{DefaultKeyedRateLimiter, Quota};
-
-/// Which per-source limit refused something.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    Sessions,
-    Connections,
-    Streams,
-    InFlight,
-    Tasks,
-    Rate,
-    /// The source held more than its share of a nearly full server.
-    FairShare,
-}
-
-impl Limit {
-    /// Every limit, in `/metrics` order.
-    pub const ALL: [Limit; 7] = [
-        Limit::Sessions,
-        Limit::Connections,
-        Limit::Streams,
-        Limit::InFlight,
-        Limit::Tasks,
-        Limit::Rate,
-        Limit::FairShare,
-    ];
-
-    /// The limit's name in errors and metrics.
-    pub fn name(self) -> &'static str {
-        match self {
-            Limit::Sessions => "sessions",
-            Limit::Connections => "connections",
-            Limit::Streams => "streams",
-            Limit::InFlight => "in_flight",
-            Limit::Tasks => "tasks",
-            Limit::Rate => "rate",
-            Limit::FairShare => "fair_share",
-        }
-    }
-
-    /// The setting that raises it.
-    fn setting(self) -> &'static str {
-        match self {
-            Limit::Sessions => "quota.sessions",
-            Limit::Connections => "quota.connections",
-            Limit::Streams => "quota.streams",
-            Limit::InFlight => "quota.in_flight",
-            Limit::Tasks => "quota.tasks",
-            Limit::Rate => "quota.requests_per_sec",
-            Limit::FairShare => "http.max_in_flight",
-        }
-    }
-}
-
-/// A source at one of its limits: HTTP 429 with `Retry-After`, or JSON-RPC
-/// -32000 with `retryAfterMs` where there is no HTTP status.
-#[derive(Debug, Clone)]
-pub struct OverQuota {
-    pub limit: Limit,
-    /// What the source holds or did, for the message.
-    pub detail: String,
-    pub retry_after: Duration,
-}
-
-impl OverQuota {
-    /// A refusal by `limit`, explained by `detail`.
-    pub fn new(limit: Limit, detail: impl Into<String>, retry_after: Duration) -> Self {
-        Self { limit, detail: detail.into(), retry_after }
-    }
-
-    /// The JSON-RPC error: -32000 with the limit, `retryAfterMs`, and
-    /// `scope: "source"` (which HTTP answers with 429, not 503).
-    pub fn error(&self) -> RpcError {
-        let ms = u64::try_from(self.retry_after.as_millis()).unwrap_or(u64::MAX).max(1);
-        let hint = match self.limit {
-            Limit::FairShare => "the server is nearly full and this client holds more than its share".to_owned(),
-            limit => format!("the operator sets {}", limit.setting()),
-        };
-        let message = format!("over quota: {} ({hint}); retry after {ms} ms", self.detail);
-        RpcError::over_quota(self.limit.name(), message, ms)
-    }
-}
 
 /// What one source holds now.
 #[derive(Default)]
@@ -125,7 +44,7 @@ enum Kind {
 }
 
 /// Every source's use, the limits, and the refusals so far.
-pub struct Quotas {
+pub(crate) struct Quotas {
     connections: usize,
     streams: usize,
     in_flight: usize,
@@ -141,7 +60,7 @@ pub struct Quotas {
 }
 
 /// One unit of a source's quota (a connection, a stream, a running request), given back when dropped.
-pub struct Held {
+pub(crate) struct Held {
     source: Arc<SourceUse>,
     kind: Kind,
     quotas: Arc<Quotas>,
@@ -149,7 +68,7 @@ pub struct Held {
 
 impl Held {
     /// The source's count of this kind, this unit included.
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.quotas.counter(&self.source, self.kind).load(Ordering::Relaxed)
     }
 }
@@ -165,7 +84,7 @@ impl Drop for Held {
 
 impl Quotas {
     /// Quotas as `config` sets them; refusals suggest retrying after `retry_after`.
-    pub fn new(config: &QuotaConfig, retry_after: Duration) -> Self {
+    pub(crate) fn new(config: &QuotaConfig, retry_after: Duration) -> Self {
         let rate = NonZeroU32::new(config.requests_per_sec).map(|rate| {
             let burst = NonZeroU32::new(config.bucket()).unwrap_or(rate);
             DefaultKeyedRateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
@@ -184,28 +103,13 @@ impl Quotas {
         }
     }
 
-    /// No quotas at all (in-process use, tests).
-    pub fn unlimited() -> Self {
-        let none = QuotaConfig {
-            sessions: 0,
-            connections: 0,
-            streams: 0,
-            in_flight: 0,
-            tasks: 0,
-            requests_per_sec: 0,
-            refusal_delay_ms: 0,
-            ..QuotaConfig::default()
-        };
-        Self::new(&none, Duration::from_secs(1))
-    }
-
     /// The retry hint of a refusal by a count.
-    pub fn retry_after(&self) -> Duration {
+    pub(crate) fn retry_after(&self) -> Duration {
         self.retry_after
     }
 
     /// How long an over-quota HTTP answer is held before it is sent.
-    pub fn refusal_delay(&self) -> Duration {
+    pub(crate) fn refusal_delay(&self) -> Duration {
         self.refusal_delay
     }
 
@@ -240,13 +144,13 @@ impl Quotas {
     }
 
     /// Counts a refusal by `limit` and returns it.
-    pub fn refuse(&self, refusal: OverQuota) -> OverQuota {
+    pub(crate) fn refuse(&self, refusal: OverQuota) -> OverQuota {
         self.refused[refusal.limit as usize].fetch_add(1, Ordering::Relaxed);
         refusal
     }
 
     /// A TCP connection from address source `key`.
-    pub fn connection(self: &Arc<Self>, key: &Arc<str>) -> Result<Held, OverQuota> {
+    pub(crate) fn connection(self: &Arc<Self>, key: &Arc<str>) -> Result<Held, OverQuota> {
         self.take(key, Kind::Connection, self.connections).ok_or_else(|| {
             let detail = format!("{} connections from this address are open", self.connections);
             self.refuse(OverQuota::new(Limit::Connections, detail, self.retry_after))
@@ -254,7 +158,7 @@ impl Quotas {
     }
 
     /// An event stream or WebSocket connection of source `key`.
-    pub fn stream(self: &Arc<Self>, key: &Arc<str>) -> Result<Held, OverQuota> {
+    pub(crate) fn stream(self: &Arc<Self>, key: &Arc<str>) -> Result<Held, OverQuota> {
         self.take(key, Kind::Stream, self.streams).ok_or_else(|| {
             let detail = format!("this client holds {} open streams and WebSocket connections", self.streams);
             self.refuse(OverQuota::new(Limit::Streams, detail, self.retry_after))
@@ -262,7 +166,7 @@ impl Quotas {
     }
 
     /// One request of source `key`: within its rate, and a slot among its running requests.
-    pub fn request(self: &Arc<Self>, key: &Arc<str>) -> Result<Held, OverQuota> {
+    pub(crate) fn request(self: &Arc<Self>, key: &Arc<str>) -> Result<Held, OverQuota> {
         if let Some(rate) = &self.rate
             && let Err(not_until) = rate.check_key(key)
         {
@@ -277,23 +181,23 @@ impl Quotas {
     }
 
     /// Sources with at least one request running.
-    pub fn active(&self) -> usize {
+    pub(crate) fn active(&self) -> usize {
         self.active.load(Ordering::Relaxed)
     }
 
     /// Sources known now (holding something, or seen since the last sweep).
-    pub fn sources(&self) -> usize {
+    pub(crate) fn sources(&self) -> usize {
         self.sources.len()
     }
 
     /// Refusals by `limit` so far.
-    pub fn refused(&self, limit: Limit) -> u64 {
+    pub(crate) fn refused(&self, limit: Limit) -> u64 {
         self.refused[limit as usize].load(Ordering::Relaxed)
     }
 
     /// Forgets sources that hold nothing, and rate-limit state that has
     /// refilled: memory stays bounded by the sources active lately.
-    pub fn sweep(&self) {
+    pub(crate) fn sweep(&self) {
         // Under the shard's write lock nobody can clone an entry, so an entry only
         // the map holds, with zero counts, cannot be in use.
         self.sources.retain(|_, source| Arc::strong_count(source) > 1 || !source.is_empty());
@@ -307,7 +211,7 @@ impl Quotas {
 
 #[cfg(test)]
 mod tests {
-    use crate::quota::*;
+    use crate::admission::quota::*;
 
     fn config() -> QuotaConfig {
         QuotaConfig { connections: 2, streams: 1, in_flight: 2, ..QuotaConfig::default() }

@@ -19,30 +19,30 @@ const MAX_MEMORIES: usize = 8;
 /// The sandbox's bookkeeping inside one store.
 pub(crate) struct Bounds {
     /// When the current call must be done.
-    pub deadline: Instant,
+    pub(crate) deadline: Instant,
     /// When the current call started (long calls take turns, see `sandbox`).
-    pub started: Instant,
+    pub(crate) started: Instant,
     /// The long-call slot this call holds between two epoch ticks, if any.
-    pub long_slot: Arc<Mutex<Option<OwnedSemaphorePermit>>>,
+    pub(crate) long_slot: Arc<Mutex<Option<OwnedSemaphorePermit>>>,
     /// The memory cap, wasmtime's resource limiter for this store.
-    pub memory: MemoryCap,
+    pub(crate) memory: MemoryCap,
 }
 
 impl Bounds {
     /// Bounds for a call that starts now and may run for `deadline`, in at most `memory_bytes`.
-    pub fn new(deadline: Duration, memory_bytes: usize) -> Self {
+    pub(crate) fn new(deadline: Duration, memory_bytes: usize) -> Self {
         let started = Instant::now();
         Self { deadline: started + deadline, started, long_slot: Arc::default(), memory: MemoryCap::new(memory_bytes) }
     }
 
     /// Starts the clock again for the next call on a warm instance.
-    pub fn restart(&mut self, deadline: Duration) {
+    pub(crate) fn restart(&mut self, deadline: Duration) {
         self.started = Instant::now();
         self.deadline = self.started + deadline;
     }
 
     /// Gives back the long-call slot, if the call holds one (at every tick and when it ends).
-    pub fn release_long_slot(&self) {
+    pub(crate) fn release_long_slot(&self) {
         lock(&self.long_slot).take();
     }
 }
@@ -61,7 +61,7 @@ impl MemoryCap {
     }
 
     /// Whether this store was ever refused memory.
-    pub fn denied(&self) -> bool {
+    pub(crate) fn denied(&self) -> bool {
         self.denied
     }
 }
@@ -103,7 +103,7 @@ impl ResourceLimiter for MemoryCap {
 
 #[cfg(test)]
 mod tests {
-    use crate::runtime::sandbox::bounds::*;
+    use crate::runtime::bounds::*;
 
     #[test]
     fn the_cap_records_its_denial() {

@@ -10,33 +10,33 @@ use axum::http::HeaderMap;
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::exchange::Requester;
-use crate::quota::OverQuota;
+use super::OverQuota;
+use super::Requester;
 
 /// A connection's peer as handlers see it (`ConnectInfo<Peer>`).
 #[derive(Clone, Debug)]
-pub struct Peer {
-    pub addr: SocketAddr,
+pub(crate) struct Peer {
+    pub(crate) addr: SocketAddr,
     /// The peer as a source, made once per connection rather than per request.
-    pub requester: Requester,
+    pub(crate) requester: Requester,
     /// Set when the connection was over its address's quota: refuse its requests.
-    pub over_quota: Option<OverQuota>,
+    pub(crate) over_quota: Option<OverQuota>,
 }
 
 /// Which peers are proxies whose forwarding headers berth believes.
 #[derive(Debug, Default)]
-pub struct SourcePolicy {
+pub(crate) struct SourcePolicy {
     trusted: Vec<IpNet>,
 }
 
 impl SourcePolicy {
     /// Believes forwarding headers from peers in `trusted` only.
-    pub fn new(trusted: Vec<IpNet>) -> Self {
+    pub(crate) fn new(trusted: Vec<IpNet>) -> Self {
         Self { trusted }
     }
 
     /// Whether `ip` is a trusted proxy.
-    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+    pub(crate) fn is_trusted(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
         self.trusted.iter().any(|net| net.contains(&ip))
     }
@@ -47,7 +47,7 @@ impl SourcePolicy {
     /// trusted proxies: the first other address is the client. A hop that
     /// hides its address (`unknown`, an obfuscated name) ends the walk at the
     /// proxy that reported it.
-    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    pub(crate) fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         if !self.is_trusted(peer) {
             return peer;
         }
@@ -98,7 +98,7 @@ fn parse_node(node: &str) -> Option<IpAddr> {
 
 /// Records the request's [`Requester`]: the one auth verified, else the
 /// client's address (see [`SourcePolicy::client_ip`]).
-pub fn identify(policy: &SourcePolicy, request: &mut Request) {
+pub(crate) fn identify(policy: &SourcePolicy, request: &mut Request) {
     if request.extensions().get::<Requester>().is_none() {
         let requester = match request.extensions().get::<ConnectInfo<Peer>>() {
             Some(ConnectInfo(peer)) if policy.is_trusted(peer.addr.ip()) => {
@@ -116,7 +116,7 @@ pub fn identify(policy: &SourcePolicy, request: &mut Request) {
 mod tests {
     use axum::http::HeaderValue;
 
-    use crate::transport::source::*;
+    use crate::admission::source::*;
 
     fn policy() -> SourcePolicy {
         SourcePolicy::new(vec!["10.0.0.0/8".parse().expect("net"), "127.0.0.1/32".parse().expect("net")])

@@ -1,4 +1,4 @@
-//! The fleet's index of legacy sessions in Redis: what makes the session cap, the
+//! The cluster's index of legacy sessions in Redis: what makes the session cap, the
 //! per-source quota and the eviction order hold across every replica.
 //!
 //! Next to each session's record (`<prefix>session:<id>`) Redis keeps
@@ -24,15 +24,17 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use crate::cluster::Cluster;
+use crate::cluster::error::{ClusterError, ClusterResult};
+use crate::cluster::link::Link;
+use crate::session::SessionLimits;
 use crate::sync::lock;
 
 /// The longest a session in use can go without its last use reaching the index.
-pub const TOUCH_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const TOUCH_EVERY: Duration = Duration::from_secs(1);
 /// How often a replica sends the index the sessions it used and the ones running a request.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(500);
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(500);
 /// A session used this recently may be running a request somewhere: never reclaimed.
-pub const RECENT: Duration = Duration::from_secs(3);
+pub(crate) const RECENT: Duration = Duration::from_secs(3);
 
 /// Removes a session from the index and deletes its record; the helpers the scripts share.
 /// ARGV[1] is the key prefix in every script.
@@ -123,26 +125,14 @@ return 0
 /// Ends a session. ARGV: prefix, id. Returns 1 when it was live.
 const END: &str = "return forget(ARGV[2])";
 
-/// How a fleet-wide admission went.
-pub enum Admission {
+/// How a cluster-wide admission went.
+pub(crate) enum Admission {
     /// Admitted; these sessions were reclaimed for it (`unused` is whether each was never used).
     Admitted(Vec<(bool, String)>),
-    /// The fleet holds its maximum of sessions and none may be reclaimed.
+    /// The cluster holds its maximum of sessions and none may be reclaimed.
     Full,
     /// The source holds its quota and none of its sessions may be reclaimed.
     SourceFull,
-}
-
-/// The limits an admission applies.
-pub struct AdmitLimits {
-    /// A session unused this long is gone.
-    pub idle: Duration,
-    /// A session never used this long may be reclaimed.
-    pub grace: Duration,
-    /// Sessions in the fleet at once.
-    pub max: usize,
-    /// Sessions one source may hold in the fleet at once (0: no cap).
-    pub per_source: usize,
 }
 
 /// Sessions used since the last flush, waiting to be reported.
@@ -153,9 +143,9 @@ struct Pending {
 }
 
 /// The index as one replica talks to it.
-pub struct FleetIndex {
-    cluster: Arc<Cluster>,
-    idle: Duration,
+pub(crate) struct SessionIndex {
+    link: Arc<Link>,
+    limits: SessionLimits,
     pending: Mutex<Pending>,
 }
 
@@ -169,23 +159,18 @@ fn script(body: &str) -> redis::Cmd {
     command
 }
 
-impl FleetIndex {
-    /// The index in `cluster`'s Redis, for sessions expiring after `idle` without use.
-    pub fn new(cluster: Arc<Cluster>, idle: Duration) -> Self {
-        Self { cluster, idle, pending: Mutex::default() }
+impl SessionIndex {
+    /// The index in `link`'s Redis, for sessions under `limits`.
+    pub(crate) fn new(link: Arc<Link>, limits: SessionLimits) -> Self {
+        Self { link, limits, pending: Mutex::default() }
     }
 
-    /// Admits session `id` (with `record`, the JSON of its record) for `source` under `limits`.
-    pub async fn admit(
-        &self,
-        id: &str,
-        record: &str,
-        source: &str,
-        limits: &AdmitLimits,
-    ) -> redis::RedisResult<Admission> {
+    /// Admits session `id` (with `record`, the JSON of its record) for `source` under the limits.
+    pub(crate) async fn admit(&self, id: &str, record: &str, source: &str) -> ClusterResult<Admission> {
+        let limits = &self.limits;
         let mut command = script(ADMIT);
         command
-            .arg(self.cluster.key(""))
+            .arg(self.link.key(""))
             .arg(id)
             .arg(record)
             .arg(source)
@@ -194,27 +179,27 @@ impl FleetIndex {
             .arg(millis(RECENT))
             .arg(limits.max)
             .arg(limits.per_source);
-        let reply: Vec<String> = self.cluster.query(&command).await?;
+        let reply: Vec<String> = self.link.query(&command).await?;
         match reply.split_first() {
             Some((status, _)) if status == "full" => Ok(Admission::Full),
             Some((status, _)) if status == "source-full" => Ok(Admission::SourceFull),
             Some((status, reclaimed)) if status == "ok" => Ok(Admission::Admitted(
                 reclaimed.chunks_exact(2).map(|pair| (pair[0] == "unused", pair[1].clone())).collect(),
             )),
-            _ => Err((redis::ErrorKind::UnexpectedReturnType, "the session admission script answered nonsense").into()),
+            _ => Err(ClusterError::Unexpected("the session admission script answered nonsense")),
         }
     }
 
-    /// Ends session `id` in the fleet; whether it was live.
-    pub async fn end(&self, id: &str) -> redis::RedisResult<bool> {
+    /// Ends session `id` in the cluster; whether it was live.
+    pub(crate) async fn end(&self, id: &str) -> ClusterResult<bool> {
         let mut command = script(END);
-        command.arg(self.cluster.key("")).arg(id);
-        let had: i64 = self.cluster.query(&command).await?;
+        command.arg(self.link.key("")).arg(id);
+        let had: i64 = self.link.query(&command).await?;
         Ok(had > 0)
     }
 
     /// Notes that session `id` was used (`first`: for the first time); reported at the next flush.
-    pub fn used(&self, id: &str, first: bool) {
+    pub(crate) fn used(&self, id: &str, first: bool) {
         let mut pending = lock(&self.pending);
         if first {
             pending.first_use.insert(id.to_owned());
@@ -232,16 +217,16 @@ impl FleetIndex {
             return;
         }
         let mut command = script(TOUCH);
-        command.arg(self.cluster.key("")).arg(millis(self.idle)).arg(first_use.len());
+        command.arg(self.link.key("")).arg(millis(self.limits.idle)).arg(first_use.len());
         command.arg(first_use.into_iter().collect::<Vec<_>>()).arg(used.into_iter().collect::<Vec<_>>());
-        if let Err(e) = self.cluster.query::<i64>(&command).await {
+        if let Err(e) = self.link.query::<i64>(&command).await {
             tracing::debug!("session use not reported to Redis: {e}");
         }
     }
 
     /// Reports use every [`FLUSH_EVERY`], asking `busy` for the sessions running a request,
     /// for as long as `index` lives.
-    pub fn report(index: Weak<Self>, busy: impl Fn() -> Option<Vec<String>> + Send + 'static) {
+    pub(crate) fn report(index: Weak<Self>, busy: impl Fn() -> Option<Vec<String>> + Send + 'static) {
         tokio::spawn(async move {
             let mut every = tokio::time::interval(FLUSH_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -1,121 +1,43 @@
 //! Admission of one request: within its source's quota, a slot on its
-//! connection (WebSocket), and a slot in the server-wide in-flight limit
-//! shared fairly between sources; or a refusal at once.
-//!
-//! Fairness: the last tenth of the server's slots is kept for sources that
-//! hold less than their share (the limit divided by the sources with
-//! requests running, plus one for a newcomer). One source alone can use nine
-//! tenths of the server, but never every slot: a new client always finds one.
-//! The share is checked against the count of free slots at the moment a slot
-//! is taken (one compare-and-swap), so two requests of one source arriving
-//! together cannot both pass the check and take the reserve between them.
+//! connection (WebSocket), and a fair share of the server-wide in-flight
+//! limit (`fair_share`); or a refusal at once.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::fair_share::{InFlightLimit, NoSlot, Slot};
+use super::limit::{Limit, OverQuota};
+use super::quota::{Held, Quotas};
+use super::requester::Requester;
 use crate::protocol::jsonrpc::{RpcError, SERVER_BUSY};
-use crate::quota::{Held, Limit, OverQuota, Quotas};
-use crate::router::Requester;
-
-/// The server-wide limit on requests running at once (HTTP and WebSocket share it).
-pub struct InFlightLimit {
-    running: AtomicUsize,
-    max: usize,
-}
-
-/// Why [`InFlightLimit::take`] gave no slot.
-enum NoSlot {
-    Full,
-    Declined,
-}
-
-/// One request's slot in the [`InFlightLimit`], given back when dropped.
-pub struct Slot(Arc<InFlightLimit>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.running.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-impl InFlightLimit {
-    /// At most `max` requests at once.
-    pub fn new(max: usize) -> Self {
-        Self { running: AtomicUsize::new(0), max }
-    }
-
-    /// The limit.
-    pub fn max(&self) -> usize {
-        self.max
-    }
-
-    /// Requests running now.
-    pub fn now(&self) -> usize {
-        self.running.load(Ordering::Acquire)
-    }
-
-    /// Slots kept for sources under their share: a tenth, at least one.
-    fn reserve(&self) -> usize {
-        (self.max / 10).max(1)
-    }
-
-    /// Takes a slot unless every slot is taken or `declined(free)` says no
-    /// for the number of slots free at that moment.
-    fn take(self: &Arc<Self>, declined: impl Fn(usize) -> bool) -> Result<Slot, NoSlot> {
-        let mut running = self.running.load(Ordering::Acquire);
-        loop {
-            if running >= self.max {
-                return Err(NoSlot::Full);
-            }
-            if declined(self.max - running) {
-                return Err(NoSlot::Declined);
-            }
-            match self.running.compare_exchange_weak(running, running + 1, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return Ok(Slot(self.clone())),
-                Err(now) => running = now,
-            }
-        }
-    }
-}
 
 /// Why a request was not admitted.
 #[derive(Debug)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// A server-wide limit is full (HTTP 503).
     Busy(RpcError),
     /// The request's source is at one of its quotas (HTTP 429).
     OverQuota(OverQuota),
 }
 
-impl Refusal {
-    /// The JSON-RPC error for the refused request.
-    pub fn error(&self) -> RpcError {
-        match self {
-            Refusal::Busy(error) => error.clone(),
-            Refusal::OverQuota(over) => over.error(),
-        }
-    }
-}
-
 /// How many requests may run at once: per source, on one connection, across the server.
 #[derive(Clone, Default)]
-pub struct Admission {
+pub(crate) struct Admission {
     /// Requests in flight on this one connection (`None`: unlimited).
-    pub per_connection: Option<Arc<Semaphore>>,
+    pub(crate) per_connection: Option<Arc<Semaphore>>,
     /// Requests in flight across the server (`None`: unlimited).
-    pub global: Option<Arc<InFlightLimit>>,
+    pub(crate) global: Option<Arc<InFlightLimit>>,
     /// Per-source quotas (`None`: none).
-    pub quotas: Option<Arc<Quotas>>,
+    pub(crate) quotas: Option<Arc<Quotas>>,
     /// The retry hint sent with a refusal.
-    pub retry_after: Duration,
+    pub(crate) retry_after: Duration,
 }
 
 /// What a running request holds until it answers.
-pub struct Admitted {
+pub(crate) struct Admitted {
     _source: Option<Held>,
     _connection: Option<OwnedSemaphorePermit>,
     _global: Option<Slot>,
@@ -123,7 +45,7 @@ pub struct Admitted {
 
 impl Admission {
     /// Takes a slot for one request of `source`, or says which limit is full.
-    pub fn admit(&self, source: &Requester) -> Result<Admitted, Refusal> {
+    pub(crate) fn admit(&self, source: &Requester) -> Result<Admitted, Refusal> {
         let held = match &self.quotas {
             Some(quotas) => Some(quotas.request(&source.key).map_err(Refusal::OverQuota)?),
             None => None,
@@ -172,8 +94,8 @@ impl Admission {
 
 #[cfg(test)]
 mod tests {
+    use crate::admission::admit::*;
     use crate::config::QuotaConfig;
-    use crate::exchange::admission::*;
 
     fn admission(max: usize) -> Admission {
         let config = QuotaConfig { in_flight: 0, ..QuotaConfig::default() };

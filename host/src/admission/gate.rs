@@ -1,0 +1,61 @@
+//! The admission step of the door: one request admitted through its source's
+//! quotas and the server's in-flight limit, its slots held until it answers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::overload::Limits;
+use super::refusal::over_quota;
+use super::source::Peer;
+use super::{Admission, Limit, Refusal, Requester};
+
+/// What the admission layer needs.
+pub(crate) struct Gate {
+    pub(crate) limits: Arc<Limits>,
+    pub(crate) admission: Admission,
+}
+
+impl Gate {
+    /// Admits one request (after auth and [`identify`](super::source::identify)),
+    /// holding its slots until the handler answered. Refusals come at once,
+    /// except over-quota ones (429, here or from the handler): those are held
+    /// for the quotas' refusal delay first, with every slot already given back,
+    /// so a client that ignores `Retry-After` cannot turn refusals into a flood
+    /// of their own. A fair-share refusal is load shedding, not a client over
+    /// its own limit: like a 503 it comes at once.
+    pub(crate) async fn admit(&self, request: Request, next: Next) -> Response {
+        if let Some(ConnectInfo(Peer { over_quota: Some(over), .. })) = request.extensions().get::<ConnectInfo<Peer>>()
+        {
+            let mut response = over_quota(&serde_json::Value::Null, over);
+            // The connection itself is over the quota: the client must open it again later.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return self.hold_refusal(response).await;
+        }
+        let source = Requester::of(request.extensions());
+        match self.admission.admit(&source) {
+            Ok(admitted) => {
+                let response = next.run(request).await;
+                drop(admitted);
+                self.hold_refusal(response).await
+            }
+            Err(Refusal::OverQuota(over)) if over.limit == Limit::FairShare => {
+                self.limits.refused(&Refusal::OverQuota(over))
+            }
+            Err(refusal) => self.hold_refusal(self.limits.refused(&refusal)).await,
+        }
+    }
+
+    /// `response`, after the refusal delay when it is an over-quota answer.
+    async fn hold_refusal(&self, response: Response) -> Response {
+        let delay = self.admission.quotas.as_ref().map_or(Duration::ZERO, |quotas| quotas.refusal_delay());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS && !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        response
+    }
+}

@@ -1,0 +1,26 @@
+//! What goes wrong talking to Redis, and how it reaches the rest of berth: as
+//! `shared::Unavailable`, which names the store and the reason but not the
+//! client library.
+
+use crate::shared::Unavailable;
+
+/// A failed Redis exchange.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ClusterError {
+    /// Redis could not be reached, refused the command, or timed out.
+    #[error("{0}")]
+    Redis(#[from] redis::RedisError),
+    /// A script answered something berth does not understand.
+    #[error("{0}")]
+    Unexpected(&'static str),
+}
+
+/// The result of one Redis exchange.
+pub(crate) type ClusterResult<T> = Result<T, ClusterError>;
+
+impl ClusterError {
+    /// The error a request sees: `store` (e.g. "the session store") is unreachable.
+    pub(crate) fn unavailable(&self, store: &str) -> Unavailable {
+        Unavailable::new(format!("{store} in Redis is unreachable: {self}"))
+    }
+}

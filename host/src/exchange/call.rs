@@ -1,0 +1,91 @@
+//! One routed call on its way to an answer: run through the router, its
+//! messages to the client sent to a sink, and the rule for what a cancelled
+//! request gets.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::admission::{Admitted, Requester};
+use crate::protocol::jsonrpc::{self, Request, RpcError};
+use crate::registry::Snapshot;
+use crate::router::{Era, RequestContext, Router, Sink};
+use crate::session::{InFlight, Session};
+
+/// A request ready to run: its era, the snapshot it was checked against, and
+/// the slots it was admitted with (held until it answers).
+pub(crate) struct Pending {
+    pub(super) router: Arc<Router>,
+    pub(super) request: Request,
+    pub(super) era: Era,
+    pub(super) snapshot: Arc<Snapshot>,
+    pub(super) requester: Requester,
+    /// Where the request is tracked while it runs, so `notifications/cancelled` finds it.
+    pub(super) tracker: Option<Arc<InFlight>>,
+    pub(super) admitted: Option<Admitted>,
+}
+
+impl Pending {
+    /// Whether it is a 2026-07-28 request.
+    pub(crate) fn is_modern(&self) -> bool {
+        matches!(self.era, Era::Modern(_))
+    }
+
+    /// Its legacy session, if any.
+    pub(crate) fn session(&self) -> Option<&Arc<Session>> {
+        self.era.session()
+    }
+
+    /// Runs the call: what it sends the client before its answer (progress, logs,
+    /// questions) goes to `sink`, and `cancel` stops it.
+    pub(crate) async fn run(self, sink: Option<Sink>, cancel: CancellationToken) -> Ran {
+        let Pending { router, request, era, snapshot, requester, tracker, admitted } = self;
+        let modern = matches!(era, Era::Modern(_));
+        let running = tracker.map(|tracker| tracker.begin(&request.id, cancel.clone()));
+        let cx = RequestContext::new(&request, era, snapshot, sink, cancel.clone(), requester);
+        let outcome = router.handle(&request, &cx).await;
+        drop((running, admitted));
+        Ran { answer: Answer { id: request.id, outcome, modern }, cancelled: cancel.is_cancelled() }
+    }
+}
+
+/// A call that ran: its answer, and whether the client cancelled it meanwhile.
+pub(crate) struct Ran {
+    pub(crate) answer: Answer,
+    pub(crate) cancelled: bool,
+}
+
+impl Ran {
+    /// What a stream (SSE, a WebSocket or stdio connection) sends last: the answer, or
+    /// nothing for a request the client cancelled, as MCP asks.
+    pub(crate) fn streamed(self) -> Option<Answer> {
+        (!self.cancelled).then_some(self.answer)
+    }
+}
+
+/// A request's answer: its id and its result or error.
+pub(crate) struct Answer {
+    pub(crate) id: Value,
+    pub(crate) outcome: Result<Value, RpcError>,
+    /// Whether the request was a 2026-07-28 one (HTTP maps its errors to statuses).
+    pub(crate) modern: bool,
+}
+
+impl Answer {
+    /// The JSON-RPC reply as JSON bytes.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        match &self.outcome {
+            Ok(result) => jsonrpc::success_bytes(&self.id, result),
+            Err(error) => jsonrpc::to_bytes(&jsonrpc::failure(&self.id, error)),
+        }
+    }
+
+    /// The JSON-RPC reply message, taking the result.
+    pub(crate) fn into_message(self) -> Value {
+        match self.outcome {
+            Ok(result) => jsonrpc::success(&self.id, result),
+            Err(error) => jsonrpc::failure(&self.id, &error),
+        }
+    }
+}

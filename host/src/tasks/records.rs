@@ -1,0 +1,289 @@
+//! Where task records live: the trait the task store needs, and its
+//! in-process implementation.
+//!
+//! The call a task runs stays on the replica that started it; its record is
+//! what any replica may read and change (a poll, a client's answers, a
+//! cancellation). Alone, records are in this process; in a cluster they are
+//! in Redis, behind the same trait, so a poll may land on any replica.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use tokio::sync::watch;
+
+use super::record::{Flavor, TaskRecord, TaskState};
+use crate::shared::Unavailable;
+use crate::sync::lock;
+
+/// Expired task ids remembered, so a late poll hears "expired", not "unknown".
+const KEPT_TOMBSTONES: usize = 10_000;
+
+/// How many tasks may be held at once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TaskCaps {
+    /// Across the server (the cluster).
+    pub(crate) max: usize,
+    /// By one source; 0: no cap.
+    pub(crate) per_source: usize,
+}
+
+/// How an insert went.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Inserted {
+    Stored,
+    /// The store holds `max` tasks.
+    Full,
+    /// The task's source holds `per_source` tasks.
+    SourceFull,
+}
+
+/// What a lookup found.
+#[derive(Debug)]
+pub(crate) enum Lookup {
+    Live(Box<TaskRecord>),
+    /// The task existed and outlived its TTL.
+    Expired,
+    Unknown,
+}
+
+/// A change to a task's state: whether it changed anything.
+pub(crate) type Change<'a> = &'a (dyn Fn(&mut TaskState) -> bool + Send + Sync);
+
+/// Every task's record.
+#[async_trait]
+pub(crate) trait TaskRecords: Send + Sync {
+    /// Stores `record` unless `caps` say no (finished tasks count until they expire).
+    async fn insert(&self, record: TaskRecord, caps: TaskCaps) -> Result<Inserted, Unavailable>;
+    /// The record of task `id`.
+    async fn load(&self, id: &str) -> Result<Lookup, Unavailable>;
+    /// The live records of `owner` of `flavor`, oldest first.
+    async fn list(&self, owner: &str, flavor: Flavor) -> Result<Vec<TaskRecord>, Unavailable>;
+    /// Applies `change` to task `id`'s state unless the task is terminal or gone; the new
+    /// record when `change` changed something (its `updated_at` set, watchers woken).
+    async fn update(&self, id: &str, change: Change<'_>) -> Result<Option<TaskRecord>, Unavailable>;
+    /// A receiver that sees every later change of task `id`, made on any replica (closed
+    /// when the task is gone).
+    fn watch(&self, id: &str) -> watch::Receiver<u64>;
+}
+
+/// A live record and what wakes its watchers.
+struct Held {
+    record: TaskRecord,
+    changed: watch::Sender<u64>,
+}
+
+/// Every task's record, in this process.
+#[derive(Default)]
+pub(crate) struct InProcessTasks {
+    tasks: Mutex<HashMap<String, Held>>,
+    /// Ids of tasks dropped at their TTL, and when.
+    tombstones: Mutex<HashMap<String, SystemTime>>,
+    /// When expired tasks were last swept (seconds since the epoch).
+    last_reap: AtomicU64,
+}
+
+impl InProcessTasks {
+    /// Drops tasks past their TTL, at most once a second.
+    fn reap_if_due(&self) {
+        let now = SystemTime::now();
+        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if self.last_reap.swap(second, Ordering::Relaxed) == second {
+            return;
+        }
+        let expired: Vec<(String, Duration)> = lock(&self.tasks)
+            .values()
+            .filter(|held| held.record.is_expired(now))
+            .map(|held| (held.record.id.clone(), held.record.ttl))
+            .collect();
+        for (id, ttl) in expired {
+            self.drop_expired(&id, ttl);
+        }
+    }
+
+    /// Forgets task `id` (kept for `ttl`), remembering that it expired.
+    fn drop_expired(&self, id: &str, ttl: Duration) {
+        lock(&self.tasks).remove(id);
+        let mut tombstones = lock(&self.tombstones);
+        if tombstones.len() >= KEPT_TOMBSTONES {
+            let horizon = SystemTime::now() - ttl;
+            tombstones.retain(|_, at| *at > horizon);
+            if tombstones.len() >= KEPT_TOMBSTONES {
+                tombstones.clear();
+            }
+        }
+        tombstones.insert(id.to_owned(), SystemTime::now());
+    }
+}
+
+#[async_trait]
+impl TaskRecords for InProcessTasks {
+    async fn insert(&self, record: TaskRecord, caps: TaskCaps) -> Result<Inserted, Unavailable> {
+        self.reap_if_due();
+        let mut tasks = lock(&self.tasks);
+        if tasks.len() >= caps.max {
+            return Ok(Inserted::Full);
+        }
+        if caps.per_source > 0
+            && tasks.values().filter(|held| held.record.owner.source == record.owner.source).count() >= caps.per_source
+        {
+            return Ok(Inserted::SourceFull);
+        }
+        tasks.insert(record.id.clone(), Held { record, changed: watch::channel(0).0 });
+        Ok(Inserted::Stored)
+    }
+
+    async fn load(&self, id: &str) -> Result<Lookup, Unavailable> {
+        self.reap_if_due();
+        let found = lock(&self.tasks).get(id).map(|held| held.record.clone());
+        Ok(match found {
+            Some(record) if record.is_expired(SystemTime::now()) => {
+                self.drop_expired(id, record.ttl);
+                Lookup::Expired
+            }
+            Some(record) => Lookup::Live(Box::new(record)),
+            None if lock(&self.tombstones).contains_key(id) => Lookup::Expired,
+            None => Lookup::Unknown,
+        })
+    }
+
+    async fn list(&self, owner: &str, flavor: Flavor) -> Result<Vec<TaskRecord>, Unavailable> {
+        self.reap_if_due();
+        let now = SystemTime::now();
+        let mut found: Vec<TaskRecord> = lock(&self.tasks)
+            .values()
+            .map(|held| &held.record)
+            .filter(|r| r.flavor == flavor && r.owner.key == owner && !r.is_expired(now))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.id.cmp(&b.id)));
+        Ok(found)
+    }
+
+    async fn update(&self, id: &str, change: Change<'_>) -> Result<Option<TaskRecord>, Unavailable> {
+        let mut tasks = lock(&self.tasks);
+        let Some(held) = tasks.get_mut(id) else { return Ok(None) };
+        if held.record.state.status.is_terminal() || !change(&mut held.record.state) {
+            return Ok(None);
+        }
+        held.record.state.updated_at = SystemTime::now();
+        held.changed.send_modify(|n| *n += 1);
+        Ok(Some(held.record.clone()))
+    }
+
+    fn watch(&self, id: &str) -> watch::Receiver<u64> {
+        match lock(&self.tasks).get(id) {
+            Some(held) => held.changed.subscribe(),
+            // Gone: a receiver whose sender is dropped, so a waiter sees the end at once.
+            None => watch::channel(0).1,
+        }
+    }
+}
+
+/// The behaviour every record store must have, run against each (in process
+/// here, Redis in `cluster`), so the two cannot drift.
+#[cfg(test)]
+pub(crate) mod cases {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::{Inserted, Lookup, TaskCaps, TaskRecords};
+    use crate::tasks::record::{Flavor, Owner, Status, TaskRecord};
+
+    fn record(id: &str, owner: &str, source: &str, flavor: Flavor, ttl: Duration) -> TaskRecord {
+        let owner = Owner { key: owner.into(), bound: true, source: Arc::from(source) };
+        TaskRecord::new(id.into(), flavor, owner, ttl, Duration::from_millis(500))
+    }
+
+    const CAPS: TaskCaps = TaskCaps { max: 100, per_source: 0 };
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    /// Runs every case against `store`; task ids start with `prefix`.
+    pub(crate) async fn all(store: &dyn TaskRecords, prefix: &str) {
+        let id = |n: &str| format!("{prefix}-{n}");
+        // Stored, found, listed per owner and flavor, oldest first.
+        for (n, owner, flavor) in [("1", "o", Flavor::Legacy), ("2", "o", Flavor::Legacy), ("3", "p", Flavor::Legacy)] {
+            let inserted = store.insert(record(&id(n), owner, "s", flavor, HOUR), CAPS).await.expect("insert");
+            assert_eq!(inserted, Inserted::Stored);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        store.insert(record(&id("4"), "o", "s", Flavor::Extension, HOUR), CAPS).await.expect("insert");
+        let Lookup::Live(found) = store.load(&id("1")).await.expect("load") else { panic!("task 1 is live") };
+        assert_eq!((found.state.status, found.owner.key.as_str()), (Status::Working, "o"));
+        let listed: Vec<String> =
+            store.list("o", Flavor::Legacy).await.expect("list").into_iter().map(|r| r.id).collect();
+        assert_eq!(listed, [id("1"), id("2")]);
+        assert!(matches!(store.load(&id("none")).await.expect("load"), Lookup::Unknown));
+
+        // Changes apply until the task is terminal, and wake its watchers.
+        let mut watcher = store.watch(&id("1"));
+        let asked = store
+            .update(&id("1"), &|state| {
+                state.status = Status::InputRequired;
+                state.input_requests.insert("q".into(), json!({ "method": "elicitation/create" }));
+                true
+            })
+            .await
+            .expect("update")
+            .expect("changed");
+        assert_eq!(asked.state.status, Status::InputRequired);
+        tokio::time::timeout(Duration::from_secs(5), watcher.changed()).await.expect("woken").expect("open");
+        assert!(store.update(&id("1"), &|_| false).await.expect("update").is_none(), "no change, no new record");
+        store
+            .update(&id("1"), &|state| {
+                state.status = Status::Completed;
+                state.outcome = Some(Ok(json!({ "content": [] })));
+                true
+            })
+            .await
+            .expect("update")
+            .expect("changed");
+        let cancel = |state: &mut crate::tasks::TaskState| {
+            state.status = Status::Cancelled;
+            true
+        };
+        assert!(store.update(&id("1"), &cancel).await.expect("update").is_none(), "a terminal task stays as it is");
+        let Lookup::Live(done) = store.load(&id("1")).await.expect("load") else { panic!("still kept") };
+        assert_eq!(done.state.status, Status::Completed);
+        assert_eq!(done.state.outcome, Some(Ok(json!({ "content": [] }))));
+        assert!(store.update(&id("none"), &|_| true).await.expect("update").is_none());
+
+        // Caps: across the store and per source; finished tasks count until they expire.
+        let capped = TaskCaps { max: 100, per_source: 2 };
+        let (first, second, third) = (id("a1"), id("a2"), id("a3"));
+        for task in [&first, &second] {
+            assert_eq!(
+                store.insert(record(task, "q", "busy", Flavor::Extension, HOUR), capped).await.expect("insert"),
+                Inserted::Stored
+            );
+        }
+        let over = store.insert(record(&third, "q", "busy", Flavor::Extension, HOUR), capped).await.expect("insert");
+        assert_eq!(over, Inserted::SourceFull);
+        let full = TaskCaps { max: 1, per_source: 0 };
+        assert_eq!(
+            store.insert(record(&third, "q", "other", Flavor::Extension, HOUR), full).await.expect("insert"),
+            Inserted::Full
+        );
+
+        // Expiry: an expired task is reported as such, never as unknown.
+        let short = id("short");
+        store.insert(record(&short, "o", "t", Flavor::Legacy, Duration::from_millis(50)), CAPS).await.expect("insert");
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert!(matches!(store.load(&short).await.expect("load"), Lookup::Expired));
+        assert!(!store.list("o", Flavor::Legacy).await.expect("list").iter().any(|r| r.id == short));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{InProcessTasks, cases};
+
+    #[tokio::test]
+    async fn the_in_process_records_pass_the_shared_cases() {
+        cases::all(&InProcessTasks::default(), "task").await;
+    }
+}
