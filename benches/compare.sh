@@ -13,6 +13,9 @@
 #   benches/compare.sh --smoke BIN_DIR  CI: one short round at 8 connections with the
 #                                       binaries in BIN_DIR; fails unless every request
 #                                       to every server was answered once, without error
+#   BASELINE=DIR benches/compare.sh     also DIR/berth (an earlier build) in the same rounds,
+#                                       as base-fresh and base-reuse; berth's rows get a
+#                                       ratio to it (before/after a change, in one run)
 #
 # Needs `make plugins`. Results: .build/compare/.
 set -euo pipefail
@@ -67,6 +70,15 @@ done
 # What is measured: server and transport (the floor answers 2026-07-28 calls only).
 CELLS=(floor:http peer:http peer:legacy berth-fresh:http berth-fresh:legacy berth-fresh:ws
   berth-reuse:http berth-reuse:legacy berth-reuse:ws)
+if [ -n "${BASELINE:-}" ]; then
+  [ -x "$BASELINE/berth" ] || { echo "BASELINE=$BASELINE holds no berth binary" >&2; exit 1; }
+  for mode in fresh reuse; do
+    # A cache of its own: the two builds' compiled artifacts may differ.
+    serve "base-$mode" "$BASELINE/berth" serve --plugins "$OUT/$mode" --cache-dir "$OUT/cache-base" \
+      --listen 127.0.0.1:0 --no-watch --log warn
+  done
+  CELLS+=(base-fresh:http base-fresh:legacy base-fresh:ws base-reuse:http base-reuse:legacy base-reuse:ws)
+fi
 checks=()
 [ -n "$SMOKE" ] && checks=(--expect-all-answered --expect-no-errors)
 failed=0

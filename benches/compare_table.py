@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The table of benches/compare.sh: medians over rounds per server, transport
-and connection count, berth's figures as ratios to the floor and the peer.
+and connection count, berth's figures as ratios to the floor and the peer (and,
+with BASELINE=DIR, to an earlier berth build run in the same rounds).
 
     python3 benches/compare_table.py .build/compare   (reads runs/*.json, writes compare.json)
 """
@@ -48,22 +49,28 @@ def ratio(key, anchor):
 
 
 rows = []
-print("| server | transport | connections | answers/s | p50 ms | p99 ms | × floor | × peer | errors |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-order = {"floor": 0, "peer": 1, "berth-fresh": 2, "berth-reuse": 3}
+baseline = any(key[0].startswith("base-") for key in medians)
+print("| server | transport | connections | answers/s | p50 ms | p99 ms | × floor | × peer |"
+      + (" × base |" if baseline else "") + " errors |")
+print("|---|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if baseline else "") + "---:|")
+order = {"floor": 0, "peer": 1, "base-fresh": 2, "berth-fresh": 3, "base-reuse": 4, "berth-reuse": 5}
 for key in sorted(medians, key=lambda k: (k[2], order.get(k[0], 9), k[1])):
     server, transport, connections = key
     m = medians[key]
     # Ratios compare like with like: HTTP to the floor's HTTP, each transport to the
     # peer's same transport (WebSocket, which the peer lacks, to its HTTP).
-    to_floor = ratio(key, ("floor", "http", connections)) if server.startswith("berth") else None
+    is_berth = server.startswith(("berth", "base"))
+    to_floor = ratio(key, ("floor", "http", connections)) if is_berth else None
     peer_transport = transport if transport != "ws" else "http"
-    to_peer = ratio(key, ("peer", peer_transport, connections)) if server.startswith("berth") else None
+    to_peer = ratio(key, ("peer", peer_transport, connections)) if is_berth else None
+    # This build to the earlier one, same isolation, transport and connections.
+    to_base = ratio(key, (server.replace("berth-", "base-"), transport, connections)) if server.startswith("berth") else None
     fmt = lambda r: f"{r:.2f}" if r is not None else ""
     print(
         f"| {server} | {transport} | {connections} | {m['answers_per_sec']:,.0f} | {m['p50_ms']:.3f} | "
-        f"{m['p99_ms']:.3f} | {fmt(to_floor)} | {fmt(to_peer)} | {m['errors']} |"
+        f"{m['p99_ms']:.3f} | {fmt(to_floor)} | {fmt(to_peer)} |" + (f" {fmt(to_base)} |" if baseline else "")
+        + f" {m['errors']} |"
     )
     rows.append({"server": server, "transport": transport, "connections": connections, **m,
-                 "ratio_to_floor": to_floor, "ratio_to_peer": to_peer})
+                 "ratio_to_floor": to_floor, "ratio_to_peer": to_peer, "ratio_to_base": to_base})
 (out / "compare.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summarizes S12 (benches/scenarios.sh): every request counted, throughput and latency
 before/during/after the replica loss, the failures set against HAProxy's own counters (what
-reached the killed replica and was cut off, what was redispatched), and the fleet against one
+reached the killed replica and was cut off, what was redispatched), and the cluster against one
 replica without Redis.
 
     python3 benches/s12-summary.py .build/scenarios 30
@@ -53,10 +53,10 @@ def phases(run):
 
 
 for transport in ("http", "legacy", "ws"):
-    fleet = json.load(open(f"{out}/S12-{transport}.json"))
+    cluster = json.load(open(f"{out}/S12-{transport}.json"))
     single = json.load(open(f"{out}/S12-single-{transport}.json"))
     clustered = json.load(open(f"{out}/S12-clustered-{transport}.json"))
-    t = fleet["totals"]
+    t = cluster["totals"]
     errors = t["errors"]
     cut = {}
     try:
@@ -78,7 +78,7 @@ for transport in ("http", "legacy", "ws"):
           f"{r2.get('econ')}, redispatched to another replica {r2.get('wredis')}; 5xx sent to clients "
           f"{front.get('hrsp_5xx')}; r2 back in rotation: {rejoined}")
     print(f"  HAProxy log, abnormal requests by server/status/termination: {cut or 'none'}")
-    for name, (rate, errs, p50, p99) in phases(fleet).items():
+    for name, (rate, errs, p50, p99) in phases(cluster).items():
         print(f"  {name:6}: {rate:8.0f} answers/s, {errs} errors, worst-second p50 {p50} ms, p99 {p99} ms")
     alone, shared = single["totals"], clustered["totals"]
     rate = lambda x: x["answers_per_sec"] / max(alone["answers_per_sec"], 1e-9)

@@ -158,7 +158,7 @@ run_S11() { # idle connections: RSS per held WebSocket connection
   load S11 --transport ws --connections 10000 --idle --duration 20 --ramp 10 --sources 16
   stop
 }
-run_S12() { # a fleet: Redis + HAProxy + 3 replicas; replica r2 killed (-9) mid-run, then restarted
+run_S12() { # a cluster: Redis + HAProxy + 3 replicas; replica r2 killed (-9) mid-run, then restarted
   for tool in redis-server haproxy; do
     command -v "$tool" > /dev/null || { echo "S12 needs $tool (apt-get install redis-server haproxy)" >&2; return 1; }
   done

@@ -179,7 +179,7 @@ struct Common {
     /// size is logged, since arguments may carry secrets).
     #[arg(long)]
     log_arguments: bool,
-    /// Run as one replica of a fleet sharing state in Redis: redis://HOST:PORT[/DB]
+    /// Run as one replica of a cluster sharing state in Redis: redis://HOST:PORT[/DB]
     /// (cluster.redis_url). Needs the shared secret in BERTH_CLUSTER_SECRET or cluster.secret.
     #[arg(long, value_name = "URL", env = "BERTH_REDIS_URL")]
     redis: Option<String>,

@@ -1,5 +1,5 @@
 //! Log lines on stderr: the subscriber berth installs, and the replica name it
-//! puts on every line once the server runs as one replica of a fleet (several
+//! puts on every line once the server runs as one replica of a cluster (several
 //! replicas' logs are usually read together, and a line must say whose it is).
 
 use std::fmt;

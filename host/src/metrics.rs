@@ -8,9 +8,8 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::runtime::{BUCKETS, Ending, Plugin, PoolStats};
+use crate::runtime::{BUCKETS, Ending, Plugin, PoolCounts};
 use crate::shared::Placement;
 
 /// The server-wide figures the transports hand to [`render`].
@@ -43,70 +42,70 @@ struct PoolMetric {
     name: &'static str,
     kind: &'static str,
     help: &'static str,
-    read: fn(&PoolStats) -> &AtomicU64,
+    read: fn(&PoolCounts) -> u64,
 }
 
 const POOL_METRICS: &[PoolMetric] = &[
-    PoolMetric { name: "berth_plugin_calls_total", kind: "counter", help: "Calls run.", read: |s| &s.calls },
+    PoolMetric { name: "berth_plugin_calls_total", kind: "counter", help: "Calls run.", read: |s| s.calls },
     PoolMetric {
         name: "berth_plugin_instantiations_total",
         kind: "counter",
         help: "Instances created.",
-        read: |s| &s.instantiations,
+        read: |s| s.instantiations,
     },
     PoolMetric {
         name: "berth_plugin_reuse_hits_total",
         kind: "counter",
         help: "Calls served by a warm instance.",
-        read: |s| &s.reuse_hits,
+        read: |s| s.reuse_hits,
     },
     PoolMetric {
         name: "berth_plugin_recycles_total",
         kind: "counter",
         help: "Warm instances dropped.",
-        read: |s| &s.recycles,
+        read: |s| s.recycles,
     },
     PoolMetric {
         name: "berth_plugin_failures_total",
         kind: "counter",
         help: "Calls that trapped or ran out of time or memory.",
-        read: |s| &s.failures,
+        read: |s| s.failures,
     },
     PoolMetric {
         name: "berth_plugin_busy_total",
         kind: "counter",
         help: "Calls refused at the concurrency limit.",
-        read: |s| &s.busy,
+        read: |s| s.busy,
     },
     PoolMetric {
         name: "berth_plugin_traps_total",
         kind: "counter",
         help: "Calls stopped by a trap.",
-        read: |s| &s.traps,
+        read: |s| s.traps,
     },
     PoolMetric {
         name: "berth_plugin_deadline_kills_total",
         kind: "counter",
         help: "Calls stopped at their deadline.",
-        read: |s| &s.deadline_kills,
+        read: |s| s.deadline_kills,
     },
     PoolMetric {
         name: "berth_plugin_memory_kills_total",
         kind: "counter",
         help: "Calls stopped at their memory cap.",
-        read: |s| &s.memory_kills,
+        read: |s| s.memory_kills,
     },
     PoolMetric {
         name: "berth_plugin_instances_in_use",
         kind: "gauge",
         help: "Instances serving calls now.",
-        read: |s| &s.in_use,
+        read: |s| s.in_use,
     },
     PoolMetric {
         name: "berth_plugin_instances_idle",
         kind: "gauge",
         help: "Warm instances waiting.",
-        read: |s| &s.idle,
+        read: |s| s.idle,
     },
 ];
 
@@ -114,11 +113,12 @@ const POOL_METRICS: &[PoolMetric] = &[
 pub(crate) fn render(plugins: &[Arc<Plugin>], gauges: &ServerGauges) -> String {
     let mut text = String::new();
     render_tools(&mut text, plugins);
+    let counts: Vec<PoolCounts> = plugins.iter().map(|plugin| plugin.stats().read()).collect();
     for metric in POOL_METRICS {
         let _ = writeln!(text, "# HELP {} {}", metric.name, metric.help);
         let _ = writeln!(text, "# TYPE {} {}", metric.name, metric.kind);
-        for plugin in plugins {
-            let value = (metric.read)(plugin.stats()).load(Ordering::Relaxed);
+        for (plugin, counts) in plugins.iter().zip(&counts) {
+            let value = (metric.read)(counts);
             let _ = writeln!(text, "{}{{plugin=\"{}\"}} {value}", metric.name, label(&plugin.name));
         }
     }

@@ -105,8 +105,8 @@ pub(crate) fn identify(policy: &SourcePolicy, request: &mut Request) {
                 Requester::address(policy.client_ip(peer.addr.ip(), request.headers()))
             }
             Some(ConnectInfo(peer)) => peer.requester.clone(),
-            // In-process requests (tests) have no peer.
-            None => Requester::named("http"),
+            // In-process requests (tests) have no peer: `Requester::of` names them.
+            None => return,
         };
         request.extensions_mut().insert(requester);
     }

@@ -87,7 +87,7 @@ impl Link {
         self.client.get_multiplexed_async_connection_with_config(&config).await
     }
 
-    /// `name` under the fleet's key prefix.
+    /// `name` under the cluster's key prefix.
     pub(crate) fn key(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
     }

@@ -16,7 +16,7 @@ const MIN_SECRET_CHARS: usize = 16;
 pub struct ClusterConfig {
     /// `redis://HOST:PORT[/DB]` (or `rediss://` for TLS); `BERTH_REDIS_URL` and `--redis` override it.
     pub redis_url: Option<String>,
-    /// Prefix of every Redis key and channel berth uses, so fleets can share one Redis.
+    /// Prefix of every Redis key and channel berth uses, so clusters can share one Redis.
     pub key_prefix: String,
     /// The secret every replica shares (`BERTH_CLUSTER_SECRET`): the `requestState` sealing
     /// key is derived from it, so a multi-round result continues on any replica.

@@ -43,10 +43,10 @@ impl Pending {
         let Pending { router, request, era, snapshot, requester, tracker, admitted } = self;
         let modern = matches!(era, Era::Modern(_));
         let running = tracker.map(|tracker| tracker.begin(&request.id, cancel.clone()));
-        let cx = RequestContext::new(&request, era, snapshot, sink, cancel.clone(), requester);
+        let cx = RequestContext::new(&request, era, snapshot, sink, cancel, requester);
         let outcome = router.handle(&request, &cx).await;
         drop((running, admitted));
-        Ran { answer: Answer { id: request.id, outcome, modern }, cancelled: cancel.is_cancelled() }
+        Ran { answer: Answer { id: request.id, outcome, modern }, cancelled: cx.hooks.cancel.is_cancelled() }
     }
 }
 

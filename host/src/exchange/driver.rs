@@ -118,7 +118,10 @@ impl Exchange {
             },
         };
         match message {
-            Message::Request(request) => self.request(request, via, session, named, requester).await,
+            Message::Request(request) => match self.request(request, via, session, named, requester) {
+                Ok(reply) => reply,
+                Err(initialize) => self.open_session(initialize, requester).await,
+            },
             Message::Notification { method, params } => {
                 if named && session.is_none() {
                     return Reply::Refuse(Refused::unknown_session());
@@ -155,15 +158,17 @@ impl Exchange {
         }
     }
 
-    /// Routes `request` and says what to do with it.
-    async fn request(
+    /// Routes `request` and says what to do with it; `Err` with the request when it is an
+    /// HTTP `initialize`, whose session the caller opens (the one step that waits, in a
+    /// cluster, so the rest of this stays synchronous).
+    fn request(
         &self,
         request: Request,
         via: Via<'_>,
         session: Option<Arc<Session>>,
         named: bool,
         requester: &Requester,
-    ) -> Reply {
+    ) -> Result<Reply, Request> {
         let http = match &via {
             Via::Http(http) => Some(http),
             Via::Connection { .. } | Via::InProcess => None,
@@ -174,12 +179,12 @@ impl Exchange {
                     // Refusing is cheap: no plugin work happens for a call over a limit.
                     Via::Connection { in_flight, admission, .. } => match admission.admit(requester) {
                         Ok(admitted) => (Some(in_flight.clone()), Some(admitted)),
-                        Err(refusal) => return Reply::Refuse(Refused::admission(request.id, refusal)),
+                        Err(refusal) => return Ok(Reply::Refuse(Refused::admission(request.id, refusal))),
                     },
                     Via::Http(_) | Via::InProcess => (era.session().map(|s| s.in_flight().clone()), None),
                 };
                 let requester = requester.clone();
-                Reply::Run(Pending {
+                Ok(Reply::Run(Pending {
                     router: self.router.clone(),
                     request,
                     era,
@@ -187,18 +192,18 @@ impl Exchange {
                     requester,
                     tracker,
                     admitted,
-                })
+                }))
             }
             Step::Initialize(request) => match via {
-                Via::Http(_) => self.open_session(request, requester).await,
-                Via::Connection { .. } | Via::InProcess => match self.handshake(&request, session::unshared()) {
+                Via::Http(_) => Err(request),
+                Via::Connection { .. } | Via::InProcess => Ok(match self.handshake(&request, session::unshared()) {
                     Ok((session, result)) => Reply::Opened { session: Arc::new(session), id: request.id, result },
                     Err(error) => Reply::Refuse(Refused::new(request.id, error, Why::Busy)),
-                },
+                }),
             },
-            Step::Listen(listen) => Reply::Listen(listen),
-            Step::Refuse { id, error } => Reply::Refuse(Refused::new(id, error, Why::ByCode)),
-            Step::UnknownSession => Reply::Refuse(Refused::unknown_session()),
+            Step::Listen(listen) => Ok(Reply::Listen(listen)),
+            Step::Refuse { id, error } => Ok(Reply::Refuse(Refused::new(id, error, Why::ByCode))),
+            Step::UnknownSession => Ok(Reply::Refuse(Refused::unknown_session())),
         }
     }
 
@@ -256,11 +261,11 @@ impl Exchange {
     /// session (`berth bench`, the dispatch benchmark).
     pub async fn call(&self, request: Request) -> Result<Value, RpcError> {
         let requester = Requester::named("in-process");
-        match self.request(request, Via::InProcess, None, false, &requester).await {
-            Reply::Run(pending) if pending.is_modern() => {
+        match self.request(request, Via::InProcess, None, false, &requester) {
+            Ok(Reply::Run(pending)) if pending.is_modern() => {
                 pending.run(None, tokio_util::sync::CancellationToken::new()).await.answer.outcome
             }
-            Reply::Refuse(refused) => Err(refused.error),
+            Ok(Reply::Refuse(refused)) => Err(refused.error),
             _ => Err(RpcError::invalid_request("only 2026-07-28 requests can be called in process")),
         }
     }

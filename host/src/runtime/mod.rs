@@ -39,7 +39,7 @@ pub(crate) use host::kv_cases;
 pub(crate) use host::{Announcement, CallEvent, CallHooks, InProcessKv, KeyValueStore, announcements};
 pub(crate) use plugin::ExposedTool;
 pub(crate) use plugin::Plugin;
-pub(crate) use pool::PoolStats;
+pub(crate) use pool::PoolCounts;
 pub(crate) use schema::Violations;
 pub(crate) use settings::{DirGrant, Isolation, PluginSettings};
 pub(crate) use stats::{BUCKETS, Ending};

@@ -25,27 +25,63 @@ use crate::sync::lock;
 #[derive(Debug, Default)]
 pub(crate) struct PoolStats {
     /// Calls run (any outcome).
-    pub(crate) calls: AtomicU64,
+    calls: AtomicU64,
     /// Instances created.
-    pub(crate) instantiations: AtomicU64,
+    instantiations: AtomicU64,
     /// Calls served by a warm instance.
-    pub(crate) reuse_hits: AtomicU64,
+    reuse_hits: AtomicU64,
     /// Warm instances dropped (call limit, failure, idle, full list).
-    pub(crate) recycles: AtomicU64,
+    recycles: AtomicU64,
     /// Calls that trapped, ran out of time or memory.
-    pub(crate) failures: AtomicU64,
+    failures: AtomicU64,
     /// Calls refused because the plugin was at its concurrency limit too long.
-    pub(crate) busy: AtomicU64,
+    busy: AtomicU64,
     /// Calls stopped by a trap (panic, unreachable, bad memory access).
-    pub(crate) traps: AtomicU64,
+    traps: AtomicU64,
     /// Calls stopped at their deadline.
-    pub(crate) deadline_kills: AtomicU64,
+    deadline_kills: AtomicU64,
     /// Calls stopped at their memory cap.
-    pub(crate) memory_kills: AtomicU64,
+    memory_kills: AtomicU64,
     /// Instances serving calls now.
-    pub(crate) in_use: AtomicU64,
+    in_use: AtomicU64,
     /// Warm instances waiting.
-    pub(crate) idle: AtomicU64,
+    idle: AtomicU64,
+}
+
+/// One reading of a plugin's [`PoolStats`].
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PoolCounts {
+    pub(crate) calls: u64,
+    pub(crate) instantiations: u64,
+    pub(crate) reuse_hits: u64,
+    pub(crate) recycles: u64,
+    pub(crate) failures: u64,
+    pub(crate) busy: u64,
+    pub(crate) traps: u64,
+    pub(crate) deadline_kills: u64,
+    pub(crate) memory_kills: u64,
+    pub(crate) in_use: u64,
+    pub(crate) idle: u64,
+}
+
+impl PoolStats {
+    /// The counters now.
+    pub(crate) fn read(&self) -> PoolCounts {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        PoolCounts {
+            calls: get(&self.calls),
+            instantiations: get(&self.instantiations),
+            reuse_hits: get(&self.reuse_hits),
+            recycles: get(&self.recycles),
+            failures: get(&self.failures),
+            busy: get(&self.busy),
+            traps: get(&self.traps),
+            deadline_kills: get(&self.deadline_kills),
+            memory_kills: get(&self.memory_kills),
+            in_use: get(&self.in_use),
+            idle: get(&self.idle),
+        }
+    }
 }
 
 /// A warm instance between calls.

@@ -105,7 +105,7 @@ impl Session {
         }
     }
 
-    /// Takes another replica's change of the record (no echo back to the fleet).
+    /// Takes another replica's change of the record (no echo back to the cluster).
     pub(crate) fn apply(&self, record: &Record) {
         *lock(&self.log_level) = record.log_level.clone();
         *lock(&self.subscriptions) = record.subscriptions.iter().cloned().collect();

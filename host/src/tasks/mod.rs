@@ -10,6 +10,8 @@
 //! assembled (`records`: in process alone); each call runs where it started,
 //! as a [`RunningTask`] of that replica. The router runs the calls.
 
+#[cfg(test)]
+pub(crate) mod cases;
 mod record;
 mod records;
 mod running;

@@ -51,7 +51,7 @@ async fn sessions_held(server: &Server) -> f64 {
 }
 
 #[tokio::test]
-async fn the_shipped_haproxy_config_balances_a_fleet_and_routes_around_a_dead_replica() {
+async fn the_shipped_haproxy_config_balances_a_cluster_and_routes_around_a_dead_replica() {
     let redis = LocalRedis::start();
     // HAProxy (on loopback) is trusted to report the client's address; each address may hold
     // one session.

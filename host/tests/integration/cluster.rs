@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-pub const SECRET: &str = "a shared secret for the test fleet";
+pub const SECRET: &str = "a shared secret for the test cluster";
 
 /// A `redis-server` that writes every command to its append-only file before answering
 /// (so a restart keeps acknowledged writes).

@@ -1,5 +1,5 @@
-//! The session cap and the per-source session quota hold across a fleet of replicas
-//! sharing a real `redis-server`: counted, and reclaimed, fleet-wide.
+//! The session cap and the per-source session quota hold across a cluster of replicas
+//! sharing a real `redis-server`: counted, and reclaimed, cluster-wide.
 
 use std::time::Duration;
 
@@ -52,7 +52,7 @@ async fn reported() {
 }
 
 #[tokio::test]
-async fn the_session_cap_counts_and_reclaims_across_the_fleet() {
+async fn the_session_cap_counts_and_reclaims_across_the_cluster() {
     let redis = LocalRedis::start();
     // The long call below must outlast the test.
     let config = "[http]\nmax_sessions = 3\nsession_grace_secs = 1\n[limits]\ndeadline_ms = 60000\n";
@@ -67,7 +67,7 @@ async fn the_session_cap_counts_and_reclaims_across_the_fleet() {
     let unused = open(&a).await;
     reported().await;
 
-    // The fleet is full: a newcomer on B takes the unused session A made, not a used one.
+    // The cluster is full: a newcomer on B takes the unused session A made, not a used one.
     let fourth = open(&b).await;
     until_gone(&a, &unused).await;
     assert_eq!(ping(&a, &second).await, 200);

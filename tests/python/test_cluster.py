@@ -1,5 +1,5 @@
 """The official MCP Python SDK client through the shipped HAProxy config to three berth
-replicas sharing a real Redis: one client session, in either era, spread over the fleet.
+replicas sharing a real Redis: one client session, in either era, spread over the cluster.
 
 Redis and HAProxy are Debian's (`make test` installs them); every process listens on a free
 loopback port and is stopped at the end.
@@ -58,14 +58,14 @@ def echo_calls(url: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def fleet(plugin_dir: Path, cache_dir: str) -> Iterator[tuple[str, list[str]]]:
+def cluster(plugin_dir: Path, cache_dir: str) -> Iterator[tuple[str, list[str]]]:
     """HAProxy's /mcp URL and the three replicas' /mcp URLs."""
     redis_port, front, stats = free_port(), free_port(), free_port()
     redis_args = ["--bind", "127.0.0.1", "--port", str(redis_port), "--save", "", "--appendonly", "no"]
     with contextlib.ExitStack() as stack:
         stack.enter_context(service("redis-server", redis_args, redis_port))
         cluster = ("--redis", f"redis://127.0.0.1:{redis_port}")
-        secret = {"BERTH_CLUSTER_SECRET": "a shared secret for the python fleet"}
+        secret = {"BERTH_CLUSTER_SECRET": "a shared secret for the python cluster"}
         replicas = [
             stack.enter_context(berth_server(plugin_dir, cache_dir, *cluster, "--replica-id", f"r{n}", env=secret))
             for n in (1, 2, 3)
@@ -78,8 +78,8 @@ def fleet(plugin_dir: Path, cache_dir: str) -> Iterator[tuple[str, list[str]]]:
 
 
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
-def test_one_client_session_is_served_by_every_replica(fleet: tuple[str, list[str]], mode: str) -> None:
-    front, replicas = fleet
+def test_one_client_session_is_served_by_every_replica(cluster: tuple[str, list[str]], mode: str) -> None:
+    front, replicas = cluster
     before = [echo_calls(url) for url in replicas]
 
     async def run() -> str:
