@@ -17,7 +17,7 @@ PYTHON       ?= python3
 ARGS         ?=
 BERTH_HOME   ?= $(HOME)/.local/share/berth
 
-.PHONY: run install c-toolchain test-services plugins fixtures wasm-target test test-rust test-python test-conformance test-fuzz test-load scenarios compare fuzz fuzz-tools lint venv bench clean
+.PHONY: run install c-toolchain test-services plugins fixtures wasm-target test test-rust test-python test-deploy test-conformance test-fuzz test-load scenarios compare fuzz fuzz-tools lint venv bench clean
 
 ## run: build the bundled plugins and run `berth serve` with them (pass more flags with ARGS="...")
 run: plugins
@@ -86,7 +86,7 @@ lint:
 	  if [ -n "$$long" ]; then echo "files over 400 lines (split them by concept):"; echo "$$long"; exit 1; fi
 
 ## test: everything: lint, Rust tests, Python SDK client tests, official conformance suites, fuzz smoke
-test: fixtures venv lint test-fuzz test-rust test-python test-load test-conformance
+test: fixtures venv lint test-deploy test-fuzz test-rust test-python test-load test-conformance
 
 test-rust: fixtures test-services
 	cargo test --workspace
@@ -94,6 +94,15 @@ test-rust: fixtures test-services
 test-python: fixtures venv c-toolchain test-services
 	cargo build -p berth
 	BERTH_BIN=$(CARGO_TARGET_DIR)/debug/berth $(VENV)/bin/python -m pytest tests/python -q
+
+## test-deploy: the shipped deployment files: every Kubernetes manifest against the API schemas
+## (offline, strict: unknown fields fail), haproxy.cfg parsed by HAProxy itself
+K8S_VERSIONS := 1.30.0 1.37.0
+test-deploy: venv test-services
+	@for version in $(K8S_VERSIONS); do \
+	  $(VENV)/bin/kubernetes-validate --strict --kubernetes-version $$version deploy/kubernetes/*.yaml || exit 1; \
+	done
+	haproxy -c -q -f deploy/haproxy.cfg
 
 ## test-load: a few seconds of the load generator per transport; every request answered exactly once
 test-load: plugins

@@ -158,60 +158,79 @@ run_S11() { # idle connections: RSS per held WebSocket connection
   load S11 --transport ws --connections 10000 --idle --duration 20 --ramp 10 --sources 16
   stop
 }
-run_S12() { # a cluster: Redis + HAProxy + 3 replicas; replica r2 killed (-9) mid-run, then restarted
+# cluster_up NAME: Redis, three replicas (r1-r3) and HAProxy with deploy/haproxy.cfg as shipped,
+# on this run's ports; sets CL_DIR, CL_FRONT, CL_STATS, CL_REDIS, CL_PORTS, CL_PIDS, CL_HAPROXY.
+cluster_up() {
   for tool in redis-server haproxy; do
-    command -v "$tool" > /dev/null || { echo "S12 needs $tool (apt-get install redis-server haproxy)" >&2; return 1; }
+    command -v "$tool" > /dev/null || { echo "$1 needs $tool (apt-get install redis-server haproxy)" >&2; return 1; }
   done
-  local dir="$OUT/S12" secs="${S12_SECS:-30}" redis_port=$((PORT + 10)) front=$((PORT + 20)) stats=$((PORT + 24))
-  local ports=($((PORT + 21)) $((PORT + 22)) $((PORT + 23))) pids=() redis_pid haproxy_pid
-  rm -rf "$dir" && mkdir -p "$dir"
-  redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no > "$dir/redis.log" 2>&1 &
-  redis_pid=$!
-  # deploy/haproxy.cfg as shipped, on this run's ports.
-  sed -e "s/127.0.0.1:8080/127.0.0.1:$front/" -e "s/127.0.0.1:8081/127.0.0.1:${ports[0]}/" \
-    -e "s/127.0.0.1:8082/127.0.0.1:${ports[1]}/" -e "s/127.0.0.1:8083/127.0.0.1:${ports[2]}/" \
-    -e "s/127.0.0.1:8404/127.0.0.1:$stats/" \
-    deploy/haproxy.cfg > "$dir/haproxy.cfg"
-  replica() { # replica INDEX: start r(INDEX+1)
-    BERTH_CLUSTER_SECRET=s12-shared-secret-for-the-scenario "$BIN/berth" serve --plugins "$PLUGINS" \
-      --listen "127.0.0.1:${ports[$1]}" --redis "redis://127.0.0.1:$redis_port" --replica-id "r$(($1 + 1))" \
-      --log warn >> "$dir/r$(($1 + 1)).log" 2>&1 &
-    pids[$1]=$!
-    for _ in $(seq 100); do
-      curl -sf "http://127.0.0.1:${ports[$1]}/healthz" > /dev/null && return 0
-      sleep 0.1
-    done
-    echo "replica r$(($1 + 1)) did not start" >&2
-    return 1
-  }
-  for i in 0 1 2; do replica "$i"; done
+  CL_DIR="$OUT/$1" CL_REDIS=$((PORT + 10)) CL_FRONT=$((PORT + 20)) CL_STATS=$((PORT + 24))
+  CL_PORTS=($((PORT + 21)) $((PORT + 22)) $((PORT + 23))) CL_PIDS=()
+  rm -rf "$CL_DIR" && mkdir -p "$CL_DIR"
+  redis-server --bind 127.0.0.1 --port "$CL_REDIS" --save "" --appendonly no > "$CL_DIR/redis.log" 2>&1 &
+  CL_REDIS_PID=$!
+  sed -e "s/127.0.0.1:8080/127.0.0.1:$CL_FRONT/" -e "s/127.0.0.1:8081/127.0.0.1:${CL_PORTS[0]}/" \
+    -e "s/127.0.0.1:8082/127.0.0.1:${CL_PORTS[1]}/" -e "s/127.0.0.1:8083/127.0.0.1:${CL_PORTS[2]}/" \
+    -e "s/127.0.0.1:8404/127.0.0.1:$CL_STATS/" \
+    deploy/haproxy.cfg > "$CL_DIR/haproxy.cfg"
+  for i in 0 1 2; do cluster_replica "$i" || return 1; done
   # Appending, so emptying the log between transports leaves no hole of NULs before new lines.
-  haproxy -db -f "$dir/haproxy.cfg" 2>> "$dir/haproxy.log" &
-  haproxy_pid=$!
+  haproxy -db -f "$CL_DIR/haproxy.cfg" 2>> "$CL_DIR/haproxy.log" &
+  CL_HAPROXY=$!
   sleep 3 # two health checks: every replica in rotation
-  curl -sf "http://127.0.0.1:$front/readyz" > /dev/null || { echo "HAProxy did not start: $(cat "$dir/haproxy.log")" >&2; return 1; }
+  curl -sf "http://127.0.0.1:$CL_FRONT/readyz" > /dev/null || { echo "HAProxy did not start: $(cat "$CL_DIR/haproxy.log")" >&2; return 1; }
+}
+cluster_replica() { # cluster_replica INDEX: start r(INDEX+1), wait until it answers
+  BERTH_CLUSTER_SECRET=scenario-shared-secret-for-the-cluster "$BIN/berth" serve --plugins "$PLUGINS" \
+    --listen "127.0.0.1:${CL_PORTS[$1]}" --redis "redis://127.0.0.1:$CL_REDIS" --replica-id "r$(($1 + 1))" \
+    --log warn >> "$CL_DIR/r$(($1 + 1)).log" 2>&1 &
+  CL_PIDS[$1]=$!
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:${CL_PORTS[$1]}/healthz" > /dev/null && return 0
+    sleep 0.1
+  done
+  echo "replica r$(($1 + 1)) did not start" >&2
+  return 1
+}
+cluster_down() { # stops HAProxy and the replicas (Redis goes with cluster_down_redis)
+  kill "$CL_HAPROXY" "${CL_PIDS[@]}" 2> /dev/null || true
+  wait "$CL_HAPROXY" "${CL_PIDS[@]}" 2> /dev/null || true
+}
+cluster_down_redis() {
+  kill "$CL_REDIS_PID" 2> /dev/null || true
+  wait "$CL_REDIS_PID" 2> /dev/null || true
+}
+# cluster_load NAME TRANSPORT SECS: berth-load through HAProxy in the background (its pid in CL_LOAD).
+cluster_load() {
+  local extra=(--connections 48)
+  [ "$2" = ws ] && extra=(--connections 12 --in-flight 4)
+  : > "$CL_DIR/haproxy.log"
+  curl -s "http://127.0.0.1:$CL_STATS/stats;csv" > "$CL_DIR/stats-$2-before.csv"
+  "$BIN/berth-load" --url "http://127.0.0.1:$CL_FRONT" --transport "$2" "${extra[@]}" --duration "$3" \
+    --label "$1-$2" --out "$OUT/$1-$2.json" --report "$OUT/$1-$2.html" \
+    2> "$OUT/$1-$2.progress" > "$OUT/$1-$2.txt" &
+  CL_LOAD=$!
+}
+cluster_load_done() { # cluster_load_done NAME TRANSPORT: waits for the load, keeps HAProxy's view of it
+  wait "$CL_LOAD" || true
+  curl -s "http://127.0.0.1:$CL_STATS/stats;csv" > "$CL_DIR/stats-$2-after.csv"
+  cat "$OUT/$1-$2.txt"
+  cp "$CL_DIR/haproxy.log" "$CL_DIR/haproxy-$2.log"
+}
+run_S12() { # a cluster: Redis + HAProxy + 3 replicas; replica r2 killed (-9) mid-run, then restarted
+  local secs="${S12_SECS:-30}"
+  cluster_up S12 || return 1
   local transport
   for transport in http legacy ws; do
-    local extra=(--connections 48)
-    [ "$transport" = ws ] && extra=(--connections 12 --in-flight 4)
     echo "== S12-$transport: berth-load through HAProxy; r2 killed at $((secs / 3)) s, restarted at $((2 * secs / 3)) s"
-    : > "$dir/haproxy.log"
-    curl -s "http://127.0.0.1:$stats/stats;csv" > "$dir/stats-$transport-before.csv"
-    "$BIN/berth-load" --url "http://127.0.0.1:$front" --transport "$transport" "${extra[@]}" --duration "$secs" \
-      --label "S12-$transport" --out "$OUT/S12-$transport.json" --report "$OUT/S12-$transport.html" \
-      2> "$OUT/S12-$transport.progress" > "$OUT/S12-$transport.txt" &
-    local load=$!
+    cluster_load S12 "$transport" "$secs"
     sleep $((secs / 3))
-    kill -9 "${pids[1]}"
+    kill -9 "${CL_PIDS[1]}"
     sleep $((secs / 3))
-    replica 1
-    wait "$load" || true
-    curl -s "http://127.0.0.1:$stats/stats;csv" > "$dir/stats-$transport-after.csv"
-    cat "$OUT/S12-$transport.txt"
-    cp "$dir/haproxy.log" "$dir/haproxy-$transport.log"
+    cluster_replica 1
+    cluster_load_done S12 "$transport"
   done
-  kill "$haproxy_pid" "${pids[@]}" 2> /dev/null || true
-  wait "$haproxy_pid" "${pids[@]}" 2> /dev/null || true
+  cluster_down
   # The same loads against one replica, clustered and not, without HAProxy: the cost of
   # clustering itself, as a ratio measured in this run.
   # Then legacy `initialize` alone (16 sources, sessions never used, reclaimable at once, so
@@ -220,7 +239,7 @@ run_S12() { # a cluster: Redis + HAProxy + 3 replicas; replica r2 killed (-9) mi
   for mode in single clustered; do
     local grace='[http]\nsession_grace_secs = 0\n'
     if [ "$mode" = clustered ]; then
-      start "$(printf "$grace"'[cluster]\nredis_url = "redis://127.0.0.1:%s"\nsecret = "s12-shared-secret-for-the-scenario"' "$redis_port")"
+      start "$(printf "$grace"'[cluster]\nredis_url = "redis://127.0.0.1:%s"\nsecret = "scenario-shared-secret-for-the-cluster"' "$CL_REDIS")"
     else
       start "$(printf "$grace")"
     fi
@@ -233,9 +252,42 @@ run_S12() { # a cluster: Redis + HAProxy + 3 replicas; replica r2 killed (-9) mi
       --duration "$(((secs + 2) / 3))"
     stop
   done
-  kill "$redis_pid" 2> /dev/null || true
-  wait "$redis_pid" 2> /dev/null || true
+  cluster_down_redis
   python3 benches/s12-summary.py "$OUT" "$secs" | tee "$OUT/S12-summary.txt"
+}
+run_S14() { # rolling restart: each of 3 replicas behind HAProxy in turn gets SIGTERM, drains, exits, restarts
+  local secs="${S14_SECS:-45}"
+  cluster_up S14 || return 1
+  local transport
+  for transport in http legacy ws; do
+    echo "== S14-$transport: berth-load through HAProxy for $secs s; r1, r2, r3 restarted in turn from 5 s"
+    cluster_load S14 "$transport" "$secs"
+    sleep 5
+    local i
+    for i in 0 1 2; do
+      local pid=${CL_PIDS[$i]} began=$SECONDS
+      kill -TERM "$pid"
+      local code=0
+      wait "$pid" || code=$?
+      echo "S14-$transport r$((i + 1)): SIGTERM, exited with $code after $((SECONDS - began)) s" | tee -a "$OUT/S14-$transport.exits"
+      cluster_replica "$i"
+      sleep 3 # two health checks: back in rotation before the next one goes
+    done
+    cluster_load_done S14 "$transport"
+  done
+  cluster_down
+  cluster_down_redis
+  python3 - "$OUT" <<'PY' | tee "$OUT/S14-summary.txt"
+import json, sys
+out = sys.argv[1]
+for transport in ("http", "legacy", "ws"):
+    t = json.load(open(f"{out}/S14-{transport}.json"))["totals"]
+    errors = t["errors"]
+    exits = open(f"{out}/S14-{transport}.exits").read().split("\n")
+    codes = [line.rsplit("with ", 1)[1].split()[0] for line in exits if "exited with" in line]
+    print(f"S14 {transport}: {t['sent']} sent, {t['answered']} answered, {sum(errors.values())} failed "
+          f"{dict(errors) or ''}, {t['unanswered']} unanswered; replicas exited with {', '.join(codes)}")
+PY
 }
 run_S13() { # one abusive source beside 20 well-behaved ones: defaults, then with a request rate limit
   local config
@@ -273,7 +325,7 @@ PY
   done
 }
 
-for SCENARIO in COLD S1 S1R S2 S3 S4 S5 S6 S7 S8 S9 S10 S11 S12 S13; do
+for SCENARIO in COLD S1 S1R S2 S3 S4 S5 S6 S7 S8 S9 S10 S11 S12 S13 S14; do
   if want "$@"; then
     "run_$SCENARIO"
   fi

@@ -244,13 +244,15 @@ pub async fn run(args: Args) -> Result<()> {
                 oci::resync_on_hangup(common.config.clone(), config.clone());
             }
             let exchange = server::build(&config, !common.no_cache, !common.no_watch).await?;
+            // From before it says it serves: a stop signal from then on drains it, never kills it.
+            let signals = server::StopSignals::listen()?;
             for line in berth::loaded(&exchange) {
                 println!("{line}");
             }
             let addr = listener.local_addr().map_err(|source| berth::Error::Io { what: "listener".into(), source })?;
             println!("berth listening on http://{addr}/mcp");
             println!("berth WebSocket on ws://{addr}/ws");
-            server::serve_http(listener, exchange, &config).await
+            server::serve_http_until(listener, exchange, &config, signals).await
         }
         Command::Stdio { common } => {
             let config = common.config()?;

@@ -20,7 +20,7 @@ use crate::admission::auth::{self, Auth};
 use crate::admission::guard::OriginPolicy;
 use crate::admission::overload::Limits;
 use crate::admission::source::{Peer, SourcePolicy};
-use crate::cluster::{ClusterSessions, Link, RedisKv, RedisRelay};
+use crate::cluster::{ClusterSessions, Link, RedisKv, RedisRelay, RedisTasks};
 use crate::config::{AuthConfig, Config};
 use crate::error::{Error, Result};
 use crate::exchange::Exchange;
@@ -30,8 +30,8 @@ use crate::router::Router;
 use crate::runtime::{InProcessKv, KeyValueStore, Runtime, announcements};
 use crate::session::{InProcessSessions, SessionLimits, SessionStore};
 use crate::shared::{InProcess, StateHealth};
-use crate::tasks::{InProcessTasks, TaskLimits, TaskRecords, TaskStore};
-use crate::transport::http::{self, HttpState};
+use crate::tasks::{InProcessTasks, LEASE, TaskLimits, TaskRecords, TaskStore};
+use crate::transport::http::{self, HttpState, Stopping};
 use crate::transport::listener::QuotaListener;
 use crate::transport::ws::WsState;
 
@@ -63,11 +63,10 @@ impl SharedState {
         }
         let link = Link::start(&config.cluster, config.cluster.replica_name(None))?;
         crate::logging::name_replica(link.replica());
-        tracing::info!("clustered: sessions, notices and plugin key-value data in Redis");
+        tracing::info!("clustered: sessions, tasks, notices and plugin key-value data in Redis");
         Ok(Self {
             sessions: Arc::new(ClusterSessions::new(link.clone(), sessions)),
-            // Tasks stay with the replica that runs them (docs/scaling.md).
-            tasks: Arc::new(InProcessTasks::default()),
+            tasks: Arc::new(RedisTasks::new(link.clone(), Duration::from_secs(config.tasks.max_ttl_secs), LEASE)),
             notices: Arc::new(RedisRelay::new(link.clone())),
             kv: Arc::new(RedisKv::new(link.clone())),
             health: link,
@@ -85,7 +84,7 @@ pub async fn build(config: &Config, use_cache: bool, watch: bool) -> Result<Arc<
     let notices = NoticeBus::new(shared.notices);
     let registry = reconcile::start(runtime, announced, config, notices.clone(), watch).await?;
     let quotas = Arc::new(Quotas::new(&config.quota, Duration::from_secs(config.http.retry_after_secs)));
-    let tasks = Arc::new(TaskStore::new(shared.tasks, task_limits(config), notices.clone(), quotas.clone()));
+    let tasks = TaskStore::start(shared.tasks, task_limits(config), notices.clone(), quotas.clone());
     let router = Router::new(config.protocol.page_size, config.sealing_key()?, tasks)
         .with_argument_logging(config.log.arguments);
     Ok(Arc::new(Exchange::new(registry, router, shared.sessions, notices, quotas, shared.health)))
@@ -127,23 +126,53 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
 ///
 /// Refuses a non-loopback address without auth (see [`check_exposure`]).
 pub async fn serve_http(listener: TcpListener, exchange: Arc<Exchange>, config: &Config) -> Result<()> {
+    serve_http_until(listener, exchange, config, StopSignals::listen()?).await
+}
+
+/// [`serve_http`], stopped by `signals` (listened for since before the server said it serves).
+///
+/// A first signal drains (`/readyz` 503 for `http.drain_secs`, still serving), then stops
+/// accepting and gives calls in flight `http.shutdown_grace_secs`; a second signal during the
+/// drain ends it at once.
+pub async fn serve_http_until(
+    listener: TcpListener,
+    exchange: Arc<Exchange>,
+    config: &Config,
+    mut signals: StopSignals,
+) -> Result<()> {
     let local = listener.local_addr().map_err(|source| Error::Io { what: "listener address".into(), source })?;
     check_exposure(local, &config.auth)?;
-    let shutdown = CancellationToken::new();
+    let stopping = Stopping::default();
     // However serving ends, background work (the session reaper) stops with it.
-    let _stop = shutdown.clone().drop_guard();
+    let _stop = stopping.stop.clone().drop_guard();
     let sources = Arc::new(SourcePolicy::new(config.quota.trusted_networks()?));
     let (app, ws) =
-        http_app(exchange.clone(), config, local.ip().is_loopback(), sources.clone(), shutdown.clone()).await?;
+        http_app(exchange.clone(), config, local.ip().is_loopback(), sources.clone(), stopping.clone()).await?;
     let listener = QuotaListener::new(listener, exchange.quotas().clone(), sources);
-    spawn_housekeeping(exchange, shutdown.clone());
-    let signalled = shutdown.clone();
+    spawn_housekeeping(exchange, stopping.stop.clone());
+    let shutdown = stopping.stop.clone();
+    let drain = config.drain();
     // The peer tells clients apart when they carry no credentials (quotas, task owners).
     let app = app.into_make_service_with_connect_info::<Peer>();
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        // WebSocket connections finish their calls and close with 1001.
-        signalled.cancel();
+        signals.next().await;
+        tracing::info!("shutting down");
+        // Not ready from now on: the balancer's health check takes this replica out of
+        // rotation while it still serves whatever reaches it.
+        stopping.draining.cancel();
+        if !drain.is_zero() {
+            tracing::info!(
+                "draining: /readyz answers 503; serving {} s more (a second signal stops now)",
+                drain.as_secs()
+            );
+            tokio::select! {
+                () = tokio::time::sleep(drain) => {}
+                () = signals.next() => {}
+            }
+        }
+        // No new connections; WebSocket connections finish their calls and close with 1001,
+        // event streams of notices end (their clients reconnect elsewhere).
+        stopping.stop.cancel();
     });
     // Graceful shutdown waits for every connection, and event streams never end
     // by themselves: give in-flight calls the grace period, then stop anyway.
@@ -161,23 +190,30 @@ pub async fn serve_http(listener: TcpListener, exchange: Arc<Exchange>, config: 
 }
 
 /// The HTTP application (`/mcp`, `/ws`, operator endpoints) for `exchange`,
-/// set up as `config` says, on a `loopback` address or not; WebSocket
-/// connections close once `shutdown` is cancelled.
+/// set up as `config` says, on a `loopback` address or not; not ready once
+/// `stopping` drains, its WebSocket connections and notice streams closed once it stops.
 pub(crate) async fn http_app(
     exchange: Arc<Exchange>,
     config: &Config,
     loopback: bool,
     sources: Arc<SourcePolicy>,
-    shutdown: CancellationToken,
+    stopping: Stopping,
 ) -> Result<(axum::Router, Arc<WsState>)> {
     let auth = Auth::from_config(&config.auth).await?.map(Arc::new);
     let limits = Arc::new(Limits::new(&config.http));
     let grace = Duration::from_secs(config.http.shutdown_grace_secs);
-    let ws = Arc::new(WsState::new(exchange.clone(), limits.clone(), config.ws.clone(), shutdown, grace));
+    let ws = Arc::new(WsState::new(exchange.clone(), limits.clone(), config.ws.clone(), stopping.stop.clone(), grace));
     let http = &config.http;
     let origins = Arc::new(OriginPolicy::new(&http.allowed_origins, &http.allowed_hosts, loopback));
-    let state =
-        Arc::new(HttpState { exchange, limits, auth, ws: ws.clone(), sources, max_body_bytes: http.max_body_bytes });
+    let state = Arc::new(HttpState {
+        exchange,
+        limits,
+        auth,
+        ws: ws.clone(),
+        sources,
+        max_body_bytes: http.max_body_bytes,
+        stopping,
+    });
     Ok((http::app(state, origins), ws))
 }
 
@@ -225,23 +261,37 @@ pub fn check_exposure(addr: SocketAddr, config: &AuthConfig) -> Result<()> {
     )))
 }
 
-/// Waits for SIGINT or SIGTERM (the operating system's signals, not plugin announcements).
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// The operating system's stop signals (SIGINT, SIGTERM), listened for from the moment this
+/// is made: one that arrives before serving starts is not lost (nor kills the process).
+pub struct StopSignals {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Starts listening for SIGINT and SIGTERM (call inside the Tokio runtime).
+    pub fn listen() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen =
+                |kind| signal(kind).map_err(|source| Error::Io { what: "listening for signals".into(), source });
+            Ok(Self { interrupt: listen(SignalKind::interrupt())?, terminate: listen(SignalKind::terminate())? })
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => {},
-        _ = terminate => {},
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    tracing::info!("shutting down");
+
+    /// Waits for the next SIGINT or SIGTERM.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -1,5 +1,6 @@
 """The official MCP Python SDK client through the shipped HAProxy config to three berth
-replicas sharing a real Redis: one client session, in either era, spread over the cluster.
+replicas sharing a real Redis: one client session, in either era, spread over the cluster, and
+a task (the Tasks extension of 2026-07-28) made on one replica and polled on all of them.
 
 Redis and HAProxy are Debian's (`make test` installs them); every process listens on a free
 loopback port and is stopped at the end.
@@ -16,9 +17,13 @@ import tempfile
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, ClassVar, Literal
 
 import pytest
 from mcp import Client
+from mcp.client.extension import ClaimContext, ClientExtension, ResultClaim
+from mcp_types import CallToolResult, Request, RequestParams, Result
+from pydantic import Field, TypeAdapter
 
 from conftest import REPO, berth_server, free_port, wait_listening
 
@@ -60,6 +65,13 @@ def echo_calls(url: str) -> float:
 @pytest.fixture(scope="module")
 def cluster(plugin_dir: Path, cache_dir: str) -> Iterator[tuple[str, list[str]]]:
     """HAProxy's /mcp URL and the three replicas' /mcp URLs."""
+    conformance = REPO / ".build" / "fixtures" / "conformance.wasm"
+    if not conformance.is_file():
+        pytest.fail("conformance.wasm is not built: run `make fixtures`")
+    # The shared plugins plus the conformance plugin's task tools, in a folder of this module's own.
+    plugins = Path(tempfile.mkdtemp(prefix="berth-py-cluster-plugins-"))
+    for wasm in [*plugin_dir.glob("*.wasm"), conformance]:
+        shutil.copy(wasm, plugins / wasm.name)
     redis_port, front, stats = free_port(), free_port(), free_port()
     redis_args = ["--bind", "127.0.0.1", "--port", str(redis_port), "--save", "", "--appendonly", "no"]
     with contextlib.ExitStack() as stack:
@@ -67,7 +79,7 @@ def cluster(plugin_dir: Path, cache_dir: str) -> Iterator[tuple[str, list[str]]]
         cluster = ("--redis", f"redis://127.0.0.1:{redis_port}")
         secret = {"BERTH_CLUSTER_SECRET": "a shared secret for the python cluster"}
         replicas = [
-            stack.enter_context(berth_server(plugin_dir, cache_dir, *cluster, "--replica-id", f"r{n}", env=secret))
+            stack.enter_context(berth_server(plugins, cache_dir, *cluster, "--replica-id", f"r{n}", env=secret))
             for n in (1, 2, 3)
         ]
         ports = [int(url.rsplit(":", 1)[1].removesuffix("/mcp")) for url in replicas]
@@ -99,3 +111,59 @@ def test_one_client_session_is_served_by_every_replica(cluster: tuple[str, list[
     assert sum(served) == 9, served
     # Round robin, no stickiness: the one session's calls reached every replica.
     assert all(n > 0 for n in served), served
+
+
+class CreatedTask(Result):
+    """The 2026-07-28 Tasks extension's `CreateTaskResult`: a `tools/call` answered with a task."""
+
+    result_type: Literal["task"] = Field(alias="resultType")
+    task_id: str = Field(alias="taskId")
+    status: str
+    poll_interval_ms: int = Field(default=200, alias="pollIntervalMs")
+
+
+class TaskParams(RequestParams):
+    task_id: str = Field(alias="taskId")
+
+
+class GetTask(Request[TaskParams, Literal["tasks/get"]]):
+    method: Literal["tasks/get"] = "tasks/get"
+    name_param: ClassVar[str | None] = "taskId"
+
+
+class Tasks(ClientExtension):
+    """A client of the Tasks extension: a tool call answered with a task is polled with
+    `tasks/get` until it ends, and its result is the call's."""
+
+    identifier = "io.modelcontextprotocol/tasks"
+
+    def __init__(self) -> None:
+        self.polls = 0
+
+    def claims(self) -> list[ResultClaim[Any]]:
+        return [ResultClaim(result_type="task", model=CreatedTask, resolve=self.resolve)]
+
+    async def resolve(self, created: CreatedTask, ctx: ClaimContext) -> CallToolResult:
+        while True:
+            request = GetTask(params=TaskParams(taskId=created.task_id))
+            task = await ctx.session.send_request(request, TypeAdapter(dict[str, Any]))
+            self.polls += 1
+            if task["status"] == "completed":
+                return CallToolResult.model_validate(task["result"])
+            assert task["status"] == "working", task
+            await asyncio.sleep(created.poll_interval_ms / 1000)
+
+
+def test_a_task_made_on_one_replica_is_polled_through_all_of_them(cluster: tuple[str, list[str]]) -> None:
+    front, _ = cluster
+    tasks = Tasks()
+
+    async def run() -> CallToolResult:
+        async with Client(front, mode="2026-07-28", extensions=[tasks]) as client:
+            return await client.call_tool("slow_compute", {"seconds": 2, "label": "spread"})
+
+    result = asyncio.run(run())
+    assert not result.is_error and result.content[0].text == "computed spread in 2 s", result
+    # Round robin over three replicas: the polls landed on every one of them, and a poll that
+    # reached a replica without the task would have failed the call (HTTP 400).
+    assert tasks.polls >= 3, tasks.polls

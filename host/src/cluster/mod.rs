@@ -25,6 +25,8 @@ mod kv;
 mod link;
 mod notices;
 mod sessions;
+mod stream;
+mod tasks;
 #[cfg(test)]
 mod testing;
 
@@ -32,3 +34,4 @@ pub(crate) use kv::RedisKv;
 pub(crate) use link::Link;
 pub(crate) use notices::RedisRelay;
 pub(crate) use sessions::ClusterSessions;
+pub(crate) use tasks::RedisTasks;

@@ -124,6 +124,16 @@ mod tests {
     }
 
     #[test]
+    fn a_replica_of_a_cluster_drains_by_default_a_server_alone_does_not() {
+        let mut config = crate::config::Config::default();
+        assert_eq!(config.drain(), std::time::Duration::ZERO, "Ctrl-C on a server alone stops it at once");
+        config.cluster.redis_url = Some("redis://127.0.0.1:6379".into());
+        assert_eq!(config.drain(), std::time::Duration::from_secs(5), "a balancer must see it leave");
+        config.http.drain_secs = Some(0);
+        assert_eq!(config.drain(), std::time::Duration::ZERO, "the setting wins");
+    }
+
+    #[test]
     fn replicas_with_one_secret_derive_one_key() {
         let a = clustered(Some("a long enough shared secret")).sealing_key();
         let b = clustered(Some("a long enough shared secret")).sealing_key();

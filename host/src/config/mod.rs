@@ -173,6 +173,10 @@ pub struct HttpConfig {
     /// Seconds in-flight requests get to finish after SIGINT/SIGTERM before
     /// the server stops (open event streams are closed then).
     pub shutdown_grace_secs: u64,
+    /// Seconds a server keeps serving after SIGINT/SIGTERM while `/readyz` says it is
+    /// draining (503), so a load balancer takes it out of rotation before it stops
+    /// accepting [default: 5 as a replica of a cluster, 0 alone].
+    pub drain_secs: Option<u64>,
     /// Requests running at once across HTTP and WebSocket; more are shed at
     /// once (HTTP 503 with `Retry-After`, WebSocket error -32000).
     pub max_in_flight: usize,
@@ -249,6 +253,7 @@ impl Default for HttpConfig {
             session_idle_secs: 1_800,
             session_grace_secs: 10,
             shutdown_grace_secs: 5,
+            drain_secs: None,
             max_in_flight: 10_000,
             max_streams: 20_000,
             request_timeout_secs: 60,
@@ -350,6 +355,13 @@ impl Config {
             return Err(Error::Config("pool.instances must be at least 1".into()));
         }
         Ok(())
+    }
+
+    /// How long the server drains after a stop signal: `http.drain_secs`, else 5 s as a
+    /// replica of a cluster (it sits behind a balancer that must notice) and 0 alone.
+    pub fn drain(&self) -> std::time::Duration {
+        let default = if self.cluster.enabled() { 5 } else { 0 };
+        std::time::Duration::from_secs(self.http.drain_secs.unwrap_or(default))
     }
 
     /// The key that seals `requestState`: derived from the cluster secret when clustered,

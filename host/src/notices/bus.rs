@@ -28,10 +28,7 @@ impl NoticeBus {
 
     /// Tells every open stream about `notice`, on every replica.
     pub(crate) fn publish(&self, notice: Notice) {
-        // Task notices stay on their replica: the task and its store live there.
-        if !matches!(notice, Notice::TaskStatus { .. }) {
-            self.relay.publish(&notice);
-        }
+        self.relay.publish(&notice);
         // No receivers means no open streams: nobody to tell.
         let _ = self.sender.send(notice);
     }

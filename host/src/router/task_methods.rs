@@ -77,10 +77,13 @@ impl Router {
     /// as usual (responses to the session).
     pub(super) async fn task_result(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
         let task = self.named_task(request, cx).await?;
+        let questions = match &cx.client {
+            Some(_) => self.tasks.questions(&task.id).await?,
+            None => None,
+        };
         let relay = async {
-            match (self.tasks.questions(&task.id), &cx.client) {
-                (Some(outbox), Some(client)) => {
-                    let mut questions = outbox.clone().events(0);
+            match (questions, &cx.client) {
+                (Some(mut questions), Some(client)) => {
                     while let Some((_, text)) = questions.next().await {
                         if let Ok(message) = serde_json::from_str::<Value>(&text) {
                             (client.send)(message);

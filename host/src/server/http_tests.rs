@@ -9,7 +9,6 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use crate::config::Config;
@@ -23,7 +22,9 @@ async fn app(adjust: impl FnOnce(&mut Config)) -> (axum::Router, tempfile::TempD
     adjust(&mut config);
     let exchange = super::build(&config, false, false).await.expect("an empty server builds");
     let sources = Arc::new(crate::admission::source::SourcePolicy::default());
-    let (app, _ws) = super::http_app(exchange, &config, true, sources, CancellationToken::new()).await.expect("app");
+    let (app, _ws) = super::http_app(exchange, &config, true, sources, crate::transport::http::Stopping::default())
+        .await
+        .expect("app");
     (app, plugins)
 }
 

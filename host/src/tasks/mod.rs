@@ -7,8 +7,12 @@
 //! client's answers, and publishes every status change of a 2026-07-28 task
 //! on the notice bus (`notifications/tasks` on listen streams that asked for
 //! it). Records live in a [`TaskRecords`] store chosen when the server is
-//! assembled (`records`: in process alone); each call runs where it started,
-//! as a [`RunningTask`] of that replica. The router runs the calls.
+//! assembled (`records`: in process alone, Redis in a cluster); each call runs
+//! where it started, as a [`RunningTask`] of that replica, which renews its
+//! lease on it and stops it when any replica cancels the task. A task whose
+//! replica stopped is failed by another replica once its lease runs out: within
+//! [`LEASE`] plus one [`LEASE_RENEW`] (8 s) of its replica's last renewal. The
+//! router runs the calls.
 
 #[cfg(test)]
 pub(crate) mod cases;
@@ -19,13 +23,15 @@ mod wire;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+
+use futures_util::stream::BoxStream;
 
 use serde_json::{Map, Value, json};
 
 pub(crate) use record::{Flavor, Owner, Status, TaskRecord, TaskState};
-pub(crate) use records::{InProcessTasks, Inserted, Lookup, TaskCaps, TaskRecords};
+pub(crate) use records::{Change, InProcessTasks, Inserted, Lookup, TaskCaps, TaskRecords};
 pub(crate) use running::RunningTask;
 pub(crate) use wire::{create_result, detailed, legacy_create_result, legacy_task};
 
@@ -33,9 +39,14 @@ use crate::admission::{Limit, OverQuota, Quotas};
 use crate::notices::NoticeBus;
 use crate::protocol::jsonrpc::{RpcError, SERVER_BUSY};
 use crate::protocol::notice::Notice;
-use crate::session::EventLog;
+use crate::session::event_log::Event;
 use crate::shared::Unavailable;
 use crate::sync::lock;
+
+/// How often a replica renews its lease on the tasks it runs, and looks for orphans.
+pub(crate) const LEASE_RENEW: Duration = Duration::from_secs(2);
+/// How long a lease lasts unless renewed: three renewals may fail before a task is orphaned.
+pub(crate) const LEASE: Duration = Duration::from_secs(6);
 
 /// How many tasks may live, for how long, and how often clients should poll.
 #[derive(Debug, Clone)]
@@ -65,14 +76,17 @@ pub(crate) struct TaskStore {
 
 impl TaskStore {
     /// Tasks kept in `records` under `limits`, telling listen streams about changes
-    /// through `notices` and counting quota refusals in `quotas`.
-    pub(crate) fn new(
+    /// through `notices` and counting quota refusals in `quotas`; from now on (for as long
+    /// as the store lives) it renews its leases and fails orphans every [`LEASE_RENEW`].
+    pub(crate) fn start(
         records: Arc<dyn TaskRecords>,
         limits: TaskLimits,
         notices: NoticeBus,
         quotas: Arc<Quotas>,
-    ) -> Self {
-        Self { records, running: Mutex::default(), limits, notices, quotas }
+    ) -> Arc<Self> {
+        let store = Arc::new(Self { records, running: Mutex::default(), limits, notices, quotas });
+        tokio::spawn(keep_leases(Arc::downgrade(&store)));
+        store
     }
 
     /// A new working task of `owner`, kept for `ttl` (2025-11-25 clients may ask; berth
@@ -98,7 +112,8 @@ impl TaskStore {
                 return Err(self.quotas.refuse(over).error());
             }
         }
-        let running = Arc::new(RunningTask::new(record.id.clone(), flavor));
+        let outbox = (flavor == Flavor::Legacy).then(|| self.records.question_log(&record.id));
+        let running = Arc::new(RunningTask::new(record.id.clone(), outbox));
         lock(&self.running).insert(record.id.clone(), running.clone());
         Ok((record, running))
     }
@@ -118,14 +133,32 @@ impl TaskStore {
     }
 
     /// Runs `call`, the work of `task` (whose record says `record`), stopping it once the
-    /// task's TTL passes.
+    /// task's TTL passes or any replica cancels the task.
     pub(crate) async fn run<T>(&self, task: &RunningTask, record: &TaskRecord, call: impl Future<Output = T>) -> T {
         tokio::pin!(call);
         tokio::select! {
             done = &mut call => return done,
-            () = tokio::time::sleep(record.lifetime_left()) => task.cancel.cancel(),
+            () = tokio::time::sleep(record.lifetime_left()) => {}
+            () = self.cancelled(&task.id) => {}
         }
+        task.cancel.cancel();
         call.await
+    }
+
+    /// Resolves once task `id`'s record says it ended before its call did (cancelled by a
+    /// request to any replica, or failed by one that took it for an orphan).
+    async fn cancelled(&self, id: &str) {
+        let mut changes = self.records.watch(id);
+        loop {
+            if changes.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+            if let Ok(Lookup::Live(record)) = self.records.load(id).await
+                && record.state.status.is_terminal()
+            {
+                return;
+            }
+        }
     }
 
     /// Ends `task` with its call's answer: a result completes it, an error fails it.
@@ -249,9 +282,43 @@ impl TaskStore {
         tokio::time::timeout(record.lifetime_left(), wait).await.unwrap_or_else(|_| Err(expired(id)))
     }
 
-    /// The questions the call of task `id` sends its client, when it runs here (2025-11-25).
-    pub(crate) fn questions(&self, id: &str) -> Option<Arc<EventLog>> {
-        lock(&self.running).get(id).and_then(|running| running.outbox.clone())
+    /// The questions the call of task `id` sends its client, from the first, wherever it
+    /// runs (2025-11-25); `None` when it asks none.
+    pub(crate) async fn questions(&self, id: &str) -> Result<Option<BoxStream<'static, Event>>, RpcError> {
+        let here = lock(&self.running).get(id).and_then(|running| running.outbox.clone());
+        match here {
+            Some(outbox) => Ok(Some(outbox.events(0))),
+            None => self.records.questions(id).await.map_err(unavailable),
+        }
+    }
+
+    /// Renews the leases of the tasks running here, and fails the tasks whose replica
+    /// stopped renewing theirs.
+    async fn keep_leases(&self) {
+        let running: Vec<String> = lock(&self.running).keys().cloned().collect();
+        if let Err(e) = self.records.renew(&running).await {
+            tracing::debug!("task leases not renewed: {e}");
+        }
+        let orphans = match self.records.orphans().await {
+            Ok(orphans) => orphans,
+            Err(e) => return tracing::debug!("no look for orphaned tasks: {e}"),
+        };
+        let message =
+            format!("The replica running this task stopped: it did not renew its lease within {} s.", LEASE.as_secs());
+        for id in orphans {
+            let orphaned = |state: &mut TaskState| {
+                state.status = Status::Failed;
+                state.status_message = Some(message.clone());
+                state.input_requests.clear();
+                state.outcome = Some(Err(RpcError::internal(message.clone())));
+                true
+            };
+            match self.change(&id, &orphaned).await {
+                Ok(Some(_)) => tracing::warn!(task = %id, "failed a task whose replica stopped"),
+                Ok(None) => {}
+                Err(e) => tracing::debug!(task = %id, "orphaned task not failed yet: {}", e.message),
+            }
+        }
     }
 
     /// Applies `change` to task `id` and tells listen streams of the new state (2026-07-28
@@ -264,6 +331,17 @@ impl TaskStore {
             self.notices.publish(Notice::TaskStatus { id: record.id.clone(), task: detailed(record) });
         }
         Ok(changed)
+    }
+}
+
+/// Keeps the leases of `store` every [`LEASE_RENEW`] for as long as it lives.
+async fn keep_leases(store: Weak<TaskStore>) {
+    let mut every = tokio::time::interval(LEASE_RENEW);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(store) = store.upgrade() else { return };
+        store.keep_leases().await;
     }
 }
 

@@ -3,8 +3,11 @@
 //!
 //! The call a task runs stays on the replica that started it; its record is
 //! what any replica may read and change (a poll, a client's answers, a
-//! cancellation). Alone, records are in this process; in a cluster they are
-//! in Redis, behind the same trait, so a poll may land on any replica.
+//! cancellation), and what wakes the replica running it. Alone, records are
+//! in this process; in a cluster they are in Redis, behind the same trait, so
+//! a poll may land on any replica. A replica holds a lease on the tasks it
+//! runs and renews it; a task whose lease runs out (its replica died) is an
+//! orphan, which any replica then fails.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,9 +15,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use futures_util::stream::BoxStream;
 use tokio::sync::watch;
 
 use super::record::{Flavor, TaskRecord, TaskState};
+use crate::session::EventLog;
+use crate::session::event_log::Event;
 use crate::shared::Unavailable;
 use crate::sync::lock;
 
@@ -67,6 +73,16 @@ pub(crate) trait TaskRecords: Send + Sync {
     /// A receiver that sees every later change of task `id`, made on any replica (closed
     /// when the task is gone).
     fn watch(&self, id: &str) -> watch::Receiver<u64>;
+    /// The log a 2025-11-25 task's call writes its questions for the client to, readable by
+    /// every replica through [`questions`](Self::questions).
+    fn question_log(&self, id: &str) -> EventLog;
+    /// The questions of task `id`, running on another replica, from the first; `None`
+    /// when no replica wrote any.
+    async fn questions(&self, id: &str) -> Result<Option<BoxStream<'static, Event>>, Unavailable>;
+    /// Keeps this replica's lease on the tasks it runs (`running`) for another while.
+    async fn renew(&self, running: &[String]) -> Result<(), Unavailable>;
+    /// Takes the tasks whose replica stopped renewing their lease, for the caller to fail.
+    async fn orphans(&self) -> Result<Vec<String>, Unavailable>;
 }
 
 /// A live record and what wakes its watchers.
@@ -179,5 +195,23 @@ impl TaskRecords for InProcessTasks {
             // Gone: a receiver whose sender is dropped, so a waiter sees the end at once.
             None => watch::channel(0).1,
         }
+    }
+
+    fn question_log(&self, _id: &str) -> EventLog {
+        EventLog::new("t".to_owned())
+    }
+
+    async fn questions(&self, _id: &str) -> Result<Option<BoxStream<'static, Event>>, Unavailable> {
+        // Every task runs in this process: its questions are in its call's own log.
+        Ok(None)
+    }
+
+    async fn renew(&self, _running: &[String]) -> Result<(), Unavailable> {
+        Ok(())
+    }
+
+    async fn orphans(&self) -> Result<Vec<String>, Unavailable> {
+        // The replica running a task is this process: if it stopped, so did its tasks.
+        Ok(Vec::new())
     }
 }

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio_util::sync::CancellationToken;
 
-use super::record::Flavor;
 use crate::session::EventLog;
 
 /// One task's call, running on this replica.
@@ -21,10 +20,9 @@ pub(crate) struct RunningTask {
 }
 
 impl RunningTask {
-    /// The call of task `id` of `flavor`, about to start.
-    pub(super) fn new(id: String, flavor: Flavor) -> Self {
-        let outbox = (flavor == Flavor::Legacy).then(|| Arc::new(EventLog::new("t".to_owned())));
-        Self { id, cancel: CancellationToken::new(), outbox, rounds: AtomicU32::new(0) }
+    /// The call of task `id`, about to start; `outbox` for a 2025-11-25 task's questions.
+    pub(super) fn new(id: String, outbox: Option<EventLog>) -> Self {
+        Self { id, cancel: CancellationToken::new(), outbox: outbox.map(Arc::new), rounds: AtomicU32::new(0) }
     }
 
     /// The number of the next round of questions (1, 2, ...).

@@ -200,7 +200,7 @@ async fn serve(socket: WebSocket, state: Arc<WsState>, _slot: StreamSlot, reques
             () = state.shutdown.cancelled() => {
                 // Shutting down: read nothing more, let running calls answer, then close.
                 connection.close(false, state.grace).await;
-                let _ = control.send(Control::Close(CLOSE_GOING_AWAY, "server shutting down"));
+                let _ = control.send(Control::Close(CLOSE_GOING_AWAY, "server shutting down: reconnect"));
                 cancel = false;
                 break;
             }

@@ -14,26 +14,26 @@ use crate::common::*;
 const EXTENSION: &str = "io.modelcontextprotocol/tasks";
 
 /// A 2026-07-28 request from a client that declares the Tasks extension (and elicitation).
-fn with_tasks(id: u64, method: &str, params: Value) -> Value {
+pub fn with_tasks(id: u64, method: &str, params: Value) -> Value {
     let mut body = modern_body(id, method, params);
     body["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"] =
         json!({ "elicitation": {}, "extensions": { EXTENSION: {} } });
     body
 }
 
-async fn call(server: &Server, tool: &str, arguments: Value) -> Value {
+pub async fn call(server: &Server, tool: &str, arguments: Value) -> Value {
     let reply =
         post_modern(server, &with_tasks(1, "tools/call", json!({ "name": tool, "arguments": arguments }))).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     reply.body["result"].clone()
 }
 
-async fn get(server: &Server, id: &str) -> Reply {
+pub async fn get(server: &Server, id: &str) -> Reply {
     post_modern(server, &with_tasks(2, "tasks/get", json!({ "taskId": id }))).await
 }
 
 /// Polls `tasks/get` until `done` holds (10 s at most).
-async fn until(server: &Server, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub async fn until(server: &Server, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     let started = Instant::now();
     loop {
         let task = get(server, id).await.body["result"].clone();
@@ -45,7 +45,7 @@ async fn until(server: &Server, id: &str, done: impl Fn(&Value) -> bool) -> Valu
     }
 }
 
-fn terminal(task: &Value) -> bool {
+pub fn terminal(task: &Value) -> bool {
     matches!(task["status"].as_str(), Some("completed" | "failed" | "cancelled"))
 }
 
@@ -171,7 +171,7 @@ async fn a_listen_stream_hears_the_tasks_it_asked_for() {
 }
 
 /// A request in a 2025-11-25 session.
-fn legacy(id: u64, method: &str, params: Value) -> Value {
+pub fn legacy(id: u64, method: &str, params: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })
 }
 

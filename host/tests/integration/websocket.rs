@@ -196,7 +196,7 @@ async fn shutdown_lets_running_calls_answer_then_closes_with_1001() {
     match ws.next().await {
         WsEvent::Close(code, reason) => {
             assert_eq!(code, Some(1001));
-            assert_eq!(reason, "server shutting down");
+            assert_eq!(reason, "server shutting down: reconnect");
         }
         other => panic!("expected a 1001 close, got {other:?}"),
     }

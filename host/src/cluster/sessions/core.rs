@@ -20,6 +20,11 @@ impl Core {
         self.link.key(&format!("session:{id}"))
     }
 
+    /// The Redis stream a streamed answer's events are copied to.
+    pub(super) fn events_key(&self, session: &str, stream: &str) -> String {
+        self.link.key(&format!("events:{session}:{stream}"))
+    }
+
     pub(super) fn idle_ms(&self) -> u64 {
         millis(self.limits.idle).max(1)
     }

@@ -14,7 +14,6 @@
 mod core;
 mod index;
 mod relay;
-mod stream;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -26,6 +25,7 @@ use crate::cluster::link::Link;
 use crate::cluster::sessions::core::Core;
 use crate::cluster::sessions::index::{Admission, SessionIndex, TOUCH_EVERY};
 use crate::cluster::sessions::relay::{Event, Hook};
+use crate::cluster::stream;
 use crate::session::{
     Replay, Session, SessionLimits, SessionMap, SessionRefused, SessionShare, SessionStats, SessionStore, millis,
 };
@@ -107,9 +107,13 @@ impl SessionStore for ClusterSessions {
     }
 
     async fn replay(&self, session: &Session, event_id: &str) -> Result<Option<Replay>, Unavailable> {
-        stream::replay(&self.core, &session.id, event_id, session.ended().clone())
-            .await
-            .map_err(|e| e.unavailable(STORE))
+        let Some((stream, after)) = event_id.split_once(':').and_then(|(s, n)| Some((s, n.parse::<u64>().ok()?)))
+        else {
+            return Ok(None);
+        };
+        let key = self.core.events_key(&session.id, stream);
+        let events = stream::replay(&self.core.link, key, after, session.ended().clone(), stream::REPLAY_QUIET).await;
+        Ok(events.map_err(|e| e.unavailable(STORE))?.map(|events| (stream.to_owned(), events)))
     }
 
     fn reap(&self) -> usize {

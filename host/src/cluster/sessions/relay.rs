@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::cluster::link::Link;
 use crate::cluster::sessions::core::Core;
-use crate::cluster::sessions::stream;
+use crate::cluster::stream;
 use crate::protocol::jsonrpc::RpcError;
 use crate::session::{ClientAnswer, Mirror, Record, SessionMap, SessionShare};
 
@@ -132,6 +132,6 @@ impl SessionShare for Hook {
     }
 
     fn mirror(&self, session: &str, stream: &str) -> Mirror {
-        stream::mirror(&self.0, session, stream)
+        stream::mirror(&self.0.link, self.0.events_key(session, stream), self.0.idle_ms())
     }
 }

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderName, header};
 use axum::routing::get;
+use tokio_util::sync::CancellationToken;
 
 use super::ws::{self, WsState};
 use crate::admission::auth::{self, Auth};
@@ -37,6 +38,16 @@ const NAME_HEADER: HeaderName = HeaderName::from_static("mcp-name");
 /// Where a resuming SSE client left off.
 const LAST_EVENT_ID_HEADER: HeaderName = HeaderName::from_static("last-event-id");
 
+/// The two moments of a stop: draining (not ready, still serving), then stopping.
+#[derive(Clone, Default)]
+pub(crate) struct Stopping {
+    /// Cancelled when a stop signal arrives: `/readyz` answers 503 from then on.
+    pub(crate) draining: CancellationToken,
+    /// Cancelled once the drain is over: no new connections, WebSocket connections and
+    /// notice streams close.
+    pub(crate) stop: CancellationToken,
+}
+
 /// What the `/mcp` and operator handlers share.
 pub(crate) struct HttpState {
     pub(crate) exchange: Arc<Exchange>,
@@ -49,12 +60,16 @@ pub(crate) struct HttpState {
     /// Whose forwarding headers name the client.
     pub(crate) sources: Arc<SourcePolicy>,
     pub(crate) max_body_bytes: usize,
+    /// Draining after a stop signal (not ready), then stopping (notice streams end).
+    pub(crate) stopping: Stopping,
 }
 
 /// The axum application: `/mcp` and `/ws` behind the door (Origin/Host guard,
 /// auth, the source's identification and admission); `/healthz`, `/readyz`,
 /// `/metrics` and the OAuth metadata beside them (not admitted, so an
-/// overloaded server can be watched).
+/// overloaded server can be watched). `/metrics` needs a token when auth is
+/// on; the probes (`/healthz`, `/readyz`) do not: a load balancer's health
+/// check or a Kubernetes probe cannot present one, and they say nothing secret.
 pub(crate) fn app(state: Arc<HttpState>, origins: Arc<OriginPolicy>) -> axum::Router {
     let gate = Gate { limits: state.limits.clone(), admission: state.limits.admission(state.exchange.quotas()) };
     let door = Arc::new(Door { origins, auth: state.auth.clone(), sources: state.sources.clone(), gate });
@@ -64,12 +79,10 @@ pub(crate) fn app(state: Arc<HttpState>, origins: Arc<OriginPolicy>) -> axum::Ro
         .merge(axum::Router::new().route("/ws", get(ws::upgrade)).with_state(state.ws.clone()))
         .layer(axum::middleware::from_fn_with_state(door, door::enter));
     let mcp = apply_layers(mcp, &state.limits);
-    let watched = axum::Router::new()
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .with_state(state.clone());
+    let watched = axum::Router::new().route("/metrics", get(ops::metrics)).with_state(state.clone());
     let open = axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ops::readyz))
         .route("/.well-known/oauth-protected-resource", get(ops::resource_metadata))
         .route("/.well-known/oauth-protected-resource/{*path}", get(ops::resource_metadata))
         .with_state(state.clone());

@@ -52,11 +52,13 @@ pub(super) async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
     response
 }
 
-/// Ready: what is loaded and how many sessions are live.
+/// Ready: what is loaded and how many sessions are live; 503 while draining after a stop
+/// signal, so a balancer stops sending before the server stops accepting.
 pub(super) async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
     let snapshot = state.exchange.registry().snapshot();
+    let draining = state.stopping.draining.is_cancelled();
     let mut body = json!({
-        "status": "ready",
+        "status": if draining { "draining" } else { "ready" },
         "plugins": snapshot.plugins().len(),
         "tools": snapshot.tools_json.len(),
         "sessions": state.exchange.sessions().stats().live,
@@ -66,5 +68,5 @@ pub(super) async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
     if let Placement::Cluster { replica, redis_up } = state.exchange.placement() {
         body["cluster"] = json!({ "replica": replica, "redis": if redis_up { "up" } else { "down" } });
     }
-    json_response(StatusCode::OK, &body)
+    json_response(if draining { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK }, &body)
 }

@@ -148,6 +148,6 @@ fn listen_stream(state: &HttpState, listen: Listen, requester: &Requester) -> Re
         Err(refusal) => return *refusal,
     };
     let (ack, feed) = listen.start();
-    let body = sse::feed_body(sse::event(&ack), feed);
+    let body = sse::until(sse::feed_body(sse::event(&ack), feed), state.stopping.stop.clone());
     sse::response(sse::with_keepalive(sse::holding(slot, body)), None)
 }

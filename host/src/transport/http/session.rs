@@ -42,7 +42,8 @@ pub(super) async fn get(State(state): State<Arc<HttpState>>, requester: Requeste
     // A client listening on its session uses it: it is not reclaimed as unused.
     session.mark_used();
     let feed = state.exchange.session_feed(session);
-    sse::response(sse::with_keepalive(sse::holding(slot, sse::feed_body(sse::priming(), feed))), None)
+    let body = sse::until(sse::feed_body(sse::priming(), feed), state.stopping.stop.clone());
+    sse::response(sse::with_keepalive(sse::holding(slot, body)), None)
 }
 
 /// DELETE ends a legacy session (in a cluster: on every replica).

@@ -80,6 +80,12 @@ pub(super) fn feed_body(first: Bytes, feed: NoticeFeed) -> SseBody {
     Box::pin(futures_util::stream::once(async move { Ok(first) }).chain(notices))
 }
 
+/// `body` until `stop` is cancelled (the server stops): the client reconnects, through
+/// the balancer, to another replica (the priming event told it how soon).
+pub(super) fn until(body: SseBody, stop: CancellationToken) -> SseBody {
+    Box::pin(body.take_until(stop.cancelled_owned()))
+}
+
 /// `body`, keeping `slot` (the stream's place in the limits) until the stream is dropped.
 pub(super) fn holding(slot: StreamSlot, body: SseBody) -> SseBody {
     Box::pin(body.map(move |chunk| {
