@@ -261,6 +261,7 @@ run_S14() { # rolling restart: each of 3 replicas behind HAProxy in turn gets SI
   local transport
   for transport in http legacy ws; do
     echo "== S14-$transport: berth-load through HAProxy for $secs s; r1, r2, r3 restarted in turn from 5 s"
+    : > "$OUT/S14-$transport.exits"
     cluster_load S14 "$transport" "$secs"
     sleep 5
     local i

@@ -288,8 +288,9 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
                             shared.settled.fetch_add(1, Ordering::Relaxed);
                         }
                     }
-                    Some(Ok(_)) => {}
-                    Some(Err(_)) | None => {
+                    // A close frame ends the connection as an error or its end does: what is
+                    // still pending was not answered on it, and the worker connects again.
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => {
                         for _ in pending.drain() {
                             recorder.record(&Outcome::Connection("closed".into()), 0);
                             shared.settled.fetch_add(1, Ordering::Relaxed);
@@ -297,6 +298,7 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
                         shared.connections.fetch_sub(1, Ordering::Relaxed);
                         continue 'connection;
                     }
+                    Some(Ok(_)) => {}
                 },
                 () = async {
                     if let Some(at) = send_at {
@@ -313,19 +315,21 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
                         next_id += 1;
                         recorder.sent();
                         shared.sent.fetch_add(1, Ordering::Relaxed);
-                        if failed || sink.feed(Message::Text(template.with_id(id).into())).await.is_err() {
+                        pending.insert(id, send_at);
+                        if sink.feed(Message::Text(template.with_id(id).into())).await.is_err() {
                             failed = true;
-                            recorder.record(&Outcome::Connection("closed".into()), 0);
-                            shared.settled.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            pending.insert(id, send_at);
+                            break;
                         }
                     }
-                    if !failed && sink.flush().await.is_err() {
+                    // The connection can take no more (the server closed it): what is pending
+                    // was not answered on it, and the worker connects again.
+                    if failed || sink.flush().await.is_err() {
                         for _ in pending.drain() {
                             recorder.record(&Outcome::Connection("closed".into()), 0);
                             shared.settled.fetch_add(1, Ordering::Relaxed);
                         }
+                        shared.connections.fetch_sub(1, Ordering::Relaxed);
+                        continue 'connection;
                     }
                     if let Some(gap) = gap {
                         next += gap;
