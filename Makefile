@@ -110,7 +110,7 @@ test-load: plugins
 	benches/load-smoke.sh $(CARGO_TARGET_DIR)/debug/berth $(CARGO_TARGET_DIR)/debug/berth-load
 	benches/compare.sh --smoke $(CARGO_TARGET_DIR)/debug
 
-## scenarios: the load and chaos scenarios S1-S11 (short modes, ~15 min); results in .build/scenarios/
+## scenarios: the load and chaos scenarios S1-S14 (short modes, ~20 min); results in .build/scenarios/
 scenarios: plugins fixtures
 	benches/scenarios.sh
 
