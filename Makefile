@@ -57,13 +57,14 @@ c-toolchain: .build/tools/bin/wit-bindgen
 	  echo "installing $$missing"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
-## test-services: servers and tools the tests start: an OCI registry (docker-registry), openssl, redis-server, haproxy (Debian packages, installed when missing)
-SERVICE_PACKAGES := docker-registry openssl redis-server haproxy
+## test-services: servers and tools the tests start: an OCI registry (docker-registry), openssl, redis-server, haproxy,
+## prometheus with promtool (Debian packages, installed when missing)
+SERVICE_PACKAGES := docker-registry openssl redis-server haproxy prometheus
 test-services:
 	@missing=$$(for p in $(SERVICE_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2> /dev/null | grep -q "ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-	  command -v apt-get > /dev/null || { echo "install what the tests start (a distribution registry, openssl, redis-server, haproxy): missing $$missing"; exit 1; }; \
-	  echo "installing $$missing"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; \
+	  command -v apt-get > /dev/null || { echo "install what the tests start (a distribution registry, openssl, redis-server, haproxy, prometheus): missing $$missing"; exit 1; }; \
+	  echo "installing $$missing"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
 .build/tools/bin/wit-bindgen:
@@ -96,13 +97,16 @@ test-python: fixtures venv c-toolchain test-services
 	BERTH_BIN=$(CARGO_TARGET_DIR)/debug/berth $(VENV)/bin/python -m pytest tests/python -q
 
 ## test-deploy: the shipped deployment files: every Kubernetes manifest against the API schemas
-## (offline, strict: unknown fields fail), haproxy.cfg parsed by HAProxy itself
+## (offline, strict: unknown fields fail), haproxy.cfg parsed by HAProxy itself, the Prometheus
+## config and alert rules checked and every alert unit-tested by promtool
 K8S_VERSIONS := 1.30.0 1.37.0
 test-deploy: venv test-services
 	@for version in $(K8S_VERSIONS); do \
 	  $(VENV)/bin/kubernetes-validate --strict --kubernetes-version $$version deploy/kubernetes/*.yaml || exit 1; \
 	done
 	haproxy -c -q -f deploy/haproxy.cfg
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool test rules deploy/prometheus/alerts_test.yml
 
 ## test-load: a few seconds of the load generator per transport; every request answered exactly once
 test-load: plugins

@@ -12,6 +12,9 @@
 #   benches/ab.sh A_DIR B_DIR [ROUNDS]
 #   LOAD_SECS=10 benches/ab.sh A_DIR B_DIR 5      (shorter loads; default 20 s)
 #   CLUSTER=0 benches/ab.sh A_DIR B_DIR           (skip the clustered loads)
+#   B_ENV="OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318" benches/ab.sh DIR DIR
+#                                                 (variables for side B's berth only: one build
+#                                                  with and without a setting, as tracing-cost.sh does)
 #
 # A_DIR and B_DIR each hold a release `berth` binary (for example a copy of
 # an older build, and $CARGO_TARGET_DIR/release). The load generator is
@@ -36,8 +39,14 @@ printf 'isolation = "reuse"\n' > "$OUT/reuse/echo.toml"
 TEXT=0123456789012345678901234567890123456789012345678901234567890123
 PORT=${PORT:-18191}
 
+# Side B's berth runs with B_ENV's variables added.
+read -ra B_VARS <<< "${B_ENV:-}"
+side_env() { # side_env SIDE: the variables of that side, for `env`
+  if [ "$1" = B ] && [ ${#B_VARS[@]} -gt 0 ]; then printf '%s\n' "${B_VARS[@]}"; fi
+}
 bench() { # bench SIDE BIN MODE ROUND
-  "$2/berth" bench --plugins "$OUT/$3" --cache-dir "$OUT/cache" --tool echo --args "{\"text\":\"$TEXT\"}" \
+  mapfile -t vars < <(side_env "$1")
+  env "${vars[@]}" "$2/berth" bench --plugins "$OUT/$3" --cache-dir "$OUT/cache" --tool echo --args "{\"text\":\"$TEXT\"}" \
     --calls 50000 --warmup 5000 --json > "$OUT/bench-$1-$3-$4.json"
 }
 # Load modes: plugin folder, berth-load transport, clustered or not.
@@ -60,7 +69,8 @@ load() { # load SIDE BIN ROUND MODE
   esac
   # Each clustered run starts from an empty Redis: no sessions of the last run count against the cap.
   [ ${#cluster[@]} -gt 0 ] && redis-cli -p "$REDIS_PORT" flushall > /dev/null
-  BERTH_CLUSTER_SECRET=ab-shared-secret-for-the-comparison "$2/berth" serve --plugins "$OUT/$plugins" \
+  mapfile -t vars < <(side_env "$1")
+  env "${vars[@]}" BERTH_CLUSTER_SECRET=ab-shared-secret-for-the-comparison "$2/berth" serve --plugins "$OUT/$plugins" \
     --cache-dir "$OUT/cache" --listen "127.0.0.1:$PORT" --no-watch --log warn "${cluster[@]}" \
     > "$OUT/server-$1-$3-$4.log" 2>&1 &
   local pid=$!

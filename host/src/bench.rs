@@ -46,6 +46,8 @@ pub struct BenchReport {
     pub first_error: Option<String>,
     pub elapsed: Duration,
     pub latency: Histogram<u64>,
+    /// With traces on: spans exported, dropped and failed, once the export has stopped.
+    pub trace_spans: Option<[u64; 3]>,
 }
 
 impl BenchReport {
@@ -79,6 +81,9 @@ impl BenchReport {
                 "max": self.latency.max() as f64 / 1000.0,
                 "mean": self.latency.mean() / 1000.0,
             },
+            "trace_spans": self.trace_spans.map(|[exported, dropped, failed]| {
+                json!({ "exported": exported, "dropped": dropped, "failed": failed })
+            }),
         })
     }
 
@@ -104,6 +109,9 @@ impl BenchReport {
                 self.calls,
                 self.first_error.as_deref().unwrap_or("?")
             ));
+        }
+        if let Some([exported, dropped, failed]) = self.trace_spans {
+            text.push_str(&format!("  trace spans  {exported} exported, {dropped} dropped, {failed} failed\n"));
         }
         text
     }
@@ -154,6 +162,7 @@ pub async fn run(exchange: Arc<Exchange>, plan: &BenchPlan) -> Result<BenchRepor
         concurrency,
         errors,
         first_error,
+        trace_spans: None,
         elapsed,
         latency,
     })

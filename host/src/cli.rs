@@ -73,6 +73,8 @@ enum Command {
     /// arrived (no socket), on a fresh or warm instance as the plugin's
     /// sidecar says. For end-to-end load over HTTP or WebSocket use the load
     /// generator (`cargo run --release -p berth-benches --bin berth-load`).
+    /// With traces configured (`[telemetry]`, `OTEL_*`) every call is traced as a
+    /// request would be: what tracing costs per call.
     Bench {
         #[command(flatten)]
         common: Common,
@@ -217,10 +219,19 @@ impl Common {
     }
 }
 
-/// Sends logs to stderr, never stdout: stdout belongs to the stdio transport.
+/// Sends logs to stderr, never stdout: stdout belongs to the stdio transport. A server
+/// (`serve`, `stdio`) also traces, when its config file or the `OTEL_*` variables say so, and
+/// so does `bench` (what tracing costs a call is measured with it).
 pub fn init_logging(args: &Args) {
     let filter = args.log.clone().or_else(|| std::env::var("RUST_LOG").ok()).unwrap_or_else(|| "info".to_owned());
-    berth::init_logging(&filter, args.log_format == "json");
+    let telemetry = match &args.command {
+        Command::Serve { common, .. } | Command::Stdio { common } | Command::Bench { common, .. } => Some(
+            // A config file that does not load is reported when the command reads it.
+            common.config.as_deref().and_then(|path| Config::from_file(path).ok()).unwrap_or_default().telemetry,
+        ),
+        _ => None,
+    };
+    berth::init_logging(&filter, args.log_format == "json", telemetry.as_ref());
 }
 
 /// Runs the chosen subcommand.
@@ -252,7 +263,9 @@ pub async fn run(args: Args) -> Result<()> {
             let addr = listener.local_addr().map_err(|source| berth::Error::Io { what: "listener".into(), source })?;
             println!("berth listening on http://{addr}/mcp");
             println!("berth WebSocket on ws://{addr}/ws");
-            server::serve_http_until(listener, exchange, &config, signals).await
+            let served = server::serve_http_until(listener, exchange, &config, signals).await;
+            berth::shutdown_telemetry().await;
+            served
         }
         Command::Stdio { common } => {
             let config = common.config()?;
@@ -261,7 +274,9 @@ pub async fn run(args: Args) -> Result<()> {
                 oci::resync_on_hangup(common.config.clone(), config.clone());
             }
             let exchange = server::build(&config, !common.no_cache, !common.no_watch).await?;
-            server::serve_stdio(exchange, &config).await
+            let served = server::serve_stdio(exchange, &config).await;
+            berth::shutdown_telemetry().await;
+            served
         }
         Command::New { name, lang, dir, sdk } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
@@ -294,7 +309,10 @@ pub async fn run(args: Args) -> Result<()> {
             oci::sync_sources(&config, false).await?;
             let exchange = server::build(&config, !common.no_cache, false).await?;
             let plan = berth::bench::BenchPlan { tool, arguments, calls, warmup, concurrency };
-            let report = berth::bench::run(exchange, &plan).await?;
+            let report = berth::bench::run(exchange, &plan).await;
+            berth::shutdown_telemetry().await;
+            let mut report = report?;
+            report.trace_spans = berth::trace_spans();
             if json {
                 println!("{}", report.to_json());
             } else {

@@ -22,7 +22,8 @@
 //!   error, where state lives); `protocol` — JSON-RPC, eras, headers,
 //!   notices, sealed state (no I/O); `config`, `error` — leaves.
 //!
-//! `cluster` implements the shared-state traits on Redis (the only module
+//! `telemetry` turns berth's trace spans into OpenTelemetry spans (SEP-414
+//! context in, OTLP out). `cluster` implements the shared-state traits on Redis (the only module
 //! that speaks Redis), and `server` assembles everything from a `Config`,
 //! picking in-process or Redis implementations once. Beside the request
 //! path: `metrics` renders counters the layers keep, `logging` formats log
@@ -56,6 +57,7 @@ mod session;
 mod shared;
 mod sync;
 mod tasks;
+mod telemetry;
 mod tls;
 mod transport;
 
@@ -66,4 +68,5 @@ pub use listing::{listing_json, listing_text, loaded};
 pub use logging::init as init_logging;
 pub use metrics::resident_bytes_of;
 pub use runtime::build_engine;
+pub use server::{shutdown_telemetry, trace_spans};
 pub use tls::install_crypto_provider;

@@ -9,7 +9,9 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::runtime::{BUCKETS, Ending, Plugin, PoolCounts};
+use crate::exchange::Operations;
+use crate::runtime::{BUCKETS, Ending, Histogram, Plugin, PoolCounts};
+use crate::session::SESSION_DURATIONS;
 use crate::shared::Placement;
 
 /// The server-wide figures the transports hand to [`render`].
@@ -35,6 +37,8 @@ pub(crate) struct ServerGauges {
     pub(crate) sources: usize,
     /// Where shared state lives: in a cluster, this replica's name and whether Redis is up.
     pub(crate) placement: Placement,
+    /// Trace spans dropped (queue full), exported and failed to export; `None` with traces off.
+    pub(crate) trace_spans: Option<[u64; 3]>,
 }
 
 /// One pool metric: name, type, help, and how to read it from a plugin's stats.
@@ -110,8 +114,9 @@ const POOL_METRICS: &[PoolMetric] = &[
 ];
 
 /// The metrics of `plugins` and the server's `gauges` in Prometheus text format.
-pub(crate) fn render(plugins: &[Arc<Plugin>], gauges: &ServerGauges) -> String {
+pub(crate) fn render(plugins: &[Arc<Plugin>], gauges: &ServerGauges, operations: &Operations) -> String {
     let mut text = String::new();
+    render_operations(&mut text, operations);
     render_tools(&mut text, plugins);
     let counts: Vec<PoolCounts> = plugins.iter().map(|plugin| plugin.stats().read()).collect();
     for metric in POOL_METRICS {
@@ -163,7 +168,45 @@ pub(crate) fn render(plugins: &[Arc<Plugin>], gauges: &ServerGauges) -> String {
         let _ = writeln!(text, "# TYPE berth_redis_up gauge");
         let _ = writeln!(text, "berth_redis_up{{replica=\"{}\"}} {}", label(replica), u8::from(*redis_up));
     }
+    if let Some(spans) = gauges.trace_spans {
+        let _ = writeln!(
+            text,
+            "# HELP berth_trace_spans_total Trace spans by what became of them: exported, dropped (the export queue was full: the collector is slow or gone), failed (the collector refused or did not answer)."
+        );
+        let _ = writeln!(text, "# TYPE berth_trace_spans_total counter");
+        for (fate, value) in ["dropped", "exported", "failed"].into_iter().zip(spans) {
+            let _ = writeln!(text, "berth_trace_spans_total{{fate=\"{fate}\"}} {value}");
+        }
+    }
     text
+}
+
+/// The OpenTelemetry MCP conventions' histograms: `mcp.server.operation.duration` by
+/// method, tool and error type (a tool result with `isError` is `error_type="tool_error"`,
+/// so tool failures count as errors although HTTP says 200), and
+/// `mcp.server.session.duration` of legacy sessions.
+fn render_operations(text: &mut String, operations: &Operations) {
+    let name = "mcp_server_operation_duration_seconds";
+    let _ = writeln!(
+        text,
+        "# HELP {name} MCP requests by method, tool and error type (OpenTelemetry mcp.server.operation.duration)."
+    );
+    let _ = writeln!(text, "# TYPE {name} histogram");
+    operations.each(|(method, tool, error_type), series| {
+        let mut labels = format!("mcp_method_name=\"{method}\"");
+        if let Some(tool) = tool {
+            labels.push_str(&format!(",gen_ai_tool_name=\"{}\"", label(tool)));
+        }
+        if let Some(error_type) = error_type {
+            labels.push_str(&format!(",error_type=\"{}\"", label(error_type)));
+        }
+        histogram(text, name, &labels, series);
+    });
+    let name = "mcp_server_session_duration_seconds";
+    let _ =
+        writeln!(text, "# HELP {name} How long legacy sessions lasted (OpenTelemetry mcp.server.session.duration).");
+    let _ = writeln!(text, "# TYPE {name} histogram");
+    histogram(text, name, "", &SESSION_DURATIONS);
 }
 
 /// A label value with the characters Prometheus text cannot hold replaced.
@@ -195,19 +238,25 @@ fn render_tools(text: &mut String, plugins: &[Arc<Plugin>]) {
     for plugin in plugins {
         for (tool, stats) in plugin.tool_stats() {
             let labels = format!("plugin=\"{}\",tool=\"{}\"", label(&plugin.name), label(tool));
-            let mut cumulative = 0;
-            for (bound, bucket) in BUCKETS.iter().zip(stats.buckets()) {
-                cumulative += bucket;
-                let _ =
-                    writeln!(text, "berth_tool_call_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
-            }
-            let count = stats.count();
-            let sum = stats.total_time().as_secs_f64();
-            let _ = writeln!(text, "berth_tool_call_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}");
-            let _ = writeln!(text, "berth_tool_call_duration_seconds_sum{{{labels}}} {sum}");
-            let _ = writeln!(text, "berth_tool_call_duration_seconds_count{{{labels}}} {count}");
+            histogram(text, "berth_tool_call_duration_seconds", &labels, stats.latency());
         }
     }
+}
+
+/// One histogram's series (`_bucket` cumulative, `_sum`, `_count`) with `labels`.
+fn histogram(text: &mut String, name: &str, labels: &str, histogram: &Histogram) {
+    let sep = if labels.is_empty() { "" } else { "," };
+    let mut cumulative = 0;
+    for (bound, bucket) in BUCKETS.iter().zip(histogram.buckets()) {
+        cumulative += bucket;
+        let _ = writeln!(text, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {cumulative}");
+    }
+    let count = histogram.count();
+    let sum = histogram.total_time().as_secs_f64();
+    let _ = writeln!(text, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {count}");
+    let braced = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
+    let _ = writeln!(text, "{name}_sum{braced} {sum}");
+    let _ = writeln!(text, "{name}_count{braced} {count}");
 }
 
 /// This process's resident memory in bytes, from `/proc/self/statm` (0 elsewhere).

@@ -79,6 +79,7 @@ impl SharedState {
 /// hot-reloaded. `use_cache` turns the compiled-artifact cache on.
 pub async fn build(config: &Config, use_cache: bool, watch: bool) -> Result<Arc<Exchange>> {
     let shared = SharedState::from_config(config)?;
+    crate::telemetry::start(&config.cluster.replica_name(None));
     let (announcer, announced) = announcements();
     let runtime = Runtime::new(config, use_cache.then(|| config.cache_dir()), announcer, shared.kv)?;
     let notices = NoticeBus::new(shared.notices);
@@ -108,6 +109,17 @@ fn task_limits(config: &Config) -> TaskLimits {
         max_ttl: Duration::from_secs(tasks.max_ttl_secs.max(tasks.ttl_secs)),
         poll_interval: Duration::from_millis(tasks.poll_interval_ms),
     }
+}
+
+/// Sends the spans still queued for export and stops exporting (at most 5 s); a server
+/// with traces off returns at once.
+pub async fn shutdown_telemetry() {
+    crate::telemetry::shutdown(Duration::from_secs(5)).await;
+}
+
+/// Trace spans exported, dropped and failed so far; `None` with traces off.
+pub fn trace_spans() -> Option<[u64; 3]> {
+    crate::telemetry::counts().map(|[dropped, exported, failed]| [exported, dropped, failed])
 }
 
 /// Binds `addr`, with an error that names the address.

@@ -101,3 +101,18 @@ def server_url(plugin_dir: Path, cache_dir: str) -> Iterator[str]:
     """A berth server with default settings, shared by the session's tests."""
     with berth_server(plugin_dir, cache_dir) as url:
         yield url
+
+
+@contextlib.contextmanager
+def service(name: str, args: list[str], port: int) -> Iterator[None]:
+    """Runs a Debian-packaged server `name` until the block ends."""
+    binary = shutil.which(name) or f"/usr/sbin/{name}"
+    if not Path(binary).is_file():
+        pytest.fail(f"{name} is not installed (`make test` installs it)")
+    process = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_listening(port, name, process)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import re
 import shutil
-import subprocess
 import tempfile
 import urllib.request
 from collections.abc import Iterator
@@ -23,24 +22,11 @@ import pytest
 from mcp import Client
 from mcp.client.extension import ClaimContext, ClientExtension, ResultClaim
 from mcp_types import CallToolResult, Request, RequestParams, Result
+from opentelemetry import trace
 from pydantic import Field, TypeAdapter
 
-from conftest import REPO, berth_server, free_port, wait_listening
-
-
-@contextlib.contextmanager
-def service(name: str, args: list[str], port: int) -> Iterator[None]:
-    """Runs a Debian-packaged server `name` until the block ends."""
-    binary = shutil.which(name) or f"/usr/sbin/{name}"
-    if not Path(binary).is_file():
-        pytest.fail(f"{name} is not installed (`make test` installs it)")
-    process = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_listening(port, name, process)
-        yield
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+from conftest import REPO, berth_server, free_port, service
+from otlp import Receiver, client_spans, http_receiver, one
 
 
 def haproxy_config(front: int, stats: int, replicas: list[int]) -> str:
@@ -63,7 +49,14 @@ def echo_calls(url: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def cluster(plugin_dir: Path, cache_dir: str) -> Iterator[tuple[str, list[str]]]:
+def traces() -> Iterator[Receiver]:
+    """The OTLP receiver the cluster's replicas export their traces to."""
+    with http_receiver() as (_, receiver):
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def cluster(plugin_dir: Path, cache_dir: str, traces: Receiver) -> Iterator[tuple[str, list[str]]]:
     """HAProxy's /mcp URL and the three replicas' /mcp URLs."""
     conformance = REPO / ".build" / "fixtures" / "conformance.wasm"
     if not conformance.is_file():
@@ -78,8 +71,9 @@ def cluster(plugin_dir: Path, cache_dir: str) -> Iterator[tuple[str, list[str]]]
         stack.enter_context(service("redis-server", redis_args, redis_port))
         cluster = ("--redis", f"redis://127.0.0.1:{redis_port}")
         secret = {"BERTH_CLUSTER_SECRET": "a shared secret for the python cluster"}
+        env = {**secret, "OTEL_EXPORTER_OTLP_ENDPOINT": traces.endpoint}
         replicas = [
-            stack.enter_context(berth_server(plugins, cache_dir, *cluster, "--replica-id", f"r{n}", env=secret))
+            stack.enter_context(berth_server(plugins, cache_dir, *cluster, "--replica-id", f"r{n}", env=env))
             for n in (1, 2, 3)
         ]
         ports = [int(url.rsplit(":", 1)[1].removesuffix("/mcp")) for url in replicas]
@@ -167,3 +161,46 @@ def test_a_task_made_on_one_replica_is_polled_through_all_of_them(cluster: tuple
     # Round robin over three replicas: the polls landed on every one of them, and a poll that
     # reached a replica without the task would have failed the call (HTTP 400).
     assert tasks.polls >= 3, tasks.polls
+
+
+# The legacy era's own requests are what this exercises; the SDK warns they are gone in 2026-07-28.
+@pytest.mark.filterwarnings("ignore:resources/subscribe is removed")
+def test_a_legacy_session_spread_over_the_cluster_is_one_trace(
+    cluster: tuple[str, list[str]], traces: Receiver
+) -> None:
+    front, _ = cluster
+    client_spans()
+
+    async def run() -> str:
+        with trace.get_tracer("pytest").start_as_current_span("agent turn") as turn:
+            async with Client(front, mode="legacy") as client:
+                # A change to the session's record: saved to Redis, relayed to the other replicas.
+                await client.subscribe_resource("textkit://help")
+                for n in range(6):
+                    echoed = await client.call_tool("echo", {"text": f"traced {n}"})
+                    assert not echoed.is_error, echoed
+        return format(turn.get_span_context().trace_id, "032x")
+
+    trace_id = asyncio.run(run())
+    relayed = lambda spans: [s for s in spans if s.kind == "consumer"]  # noqa: E731
+    spans = traces.trace(
+        trace_id,
+        lambda spans: sum(s.name == "tools/call echo" for s in spans) == 6 and len(relayed(spans)) >= 2,
+    )
+    # Round robin: the one session's requests were served by every replica, in one trace.
+    assert {s.replica for s in spans if s.kind == "server"} == {"r1", "r2", "r3"}
+    opened = one(spans, "initialize")
+    elsewhere = {s.replica for s in spans if s.name == "tools/call echo"} - {opened.replica}
+    assert elsewhere, "calls answered by replicas other than the one that opened the session"
+    # Redis round trips are client spans of the requests that made them.
+    redis = [s for s in spans if s.attributes.get("db.system.name") == "redis"]
+    servers = {s.span_id for s in spans if s.kind == "server"}
+    assert redis and all(s.kind == "client" and s.parent_id in servers for s in redis), redis
+    assert {"EVAL", "SET"} <= {s.attributes["db.operation.name"] for s in redis}, "admission and the subscription's save"
+    # The subscription: sent by the replica that took it, applied by the two others.
+    subscribed = one(spans, "resources/subscribe textkit://help")
+    sent = [s for s in spans if s.kind == "producer"]
+    assert sent and all(s.replica == subscribed.replica for s in sent)
+    applied = relayed(spans)
+    assert {s.replica for s in applied} == {"r1", "r2", "r3"} - {subscribed.replica}
+    assert all(s.parent_id in {p.span_id for p in sent} for s in applied), "each relay continues the trace"

@@ -19,6 +19,21 @@ pub(crate) enum ClusterError {
 pub(crate) type ClusterResult<T> = Result<T, ClusterError>;
 
 impl ClusterError {
+    /// A short name for the failure (a trace span's `error.type`): Redis's own error code
+    /// when it answered one (`READONLY`, `NOSCRIPT`), else how the exchange failed.
+    pub(crate) fn kind(&self) -> String {
+        match self {
+            ClusterError::Redis(e) => match e.code() {
+                Some(code) => code.to_owned(),
+                None if e.is_timeout() => "timeout".to_owned(),
+                None if e.is_connection_refusal() => "connection_refused".to_owned(),
+                None if e.is_io_error() || e.is_connection_dropped() => "io".to_owned(),
+                None => "_OTHER".to_owned(),
+            },
+            ClusterError::Unexpected(_) => "unexpected_answer".to_owned(),
+        }
+    }
+
     /// The error a request sees: `store` (e.g. "the session store") is unreachable.
     pub(crate) fn unavailable(&self, store: &str) -> Unavailable {
         Unavailable::new(format!("{store} in Redis is unreachable: {self}"))

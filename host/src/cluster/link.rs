@@ -13,11 +13,13 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
+use tracing::Instrument as _;
 
 use crate::cluster::error::ClusterResult;
 use crate::config::ClusterConfig;
 use crate::error::{Error, Result};
 use crate::shared::{Placement, StateHealth};
+use crate::telemetry;
 
 /// How long to wait for Redis to accept a connection or answer a command.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -95,6 +97,15 @@ impl Link {
     /// Runs one command on the shared connection; a failure drops the connection (the next
     /// command opens a new one) and marks Redis down.
     pub(crate) async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> ClusterResult<T> {
+        let span = if telemetry::in_trace() { telemetry::redis(&operation(command)) } else { tracing::Span::none() };
+        let answered = self.query_on_connection(command).instrument(span.clone()).await;
+        if let Err(e) = &answered {
+            telemetry::redis_failed(&span, &e.kind());
+        }
+        answered
+    }
+
+    async fn query_on_connection<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> ClusterResult<T> {
         let mut connection = {
             let mut slot = self.commands.lock().await;
             match slot.as_ref() {
@@ -179,6 +190,14 @@ impl Link {
         let counts: Vec<(String, i64)> =
             self.query(redis::cmd("PUBSUB").arg("NUMSUB").arg(self.channel(channel))).await.unwrap_or_default();
         counts.first().map_or(0, |(_, n)| *n)
+    }
+}
+
+/// The name of `command` (`GET`, `EVALSHA`), for its trace span.
+fn operation(command: &redis::Cmd) -> String {
+    match command.args_iter().next() {
+        Some(redis::Arg::Simple(name)) => String::from_utf8_lossy(name).to_ascii_uppercase(),
+        _ => "COMMAND".to_owned(),
     }
 }
 

@@ -13,6 +13,7 @@ use tokio::sync::broadcast;
 use crate::cluster::link::Link;
 use crate::notices::NoticeRelay;
 use crate::protocol::notice::Notice;
+use crate::telemetry::{self, Carried};
 
 /// The channel (after the key prefix) replicas relay notices on.
 const CHANNEL: &str = "notices";
@@ -23,6 +24,9 @@ struct Relayed {
     /// The replica that published it, which ignores its own echo.
     from: String,
     notice: Notice,
+    /// The trace of the request that caused it, continued where it is delivered.
+    #[serde(default, skip_serializing_if = "Carried::is_empty")]
+    trace: Carried,
 }
 
 /// This replica's end of the notice channel.
@@ -39,7 +43,8 @@ impl RedisRelay {
 
 impl NoticeRelay for RedisRelay {
     fn publish(&self, notice: &Notice) {
-        let relayed = Relayed { from: self.link.replica().to_owned(), notice: notice.clone() };
+        let trace = telemetry::relay_send(CHANNEL, notice.method());
+        let relayed = Relayed { from: self.link.replica().to_owned(), notice: notice.clone(), trace };
         if let Ok(bytes) = serde_json::to_vec(&relayed) {
             self.link.publish(CHANNEL, bytes);
         }
@@ -52,6 +57,9 @@ impl NoticeRelay for RedisRelay {
             while let Some(bytes) = incoming.recv().await {
                 match serde_json::from_slice::<Relayed>(&bytes) {
                     Ok(relayed) if relayed.from != me => {
+                        let span =
+                            telemetry::relay_receive(CHANNEL, relayed.notice.method(), &relayed.from, &relayed.trace);
+                        let _entered = span.enter();
                         let _ = local.send(relayed.notice);
                     }
                     Ok(_) => {}

@@ -16,11 +16,13 @@ mod auth;
 mod cluster;
 mod plugins;
 mod quota;
+mod telemetry;
 
 pub use auth::{AuthConfig, OAuthConfig};
 pub use cluster::ClusterConfig;
 pub use plugins::{PluginsConfig, SourceConfig, plugins_file_stem};
 pub use quota::QuotaConfig;
+pub use telemetry::{SAMPLERS, TelemetryConfig};
 
 /// The whole configuration of a berth server.
 #[derive(Debug, Clone, Deserialize)]
@@ -53,6 +55,8 @@ pub struct Config {
     pub quota: QuotaConfig,
     /// Running as one of several replicas sharing state in Redis.
     pub cluster: ClusterConfig,
+    /// Traces over OTLP (off unless configured).
+    pub telemetry: TelemetryConfig,
 }
 
 /// Tasks: tool calls that run in the background while the client polls.
@@ -239,6 +243,7 @@ impl Default for Config {
             tasks: TasksConfig::default(),
             quota: QuotaConfig::default(),
             cluster: ClusterConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }
@@ -351,6 +356,7 @@ impl Config {
         self.quota.validate()?;
         self.plugins.validate()?;
         self.cluster.validate(self.protocol.state_key.is_some())?;
+        self.telemetry.validate()?;
         if self.pool.instances == 0 {
             return Err(Error::Config("pool.instances must be at least 1".into()));
         }

@@ -3,15 +3,19 @@
 //! request gets.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
+use super::operations::Operations;
 use crate::admission::{Admitted, Requester};
 use crate::protocol::jsonrpc::{self, Request, RpcError};
 use crate::registry::Snapshot;
 use crate::router::{Era, RequestContext, Router, Sink};
 use crate::session::{InFlight, Session};
+use crate::telemetry;
 
 /// A request ready to run: its era, the snapshot it was checked against, and
 /// the slots it was admitted with (held until it answers).
@@ -24,6 +28,37 @@ pub(crate) struct Pending {
     /// Where the request is tracked while it runs, so `notifications/cancelled` finds it.
     pub(super) tracker: Option<Arc<InFlight>>,
     pub(super) admitted: Option<Admitted>,
+    /// How it is measured: its server span, since when, into which series.
+    pub(super) measure: Measure,
+}
+
+/// What one request is measured with until it answers.
+pub(crate) struct Measure {
+    pub(super) span: tracing::Span,
+    /// For a request the sampler left out: the trace context its outbound calls carry.
+    pub(super) pass_on: Option<opentelemetry::Context>,
+    pub(super) started: Instant,
+    /// The `mcp_method_name` label.
+    pub(super) method: &'static str,
+    pub(super) operations: Arc<Operations>,
+}
+
+impl Measure {
+    /// Runs `work` as part of the request's trace: inside its span, or, when the sampler left
+    /// the request out, with the context what it calls must carry.
+    async fn within<F: std::future::Future>(&self, work: F) -> F::Output {
+        match &self.pass_on {
+            Some(context) => opentelemetry::context::FutureExt::with_context(work, context.clone()).await,
+            None => work.instrument(self.span.clone()).await,
+        }
+    }
+
+    /// Records the request's answer: its duration in its series, its failure on its span.
+    pub(super) fn finish(self, outcome: &Result<Value, RpcError>, tool: Option<Arc<str>>) {
+        let error_type = telemetry::error_type(outcome);
+        telemetry::record_error(&self.span, error_type.as_deref());
+        self.operations.record(self.method, tool, error_type.map(Arc::from), self.started.elapsed());
+    }
 }
 
 impl Pending {
@@ -40,12 +75,18 @@ impl Pending {
     /// Runs the call: what it sends the client before its answer (progress, logs,
     /// questions) goes to `sink`, and `cancel` stops it.
     pub(crate) async fn run(self, sink: Option<Sink>, cancel: CancellationToken) -> Ran {
-        let Pending { router, request, era, snapshot, requester, tracker, admitted } = self;
+        let Pending { router, request, era, snapshot, requester, tracker, admitted, measure } = self;
         let modern = matches!(era, Era::Modern(_));
         let running = tracker.map(|tracker| tracker.begin(&request.id, cancel.clone()));
+        // The tool, when it is one the snapshot has (a label must not take any name a client sends).
+        let tool = (request.method == "tools/call")
+            .then(|| request.param("name").and_then(Value::as_str))
+            .flatten()
+            .and_then(|name| snapshot.tool(name).and_then(|plugin| plugin.tool(name)).map(|tool| tool.name.clone()));
         let cx = RequestContext::new(&request, era, snapshot, sink, cancel, requester);
-        let outcome = router.handle(&request, &cx).await;
+        let outcome = measure.within(router.handle(&request, &cx)).await;
         drop((running, admitted));
+        measure.finish(&outcome, tool);
         Ran { answer: Answer { id: request.id, outcome, modern }, cancelled: cx.hooks.cancel.is_cancelled() }
     }
 }

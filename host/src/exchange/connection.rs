@@ -23,10 +23,13 @@ use crate::protocol::jsonrpc;
 use crate::router::Sink;
 use crate::session::{InFlight, Session};
 use crate::sync::lock;
+use crate::telemetry::Transport;
 
 /// The state of one connection.
 pub(crate) struct Connection {
     exchange: Arc<Exchange>,
+    /// WebSocket or stdio.
+    transport: Transport,
     out: Sink,
     admission: Admission,
     /// Who is at the other end (what its tasks are counted by).
@@ -46,9 +49,16 @@ pub(crate) struct Connection {
 impl Connection {
     /// A connection of `exchange` with `requester` at the other end, whose
     /// outgoing messages go to `out` and whose calls pass `admission`.
-    pub(crate) fn new(exchange: Arc<Exchange>, out: Sink, admission: Admission, requester: Requester) -> Arc<Self> {
+    pub(crate) fn new(
+        exchange: Arc<Exchange>,
+        transport: Transport,
+        out: Sink,
+        admission: Admission,
+        requester: Requester,
+    ) -> Arc<Self> {
         Arc::new(Self {
             exchange,
+            transport,
             out,
             admission,
             requester,
@@ -73,7 +83,12 @@ impl Connection {
     /// Handles one whole message from the client.
     pub(crate) async fn receive(self: &Arc<Self>, bytes: &[u8]) {
         let session = lock(&self.session).clone();
-        let via = Via::Connection { session, in_flight: &self.in_flight, admission: &self.admission };
+        let via = Via::Connection {
+            transport: self.transport,
+            session,
+            in_flight: &self.in_flight,
+            admission: &self.admission,
+        };
         match self.exchange.receive(bytes, via, &self.requester).await {
             Reply::Accepted => {}
             Reply::Refuse(refused) => self.send(jsonrpc::failure(&refused.id, &refused.error)),
@@ -102,6 +117,10 @@ impl Connection {
     /// are cancelled too (the client is gone), else they get `grace` to
     /// finish and answer, and are cancelled after it.
     pub(crate) async fn close(&self, cancel: bool, grace: Duration) {
+        // A session the connection held ends with it.
+        if let Some(session) = lock(&self.session).take() {
+            session.end();
+        }
         self.streams.cancel();
         if cancel {
             self.calls.cancel();

@@ -8,26 +8,34 @@
 //! stdio as lines.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tracing::Instrument as _;
 
 use super::Exchange;
-use super::call::Pending;
+use super::call::{Measure, Pending};
 use super::listen::Listen;
+use super::operations::Operations;
 use super::route::{HttpHeaders, Step};
 use crate::admission::{Admission, Limit, OverQuota, Refusal, Requester};
 use crate::protocol::jsonrpc::{self, Message, Request, RpcError, SERVER_BUSY};
 use crate::session::{self, InFlight, Replay, Session, SessionRefused};
 use crate::shared::Unavailable;
+use crate::telemetry::{self, Transport};
 
 /// Where a message came from.
 pub(crate) enum Via<'a> {
     /// One HTTP POST (admitted already by the door).
     Http(HttpHeaders<'a>),
-    /// A WebSocket or stdio connection: the session it holds since `initialize`, the
-    /// requests it runs, and the admission each of its calls passes.
-    Connection { session: Option<Arc<Session>>, in_flight: &'a Arc<InFlight>, admission: &'a Admission },
+    /// A WebSocket or stdio connection: which one, the session it holds since `initialize`,
+    /// the requests it runs, and the admission each of its calls passes.
+    Connection {
+        transport: Transport,
+        session: Option<Arc<Session>>,
+        in_flight: &'a Arc<InFlight>,
+        admission: &'a Admission,
+    },
     /// A 2026-07-28 request made in this process (`berth bench`, the dispatch benchmark).
     InProcess,
 }
@@ -65,7 +73,7 @@ pub(crate) enum Reply {
     /// This error, at once.
     Refuse(Refused),
     /// A call to run ([`Pending::run`]); the transport picks its sink and cancel token.
-    Run(Pending),
+    Run(Box<Pending>),
     /// `initialize` opened `session` (HTTP names it in `Mcp-Session-Id`; a connection holds it).
     Opened { session: Arc<Session>, id: Value, result: Value },
     /// A 2026-07-28 listen stream: the acknowledgement, then notices.
@@ -98,6 +106,27 @@ impl Refused {
     }
 }
 
+impl Via<'_> {
+    fn transport(&self) -> Transport {
+        match self {
+            Via::Http(_) => Transport::Http,
+            Via::Connection { transport, .. } => *transport,
+            Via::InProcess => Transport::InProcess,
+        }
+    }
+}
+
+impl Reply {
+    /// Records a reply that ends its request at once (not a call to run) with `measure`.
+    fn measured(self, measure: Measure) -> Self {
+        match &self {
+            Reply::Refuse(refused) => measure.finish(&Err(refused.error.clone()), None),
+            _ => measure.finish(&Ok(Value::Null), None),
+        }
+        self
+    }
+}
+
 impl Exchange {
     /// Handles one whole message from a client, sent by `requester`.
     pub(crate) async fn receive(&self, bytes: &[u8], via: Via<'_>, requester: &Requester) -> Reply {
@@ -105,23 +134,41 @@ impl Exchange {
             Ok(message) => message,
             Err(rejected) => return Reply::Refuse(Refused::new(rejected.id, rejected.error, Why::ByCode)),
         };
+        // A request is measured (its server span, its duration) from here to its answer.
+        let measure = match &message {
+            Message::Request(request) => Some(self.measure(request, &via)),
+            _ => None,
+        };
+        let span = measure.as_ref().map_or_else(tracing::Span::none, |m| m.span.clone());
         // The legacy session the message belongs to, and whether it named one.
         let (session, named) = match &via {
             Via::Connection { session, .. } => (session.clone(), session.is_some()),
             Via::InProcess => (None, false),
             Via::Http(http) => match http.session_id {
                 None => (None, false),
-                Some(id) => match session::find(&*self.sessions, id, &requester.key).await {
+                Some(id) => match session::find(&*self.sessions, id, &requester.key).instrument(span.clone()).await {
                     Ok(found) => (found, true),
-                    Err(e) => return Reply::Refuse(Refused::unavailable(&e)),
+                    Err(e) => {
+                        let refused = Reply::Refuse(Refused::unavailable(&e));
+                        return match measure {
+                            Some(measure) => refused.measured(measure),
+                            None => refused,
+                        };
+                    }
                 },
             },
         };
         match message {
-            Message::Request(request) => match self.request(request, via, session, named, requester) {
-                Ok(reply) => reply,
-                Err(initialize) => self.open_session(initialize, requester).await,
-            },
+            Message::Request(request) => {
+                let Some(measure) = measure else { return Reply::Accepted };
+                match span.in_scope(|| self.request(request, via, session, named, requester, measure)) {
+                    Ok(reply) => reply,
+                    Err(initialize) => {
+                        let (initialize, measure) = *initialize;
+                        self.open_session(initialize, requester).instrument(span).await.measured(measure)
+                    }
+                }
+            }
             Message::Notification { method, params } => {
                 if named && session.is_none() {
                     return Reply::Refuse(Refused::unknown_session());
@@ -158,9 +205,27 @@ impl Exchange {
         }
     }
 
+    /// What `request`, which came `via`, is measured with: its server span (parented on the
+    /// client's trace), the clock, its series.
+    fn measure(&self, request: &Request, via: &Via<'_>) -> Measure {
+        let headers = match via {
+            Via::Http(http) => Some(http.all),
+            Via::Connection { .. } | Via::InProcess => None,
+        };
+        let (span, pass_on) = telemetry::server_span(request, via.transport(), headers);
+        Measure {
+            span,
+            pass_on,
+            started: Instant::now(),
+            method: Operations::method(&request.method),
+            operations: self.operations.clone(),
+        }
+    }
+
     /// Routes `request` and says what to do with it; `Err` with the request when it is an
     /// HTTP `initialize`, whose session the caller opens (the one step that waits, in a
-    /// cluster, so the rest of this stays synchronous).
+    /// cluster, so the rest of this stays synchronous). `measure` goes with a call to run,
+    /// and records any other reply at once.
     fn request(
         &self,
         request: Request,
@@ -168,23 +233,27 @@ impl Exchange {
         session: Option<Arc<Session>>,
         named: bool,
         requester: &Requester,
-    ) -> Result<Reply, Request> {
+        measure: Measure,
+    ) -> Result<Reply, Box<(Request, Measure)>> {
         let http = match &via {
             Via::Http(http) => Some(http),
             Via::Connection { .. } | Via::InProcess => None,
         };
-        match self.route(request, http, session.as_ref(), named) {
+        let reply = match self.route(request, http, session.as_ref(), named) {
             Step::Run { request, era, snapshot } => {
+                telemetry::record_era(&measure.span, era.version(), era.session().map(|s| s.id.as_str()));
                 let (tracker, admitted) = match via {
                     // Refusing is cheap: no plugin work happens for a call over a limit.
                     Via::Connection { in_flight, admission, .. } => match admission.admit(requester) {
                         Ok(admitted) => (Some(in_flight.clone()), Some(admitted)),
-                        Err(refusal) => return Ok(Reply::Refuse(Refused::admission(request.id, refusal))),
+                        Err(refusal) => {
+                            return Ok(Reply::Refuse(Refused::admission(request.id, refusal)).measured(measure));
+                        }
                     },
                     Via::Http(_) | Via::InProcess => (era.session().map(|s| s.in_flight().clone()), None),
                 };
                 let requester = requester.clone();
-                Ok(Reply::Run(Pending {
+                return Ok(Reply::Run(Box::new(Pending {
                     router: self.router.clone(),
                     request,
                     era,
@@ -192,19 +261,21 @@ impl Exchange {
                     requester,
                     tracker,
                     admitted,
-                }))
+                    measure,
+                })));
             }
             Step::Initialize(request) => match via {
-                Via::Http(_) => Err(request),
-                Via::Connection { .. } | Via::InProcess => Ok(match self.handshake(&request, session::unshared()) {
+                Via::Http(_) => return Err(Box::new((request, measure))),
+                Via::Connection { .. } | Via::InProcess => match self.handshake(&request, session::unshared()) {
                     Ok((session, result)) => Reply::Opened { session: Arc::new(session), id: request.id, result },
                     Err(error) => Reply::Refuse(Refused::new(request.id, error, Why::Busy)),
-                }),
+                },
             },
-            Step::Listen(listen) => Ok(Reply::Listen(listen)),
-            Step::Refuse { id, error } => Ok(Reply::Refuse(Refused::new(id, error, Why::ByCode))),
-            Step::UnknownSession => Ok(Reply::Refuse(Refused::unknown_session())),
-        }
+            Step::Listen(listen) => Reply::Listen(listen),
+            Step::Refuse { id, error } => Reply::Refuse(Refused::new(id, error, Why::ByCode)),
+            Step::UnknownSession => Reply::Refuse(Refused::unknown_session()),
+        };
+        Ok(reply.measured(measure))
     }
 
     /// The legacy handshake over HTTP: a new session in the store, admitted under its caps;
@@ -261,7 +332,8 @@ impl Exchange {
     /// session (`berth bench`, the dispatch benchmark).
     pub async fn call(&self, request: Request) -> Result<Value, RpcError> {
         let requester = Requester::named("in-process");
-        match self.request(request, Via::InProcess, None, false, &requester) {
+        let measure = self.measure(&request, &Via::InProcess);
+        match self.request(request, Via::InProcess, None, false, &requester, measure) {
             Ok(Reply::Run(pending)) if pending.is_modern() => {
                 pending.run(None, tokio_util::sync::CancellationToken::new()).await.answer.outcome
             }

@@ -17,6 +17,7 @@ mod connection;
 mod driver;
 mod feed;
 mod listen;
+mod operations;
 mod route;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub(crate) use connection::Connection;
 pub(crate) use driver::{Refused, Reply, Via, Why};
 pub(crate) use feed::{Fed, NoticeFeed};
 pub(crate) use listen::Listen;
+pub(crate) use operations::Operations;
 pub(crate) use route::HttpHeaders;
 
 use crate::admission::Quotas;
@@ -47,6 +49,8 @@ pub struct Exchange {
     notices: NoticeBus,
     quotas: Arc<Quotas>,
     health: Arc<dyn StateHealth>,
+    /// How long requests took, by method, tool and error type.
+    operations: Arc<Operations>,
 }
 
 impl Exchange {
@@ -61,7 +65,12 @@ impl Exchange {
         quotas: Arc<Quotas>,
         health: Arc<dyn StateHealth>,
     ) -> Self {
-        Self { registry, router: Arc::new(router), sessions, notices, quotas, health }
+        Self { registry, router: Arc::new(router), sessions, notices, quotas, health, operations: Arc::default() }
+    }
+
+    /// How long requests took, by method, tool and error type.
+    pub(crate) fn operations(&self) -> &Operations {
+        &self.operations
     }
 
     /// What each source holds, and its limits.

@@ -10,12 +10,14 @@
 use std::future::Future;
 
 use serde_json::{Map, Value, json};
+use tracing::Instrument as _;
 
 use super::Router;
 use super::context::{Era, RequestContext};
 use crate::protocol::jsonrpc::{MISSING_REQUIRED_CLIENT_CAPABILITY, Request, RpcError};
 use crate::runtime::bindings::types::{CallContext, Error as PluginError, InputRequired};
 use crate::runtime::{CallFailure, CallHooks};
+use crate::telemetry;
 
 /// Most rounds of questions one request may ask its client.
 const MAX_ROUNDS: usize = 8;
@@ -195,8 +197,10 @@ impl Router {
                     self.tasks.ask(task, pending.collect()).await;
                 }
                 let mut answers = Map::new();
-                for (key, method, params) in questions {
-                    let answer = client.request(&method, params).await.map_err(|e| {
+                for (key, method, mut params) in questions {
+                    let span = telemetry::client_request(&method, &mut params);
+                    let answer = client.request(&method, params).instrument(span.clone()).await.map_err(|e| {
+                        telemetry::record_error(&span, Some(&e.code.to_string()));
                         RpcError::new(e.code, format!("the client answered {method} with an error: {}", e.message))
                     })?;
                     answers.insert(key, answer);

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
+use tracing::Instrument as _;
 
 use super::Router;
 use super::context::{ClientChannel, Era, RequestContext};
@@ -21,6 +22,7 @@ use crate::protocol::tasks;
 use crate::runtime::bindings::tasks::TaskSupport;
 use crate::runtime::{CallHooks, ExposedTool, Plugin};
 use crate::tasks::{Flavor, Owner, RunningTask, TaskRecord, create_result, legacy_create_result};
+use crate::telemetry;
 
 /// The version whose sessions speak the experimental tasks of 2025-11-25.
 pub(super) const LEGACY_TASKS_VERSION: &str = "2025-11-25";
@@ -144,6 +146,7 @@ impl Router {
             Flavor::Legacy => legacy_create_result(&record),
         };
         tracing::debug!(task = %task.id, plugin = %plugin.name, tool = name, "started a task");
+        let task_id = task.id.clone();
         let call = Background {
             task,
             record,
@@ -153,7 +156,14 @@ impl Router {
             name: name.to_owned(),
             arguments,
         };
-        tokio::spawn(self.clone().run_task(call));
+        // The task's run is part of the call's trace, though it outlives the call's answer.
+        let span = telemetry::child_span!(
+            "task run",
+            otel.name = format!("task {name}").as_str(),
+            "gen_ai.tool.name" = name,
+            "mcp.task.id" = task_id.as_str()
+        );
+        tokio::spawn(self.clone().run_task(call).instrument(span));
         Ok(created)
     }
 

@@ -14,6 +14,7 @@ use super::tasks::Mode;
 use super::tool_call::{ToolCall, finish};
 use crate::protocol::jsonrpc::{Request, RpcError};
 use crate::runtime::{Ending, ExposedTool, Violations, mcp};
+use crate::telemetry;
 
 impl Router {
     /// `tools/call`, counted in the tool's stats and traced in a span with its
@@ -71,6 +72,7 @@ fn check_arguments(tool: &ExposedTool, request: &Request) -> Result<(), Value> {
     if !tool.schemas.checks_input() {
         return Ok(());
     }
+    let _span = telemetry::child_span!("validate arguments").entered();
     let empty = Value::Object(serde_json::Map::new());
     let arguments = match request.param("arguments") {
         None | Some(Value::Null) => &empty,

@@ -37,6 +37,22 @@ pub(crate) enum CallFailure {
     Output { plugin: Arc<str>, size: usize, limit: usize },
 }
 
+impl CallFailure {
+    /// A short name for the kind of failure (a trace span's `error.type`).
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            CallFailure::Deadline { .. } => "deadline",
+            CallFailure::Cancelled { .. } => "cancelled",
+            CallFailure::Memory { .. } => "memory",
+            CallFailure::Trap { .. } => "trap",
+            CallFailure::Instantiate { .. } => "instantiate",
+            CallFailure::Busy { .. } => "busy",
+            CallFailure::Fuel { .. } => "fuel",
+            CallFailure::Output { .. } => "output",
+        }
+    }
+}
+
 /// Raised by the epoch callback at the call's deadline.
 #[derive(Debug, thiserror::Error)]
 #[error("deadline exceeded")]

@@ -42,4 +42,4 @@ pub(crate) use plugin::Plugin;
 pub(crate) use pool::PoolCounts;
 pub(crate) use schema::Violations;
 pub(crate) use settings::{DirGrant, Isolation, PluginSettings};
-pub(crate) use stats::{BUCKETS, Ending};
+pub(crate) use stats::{BUCKETS, Ending, Histogram};

@@ -49,6 +49,8 @@ impl Exports {
 
 /// What berth keeps per exposed tool: its counters and its compiled schemas.
 pub(crate) struct ExposedTool {
+    /// The name clients call it by (a label of `/metrics`, kept to be shared, not copied).
+    pub(crate) name: Arc<str>,
     /// Calls and latency; shared with the versions a re-read catalog makes.
     pub(crate) stats: Arc<ToolStats>,
     /// Input and output schemas (empty when the plugin validates itself).
@@ -332,7 +334,7 @@ fn exposed_tools(
         };
         let stats = previous.and_then(|p| p.get(&tool.name)).map(|t| t.stats.clone()).unwrap_or_default();
         let task_support = catalog.task_support(&tool.name);
-        tools.insert(tool.name.clone(), ExposedTool { stats, schemas, task_support });
+        tools.insert(tool.name.clone(), ExposedTool { name: tool.name.as_str().into(), stats, schemas, task_support });
     }
     Ok(tools)
 }

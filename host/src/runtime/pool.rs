@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument as _;
+use tracing::field::Empty;
 use wasmtime::Store;
 use wasmtime::component::Instance;
 
@@ -20,6 +22,7 @@ use super::host::{CallHooks, CallState};
 use super::sandbox::Sandbox;
 use super::settings::Isolation;
 use crate::sync::lock;
+use crate::telemetry;
 
 /// Counters of one plugin's instance use, for `/metrics`.
 #[derive(Debug, Default)]
@@ -152,7 +155,16 @@ impl InstancePool {
         call: impl AsyncFnOnce(&mut Store<CallState>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<R, CallFailure> {
         let deadline = hooks.deadline;
-        let mut lease = self.lease(hooks).await?;
+        let leasing =
+            telemetry::child_span!("lease instance", "berth.plugin" = &*self.sandbox.name, "berth.instance" = Empty);
+        let mut lease = self.lease(hooks, &leasing).instrument(leasing.clone()).await?;
+        drop(leasing);
+        let running = telemetry::child_span!(
+            "wasm call",
+            otel.status_code = Empty,
+            "berth.plugin" = &*self.sandbox.name,
+            "error.type" = Empty
+        );
         let outcome = self
             .sandbox
             .bounded(deadline, async {
@@ -162,7 +174,11 @@ impl InstancePool {
                     Err(error) => Err(self.sandbox.classify(error, store, false)),
                 }
             })
+            .instrument(running.clone())
             .await;
+        if let Err(failure) = &outcome {
+            telemetry::record_error(&running, Some(failure.kind()));
+        }
         lease.store.data().bounds.release_long_slot();
         self.release(lease, outcome.is_ok());
         let counter = match &outcome {
@@ -179,7 +195,7 @@ impl InstancePool {
 
     /// An instance for one call: waits (bounded) for a permit, then takes a warm
     /// instance (reuse isolation) or creates a fresh one.
-    async fn lease(&self, hooks: CallHooks) -> Result<Lease, CallFailure> {
+    async fn lease(&self, hooks: CallHooks, span: &tracing::Span) -> Result<Lease, CallFailure> {
         let settings = &self.sandbox.settings;
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         let waited = settings.queue_wait;
@@ -204,11 +220,14 @@ impl InstancePool {
             && let Some(Warm { mut store, instance, calls, .. }) = self.take_warm()
         {
             self.sandbox.rearm(&mut store, hooks);
+            span.record("berth.instance", "warm");
             self.stats.reuse_hits.fetch_add(1, Ordering::Relaxed);
             let in_use = InUse::new(&self.stats);
             return Ok(Lease { store, instance, calls, _permit: permit, _in_use: in_use });
         }
-        let (store, instance) = self.sandbox.instantiate(hooks).await?;
+        span.record("berth.instance", "fresh");
+        let instantiating = telemetry::child_span!("instantiate", "berth.plugin" = &*self.sandbox.name);
+        let (store, instance) = self.sandbox.instantiate(hooks).instrument(instantiating).await?;
         self.stats.instantiations.fetch_add(1, Ordering::Relaxed);
         let in_use = InUse::new(&self.stats);
         Ok(Lease { store, instance, calls: 0, _permit: permit, _in_use: in_use })

@@ -93,19 +93,33 @@ impl From<&CallFailure> for Ending {
 pub(crate) const BUCKETS: [f64; 16] =
     [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
-/// Calls of one tool: counts by ending and a latency histogram.
-#[derive(Debug, Default)]
-pub(crate) struct ToolStats {
-    endings: [AtomicU64; Ending::ALL.len()],
+/// A latency histogram over [`BUCKETS`]: counts per bucket, how many, and their sum.
+/// Atomics only, so recording takes no lock and a `static` can hold one.
+#[derive(Debug)]
+pub(crate) struct Histogram {
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     sum_nanos: AtomicU64,
 }
 
-impl ToolStats {
-    /// Counts one call that ended with `ending` after `elapsed`.
-    pub(crate) fn record(&self, ending: Ending, elapsed: Duration) {
-        self.endings[ending.index()].fetch_add(1, Ordering::Relaxed);
+impl Default for Histogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Histogram {
+    /// An empty histogram.
+    pub(crate) const fn new() -> Self {
+        Self {
+            buckets: [const { AtomicU64::new(0) }; BUCKETS.len()],
+            count: AtomicU64::new(0),
+            sum_nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one observation of `elapsed`.
+    pub(crate) fn record(&self, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
         if let Some(bucket) = BUCKETS.iter().position(|bound| seconds <= *bound) {
             self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
@@ -114,24 +128,44 @@ impl ToolStats {
         self.sum_nanos.fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
+    /// Observations per bucket (not cumulative), in the order of [`BUCKETS`].
+    pub(crate) fn buckets(&self) -> impl Iterator<Item = u64> + '_ {
+        self.buckets.iter().map(|b| b.load(Ordering::Relaxed))
+    }
+
+    /// Observations recorded.
+    pub(crate) fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Their total.
+    pub(crate) fn total_time(&self) -> Duration {
+        Duration::from_nanos(self.sum_nanos.load(Ordering::Relaxed))
+    }
+}
+
+/// Calls of one tool: counts by ending and a latency histogram.
+#[derive(Debug, Default)]
+pub(crate) struct ToolStats {
+    endings: [AtomicU64; Ending::ALL.len()],
+    latency: Histogram,
+}
+
+impl ToolStats {
+    /// Counts one call that ended with `ending` after `elapsed`.
+    pub(crate) fn record(&self, ending: Ending, elapsed: Duration) {
+        self.endings[ending.index()].fetch_add(1, Ordering::Relaxed);
+        self.latency.record(elapsed);
+    }
+
     /// Calls that ended with `ending`.
     pub(crate) fn count_of(&self, ending: Ending) -> u64 {
         self.endings[ending.index()].load(Ordering::Relaxed)
     }
 
-    /// Calls per latency bucket (not cumulative), in the order of [`BUCKETS`].
-    pub(crate) fn buckets(&self) -> impl Iterator<Item = u64> + '_ {
-        self.buckets.iter().map(|b| b.load(Ordering::Relaxed))
-    }
-
-    /// Calls recorded.
-    pub(crate) fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
-    }
-
-    /// Total time of the recorded calls.
-    pub(crate) fn total_time(&self) -> Duration {
-        Duration::from_nanos(self.sum_nanos.load(Ordering::Relaxed))
+    /// The calls' latency.
+    pub(crate) fn latency(&self) -> &Histogram {
+        &self.latency
     }
 }
 
@@ -145,7 +179,7 @@ mod tests {
         stats.record(Ending::Trap, Duration::from_micros(70));
         assert_eq!(stats.count_of(Ending::Trap), 1);
         assert_eq!(stats.count_of(Ending::Ok), 0);
-        assert_eq!(stats.buckets().collect::<Vec<_>>()[1], 1, "70 µs is in the ≤100 µs bucket");
-        assert_eq!(stats.count(), 1);
+        assert_eq!(stats.latency().buckets().collect::<Vec<_>>()[1], 1, "70 µs is in the ≤100 µs bucket");
+        assert_eq!(stats.latency().count(), 1);
     }
 }

@@ -64,7 +64,7 @@ impl Held {
     /// Removes session `id`, ending it (its streams close); whether it was held.
     pub(crate) fn remove(&mut self, id: &str) -> bool {
         let Some(entry) = self.sessions.remove(id) else { return false };
-        entry.session.ended().cancel();
+        entry.session.end();
         if let Some(count) = self.per_source.get_mut(&entry.source) {
             *count -= 1;
             if *count == 0 {

@@ -13,7 +13,12 @@ use futures_util::stream::BoxStream;
 use super::event_log::{Event, EventLog};
 use super::in_flight::InFlight;
 use super::share::{ClientAnswer, Record, SessionShare};
+use crate::runtime::Histogram;
 use crate::sync::lock;
+
+/// How long legacy sessions lasted, from `initialize` (or adoption by this replica) to their
+/// end: `mcp.server.session.duration` for `/metrics`.
+pub(crate) static SESSION_DURATIONS: Histogram = Histogram::new();
 
 /// How many finished streamed answers a session keeps for resumption.
 const KEPT_STREAMS: usize = 32;
@@ -47,6 +52,8 @@ pub(crate) struct Session {
     share: Arc<dyn SessionShare>,
     /// When the other replicas last heard this copy was used, in the store's milliseconds.
     pub(crate) touched: AtomicU64,
+    /// When this copy was made (the session's length, for `mcp.server.session.duration`).
+    opened: std::time::Instant,
 }
 
 impl Session {
@@ -78,6 +85,7 @@ impl Session {
             ended: CancellationToken::new(),
             share,
             touched: AtomicU64::new(0),
+            opened: std::time::Instant::now(),
         })
     }
 
@@ -118,6 +126,14 @@ impl Session {
     /// Cancelled once the session has ended.
     pub(crate) fn ended(&self) -> &CancellationToken {
         &self.ended
+    }
+
+    /// Ends the session: its streams close, and its length is counted (once).
+    pub(crate) fn end(&self) {
+        if !self.ended.is_cancelled() {
+            self.ended.cancel();
+            SESSION_DURATIONS.record(self.opened.elapsed());
+        }
     }
 
     /// Records that the client put the session to use: a session never used

@@ -23,6 +23,6 @@ pub(crate) use copies::{SessionMap, SessionStats, millis};
 pub(crate) use event_log::{EventLog, Mirror, Mirrored};
 pub(crate) use in_flight::InFlight;
 pub(crate) use in_process::InProcessSessions;
-pub(crate) use legacy::Session;
+pub(crate) use legacy::{SESSION_DURATIONS, Session};
 pub(crate) use share::{ClientAnswer, Record, SessionShare, unshared};
 pub(crate) use store::{Replay, SessionLimits, SessionRefused, SessionStore, find, reap_every};

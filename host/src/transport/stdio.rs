@@ -18,6 +18,7 @@ use crate::admission::{Admission, Requester};
 use crate::exchange::{Connection, Exchange};
 use crate::protocol::jsonrpc::{self, RpcError};
 use crate::router::Sink;
+use crate::telemetry::Transport;
 
 /// How long running calls get to answer after stdin closes.
 const CLOSE_GRACE: Duration = Duration::from_secs(30);
@@ -48,7 +49,7 @@ where
         let _ = sender.send(message);
     });
     // One local client owns the process: no admission limits beyond the plugins' own.
-    let connection = Connection::new(exchange, out, Admission::default(), Requester::named("stdio"));
+    let connection = Connection::new(exchange, Transport::Stdio, out, Admission::default(), Requester::named("stdio"));
     let mut input = BufReader::new(input);
     let mut line = Vec::new();
     loop {

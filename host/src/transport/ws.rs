@@ -29,6 +29,7 @@ use crate::config::WsConfig;
 use crate::exchange::{Connection, Exchange};
 use crate::protocol::jsonrpc::{self, RpcError};
 use crate::router::Sink;
+use crate::telemetry::Transport;
 
 /// Close code: normal closure (idle timeout).
 const CLOSE_NORMAL: u16 = 1000;
@@ -144,7 +145,7 @@ async fn serve(socket: WebSocket, state: Arc<WsState>, _slot: StreamSlot, reques
         per_connection: Some(Arc::new(Semaphore::new(settings.max_in_flight_per_connection))),
         ..state.limits.admission(state.exchange.quotas())
     };
-    let connection = Connection::new(state.exchange.clone(), out, admission, requester);
+    let connection = Connection::new(state.exchange.clone(), Transport::WebSocket, out, admission, requester);
     let ping_every = Duration::from_secs(settings.ping_interval_secs);
     let idle_after = Duration::from_secs(settings.idle_timeout_secs);
     let mut tick = tokio::time::interval(ping_every.min(idle_after));

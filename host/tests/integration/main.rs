@@ -10,6 +10,7 @@ mod cluster;
 mod cluster_caps;
 mod cluster_tasks;
 mod common;
+mod conventions;
 mod drain;
 mod hostile;
 mod http_errors;

@@ -13,6 +13,7 @@ use crate::cluster::sessions::core::Core;
 use crate::cluster::stream;
 use crate::protocol::jsonrpc::RpcError;
 use crate::session::{ClientAnswer, Mirror, Record, SessionMap, SessionShare};
+use crate::telemetry::{self, Carried};
 
 /// The channel (after the key prefix) session events travel on.
 const CHANNEL: &str = "sessions";
@@ -46,11 +47,27 @@ struct Envelope {
     session: String,
     #[serde(flatten)]
     event: Event,
+    /// The trace of the request that sent it, continued where it is applied.
+    #[serde(default, skip_serializing_if = "Carried::is_empty")]
+    trace: Carried,
+}
+
+impl Event {
+    /// The kind of event, as it is named on the wire (for its trace spans).
+    fn kind(&self) -> &'static str {
+        match self {
+            Event::Ended => "ended",
+            Event::Changed { .. } => "changed",
+            Event::Answer { .. } => "answer",
+            Event::Cancel { .. } => "cancel",
+        }
+    }
 }
 
 /// Tells the other replicas `event` about `session`.
 pub(super) fn send(link: &Link, session: &str, event: Event) {
-    let envelope = Envelope { from: link.replica().to_owned(), session: session.to_owned(), event };
+    let trace = telemetry::relay_send(CHANNEL, event.kind());
+    let envelope = Envelope { from: link.replica().to_owned(), session: session.to_owned(), event, trace };
     if let Ok(bytes) = serde_json::to_vec(&envelope) {
         link.publish(CHANNEL, bytes);
     }
@@ -59,7 +76,7 @@ pub(super) fn send(link: &Link, session: &str, event: Event) {
 /// Saves a changed record (unless the session ended meanwhile) and tells the copies.
 pub(super) fn save(core: &Arc<Core>, id: &str, record: Record) {
     let (core, id) = (core.clone(), id.to_owned());
-    tokio::spawn(async move {
+    tokio::spawn(telemetry::follow(async move {
         let json = serde_json::to_string(&record).unwrap_or_default();
         // XX: a session ended meanwhile stays ended.
         let set = redis::cmd("SET").arg(core.key(&id)).arg(json).arg("XX").arg("PX").arg(core.idle_ms()).to_owned();
@@ -67,7 +84,7 @@ pub(super) fn save(core: &Arc<Core>, id: &str, record: Record) {
             tracing::warn!(session = %id, "session change not saved to Redis: {e}");
         }
         send(&core.link, &id, Event::Changed { record });
-    });
+    }));
 }
 
 /// Applies the other replicas' events to the copies in `map`, for as long as it lives.
@@ -81,6 +98,8 @@ pub(super) fn apply_to(link: &Arc<Link>, map: Weak<SessionMap>) {
             if envelope.from == me {
                 continue;
             }
+            let span = telemetry::relay_receive(CHANNEL, envelope.event.kind(), &envelope.from, &envelope.trace);
+            let _entered = span.enter();
             let id = envelope.session.as_str();
             if let Event::Ended = envelope.event {
                 map.remove(id);

@@ -7,7 +7,10 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use tracing::Instrument as _;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpHooks};
+
+use crate::telemetry;
 
 /// The `wasi:http` context in one store: wasmtime's context plus the allowlist.
 pub(crate) struct HttpCtx {
@@ -47,7 +50,7 @@ type ResponseFuture = Box<
 impl WasiHttpHooks for HttpGrant {
     fn send_request(
         &mut self,
-        request: http::Request<WasiBody>,
+        mut request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> ResponseFuture {
@@ -60,11 +63,38 @@ impl WasiHttpHooks for HttpGrant {
             tracing::warn!(plugin = %self.plugin, host = %host, "outbound HTTP denied: host not granted");
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
-        Box::new(async move {
+        let (method, uri) = (request.method().clone(), request.uri().clone());
+        // The request carries the call's trace to the server it goes to.
+        let span = telemetry::http_client(&method, &uri, request.headers_mut());
+        let sent = async move {
             use http_body_util::BodyExt;
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn Future<Output = _> + Send>))
-        })
+        };
+        Box::new(
+            async move {
+                let answered: Result<(http::Response<_>, _), Error> = sent.await;
+                let status = match &answered {
+                    Ok((response, _)) => Ok(response.status().as_u16()),
+                    Err(e) => Err(http_error_type(e)),
+                };
+                telemetry::http_answered(&tracing::Span::current(), status);
+                answered
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// A short name for why an outbound request failed (a trace span's `error.type`).
+fn http_error_type(error: &Error) -> &'static str {
+    match error {
+        Error::HttpRequestDenied => "denied",
+        Error::DnsTimeout | Error::DnsError { .. } => "dns",
+        Error::ConnectionRefused => "connection_refused",
+        Error::ConnectionTimeout => "connection_timeout",
+        Error::TlsProtocolError | Error::TlsCertificateError | Error::TlsAlertReceived { .. } => "tls",
+        _ => "_OTHER",
     }
 }
 

@@ -44,8 +44,10 @@ pub(super) async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
         ],
         sources: quotas.sources(),
         placement: state.exchange.placement(),
+        trace_spans: crate::telemetry::counts(),
     };
-    let mut response = (StatusCode::OK, metrics::render(snapshot.plugins(), &gauges)).into_response();
+    let mut response =
+        (StatusCode::OK, metrics::render(snapshot.plugins(), &gauges, state.exchange.operations())).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));

@@ -12,12 +12,25 @@ mod store;
 
 use std::sync::Arc;
 
+use tracing::Instrument as _;
+
 use crate::runtime::bindings::berth::plugin::kv::{Host, KvError};
 use crate::shared::Unavailable;
+use crate::telemetry;
 pub(crate) use store::{InProcessKv, KeyValueStore};
 
 /// Bytes (keys plus values) one plugin may keep.
 pub(crate) const KV_MAX_BYTES: usize = 16 * 1024 * 1024;
+
+/// The trace span of one key-value operation (its Redis command, in a cluster, is its child).
+fn span(operation: &'static str, plugin: &str) -> tracing::Span {
+    telemetry::child_span!(
+        "kv",
+        otel.name = format!("kv {operation}").as_str(),
+        "berth.plugin" = plugin,
+        "berth.kv.operation" = operation
+    )
+}
 
 /// The trap a call gets when the shared store cannot be reached.
 fn unreachable(e: Unavailable) -> wasmtime::Error {
@@ -52,7 +65,11 @@ impl Host for KvCtx {
     async fn get(&mut self, key: String) -> KvResult<Option<Vec<u8>>> {
         match self.store() {
             Err(denied) => Ok(Err(denied)),
-            Ok(store) => Ok(Ok(store.get(&self.plugin, &key).await.map_err(unreachable)?)),
+            Ok(store) => Ok(Ok(store
+                .get(&self.plugin, &key)
+                .instrument(span("get", &self.plugin))
+                .await
+                .map_err(unreachable)?)),
         }
     }
 
@@ -60,7 +77,11 @@ impl Host for KvCtx {
         match self.store() {
             Err(denied) => Ok(Err(denied)),
             Ok(store) => {
-                let stored = store.set(&self.plugin, &key, value, KV_MAX_BYTES).await.map_err(unreachable)?;
+                let stored = store
+                    .set(&self.plugin, &key, value, KV_MAX_BYTES)
+                    .instrument(span("set", &self.plugin))
+                    .await
+                    .map_err(unreachable)?;
                 Ok(if stored {
                     Ok(())
                 } else {
@@ -73,14 +94,20 @@ impl Host for KvCtx {
     async fn delete(&mut self, key: String) -> KvResult<()> {
         match self.store() {
             Err(denied) => Ok(Err(denied)),
-            Ok(store) => Ok(Ok(store.delete(&self.plugin, &key).await.map_err(unreachable)?)),
+            Ok(store) => Ok(Ok(store
+                .delete(&self.plugin, &key)
+                .instrument(span("delete", &self.plugin))
+                .await
+                .map_err(unreachable)?)),
         }
     }
 
     async fn keys(&mut self) -> KvResult<Vec<String>> {
         match self.store() {
             Err(denied) => Ok(Err(denied)),
-            Ok(store) => Ok(Ok(store.keys(&self.plugin).await.map_err(unreachable)?)),
+            Ok(store) => {
+                Ok(Ok(store.keys(&self.plugin).instrument(span("keys", &self.plugin)).await.map_err(unreachable)?))
+            }
         }
     }
 }
