@@ -16,8 +16,8 @@ use super::share::{ClientAnswer, Record, SessionShare};
 use crate::runtime::Histogram;
 use crate::sync::lock;
 
-/// How long legacy sessions lasted, from `initialize` (or adoption by this replica) to their
-/// end: `mcp.server.session.duration` for `/metrics`.
+/// How long the legacy sessions that began on this replica lasted, from `initialize` to the
+/// end of the copy here: `mcp.server.session.duration` for `/metrics`.
 pub(crate) static SESSION_DURATIONS: Histogram = Histogram::new();
 
 /// How many finished streamed answers a session keeps for resumption.
@@ -52,8 +52,10 @@ pub(crate) struct Session {
     share: Arc<dyn SessionShare>,
     /// When the other replicas last heard this copy was used, in the store's milliseconds.
     pub(crate) touched: AtomicU64,
-    /// When this copy was made (the session's length, for `mcp.server.session.duration`).
-    opened: std::time::Instant,
+    /// When the session began, if it began here: the replica where a session began is the
+    /// one that measures its length (`mcp.server.session.duration`), so a session copied to
+    /// several replicas counts once; copies restored from another replica hold `None`.
+    opened: Option<std::time::Instant>,
 }
 
 impl Session {
@@ -85,7 +87,7 @@ impl Session {
             ended: CancellationToken::new(),
             share,
             touched: AtomicU64::new(0),
-            opened: std::time::Instant::now(),
+            opened: Some(std::time::Instant::now()),
         })
     }
 
@@ -95,6 +97,7 @@ impl Session {
         let version = crate::protocol::era::LEGACY_VERSIONS.into_iter().find(|v| *v == record.version)?;
         let mut session = Self::new(version, record.capabilities.clone(), share).ok()?;
         session.id = id.to_owned();
+        session.opened = None;
         session.apply(record);
         // It was used (that is how it reached this replica): never reclaimed as unused.
         session.used.store(true, Ordering::Relaxed);
@@ -128,11 +131,14 @@ impl Session {
         &self.ended
     }
 
-    /// Ends the session: its streams close, and its length is counted (once).
+    /// Ends this copy of the session: its streams close, and, where the session began, its
+    /// length is counted (once).
     pub(crate) fn end(&self) {
         if !self.ended.is_cancelled() {
             self.ended.cancel();
-            SESSION_DURATIONS.record(self.opened.elapsed());
+            if let Some(opened) = self.opened {
+                SESSION_DURATIONS.record(opened.elapsed());
+            }
         }
     }
 
