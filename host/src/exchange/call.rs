@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument as _;
 
 use super::operations::Operations;
 use crate::admission::{Admitted, Requester};
@@ -44,15 +43,6 @@ pub(crate) struct Measure {
 }
 
 impl Measure {
-    /// Runs `work` as part of the request's trace: inside its span, or, when the sampler left
-    /// the request out, with the context what it calls must carry.
-    async fn within<F: std::future::Future>(&self, work: F) -> F::Output {
-        match &self.pass_on {
-            Some(context) => opentelemetry::context::FutureExt::with_context(work, context.clone()).await,
-            None => work.instrument(self.span.clone()).await,
-        }
-    }
-
     /// Records the request's answer: its duration in its series, its failure on its span.
     pub(super) fn finish(self, outcome: &Result<Value, RpcError>, tool: Option<Arc<str>>) {
         let error_type = telemetry::error_type(outcome);
@@ -78,15 +68,18 @@ impl Pending {
         let Pending { router, request, era, snapshot, requester, tracker, admitted, measure } = self;
         let modern = matches!(era, Era::Modern(_));
         let running = tracker.map(|tracker| tracker.begin(&request.id, cancel.clone()));
-        // The tool, when it is one the snapshot has (a label must not take any name a client sends).
-        let tool = (request.method == "tools/call")
-            .then(|| request.param("name").and_then(Value::as_str))
-            .flatten()
-            .and_then(|name| snapshot.tool(name).and_then(|plugin| plugin.tool(name)).map(|tool| tool.name.clone()));
         let cx = RequestContext::new(&request, era, snapshot, sink, cancel, requester);
-        let outcome = measure.within(router.handle(&request, &cx)).await;
+        // Part of the request's trace: inside its span, or, when the sampler left the request
+        // out, with the context what it calls must carry.
+        let outcome = {
+            let handling = std::pin::pin!(router.handle(&request, &cx));
+            match &measure.pass_on {
+                Some(context) => opentelemetry::context::FutureExt::with_context(handling, context.clone()).await,
+                None => telemetry::traced!(measure.span, handling),
+            }
+        };
         drop((running, admitted));
-        measure.finish(&outcome, tool);
+        measure.finish(&outcome, cx.served_tool.get().cloned());
         Ran { answer: Answer { id: request.id, outcome, modern }, cancelled: cx.hooks.cancel.is_cancelled() }
     }
 }

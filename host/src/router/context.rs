@@ -1,7 +1,7 @@
 //! The context one request runs in: its era, the snapshot it was routed
 //! against, its call hooks, and (legacy) the way back to the client.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -112,6 +112,9 @@ pub(crate) struct RequestContext {
     pub(crate) requester: Requester,
     /// The task this call runs as, when it runs in the background.
     pub(crate) task: Option<Arc<RunningTask>>,
+    /// The tool a `tools/call` reached, once the router found it in the snapshot: the tool
+    /// label of the request's duration (never a name the client sent that nothing serves).
+    pub(crate) served_tool: OnceLock<Arc<str>>,
 }
 
 impl RequestContext {
@@ -135,7 +138,7 @@ impl RequestContext {
             }
             _ => None,
         };
-        Self { era, snapshot, hooks, client, requester, task: None }
+        Self { era, snapshot, hooks, client, requester, task: None, served_tool: OnceLock::new() }
     }
 
     /// Who owns what this request creates, and whether only that owner may see it:

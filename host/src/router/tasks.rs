@@ -8,7 +8,7 @@
 //! 2025-11-25 session the client decides with `params.task`; the tool's
 //! support is checked (-32601 both ways, as that revision says).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -140,6 +140,7 @@ impl Router {
             client,
             requester: cx.requester.clone(),
             task: Some(task.clone()),
+            served_tool: OnceLock::new(),
         };
         let created = match flavor {
             Flavor::Extension => create_result(&record),

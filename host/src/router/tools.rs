@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::Value;
-use tracing::Instrument as _;
 
 use super::Router;
 use super::context::RequestContext;
@@ -15,6 +14,7 @@ use super::tool_call::{ToolCall, finish};
 use crate::protocol::jsonrpc::{Request, RpcError};
 use crate::runtime::{Ending, ExposedTool, Violations, mcp};
 use crate::telemetry;
+use tracing::Instrument as _;
 
 impl Router {
     /// `tools/call`, counted in the tool's stats and traced in a span with its
@@ -29,6 +29,7 @@ impl Router {
         let arguments = object_text(request, "arguments")?;
         let plugin = cx.snapshot.tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
         let tool = plugin.tool(name).ok_or_else(|| RpcError::internal(format!("tool {name} has no entry")))?;
+        let _ = cx.served_tool.set(tool.name.clone());
         let span = tracing::debug_span!(
             "tools/call",
             plugin = %plugin.name,
@@ -50,6 +51,9 @@ impl Router {
                 }
                 Ok(Mode::Now) => {
                     let call = ToolCall { plugin, name, arguments: &arguments };
+                    // Wrapped, not `telemetry::traced!`: pinned here, the call's future became
+                    // one the HTTP transport copies whole (9 KB) into its box on every request
+                    // (benches/request-cost.sh: +7,600 instructions per request).
                     let finished = self.rounds(&call, request, cx).instrument(span.clone()).await;
                     span.in_scope(|| finish(plugin, name, tool, finished))
                 }

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tracing::Instrument as _;
 use tracing::field::Empty;
 use wasmtime::Store;
 use wasmtime::component::Instance;
@@ -157,7 +156,7 @@ impl InstancePool {
         let deadline = hooks.deadline;
         let leasing =
             telemetry::child_span!("lease instance", "berth.plugin" = &*self.sandbox.name, "berth.instance" = Empty);
-        let mut lease = self.lease(hooks, &leasing).instrument(leasing.clone()).await?;
+        let mut lease = telemetry::traced!(leasing, self.lease(hooks, &leasing))?;
         drop(leasing);
         let running = telemetry::child_span!(
             "wasm call",
@@ -165,17 +164,16 @@ impl InstancePool {
             "berth.plugin" = &*self.sandbox.name,
             "error.type" = Empty
         );
-        let outcome = self
-            .sandbox
-            .bounded(deadline, async {
+        let outcome = telemetry::traced!(
+            running,
+            self.sandbox.bounded(deadline, async {
                 let Lease { store, instance, .. } = &mut lease;
                 match call(&mut *store, instance).await {
                     Ok(value) => Ok(value),
                     Err(error) => Err(self.sandbox.classify(error, store, false)),
                 }
             })
-            .instrument(running.clone())
-            .await;
+        );
         if let Err(failure) = &outcome {
             telemetry::record_error(&running, Some(failure.kind()));
         }
@@ -227,7 +225,7 @@ impl InstancePool {
         }
         span.record("berth.instance", "fresh");
         let instantiating = telemetry::child_span!("instantiate", "berth.plugin" = &*self.sandbox.name);
-        let (store, instance) = self.sandbox.instantiate(hooks).instrument(instantiating).await?;
+        let (store, instance) = telemetry::traced!(instantiating, self.sandbox.instantiate(hooks))?;
         self.stats.instantiations.fetch_add(1, Ordering::Relaxed);
         let in_use = InUse::new(&self.stats);
         Ok(Lease { store, instance, calls: 0, _permit: permit, _in_use: in_use })

@@ -44,6 +44,19 @@ macro_rules! trace_span {
 }
 pub(crate) use trace_span;
 
+/// Awaits `$work` inside `$span`, or as it is when the span is disabled (traces off, a request
+/// the sampler left out, a log span below the log level). The future is pinned where it stands and the span wraps a pointer
+/// to it: a call's futures are kilobytes, and moving one into a wrapper costs a copy on every
+/// call whether anyone traces or not.
+macro_rules! traced {
+    ($span:expr, $work:expr) => {{
+        let work = ::std::pin::pin!($work);
+        let span: &::tracing::Span = &$span;
+        if span.is_disabled() { work.await } else { ::tracing::Instrument::instrument(work, span.clone()).await }
+    }};
+}
+pub(crate) use traced;
+
 /// A span of berth's traces made only inside a traced request: work outside one (a plugin's
 /// catalog read at load, background upkeep) starts no trace of its own.
 macro_rules! child_span {
