@@ -44,7 +44,7 @@ pub(crate) struct Measure {
 
 impl Measure {
     /// Records the request's answer: its duration in its series, its failure on its span.
-    pub(super) fn finish(self, outcome: &Result<Value, RpcError>, tool: Option<Arc<str>>) {
+    pub(super) fn finish(self, outcome: &Result<Value, RpcError>, tool: Option<&Arc<str>>) {
         let error_type = telemetry::error_type(outcome);
         telemetry::record_error(&self.span, error_type.as_deref());
         self.operations.record(self.method, tool, error_type.map(Arc::from), self.started.elapsed());
@@ -79,7 +79,7 @@ impl Pending {
             }
         };
         drop((running, admitted));
-        measure.finish(&outcome, cx.served_tool.get().cloned());
+        measure.finish(&outcome, cx.served_tool.get());
         Ran { answer: Answer { id: request.id, outcome, modern }, cancelled: cx.hooks.cancel.is_cancelled() }
     }
 }

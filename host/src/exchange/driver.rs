@@ -67,13 +67,17 @@ pub(crate) struct Refused {
 }
 
 /// What goes back for one message.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one Reply per message, moved a few times; boxing the call would cost an allocation on every call"
+)]
 pub(crate) enum Reply {
     /// Nothing (a notification, a client's answer): HTTP 202.
     Accepted,
     /// This error, at once.
     Refuse(Refused),
     /// A call to run ([`Pending::run`]); the transport picks its sink and cancel token.
-    Run(Box<Pending>),
+    Run(Pending),
     /// `initialize` opened `session` (HTTP names it in `Mcp-Session-Id`; a connection holds it).
     Opened { session: Arc<Session>, id: Value, result: Value },
     /// A 2026-07-28 listen stream: the acknowledgement, then notices.
@@ -253,7 +257,7 @@ impl Exchange {
                     Via::Http(_) | Via::InProcess => (era.session().map(|s| s.in_flight().clone()), None),
                 };
                 let requester = requester.clone();
-                return Ok(Reply::Run(Box::new(Pending {
+                return Ok(Reply::Run(Pending {
                     router: self.router.clone(),
                     request,
                     era,
@@ -262,7 +266,7 @@ impl Exchange {
                     tracker,
                     admitted,
                     measure,
-                })));
+                }));
             }
             Step::Initialize(request) => match via {
                 Via::Http(_) => return Err(Box::new((request, measure))),

@@ -51,10 +51,14 @@ impl Router {
                 }
                 Ok(Mode::Now) => {
                     let call = ToolCall { plugin, name, arguments: &arguments };
-                    // Wrapped, not `telemetry::traced!`: pinned here, the call's future became
-                    // one the HTTP transport copies whole (9 KB) into its box on every request
+                    // Not `telemetry::traced!`: pinned here, the call's future became one the
+                    // HTTP transport copies whole (9 KB) into its box on every request
                     // (benches/request-cost.sh: +7,600 instructions per request).
-                    let finished = self.rounds(&call, request, cx).instrument(span.clone()).await;
+                    let finished = if span.is_disabled() {
+                        self.rounds(&call, request, cx).await
+                    } else {
+                        self.rounds(&call, request, cx).instrument(span.clone()).await
+                    };
                     span.in_scope(|| finish(plugin, name, tool, finished))
                 }
                 Err(error) => (Err(error), Ending::ProtocolError),

@@ -5,7 +5,8 @@
 //!
 //! berth's trace spans are `tracing` spans of target `otel` (`trace_span!`): only the
 //! OpenTelemetry layer, installed with the log subscriber (`logging`), listens to that
-//! target, so with traces off they are disabled callsites that cost nothing. The layer hands
+//! target, so with traces off no span is built (what the hooks around them still cost a
+//! call is measured in BENCHMARKS.md, "Traces (#24)"). The layer hands
 //! finished spans to a bounded queue (`export`), exported from berth's runtime once the
 //! server starts (`start`); `spans` makes a request's server span; `propagation` reads and
 //! writes trace context; `settings` resolves the configuration.

@@ -62,7 +62,7 @@ pub(super) async fn post(
     match state.exchange.receive(&bytes, Via::Http(http), &requester).await {
         Reply::Accepted => StatusCode::ACCEPTED.into_response(),
         Reply::Refuse(refused) => reply::refusal(&state, &refused),
-        Reply::Run(pending) => respond(state, *pending, accept).await,
+        Reply::Run(pending) => respond(state, pending, accept).await,
         Reply::Opened { session, id, result } => reply::opened(&session.id, &id, result),
         Reply::Listen(listen) => listen_stream(&state, listen, &requester),
     }
