@@ -12,6 +12,7 @@
 #   benches/ab.sh A_DIR B_DIR [ROUNDS]
 #   LOAD_SECS=10 benches/ab.sh A_DIR B_DIR 5      (shorter loads; default 20 s)
 #   CLUSTER=0 benches/ab.sh A_DIR B_DIR           (skip the clustered loads)
+#   LOADS=0 benches/ab.sh A_DIR B_DIR 9           (`berth bench` only: many quick rounds)
 #   B_ENV="OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318" benches/ab.sh DIR DIR
 #                                                 (variables for side B's berth only: one build
 #                                                  with and without a setting, as tracing-cost.sh does)
@@ -51,8 +52,9 @@ bench() { # bench SIDE BIN MODE ROUND
 }
 # Load modes: plugin folder, berth-load transport, clustered or not.
 MODES="fresh reuse legacy"
+[ "${LOADS:-1}" = 1 ] || MODES=""
 REDIS_PORT=$((PORT + 1))
-if [ "${CLUSTER:-1}" = 1 ] && command -v redis-server > /dev/null; then
+if [ "${LOADS:-1}" = 1 ] && [ "${CLUSTER:-1}" = 1 ] && command -v redis-server > /dev/null; then
   MODES="$MODES cluster-http cluster-legacy"
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no > "$OUT/redis.log" 2>&1 &
   REDIS_PID=$!
