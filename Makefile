@@ -57,9 +57,10 @@ c-toolchain: .build/tools/bin/wit-bindgen
 	  echo "installing $$missing"; $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; \
 	fi
 
-## test-services: servers and tools the tests start: an OCI registry (docker-registry), openssl, redis-server, haproxy,
-## prometheus with promtool (Debian packages, installed when missing)
-SERVICE_PACKAGES := docker-registry openssl redis-server haproxy prometheus
+## test-services: servers and tools the tests start: an OCI registry (docker-registry), openssl, redis-server (also
+## run as Sentinels), haproxy, prometheus with promtool, rsvg-convert to check the benchmark charts render, iproute2's
+## `ip` for the partition test's network namespaces (Debian packages, installed when missing)
+SERVICE_PACKAGES := docker-registry openssl redis-server haproxy prometheus librsvg2-bin iproute2
 test-services:
 	@missing=$$(for p in $(SERVICE_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2> /dev/null | grep -q "ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -109,8 +110,8 @@ test-deploy: venv test-services
 	promtool test rules deploy/prometheus/alerts_test.yml
 
 ## test-load: a few seconds of the load generator per transport; every request answered exactly once
-test-load: plugins
-	cargo build -p berth -p berth-benches -p berth-peers --bin berth --bin berth-load --bin berth-floor --bin berth-peer
+test-load: plugins test-services
+	cargo build -p berth -p berth-benches -p berth-peers --bin berth --bin berth-load --bin berth-floor --bin berth-peer --bin berth-chart
 	benches/load-smoke.sh $(CARGO_TARGET_DIR)/debug/berth $(CARGO_TARGET_DIR)/debug/berth-load
 	benches/compare.sh --smoke $(CARGO_TARGET_DIR)/debug
 

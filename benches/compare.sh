@@ -6,7 +6,7 @@
 # berth-load drives one at a time, `tools/call echo` with 64 bytes, at 1, 16 and
 # 64 connections (WebSocket: 8 in flight each), in interleaved rounds so the
 # shared machine's mood falls on all of them. Prints one table of medians, each
-# berth figure as a ratio to the floor and to the peer; JSON beside it.
+# berth figure as a ratio to the floor and to the peer; JSON and a chart (SVG) beside it.
 #
 #   benches/compare.sh                 3 rounds of 5 s per cell, release builds (~8 min)
 #   ROUNDS=5 SECS=10 benches/compare.sh
@@ -31,7 +31,7 @@ else
   BIN="$CARGO_TARGET_DIR/release"
   ROUNDS=${ROUNDS:-3} SECS=${SECS:-5} CONNECTIONS=${CONNECTIONS:-"1 16 64"}
   cargo build --release -q -p berth -p berth-benches -p berth-peers \
-    --bin berth --bin berth-load --bin berth-floor --bin berth-peer
+    --bin berth --bin berth-load --bin berth-floor --bin berth-peer --bin berth-chart
 fi
 ulimit -n "$(ulimit -Hn)" || true
 rm -rf "$OUT" && mkdir -p "$OUT/runs" "$OUT/fresh" "$OUT/reuse"
@@ -104,7 +104,12 @@ done
 if [ -n "$SMOKE" ]; then
   echo "compare smoke: ${#CELLS[@]} servers and transports, $failed failed"
   [ "$failed" -eq 0 ]
+  # The table and its chart from the smoke's figures: the chart must render.
+  python3 benches/compare_table.py "$OUT" > "$OUT/compare.md"
+  "$BIN/berth-chart" "$OUT/compare.json" "$OUT/compare.svg"
+  benches/check-svg.sh "$OUT/compare.svg" 1
   exit
 fi
 python3 benches/compare_table.py "$OUT" | tee "$OUT/compare.md"
-echo "JSON: $OUT/compare.json"
+"$BIN/berth-chart" "$OUT/compare.json" "$OUT/compare.svg"
+echo "JSON: $OUT/compare.json; chart: $OUT/compare.svg"

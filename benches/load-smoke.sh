@@ -30,5 +30,14 @@ for transport in "http" "legacy" "ws --in-flight 8"; do
     failed=$((failed + 1))
   fi
 done
+# A two-step ladder with its HTML report: every chart in it must render (rsvg-convert).
+if "$LOAD" --url "${url%/mcp}" --transport http --ladder 2,4 --step 1.5 --server-pid "$pid" \
+  --label smoke-report --report "$work/report.html" --expect-all-answered --expect-no-errors > /dev/null 2>&1 \
+  && benches/check-svg.sh "$work/report.html" 5; then
+  passed=$((passed + 1))
+else
+  echo "the report's charts did not render" >&2
+  failed=$((failed + 1))
+fi
 echo "load smoke: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -8,6 +8,10 @@
 #   benches/request-cost.sh                      berth (fresh and reuse) and berth-floor, release builds
 #   benches/request-cost.sh BERTH [BERTH...]     other berth binaries too (e.g. one built at an older commit)
 #
+# EXTRA_CONFIG=FILE appends FILE to the servers' config (access rules, an audit sink, named
+# tokens); TOKEN=T makes the client send `Authorization: Bearer T`; TAG=NAME prefixes the
+# result names. benches/access-cost.sh uses them.
+#
 # Each server runs under callgrind; 300 requests warm it up, its counters are
 # zeroed, N=2000 more are sent and its counters dumped: instructions / N is
 # the figure. Needs `make plugins` and valgrind. Results: .build/request-cost/.
@@ -21,6 +25,9 @@ cp plugins/echo.wasm "$OUT/fresh/" && cp plugins/echo.wasm "$OUT/reuse/"
 printf 'isolation = "reuse"\n' > "$OUT/reuse/echo.toml"
 # A small pool: the default reserves more address space than valgrind can map.
 printf '[pool]\ninstances = 4\nmax_memory_mib = 64\n' > "$OUT/small.toml"
+if [ -n "${EXTRA_CONFIG:-}" ]; then
+  cat "$EXTRA_CONFIG" >> "$OUT/small.toml"
+fi
 if [ $# -eq 0 ]; then
   cargo build --release -q -p berth -p berth-peers --bin berth --bin berth-floor
   set -- "$CARGO_TARGET_DIR/release/berth"
@@ -31,12 +38,14 @@ fi
 
 # client PORT COUNT: COUNT sequential calls on one connection; fails on any non-200 answer.
 client() {
-  python3 - "$1" "$2" <<'PY'
+  python3 - "$1" "$2" "${TOKEN:-}" <<'PY'
 import http.client, json, sys
-port, count = int(sys.argv[1]), int(sys.argv[2])
+port, count, token = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 conn = http.client.HTTPConnection("127.0.0.1", port)
 headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
            "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "echo"}
+if token:
+    headers["Authorization"] = f"Bearer {token}"
 meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}
 for i in range(count):
     body = {"jsonrpc": "2.0", "id": i, "method": "tools/call",
@@ -75,7 +84,7 @@ if [ -n "$FLOOR" ]; then
   measure floor $port "$FLOOR" 127.0.0.1:$port
 fi
 for berth in "$@"; do
-  tag=$(basename "$(dirname "$berth")")-$(basename "$berth")
+  tag=${TAG:+$TAG-}$(basename "$(dirname "$berth")")-$(basename "$berth")
   for mode in reuse fresh; do
     port=$((port + 1))
     measure "$tag-$mode" $port "$berth" serve --config "$OUT/small.toml" --plugins "$OUT/$mode" \

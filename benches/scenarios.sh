@@ -92,6 +92,32 @@ run_S2() { # connection ladder over WebSocket at a fixed 10,000 req/s, then HTTP
   load S2-http --ladder 150,500,1000 --step 15 --ramp 3
   stop
 }
+run_S2C() { # 15,000 WebSocket connections at 10,000 req/s, steady and then with churn
+  # Churn: about 1,000 connections a second close between calls and open again at once.
+  # The per-second timeline separates the ramp, the steady (or churning) state and teardown.
+  local common=(--transport ws --ladder 15000 --step 30 --ramp 10 --rate 10000 --sources 16)
+  start ""
+  load S2C-steady "${common[@]}"
+  load S2C-churn "${common[@]}" --disconnect-every 1 --disconnect-fraction 0.0667 --churn
+  stop
+  python3 - "$OUT" <<'PY'
+import json, sys
+out = sys.argv[1]
+for name in ("S2C-steady", "S2C-churn"):
+    timeline = json.load(open(f"{out}/{name}.json"))["timeline"]
+    phases = {"ramp (to 15,000)": [], "held (15,000 open)": [], "teardown": []}
+    for second in timeline:
+        latency = second["latency_ms"]
+        if not latency:
+            continue
+        phase = "ramp (to 15,000)" if second["t"] <= 13 else "teardown" if second["connections"] < 14900 else "held (15,000 open)"
+        phases[phase].append((latency["p99"], latency["max"], second.get("client_lag_ms_max", 0)))
+    for phase, rows in phases.items():
+        if rows:
+            print(f"{name} {phase}: {len(rows)} s, per-second p99 {min(r[0] for r in rows)}-{max(r[0] for r in rows)} ms, "
+                  f"max {max(r[1] for r in rows)} ms; the generator's own timer lag up to {max(r[2] for r in rows)} ms")
+PY
+}
 run_S3() { # message bombing: 20 clients x 500 msg/s
   start ""
   load S3 --connections 20 --rate 10000 --duration 60
@@ -326,7 +352,7 @@ PY
   done
 }
 
-for SCENARIO in COLD S1 S1R S2 S3 S4 S5 S6 S7 S8 S9 S10 S11 S12 S13 S14; do
+for SCENARIO in COLD S1 S1R S2 S2C S3 S4 S5 S6 S7 S8 S9 S10 S11 S12 S13 S14; do
   if want "$@"; then
     "run_$SCENARIO"
   fi

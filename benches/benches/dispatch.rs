@@ -62,6 +62,60 @@ fn dispatch(c: &mut Criterion) {
     group.finish();
 }
 
+/// `count` access rules for teams `team-0`…, each granting its own plugin, and a last
+/// one for `caller` granting tools by glob (`ech*`); `anyone` makes the last rule match
+/// every caller instead.
+fn rules(count: usize, last: &str) -> String {
+    let mut text = String::new();
+    for n in 0..count.saturating_sub(1) {
+        text.push_str(&format!("[[rules]]\nidentities = [\"team-{n}\"]\nplugins = [\"plugin-{n}\"]\n"));
+    }
+    text.push_str(&format!("[[rules]]\n{last}\ntools = [\"ech*\"]\n"));
+    text
+}
+
+/// What access rules cost a request: the grant (the "who" of the caller's candidate
+/// rules checked) and one tool checked against it. A named token is looked up among the
+/// rules naming it (1 to 1,000 rules for other teams beside its own); an OAuth caller is
+/// checked against every rule naming no identity (`by-scope`). And a whole in-process
+/// `echo` call (reuse) under 100 rules, beside the same call with none (`dispatch/echo/reuse`).
+fn access(c: &mut Criterion) {
+    let mut group = c.benchmark_group("access/decision");
+    for count in [1, 10, 100, 1000] {
+        let decision = berth::bench::AccessDecision::new(&rules(count, "identities = [\"ci\"]"), "ci").expect("rules");
+        assert!(decision.allows("echo", "echo"));
+        group.bench_function(BenchmarkId::from_parameter(count), |b| {
+            b.iter(|| decision.allows(std::hint::black_box("echo"), std::hint::black_box("echo")))
+        });
+    }
+    // OAuth callers are matched by scope against every rule that names no identity.
+    for count in [10, 100] {
+        let text = rules(count, "scopes = [\"mcp\"]").replace("identities = [\"team-", "scopes = [\"team-");
+        let claims = json!({ "iss": "https://auth.example", "sub": "user-1", "scope": "openid mcp" });
+        let decision = berth::bench::AccessDecision::new(&text, "unused").expect("rules").for_claims(claims);
+        assert!(decision.allows("echo", "echo"));
+        group.bench_function(BenchmarkId::new("by-scope", count), |b| {
+            b.iter(|| decision.allows(std::hint::black_box("echo"), std::hint::black_box("echo")))
+        });
+    }
+    group.finish();
+    let rt = tokio::runtime::Runtime::new().expect("tokio");
+    let Ok(Message::Request(request)) = parse(modern_call("echo", json!({ "text": TEXT })).to_string().as_bytes())
+    else {
+        panic!("bench request does not parse")
+    };
+    let config = rules(100, "anyone = true").replace("[[rules]]", "[[access.rules]]");
+    let (exchange, _dir) =
+        rt.block_on(berth_benches::plugin_exchange_configured("echo", "isolation = \"reuse\"\n", &config));
+    c.benchmark_group("dispatch").bench_function(BenchmarkId::new("echo", "reuse-100-rules"), |b| {
+        b.to_async(&rt).iter_batched(
+            || (exchange.clone(), request.clone()),
+            |(exchange, request)| async move { exchange.call(request).await.expect("the tool answers") },
+            BatchSize::SmallInput,
+        )
+    });
+}
+
 /// The same `echo` component through bare wasmtime: no berth code.
 fn baseline(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("tokio");
@@ -141,5 +195,5 @@ fn http_roundtrip(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, dispatch, baseline, json_rpc, http_roundtrip);
+criterion_group!(benches, dispatch, access, baseline, json_rpc, http_roundtrip);
 criterion_main!(benches);

@@ -3,11 +3,14 @@
 //! Run `make plugins` first; the benches load `plugins/*.wasm` from the
 //! repository like `berth serve` does.
 
-/// The allocator the `berth` binary uses, so in-process figures match it.
+/// The allocator the `berth` binary uses (mimalloc), so in-process figures match it; it
+/// counts allocations only while [`allocations::count`] measures (one relaxed load otherwise).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocations::Counting = allocations::Counting;
 
+pub mod allocations;
 pub mod baseline;
+pub mod charts;
 pub mod load;
 
 use std::path::PathBuf;
@@ -33,6 +36,15 @@ pub async fn bundled_exchange() -> Arc<Exchange> {
 ///
 /// The returned folder holds the plugin (and its sidecar) for as long as it lives.
 pub async fn plugin_exchange(plugin: &str, sidecar: &str) -> (Arc<Exchange>, tempfile::TempDir) {
+    plugin_exchange_configured(plugin, sidecar, "").await
+}
+
+/// [`plugin_exchange`] under the settings of `config_toml` (a `berth.toml`'s text).
+pub async fn plugin_exchange_configured(
+    plugin: &str,
+    sidecar: &str,
+    config_toml: &str,
+) -> (Arc<Exchange>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = format!("{plugin}.wasm");
     std::fs::copy(plugins_dir().join(&file), dir.path().join(&file))
@@ -40,7 +52,9 @@ pub async fn plugin_exchange(plugin: &str, sidecar: &str) -> (Arc<Exchange>, tem
     if !sidecar.is_empty() {
         std::fs::write(dir.path().join(format!("{plugin}.toml")), sidecar).expect("sidecar");
     }
-    let mut config = Config::default();
+    let config_file = dir.path().join("berth.toml");
+    std::fs::write(&config_file, config_toml).expect("config");
+    let mut config = Config::from_file(&config_file).unwrap_or_else(|e| panic!("bench config: {e}"));
     config.plugins.dir = dir.path().to_owned();
     (exchange_for(&config).await, dir)
 }

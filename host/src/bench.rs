@@ -231,3 +231,32 @@ async fn one_call(exchange: &Exchange, bytes: &[u8]) -> std::result::Result<(), 
     }
     Ok(())
 }
+
+/// One request's access decision, as the criterion benches time it: the grant for a
+/// caller (every rule's "who" checked once), then a tool checked against it.
+pub struct AccessDecision {
+    access: crate::access::Access,
+    caller: crate::access::Identity,
+}
+
+impl AccessDecision {
+    /// The rules of a `[[rules]]` TOML table (the `[access]` section of `berth.toml`), for
+    /// a caller with the static token named `caller`.
+    pub fn new(rules_toml: &str, caller: &str) -> Result<Self> {
+        let config: crate::config::AccessConfig =
+            toml::from_str(rules_toml).map_err(|e| Error::Config(format!("access rules: {}", e.message())))?;
+        config.validate()?;
+        Ok(Self { access: crate::access::Access::new(&config), caller: crate::access::Identity::named(caller) })
+    }
+
+    /// The same rules, for an OAuth caller whose verified token holds `claims`.
+    pub fn for_claims(mut self, claims: Value) -> Self {
+        self.caller = crate::access::Identity::from_claims(claims);
+        self
+    }
+
+    /// Whether the caller may call tool `tool` of plugin `plugin`.
+    pub fn allows(&self, plugin: &str, tool: &str) -> bool {
+        self.access.grant(Some(&self.caller)).tool(plugin, tool)
+    }
+}

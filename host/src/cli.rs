@@ -51,6 +51,11 @@ enum Command {
     Stdio {
         #[command(flatten)]
         common: Common,
+        /// Who the client on stdin is, for access rules (`[[access.rules]] identities`), quota
+        /// overrides and the audit trail. Without it, the client is anonymous: once any access
+        /// rule exists it may use only what rules with `anyone = true` grant.
+        #[arg(long, value_name = "NAME")]
+        identity: Option<String>,
     },
     /// Create a new plugin project from a template (`--lang rust`, `python`, `js`, `ts` or `c`).
     New {
@@ -181,8 +186,9 @@ struct Common {
     /// size is logged, since arguments may carry secrets).
     #[arg(long)]
     log_arguments: bool,
-    /// Run as one replica of a cluster sharing state in Redis: redis://HOST:PORT[/DB]
-    /// (cluster.redis_url). Needs the shared secret in BERTH_CLUSTER_SECRET or cluster.secret.
+    /// Run as one replica of a cluster sharing state in Redis: redis://HOST:PORT[/DB], or
+    /// redis+sentinel://HOST:PORT[,HOST:PORT…]/SERVICE to follow failovers (cluster.redis_url).
+    /// Needs the shared secret in BERTH_CLUSTER_SECRET or cluster.secret.
     #[arg(long, value_name = "URL", env = "BERTH_REDIS_URL")]
     redis: Option<String>,
     /// This replica's name in logs and /readyz [default: host name and port].
@@ -225,7 +231,7 @@ impl Common {
 pub fn init_logging(args: &Args) {
     let filter = args.log.clone().or_else(|| std::env::var("RUST_LOG").ok()).unwrap_or_else(|| "info".to_owned());
     let telemetry = match &args.command {
-        Command::Serve { common, .. } | Command::Stdio { common } | Command::Bench { common, .. } => Some(
+        Command::Serve { common, .. } | Command::Stdio { common, .. } | Command::Bench { common, .. } => Some(
             // A config file that does not load is reported when the command reads it.
             common.config.as_deref().and_then(|path| Config::from_file(path).ok()).unwrap_or_default().telemetry,
         ),
@@ -255,6 +261,7 @@ pub async fn run(args: Args) -> Result<()> {
                 oci::resync_on_hangup(common.config.clone(), config.clone());
             }
             let exchange = server::build(&config, !common.no_cache, !common.no_watch).await?;
+            server::reload_access_on_hangup(exchange.clone(), common.config.clone());
             // From before it says it serves: a stop signal from then on drains it, never kills it.
             let signals = server::StopSignals::listen()?;
             for line in berth::loaded(&exchange) {
@@ -267,14 +274,15 @@ pub async fn run(args: Args) -> Result<()> {
             berth::shutdown_telemetry().await;
             served
         }
-        Command::Stdio { common } => {
+        Command::Stdio { common, identity } => {
             let config = common.config()?;
             oci::sync_sources(&config, false).await?;
             if !common.no_watch {
                 oci::resync_on_hangup(common.config.clone(), config.clone());
             }
             let exchange = server::build(&config, !common.no_cache, !common.no_watch).await?;
-            let served = server::serve_stdio(exchange, &config).await;
+            server::reload_access_on_hangup(exchange.clone(), common.config.clone());
+            let served = server::serve_stdio(exchange, &config, identity.as_deref()).await;
             berth::shutdown_telemetry().await;
             served
         }

@@ -42,7 +42,9 @@ pub mod protocol;
 pub mod scaffold;
 pub mod server;
 
+mod access;
 mod admission;
+mod audit;
 mod cluster;
 mod error;
 mod exchange;

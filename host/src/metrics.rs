@@ -9,6 +9,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use crate::audit::AuditCounts;
 use crate::exchange::Operations;
 use crate::runtime::{BUCKETS, Ending, Histogram, Plugin, PoolCounts};
 use crate::session::SESSION_DURATIONS;
@@ -35,10 +36,16 @@ pub(crate) struct ServerGauges {
     pub(crate) sessions_evicted: Vec<(&'static str, u64)>,
     /// Sources known now (holding something, or seen since the last sweep).
     pub(crate) sources: usize,
+    /// Requests per second the server can serve, as the pacer measured it (0: not yet).
+    pub(crate) capacity: u64,
+    /// Requests that waited because their source was above its share.
+    pub(crate) paced: u64,
     /// Where shared state lives: in a cluster, this replica's name and whether Redis is up.
     pub(crate) placement: Placement,
     /// Trace spans dropped (queue full), exported and failed to export; `None` with traces off.
     pub(crate) trace_spans: Option<[u64; 3]>,
+    /// The audit trail's counts; `None` with no audit sink.
+    pub(crate) audit: Option<AuditCounts>,
 }
 
 /// One pool metric: name, type, help, and how to read it from a plugin's stats.
@@ -63,6 +70,7 @@ const POOL_METRICS: &[PoolMetric] = &[
         help: "Calls served by a warm instance.",
         read: |s| s.reuse_hits,
     },
+
     PoolMetric {
         name: "berth_plugin_recycles_total",
         kind: "counter",
@@ -135,6 +143,18 @@ pub(crate) fn render(plugins: &[Arc<Plugin>], gauges: &ServerGauges, operations:
         ("berth_websocket_connections", "gauge", "Open WebSocket connections.", gauges.websocket_connections as u64),
         ("berth_event_streams", "gauge", "Open SSE event streams.", gauges.event_streams as u64),
         ("berth_sources", "gauge", "Clients (sources) holding something now or seen lately.", gauges.sources as u64),
+        (
+            "berth_capacity_requests_per_second",
+            "gauge",
+            "Requests per second this server can serve, measured from its CPU time per request (0: not yet).",
+            gauges.capacity,
+        ),
+        (
+            "berth_paced_requests_total",
+            "counter",
+            "Requests that waited because their client (source) was above its share of the server.",
+            gauges.paced,
+        ),
         ("berth_resident_memory_bytes", "gauge", "Resident memory of the berth process.", resident_bytes()),
     ];
     for (name, kind, help, value) in scalars {
@@ -178,7 +198,26 @@ pub(crate) fn render(plugins: &[Arc<Plugin>], gauges: &ServerGauges, operations:
             let _ = writeln!(text, "berth_trace_spans_total{{fate=\"{fate}\"}} {value}");
         }
     }
+    if let Some(audit) = &gauges.audit {
+        render_audit(&mut text, audit);
+    }
     text
+}
+
+/// The audit trail's counters.
+fn render_audit(text: &mut String, audit: &AuditCounts) {
+    let name = "berth_audit_events_total";
+    let _ = writeln!(text, "# HELP {name} Audit events (tool calls, resource reads, prompt gets) by outcome.");
+    let _ = writeln!(text, "# TYPE {name} counter");
+    for (outcome, value) in &audit.by_outcome {
+        let _ = writeln!(text, "{name}{{outcome=\"{outcome}\"}} {value}");
+    }
+    for (name, help, value) in [
+        ("berth_audit_events_dropped_total", "Audit events lost: the sink's queue was full.", audit.dropped),
+        ("berth_audit_write_errors_total", "Writes of the audit sink that failed.", audit.write_errors),
+    ] {
+        let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+    }
 }
 
 /// The OpenTelemetry MCP conventions' histograms: `mcp.server.operation.duration` by

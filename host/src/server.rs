@@ -15,11 +15,13 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::Access;
 use crate::admission::Quotas;
 use crate::admission::auth::{self, Auth};
 use crate::admission::guard::OriginPolicy;
 use crate::admission::overload::Limits;
 use crate::admission::source::{Peer, SourcePolicy};
+use crate::audit::Audit;
 use crate::cluster::{ClusterSessions, Link, RedisKv, RedisRelay, RedisTasks};
 use crate::config::{AuthConfig, Config};
 use crate::error::{Error, Result};
@@ -68,7 +70,7 @@ impl SharedState {
             sessions: Arc::new(ClusterSessions::new(link.clone(), sessions)),
             tasks: Arc::new(RedisTasks::new(link.clone(), Duration::from_secs(config.tasks.max_ttl_secs), LEASE)),
             notices: Arc::new(RedisRelay::new(link.clone())),
-            kv: Arc::new(RedisKv::new(link.clone())),
+            kv: Arc::new(RedisKv::new(link.clone(), config.cluster.kv_acknowledged_by)),
             health: link,
         })
     }
@@ -88,7 +90,54 @@ pub async fn build(config: &Config, use_cache: bool, watch: bool) -> Result<Arc<
     let tasks = TaskStore::start(shared.tasks, task_limits(config), notices.clone(), quotas.clone());
     let router = Router::new(config.protocol.page_size, config.sealing_key()?, tasks)
         .with_argument_logging(config.log.arguments);
-    Ok(Arc::new(Exchange::new(registry, router, shared.sessions, notices, quotas, shared.health)))
+    let access = Arc::new(Access::new(&config.access));
+    let audit = Audit::from_config(&config.audit)?.map(Arc::new);
+    let exchange = Exchange::new(registry, router, shared.sessions, notices, quotas, shared.health);
+    let exchange = Arc::new(exchange.with_access(access, audit));
+    warn_about_rules(&exchange);
+    Ok(exchange)
+}
+
+/// Logs a warning for each access rule entry that names nothing loaded now (a typo, or a
+/// plugin not deployed yet: the rule still applies once it is).
+fn warn_about_rules(exchange: &Exchange) {
+    let rules = exchange.access().rules();
+    if rules.is_empty() {
+        return;
+    }
+    let snapshot = exchange.registry().snapshot();
+    fn names(list: &[serde_json::Value]) -> Vec<&str> {
+        list.iter().filter_map(|entry| entry.get("name").and_then(serde_json::Value::as_str)).collect()
+    }
+    let plugins: Vec<&str> = snapshot.plugins().iter().map(|plugin| &*plugin.name).collect();
+    for warning in rules.unknown(&plugins, &names(&snapshot.tools_json), &names(&snapshot.prompts_json)) {
+        tracing::warn!("{warning}");
+    }
+}
+
+/// On SIGHUP, reads `config_file` again and puts its access rules in effect (a config
+/// that does not load keeps the rules running now), and reopens the audit file.
+pub fn reload_access_on_hangup(exchange: Arc<Exchange>, config_file: Option<std::path::PathBuf>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+        while hangups.recv().await.is_some() {
+            if let Some(audit) = exchange.audit() {
+                audit.reopen();
+            }
+            let Some(path) = &config_file else { continue };
+            match Config::from_file(path) {
+                Ok(fresh) => {
+                    exchange.access().reload(&fresh.access);
+                    tracing::info!(rules = fresh.access.rules.len(), "SIGHUP: access rules reloaded");
+                    warn_about_rules(&exchange);
+                }
+                Err(e) => tracing::error!("SIGHUP: keeping the access rules in effect: {e}"),
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = (exchange, config_file);
 }
 
 fn session_limits(config: &Config) -> SessionLimits {
@@ -229,9 +278,16 @@ pub(crate) async fn http_app(
     Ok((http::app(state, origins), ws))
 }
 
-/// Serves `exchange` over stdin and stdout until stdin closes (`berth stdio`).
-pub async fn serve_stdio(exchange: Arc<Exchange>, config: &Config) -> Result<()> {
-    crate::transport::stdio::serve(exchange, tokio::io::stdin(), tokio::io::stdout(), config.http.max_body_bytes)
+/// Serves `exchange` over stdin and stdout until stdin closes (`berth stdio`), to a client
+/// known as `identity` (anonymous when `None`).
+pub async fn serve_stdio(exchange: Arc<Exchange>, config: &Config, identity: Option<&str>) -> Result<()> {
+    let requester = match identity.map(str::trim) {
+        Some("") => return Err(Error::Config("--identity needs a name".into())),
+        Some(name) => crate::admission::Requester::known_as(name),
+        None => crate::admission::Requester::named("stdio"),
+    };
+    let (input, output) = (tokio::io::stdin(), tokio::io::stdout());
+    crate::transport::stdio::serve(exchange, input, output, config.http.max_body_bytes, requester)
         .await
         .map_err(|source| Error::Io { what: "stdio".into(), source })
 }

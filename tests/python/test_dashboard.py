@@ -17,6 +17,7 @@ import math
 import shutil
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -96,7 +97,19 @@ def fleet(plugin_dir: Path, cache_dir: str) -> Iterator[tuple[str, list[str]]]:
         args = [f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'data'}",
                 f"--web.listen-address=127.0.0.1:{prometheus_port}"]
         stack.enter_context(service("prometheus", args, prometheus_port))
-        yield f"http://127.0.0.1:{prometheus_port}", replicas
+        prometheus = f"http://127.0.0.1:{prometheus_port}"
+        # Prometheus listens before its storage is open and answers 503 until then.
+        until("Prometheus ready", lambda: ready(prometheus), seconds=60)
+        yield prometheus, replicas
+
+
+def ready(prometheus: str) -> bool:
+    """Whether Prometheus answers /-/ready with 200 (503 while it starts)."""
+    try:
+        with urllib.request.urlopen(f"{prometheus}/-/ready", timeout=5) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError):
+        return False
 
 
 def post(url: str, body: dict[str, Any]) -> int:

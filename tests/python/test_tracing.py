@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -309,6 +310,17 @@ def metric(url: str, series: str) -> float:
     return float(found.group(1))
 
 
+def metric_reaching(url: str, series: str, at_least: float, seconds: float = 10) -> float:
+    """Reads a series until it reaches a value: the exporter counts a batch only once the
+    collector has answered, which can be after the receiver has already seen its spans."""
+    deadline = time.monotonic() + seconds
+    value = metric(url, series)
+    while value < at_least and time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = metric(url, series)
+    return value
+
+
 def fetch(url: str, meta: dict[str, str]) -> dict[str, Any]:
     body = echo("", meta)
     body["params"] = {**body["params"], "name": "faulty_fetch", "arguments": {"url": url}}
@@ -328,7 +340,7 @@ def test_parent_based_sampling_follows_the_callers_decision(
         unsampled = "00-88888888888888888888888888888888-9999999999999999-00"
         post(url, fetch(target, {"traceparent": unsampled}), {})
         receiver[1].trace("6" * 32, lambda spans: any(s.name == "tools/call echo" for s in spans))
-        exported = metric(url, 'berth_trace_spans_total{fate="exported"}')
+        exported = metric_reaching(url, 'berth_trace_spans_total{fate="exported"}', 2)
     ids = {s.trace_id for s in receiver[1].spans}
     assert "8" * 32 not in ids, "a caller's unsampled decision is kept"
     assert exported >= 2  # the call and its argument check
@@ -353,7 +365,7 @@ def test_an_unreachable_collector_costs_the_calls_nothing_and_drops_are_counted(
         for n in range(40):
             answer = post(url, echo(f"call {n}", {"traceparent": META}), {})
             assert answer["result"]["content"][0]["text"] == f"call {n}"
-        dropped = metric(url, 'berth_trace_spans_total{fate="dropped"}')
+        dropped = metric_reaching(url, 'berth_trace_spans_total{fate="dropped"}', 1)
     assert dropped > 0, "spans beyond the queue are dropped and counted"
 
 

@@ -82,6 +82,11 @@ struct Args {
     /// Chaos: the fraction of connections each storm drops mid-call.
     #[arg(long, default_value_t = 0.1)]
     disconnect_fraction: f64,
+    /// Chaos, WebSocket: storms close the chosen connections that have no call running
+    /// instead of cutting calls, and each opens again at once (connection churn, e.g. about
+    /// 1,000 of 15,000 a second: --disconnect-every 1 --disconnect-fraction 0.0667 --churn).
+    #[arg(long, requires = "disconnect_every")]
+    churn: bool,
     /// Chaos: rewrite --reload-file every this many seconds (hot reload under load).
     #[arg(long, requires = "reload_file")]
     reload_every: Option<f64>,
@@ -150,6 +155,7 @@ fn plan_of(args: &Args) -> Result<Plan, String> {
         timeout: Duration::from_secs_f64(args.timeout),
         disconnect_every: args.disconnect_every.map(Duration::from_secs_f64),
         disconnect_fraction: args.disconnect_fraction.clamp(0.0, 1.0),
+        churn: args.churn,
         reload_every: args.reload_every.map(Duration::from_secs_f64),
         reload_file: args.reload_file.clone(),
     })

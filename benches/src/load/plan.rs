@@ -73,6 +73,8 @@ pub struct Plan {
     /// Chaos: every this long, `disconnect_fraction` of connections drop mid-call.
     pub disconnect_every: Option<Duration>,
     pub disconnect_fraction: f64,
+    /// WebSocket: storms close chosen connections between calls (churn) instead of mid-call.
+    pub churn: bool,
     /// Chaos: every this long, `reload_file` is rewritten in place (hot reload).
     pub reload_every: Option<Duration>,
     pub reload_file: Option<PathBuf>,

@@ -1,5 +1,5 @@
-//! A run's results: one JSON document, and an HTML page with SVG charts of
-//! throughput and latency over time and per ladder step.
+//! A run's results: one JSON document, and an HTML page with SVG charts (`charts`) of
+//! throughput, latency and memory over time and per ladder step.
 
 use std::fmt::Write as _;
 
@@ -9,6 +9,8 @@ use super::plan::Plan;
 use super::probe;
 use super::run::Outcomes;
 use super::stats::Counts;
+use crate::charts::{self, Axes, Line, Mark};
+use plotters::style::RGBColor;
 
 /// The whole run as JSON.
 pub fn to_json(plan: &Plan, outcomes: &Outcomes, command: &str, unix_time: u64) -> Value {
@@ -46,6 +48,7 @@ pub fn to_json(plan: &Plan, outcomes: &Outcomes, command: &str, unix_time: u64) 
             "mix": plan.mix.iter().map(|m| json!({ "tool": m.tool, "weight": m.weight })).collect::<Vec<_>>(),
             "disconnect_every_secs": plan.disconnect_every.map(|d| d.as_secs_f64()),
             "disconnect_fraction": plan.disconnect_fraction,
+            "churn": plan.churn,
             "reload_every_secs": plan.reload_every.map(|d| d.as_secs_f64()),
         },
         "totals": {
@@ -74,58 +77,27 @@ pub fn to_json(plan: &Plan, outcomes: &Outcomes, command: &str, unix_time: u64) 
     })
 }
 
-/// One line of a chart: name, colour, (x, y) points.
-type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
-
-/// A line chart of `series` over `x_label` (seconds, ladder step), with dashed vertical `marks`, as SVG.
-fn chart(title: &str, unit: &str, x_label: &str, series: &[Series<'_>], marks: &[f64]) -> String {
-    let (width, height, left, bottom) = (760.0, 260.0, 60.0, 30.0);
-    let all = series.iter().flat_map(|(_, _, points)| points.iter());
-    let x_max = all.clone().map(|p| p.0).fold(1.0f64, f64::max);
-    let y_max = all.map(|p| p.1).fold(0.0f64, f64::max).max(1e-9) * 1.1;
-    let x = |v: f64| left + v / x_max * (width - left - 10.0);
-    let y = |v: f64| height - bottom - v / y_max * (height - bottom - 20.0);
-    let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">"#
-    );
-    let _ = write!(svg, r#"<text x="{left}" y="13" font-size="13">{title}</text>"#);
-    for i in 0..=4 {
-        let value = y_max * f64::from(i) / 4.0;
-        let (right, at, label_x, label_y, label) =
-            (width - 10.0, y(value), left - 4.0, y(value) + 4.0, format_value(value, unit));
-        let _ = write!(
-            svg,
-            r##"<line x1="{left}" x2="{right}" y1="{at}" y2="{at}" stroke="#ddd"/><text x="{label_x}" y="{label_y}" text-anchor="end">{label}</text>"##
-        );
-    }
-    let _ = write!(svg, r#"<text x="{}" y="{}" text-anchor="end">{x_label}</text>"#, width - 10.0, height - 4.0);
-    for mark in marks {
-        let _ = write!(
-            svg,
-            r##"<line x1="{0}" x2="{0}" y1="20" y2="{1}" stroke="#c9a" stroke-dasharray="3,3"/>"##,
-            x(*mark),
-            height - bottom
-        );
-    }
-    for (n, (name, colour, points)) in series.iter().enumerate() {
-        let path: Vec<String> = points.iter().map(|(px, py)| format!("{:.1},{:.1}", x(*px), y(*py))).collect();
-        let _ =
-            write!(svg, r#"<polyline fill="none" stroke="{colour}" stroke-width="1.6" points="{}"/>"#, path.join(" "));
-        let _ = write!(svg, r#"<text x="{}" y="13" fill="{colour}">{name}</text>"#, 300.0 + 90.0 * n as f64);
-    }
-    svg.push_str("</svg>");
-    svg
-}
-
-fn format_value(value: f64, unit: &str) -> String {
-    if value >= 10_000.0 {
-        format!("{:.0}k{unit}", value / 1000.0)
-    } else if value >= 10.0 {
-        format!("{value:.0}{unit}")
-    } else {
-        format!("{value:.2}{unit}")
+/// A chart for the page: the SVG, or a line saying why it could not be drawn.
+fn chart(axes: &Axes<'_>, lines: &[Line<'_>], marks: &[Mark]) -> String {
+    match charts::line_chart(axes, lines, marks) {
+        Ok(svg) => svg,
+        Err(e) => format!("<p>{}</p>", escape(&e.to_string())),
     }
 }
+
+fn line<'a>(name: &'a str, colour: RGBColor, points: Vec<(f64, f64)>) -> Line<'a> {
+    Line { name, colour, points }
+}
+
+fn axes<'a>(title: &'a str, x: &'a str, y: &'a str) -> Axes<'a> {
+    Axes { title, x, y, x_names: None }
+}
+
+const GREEN: RGBColor = RGBColor(34, 170, 102);
+const BLUE: RGBColor = RGBColor(51, 102, 204);
+const RED: RGBColor = RGBColor(204, 51, 51);
+const GREY: RGBColor = RGBColor(150, 150, 150);
+const BROWN: RGBColor = RGBColor(170, 102, 0);
 
 fn percentile(counts: &Counts, q: f64) -> f64 {
     counts.latency.value_at_quantile(q) as f64 / 1000.0
@@ -138,10 +110,11 @@ pub fn to_html(plan: &Plan, outcomes: &Outcomes, result: &Value) -> String {
     let latency = |q: f64| -> Vec<(f64, f64)> {
         timeline.iter().filter(|p| !p.counts.latency.is_empty()).map(|p| (p.second, percentile(&p.counts, q))).collect()
     };
-    let step_marks: Vec<f64> = (1..plan.ladder.len()).map(|i| plan.step.as_secs_f64() * i as f64).collect();
-    let mut marks = step_marks.clone();
-    marks.extend(&outcomes.reloads);
-    marks.extend(&outcomes.storms);
+    let mut marks: Vec<Mark> = (1..plan.ladder.len())
+        .map(|i| Mark { at: plan.step.as_secs_f64() * i as f64, label: format!("{} conns", plan.ladder[i]) })
+        .collect();
+    marks.extend(outcomes.reloads.iter().map(|at| Mark { at: *at, label: "reload".into() }));
+    marks.extend(outcomes.storms.iter().map(|at| Mark { at: *at, label: "storm".into() }));
     let mut html = String::from("<!doctype html><meta charset=utf-8><title>berth-load report</title>");
     html.push_str("<style>body{font-family:sans-serif;max-width:800px;margin:2em auto}td,th{padding:2px 10px;text-align:right}th{background:#eee}pre{background:#f6f6f6;padding:8px;white-space:pre-wrap}</style>");
     let _ = write!(html, "<h1>berth-load: {}</h1>", escape(&plan.label));
@@ -172,38 +145,30 @@ pub fn to_html(plan: &Plan, outcomes: &Outcomes, result: &Value) -> String {
         totals["latency_ms"]["max"],
         totals["peak_connections"]
     );
-    html.push_str(&chart("answers per second", "", "seconds", &[("answers/s", "#2a6", throughput)], &marks));
-    html.push_str(&chart(
-        "latency (ms)",
-        "",
-        "seconds",
-        &[("p50", "#36c", latency(0.5)), ("p99", "#c33", latency(0.99)), ("max", "#999", latency(1.0))],
-        &marks,
-    ));
+    let over_time = axes("answers per second", "time since start (s)", "answers/s");
+    html.push_str(&chart(&over_time, &[line("answers/s", GREEN, throughput)], &marks));
+    let latency_lines =
+        [line("p50", BLUE, latency(0.5)), line("p99", RED, latency(0.99)), line("max", GREY, latency(1.0))];
+    html.push_str(&chart(&axes("latency", "time since start (s)", "latency (ms)"), &latency_lines, &marks));
     let rss: Vec<(f64, f64)> =
         timeline.iter().filter_map(|p| p.server_rss.map(|r| (p.second, r as f64 / 1e6))).collect();
     if !rss.is_empty() {
-        html.push_str(&chart("server RSS (MB)", "", "seconds", &[("rss", "#a60", rss)], &marks));
+        let memory = axes("server memory", "time since start (s)", "resident set (MB)");
+        html.push_str(&chart(&memory, &[line("RSS", BROWN, rss)], &marks));
     }
     if outcomes.steps.len() > 1 {
         let by_step = |read: &dyn Fn(&Counts) -> f64| -> Vec<(f64, f64)> {
             outcomes.steps.iter().enumerate().map(|(n, (_, counts))| ((n + 1) as f64, read(counts))).collect()
         };
         let step_secs = plan.step.as_secs_f64().max(1e-9);
-        html.push_str(&chart(
-            "answers per second by ladder step",
-            "",
-            "ladder step (connections in the table below)",
-            &[("answers/s", "#2a6", by_step(&|c| c.answered as f64 / step_secs))],
-            &[],
-        ));
-        html.push_str(&chart(
-            "latency (ms) by ladder step",
-            "",
-            "ladder step (connections in the table below)",
-            &[("p50", "#36c", by_step(&|c| percentile(c, 0.5))), ("p99", "#c33", by_step(&|c| percentile(c, 0.99)))],
-            &[],
-        ));
+        let names: Vec<String> = outcomes.steps.iter().map(|(connections, _)| connections.to_string()).collect();
+        let stepped = |title| Axes { title, x: "ladder step (connections)", y: "", x_names: Some(names.clone()) };
+        let rate = Axes { y: "answers/s", ..stepped("answers per second by ladder step") };
+        html.push_str(&chart(&rate, &[line("answers/s", GREEN, by_step(&|c| c.answered as f64 / step_secs))], &[]));
+        let latency = Axes { y: "latency (ms)", ..stepped("latency by ladder step") };
+        let lines =
+            [line("p50", BLUE, by_step(&|c| percentile(c, 0.5))), line("p99", RED, by_step(&|c| percentile(c, 0.99)))];
+        html.push_str(&chart(&latency, &lines, &[]));
     }
     html.push_str("<h2>Per step</h2><table><tr><th>connections</th><th>answers/s</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>errors</th></tr>");
     for step in result["steps"].as_array().into_iter().flatten() {

@@ -49,6 +49,9 @@ struct Shared {
     /// Requests sent and answers (or failures) recorded, for the exactly-once check.
     sent: AtomicU64,
     settled: AtomicU64,
+    /// The longest the lag probe's 1 ms timer fired late since the last tick, in µs: how
+    /// far behind the generator itself runs (its latencies include that lag).
+    lag_max_us: AtomicU64,
 }
 
 /// A prepared request body with a slot for the id (WebSocket ids vary per call).
@@ -85,11 +88,13 @@ pub async fn run(plan: Plan) -> Outcomes {
         target: AtomicUsize::new(plan.ladder.first().copied().unwrap_or(1)),
         sent: AtomicU64::new(0),
         settled: AtomicU64::new(0),
+        lag_max_us: AtomicU64::new(0),
     });
     let legacy = plan.transport == Transport::Legacy;
     let templates: Arc<Vec<Template>> = Arc::new(plan.mix.iter().map(|m| Template::new(m, legacy)).collect());
     let chaos = spawn_chaos(&shared, started);
     let collector = tokio::spawn(collect(shared.clone(), started));
+    let probe = tokio::spawn(lag_probe(shared.clone()));
 
     let mut workers = tokio::task::JoinSet::new();
     let mut spawned = 0usize;
@@ -112,6 +117,7 @@ pub async fn run(plan: Plan) -> Outcomes {
         }
     }
     while workers.join_next().await.is_some() {}
+    probe.abort();
     let elapsed = started.elapsed();
     let (reloads, storms) = chaos.await.unwrap_or_default();
     let mut outcomes = match collector.await {
@@ -267,7 +273,8 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
             let storm = shared.storm.load(Ordering::Relaxed);
             if storm != storm_seen {
                 storm_seen = storm;
-                if chosen(index, storm, plan.disconnect_fraction) && !pending.is_empty() {
+                // A storm cuts calls mid-way; churn closes connections between calls.
+                if chosen(index, storm, plan.disconnect_fraction) && plan.churn == pending.is_empty() {
                     recorder.dropped(pending.len() as u64);
                     shared.settled.fetch_add(pending.len() as u64, Ordering::Relaxed);
                     shared.connections.fetch_sub(1, Ordering::Relaxed);
@@ -398,6 +405,18 @@ fn rewrite(file: &std::path::Path) -> std::io::Result<()> {
     std::fs::rename(&temporary, file)
 }
 
+/// Wakes every millisecond until the run ends and records how late each wake-up came: the
+/// generator's own scheduling lag (a busy runtime or a starved process fires it late).
+async fn lag_probe(shared: Arc<Shared>) {
+    let last = shared.end + shared.plan.timeout;
+    while Instant::now() < last {
+        let due = Instant::now() + Duration::from_millis(1);
+        sleep_until(due.into()).await;
+        let late = u64::try_from(Instant::now().saturating_duration_since(due).as_micros()).unwrap_or(u64::MAX);
+        shared.lag_max_us.fetch_max(late, Ordering::Relaxed);
+    }
+}
+
 /// Once a second: take the window, add a timeline point, print progress.
 async fn collect(shared: Arc<Shared>, started: Instant) -> Outcomes {
     let plan = &shared.plan;
@@ -444,6 +463,7 @@ async fn collect(shared: Arc<Shared>, started: Instant) -> Outcomes {
             server_rss: rss,
             server_cpu: server_cpu.as_mut().and_then(CpuMeter::sample),
             client_cpu: client_cpu.sample(),
+            client_lag_ms: shared.lag_max_us.swap(0, Ordering::Relaxed) as f64 / 1000.0,
             counts,
         };
         outcomes.total.merge(&point.counts);

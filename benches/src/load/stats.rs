@@ -160,6 +160,8 @@ pub struct Point {
     pub server_rss: Option<u64>,
     pub server_cpu: Option<f64>,
     pub client_cpu: Option<f64>,
+    /// The generator's worst timer lag in this second (ms).
+    pub client_lag_ms: f64,
 }
 
 impl Point {
@@ -176,6 +178,7 @@ impl Point {
             "server_rss_bytes": self.server_rss,
             "server_cpu_percent": self.server_cpu,
             "client_cpu_percent": self.client_cpu,
+            "client_lag_ms_max": self.client_lag_ms,
         })
     }
 }

@@ -41,14 +41,31 @@ pub(crate) struct Admitted {
     _source: Option<Held>,
     _connection: Option<OwnedSemaphorePermit>,
     _global: Option<Slot>,
+    /// How long it waits before it runs: its source is above its share (`pace`).
+    wait: Duration,
+}
+
+impl Admitted {
+    /// Waits for the request's slot when its source is above its share of the server;
+    /// returns at once otherwise.
+    pub(crate) async fn paced(&self) {
+        if !self.wait.is_zero() {
+            // Boxed: the wait is the rare path, and inline its timer would grow the future of
+            // every request that awaits this.
+            Box::pin(tokio::time::sleep(self.wait)).await;
+        }
+    }
 }
 
 impl Admission {
     /// Takes a slot for one request of `source`, or says which limit is full.
     pub(crate) fn admit(&self, source: &Requester) -> Result<Admitted, Refusal> {
-        let held = match &self.quotas {
-            Some(quotas) => Some(quotas.request(&source.key).map_err(Refusal::OverQuota)?),
-            None => None,
+        let (held, wait) = match &self.quotas {
+            Some(quotas) => {
+                let (held, wait) = quotas.request(&source.key).map_err(Refusal::OverQuota)?;
+                (Some(held), wait)
+            }
+            None => (None, Duration::ZERO),
         };
         let connection = match &self.per_connection {
             Some(limit) => {
@@ -60,7 +77,7 @@ impl Admission {
             Some(limit) => Some(self.take_slot(limit, held.as_ref())?),
             None => None,
         };
-        Ok(Admitted { _source: held, _connection: connection, _global: global })
+        Ok(Admitted { _source: held, _connection: connection, _global: global, wait })
     }
 
     /// Takes a slot in `limit`; once only its reserve is left, refuses a

@@ -20,10 +20,11 @@ use axum::response::Response;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
+use subtle::{ConditionallySelectable as _, ConstantTimeEq};
 
 use super::Requester;
 use super::refusal::json_error;
+use crate::access::Identity;
 use crate::config::{AuthConfig, OAuthConfig};
 use crate::error::{Error, Result};
 use crate::protocol::jsonrpc::RpcError;
@@ -34,10 +35,16 @@ pub(crate) const TOKENS_ENV: &str = "BERTH_AUTH_TOKENS";
 /// Least time between two JWKS refetches triggered by unknown key ids.
 const JWKS_REFRESH: Duration = Duration::from_secs(60);
 
-/// The configured access rules.
+/// Who may come in: the accepted static tokens and the OAuth settings.
 pub(crate) struct Auth {
-    tokens: Vec<Vec<u8>>,
+    tokens: Vec<KnownToken>,
     oauth: Option<OAuth>,
+}
+
+/// An accepted static token, and the requester it stands for (made once, at start).
+struct KnownToken {
+    secret: Vec<u8>,
+    requester: Requester,
 }
 
 /// The OAuth resource-server half of [`Auth`].
@@ -67,12 +74,26 @@ impl Auth {
     /// The rules of `config` plus tokens from the environment; `None` when
     /// nothing is configured (every request is let in).
     pub(crate) async fn from_config(config: &AuthConfig) -> Result<Option<Self>> {
-        let mut tokens: Vec<Vec<u8>> = config.tokens.iter().map(|t| t.trim().as_bytes().to_vec()).collect();
-        if let Ok(extra) = std::env::var(TOKENS_ENV) {
-            tokens.extend(extra.split(',').map(str::trim).filter(|t| !t.is_empty()).map(|t| t.as_bytes().to_vec()));
+        // Empty tokens, unreadable secrets and names or secrets listed twice are refused
+        // there, once, with the rest of the config.
+        config.validate()?;
+        let mut tokens = Vec::new();
+        for entry in &config.tokens {
+            let (name, secret) = entry.resolve()?;
+            let requester = name.map_or_else(|| Requester::bearer(&secret), Requester::known_as);
+            tokens.push(KnownToken { secret: secret.into_bytes(), requester });
         }
-        if tokens.iter().any(Vec::is_empty) {
-            return Err(Error::Config("auth.tokens must not contain an empty token".into()));
+        if let Ok(extra) = std::env::var(TOKENS_ENV) {
+            for secret in extra.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+                tokens.push(KnownToken { secret: secret.as_bytes().to_vec(), requester: Requester::bearer(secret) });
+            }
+        }
+        // The environment's tokens may repeat one from the file.
+        let mut secrets = HashSet::new();
+        if !tokens.iter().all(|known| secrets.insert(known.secret.as_slice())) {
+            return Err(Error::Config(
+                "auth.tokens: the same token is listed twice (each caller needs its own)".into(),
+            ));
         }
         let oauth = match &config.oauth {
             Some(oauth) => Some(OAuth::new(oauth.clone()).await?),
@@ -105,18 +126,28 @@ impl Auth {
         let Some(token) = bearer(headers) else {
             return Err(self.refuse(Denied::Unauthorized(None)));
         };
-        if self.tokens.iter().fold(false, |found, known| found | bool::from(known.as_slice().ct_eq(token.as_bytes()))) {
-            return Ok(Requester::bearer(token));
+        // Every token is compared, each in constant time, so the time taken says
+        // neither whether nor which one matched.
+        let mut found = u64::MAX;
+        for (index, known) in (0u64..).zip(&self.tokens) {
+            found.conditional_assign(&index, known.secret.as_slice().ct_eq(token.as_bytes()));
+        }
+        if let Some(known) = usize::try_from(found).ok().and_then(|index| self.tokens.get(index)) {
+            return Ok(known.requester.clone());
         }
         let Some(oauth) = &self.oauth else {
             return Err(self.refuse(Denied::Unauthorized(Some("unknown token".into()))));
         };
         let claims = oauth.verify(token).await.map_err(|denied| self.refuse(denied))?;
         // Tokens come and go; the subject they speak for is the client.
-        Ok(match (claims.get("iss").and_then(Value::as_str), claims.get("sub").and_then(Value::as_str)) {
-            (issuer, Some(subject)) => Requester::subject(issuer.unwrap_or(""), subject),
-            (_, None) => Requester::bearer(token),
-        })
+        let identity = Identity::from_claims(claims);
+        if identity.subject.is_some() {
+            return Ok(Requester::subject(identity));
+        }
+        // No subject: known by the token, its scopes and claims still count for the rules.
+        let mut requester = Requester::bearer(token);
+        requester.identity = Some(Arc::new(identity));
+        Ok(requester)
     }
 
     fn refuse(&self, denied: Denied) -> Response {
@@ -163,6 +194,8 @@ pub(crate) async fn require(State(auth): State<Arc<Auth>>, mut request: Request,
 /// The exposure check (`server::check_exposure`) asks this before anything
 /// is compiled, and [`Auth::from_config`] builds from the same sources.
 pub(crate) fn is_configured(config: &AuthConfig) -> bool {
+    // Any token entry counts; whether a named one's secret can be read is checked with the
+    // rest of the config (`AuthConfig::validate`), with a message naming it.
     !config.tokens.is_empty()
         || config.oauth.is_some()
         || std::env::var(TOKENS_ENV).is_ok_and(|tokens| tokens.split(',').any(|t| !t.trim().is_empty()))

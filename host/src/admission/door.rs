@@ -38,14 +38,13 @@ pub(crate) async fn enter(State(door): State<Arc<Door>>, mut request: Request, n
     if let Some(reason) = door.origins.refuse(request.headers()) {
         return json_error(StatusCode::FORBIDDEN, &RpcError::invalid_request(reason));
     }
-    if let Some(auth) = &door.auth {
-        match auth.check(request.headers()).await {
-            Ok(requester) => {
-                request.extensions_mut().insert(requester);
-            }
+    let verified = match &door.auth {
+        Some(auth) => match auth.check(request.headers()).await {
+            Ok(requester) => Some(requester),
             Err(refusal) => return refusal,
-        }
-    }
-    source::identify(&door.sources, &mut request);
+        },
+        None => None,
+    };
+    source::identify(&door.sources, &mut request, verified);
     door.gate.admit(request, next).await
 }

@@ -13,11 +13,14 @@ use super::overload::Limits;
 use super::refusal::over_quota;
 use super::source::Peer;
 use super::{Admission, Limit, Refusal, Requester};
+use crate::audit::{AUDITED, Audit, Event, Outcome};
 
 /// What the admission layer needs.
 pub(crate) struct Gate {
     pub(crate) limits: Arc<Limits>,
     pub(crate) admission: Admission,
+    /// The audit trail, which records audited requests refused here (over a quota).
+    pub(crate) audit: Option<Arc<Audit>>,
 }
 
 impl Gate {
@@ -32,6 +35,7 @@ impl Gate {
         if let Some(ConnectInfo(Peer { over_quota: Some(over), .. })) = request.extensions().get::<ConnectInfo<Peer>>()
         {
             let mut response = over_quota(&serde_json::Value::Null, over);
+            self.audit_refusal(&request, over.error().code);
             // The connection itself is over the quota: the client must open it again later.
             response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
             return self.hold_refusal(response).await;
@@ -39,15 +43,45 @@ impl Gate {
         let source = Requester::of(request.extensions());
         match self.admission.admit(&source) {
             Ok(admitted) => {
+                admitted.paced().await;
                 let response = next.run(request).await;
                 drop(admitted);
                 self.hold_refusal(response).await
             }
             Err(Refusal::OverQuota(over)) if over.limit == Limit::FairShare => {
+                self.audit_refusal(&request, over.error().code);
                 self.limits.refused(&Refusal::OverQuota(over))
             }
-            Err(refusal) => self.hold_refusal(self.limits.refused(&refusal)).await,
+            Err(refusal) => {
+                if let Refusal::OverQuota(over) = &refusal {
+                    self.audit_refusal(&request, over.error().code);
+                }
+                self.hold_refusal(self.limits.refused(&refusal)).await
+            }
         }
+    }
+
+    /// Records an audited request refused over a quota before its body was read: what it
+    /// is comes from its `Mcp-Method` and `Mcp-Name` headers (2026-07-28 clients send
+    /// them; a 2025 request refused here is counted in `/metrics` only, its method unread).
+    fn audit_refusal(&self, request: &Request, code: i32) {
+        let Some(audit) = &self.audit else { return };
+        let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+        let Some(method) = header("mcp-method").and_then(|m| AUDITED.iter().find(|a| **a == m)) else { return };
+        let requester = Requester::of(request.extensions());
+        audit.record(&Event {
+            identity: requester.identity.as_deref(),
+            source: &requester.key,
+            address: requester.address,
+            transport: "http",
+            method,
+            target: header("mcp-name"),
+            outcome: Outcome::OverQuota,
+            error_code: Some(i64::from(code)),
+            duration: std::time::Duration::ZERO,
+            trace_id: None,
+            session: header("mcp-session-id"),
+        });
     }
 
     /// `response`, after the refusal delay when it is an over-quota answer.

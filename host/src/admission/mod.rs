@@ -10,6 +10,7 @@
 //! - `requester` — the [`Requester`] those checks settle on, which quotas count;
 //! - `limit`, `quota` — what each source may hold and how fast it may send (429);
 //! - `fair_share` — the server-wide in-flight limit, shared fairly (503);
+//! - `pace` — with several sources active, each served at most its share of the measured capacity;
 //! - `admit` — one request's [`Admission`] through quota, connection and server slots;
 //! - `overload` — the server's request and stream slots, and what was shed;
 //! - `gate` — the door's admission step, holding a request's slots until it answers;
@@ -27,6 +28,7 @@ pub(crate) mod guard;
 mod layers;
 mod limit;
 pub(crate) mod overload;
+mod pace;
 mod quota;
 pub(crate) mod refusal;
 mod requester;

@@ -2,8 +2,9 @@
 //! running requests) and how fast it sends, so that one abusive client
 //! runs into its own limits long before the server's.
 //!
-//! A source is a `Requester` key (see `requester`): a token's
-//! subject, else an address. Counts live in a sharded map of atomics (no
+//! A source is a `Requester` key (see `requester`): a named token's name,
+//! a token's digest or subject, else an address. A named identity may have
+//! limits of its own (`[quota.identities.<name>]`). Counts live in a sharded map of atomics (no
 //! lock shared by every request); a source's entry goes away once it holds
 //! nothing ([`Quotas::sweep`]). The rate limit is a keyed GCRA token bucket
 //! (`governor`), whose memory is bounded the same way.
@@ -14,10 +15,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::limit::{Limit, OverQuota};
+use super::pace::{Pacer, SourcePace};
 use crate::config::QuotaConfig;
 use dashmap::DashMap;
 use governor::clock::Clock as _;
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
+use std::collections::HashMap;
 
 /// What one source holds now.
 #[derive(Default)]
@@ -25,6 +28,7 @@ struct SourceUse {
     connections: AtomicUsize,
     streams: AtomicUsize,
     in_flight: AtomicUsize,
+    pace: SourcePace,
 }
 
 impl SourceUse {
@@ -57,6 +61,18 @@ pub(crate) struct Quotas {
     retry_after: Duration,
     refusal_delay: Duration,
     refused: [AtomicU64; Limit::ALL.len()],
+    /// Limits of named identities that differ from the defaults, by source key (`id:<name>`).
+    overrides: HashMap<Arc<str>, Override>,
+    /// Each source's share of the server while several are active.
+    pacer: Pacer,
+}
+
+/// One named identity's own limits (`[quota.identities.<name>]`).
+struct Override {
+    streams: usize,
+    in_flight: usize,
+    rate: Option<DefaultDirectRateLimiter>,
+    requests_per_sec: u32,
 }
 
 /// One unit of a source's quota (a connection, a stream, a running request), given back when dropped.
@@ -89,6 +105,30 @@ impl Quotas {
             let burst = NonZeroU32::new(config.bucket()).unwrap_or(rate);
             DefaultKeyedRateLimiter::keyed(Quota::per_second(rate).allow_burst(burst))
         });
+        let overrides = config
+            .identities
+            .iter()
+            .map(|(name, over)| {
+                let requests_per_sec = over.requests_per_sec.unwrap_or(config.requests_per_sec);
+                let burst = match (over.burst, over.requests_per_sec) {
+                    (Some(burst), _) => burst,
+                    // A rate of its own without a burst: one second's worth of that rate.
+                    (None, Some(rate)) => rate,
+                    (None, None) => config.bucket(),
+                };
+                let rate = NonZeroU32::new(requests_per_sec).map(|rate| {
+                    let burst = NonZeroU32::new(burst).unwrap_or(rate);
+                    DefaultDirectRateLimiter::direct(Quota::per_second(rate).allow_burst(burst))
+                });
+                let limits = Override {
+                    streams: over.streams.unwrap_or(config.streams),
+                    in_flight: over.in_flight.unwrap_or(config.in_flight),
+                    rate,
+                    requests_per_sec,
+                };
+                (Arc::from(format!("id:{name}")), limits)
+            })
+            .collect();
         Self {
             connections: config.connections,
             streams: config.streams,
@@ -100,7 +140,19 @@ impl Quotas {
             retry_after,
             refusal_delay: Duration::from_millis(config.refusal_delay_ms),
             refused: Default::default(),
+            overrides,
+            pacer: Pacer::new(config.pace_to_share),
         }
+    }
+
+    /// Requests per second the server can serve, as the pacer last measured it (0: unknown).
+    pub(crate) fn capacity(&self) -> u64 {
+        self.pacer.capacity()
+    }
+
+    /// Requests that waited because their source was above its share.
+    pub(crate) fn paced(&self) -> u64 {
+        self.pacer.paced()
     }
 
     /// The retry hint of a refusal by a count.
@@ -157,27 +209,45 @@ impl Quotas {
         })
     }
 
+    /// The limits of source `key` when it is a named identity with its own.
+    fn override_of(&self, key: &Arc<str>) -> Option<&Override> {
+        if self.overrides.is_empty() { None } else { self.overrides.get(key) }
+    }
+
     /// An event stream or WebSocket connection of source `key`.
     pub(crate) fn stream(self: &Arc<Self>, key: &Arc<str>) -> Result<Held, OverQuota> {
-        self.take(key, Kind::Stream, self.streams).ok_or_else(|| {
-            let detail = format!("this client holds {} open streams and WebSocket connections", self.streams);
+        let max = self.override_of(key).map_or(self.streams, |over| over.streams);
+        self.take(key, Kind::Stream, max).ok_or_else(|| {
+            let detail = format!("this client holds {max} open streams and WebSocket connections");
             self.refuse(OverQuota::new(Limit::Streams, detail, self.retry_after))
         })
     }
 
     /// One request of source `key`: within its rate, and a slot among its running requests.
-    pub(crate) fn request(self: &Arc<Self>, key: &Arc<str>) -> Result<Held, OverQuota> {
-        if let Some(rate) = &self.rate
-            && let Err(not_until) = rate.check_key(key)
-        {
-            let wait = not_until.wait_time_from(rate.clock().now());
-            let detail = format!("more than {} requests per second", self.requests_per_sec);
+    /// Where the request waits first, when its source is above its share (zero: it runs now).
+    pub(crate) fn request(self: &Arc<Self>, key: &Arc<str>) -> Result<(Held, Duration), OverQuota> {
+        let over = self.override_of(key);
+        let limited = match over {
+            Some(over) => over.rate.as_ref().and_then(|rate| {
+                let not_until = rate.check().err()?;
+                Some((not_until.wait_time_from(rate.clock().now()), over.requests_per_sec))
+            }),
+            None => self.rate.as_ref().and_then(|rate| {
+                let not_until = rate.check_key(key).err()?;
+                Some((not_until.wait_time_from(rate.clock().now()), self.requests_per_sec))
+            }),
+        };
+        if let Some((wait, per_sec)) = limited {
+            let detail = format!("more than {per_sec} requests per second");
             return Err(self.refuse(OverQuota::new(Limit::Rate, detail, wait.max(Duration::from_millis(1)))));
         }
-        self.take(key, Kind::Request, self.in_flight).ok_or_else(|| {
-            let detail = format!("this client has {} requests running", self.in_flight);
+        let max = over.map_or(self.in_flight, |over| over.in_flight);
+        let held = self.take(key, Kind::Request, max).ok_or_else(|| {
+            let detail = format!("this client has {max} requests running");
             self.refuse(OverQuota::new(Limit::InFlight, detail, self.retry_after))
-        })
+        })?;
+        let wait = self.pacer.admit(&held.source.pace);
+        Ok((held, wait))
     }
 
     /// Sources with at least one request running.
@@ -221,7 +291,7 @@ mod tests {
     fn each_source_has_its_own_counts_and_gets_them_back() {
         let quotas = Arc::new(Quotas::new(&config(), Duration::from_secs(1)));
         let (a, b): (Arc<str>, Arc<str>) = ("addr:10.0.0.1".into(), "addr:10.0.0.2".into());
-        let first = quotas.request(&a).expect("room");
+        let (first, _) = quotas.request(&a).expect("room");
         let _second = quotas.request(&a).expect("room");
         let refused = quotas.request(&a).err().expect("a third is over quota");
         assert_eq!(refused.limit, Limit::InFlight);
@@ -245,6 +315,23 @@ mod tests {
         drop(held);
         quotas.sweep();
         assert_eq!(quotas.sources(), 0);
+    }
+
+    #[test]
+    fn a_named_identity_has_its_own_limits() {
+        let text = "requests_per_sec = 2\nin_flight = 1\n[identities.batch]\nrequests_per_sec = 100\nin_flight = 3";
+        let config: QuotaConfig = toml::from_str(text).expect("quota config");
+        let quotas = Arc::new(Quotas::new(&config, Duration::from_secs(1)));
+        let (batch, other): (Arc<str>, Arc<str>) = ("id:batch".into(), "id:other".into());
+        let held: Vec<Held> = (0..3).map(|_| quotas.request(&batch).expect("batch: three at once").0).collect();
+        assert_eq!(quotas.request(&batch).err().expect("a fourth").limit, Limit::InFlight);
+        drop(held);
+        for _ in 0..20 {
+            drop(quotas.request(&batch).expect("batch: well within 100/s"));
+        }
+        drop(quotas.request(&other).expect("the default burst: 2"));
+        drop(quotas.request(&other).expect("the default burst: 2"));
+        assert_eq!(quotas.request(&other).err().expect("past 2/s").limit, Limit::Rate);
     }
 
     #[test]

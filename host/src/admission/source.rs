@@ -96,20 +96,33 @@ fn parse_node(node: &str) -> Option<IpAddr> {
     node.strip_prefix('[').and_then(|rest| rest.split(']').next()).and_then(|ip| ip.parse().ok())
 }
 
-/// Records the request's [`Requester`]: the one auth verified, else the
-/// client's address (see [`SourcePolicy::client_ip`]).
-pub(crate) fn identify(policy: &SourcePolicy, request: &mut Request) {
-    if request.extensions().get::<Requester>().is_none() {
-        let requester = match request.extensions().get::<ConnectInfo<Peer>>() {
-            Some(ConnectInfo(peer)) if policy.is_trusted(peer.addr.ip()) => {
-                Requester::address(policy.client_ip(peer.addr.ip(), request.headers()))
+/// Records the request's [`Requester`]: the one auth verified (`verified`), seen
+/// from the client's address, else the client's address alone (see
+/// [`SourcePolicy::client_ip`]).
+pub(crate) fn identify(policy: &SourcePolicy, request: &mut Request, verified: Option<Requester>) {
+    let client = match request.extensions().get::<ConnectInfo<Peer>>() {
+        Some(ConnectInfo(peer)) if policy.is_trusted(peer.addr.ip()) => {
+            Some(policy.client_ip(peer.addr.ip(), request.headers()))
+        }
+        Some(ConnectInfo(peer)) => {
+            if verified.is_none() {
+                // Made once per connection: the common case allocates nothing here.
+                let requester = peer.requester.clone();
+                request.extensions_mut().insert(requester);
+                return;
             }
-            Some(ConnectInfo(peer)) => peer.requester.clone(),
-            // In-process requests (tests) have no peer: `Requester::of` names them.
-            None => return,
-        };
-        request.extensions_mut().insert(requester);
-    }
+            Some(peer.addr.ip())
+        }
+        None => None,
+    };
+    let requester = match (verified, client) {
+        (Some(verified), Some(ip)) => verified.seen_at(ip),
+        (Some(verified), None) => verified,
+        (None, Some(ip)) => Requester::address(ip),
+        // In-process requests (tests) have no peer: `Requester::of` names them.
+        (None, None) => return,
+    };
+    request.extensions_mut().insert(requester);
 }
 
 #[cfg(test)]

@@ -10,6 +10,10 @@ pub(crate) enum ClusterError {
     /// Redis could not be reached, refused the command, or timed out.
     #[error("{0}")]
     Redis(#[from] redis::RedisError),
+    /// A connection attempt failed moments ago; the next waits for the retry pause rather
+    /// than make every request pay for a connect that would fail the same way.
+    #[error("{0}")]
+    Down(String),
     /// A script answered something berth does not understand.
     #[error("{0}")]
     Unexpected(&'static str),
@@ -30,6 +34,7 @@ impl ClusterError {
                 None if e.is_io_error() || e.is_connection_dropped() => "io".to_owned(),
                 None => "_OTHER".to_owned(),
             },
+            ClusterError::Down(_) => "unreachable".to_owned(),
             ClusterError::Unexpected(_) => "unexpected_answer".to_owned(),
         }
     }

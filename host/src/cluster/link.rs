@@ -9,58 +9,79 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::Instrument as _;
 
-use crate::cluster::error::ClusterResult;
+use crate::cluster::endpoint::Endpoint;
+use crate::cluster::error::{ClusterError, ClusterResult};
 use crate::config::ClusterConfig;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::shared::{Placement, StateHealth};
 use crate::telemetry;
 
-/// How long to wait for Redis to accept a connection or answer a command.
-const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 /// Pause between reconnection attempts.
 const RETRY: Duration = Duration::from_secs(1);
+/// How often an idle replica checks that Redis answers, so `/readyz` and the subscriptions
+/// learn of a partition even when no request needs Redis.
+const HEARTBEAT: Duration = Duration::from_secs(1);
 /// Messages waiting to be published; more are dropped while Redis is slow or gone.
 const OUTBOX: usize = 1024;
+
+/// The shared command connection, or when the last attempt to open one failed.
+#[derive(Default)]
+struct Commands {
+    open: Option<redis::aio::MultiplexedConnection>,
+    failed: Option<(Instant, String)>,
+}
 
 /// This replica's connection to the cluster's Redis.
 pub(crate) struct Link {
     replica: String,
     prefix: String,
-    client: redis::Client,
+    endpoint: Endpoint,
+    /// The bound on one exchange: connecting (a Sentinel lookup included) or one command.
+    timeout: Duration,
     up: AtomicBool,
+    /// Tells subscriptions when Redis goes down, so they subscribe again on a new connection
+    /// once it is back (a partition leaves the old one silent, not closed).
+    health: watch::Sender<bool>,
     outbox: mpsc::Sender<(String, Vec<u8>)>,
     /// The connection commands share (multiplexed), opened on first use and after a failure.
-    commands: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
+    commands: tokio::sync::Mutex<Commands>,
 }
 
 impl Link {
     /// Opens the link (without waiting for Redis: berth starts while it is down) and starts
     /// the publishing task. `default_replica` names the replica unless the config does.
     pub(crate) fn start(config: &ClusterConfig, default_replica: String) -> Result<Arc<Self>> {
-        let url = config.redis_url.as_deref().unwrap_or_default();
-        let client = redis::Client::open(url).map_err(|e| Error::Config(format!("cluster.redis_url {url:?}: {e}")))?;
+        let endpoint = Endpoint::open(config.redis_url.as_deref().unwrap_or_default())?;
         let (outbox, pending) = mpsc::channel(OUTBOX);
         let link = Arc::new(Self {
             replica: config.replica_id.clone().unwrap_or(default_replica),
             prefix: config.key_prefix.clone(),
-            client,
+            endpoint,
+            timeout: config.redis_timeout(),
             up: AtomicBool::new(false),
+            health: watch::Sender::new(false),
             outbox,
-            commands: tokio::sync::Mutex::new(None),
+            commands: tokio::sync::Mutex::new(Commands::default()),
         });
         tokio::spawn(publisher(Arc::downgrade(&link), pending));
+        tokio::spawn(heartbeat(Arc::downgrade(&link)));
         Ok(link)
     }
 
     /// This replica's name.
     pub(crate) fn replica(&self) -> &str {
         &self.replica
+    }
+
+    /// The bound on one exchange with Redis.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Whether Redis answered the last time this replica talked to it.
@@ -70,8 +91,14 @@ impl Link {
 
     fn mark(&self, up: bool, why: &str) {
         if self.up.swap(up, Ordering::Relaxed) != up {
+            self.health.send_replace(up);
             if up {
                 tracing::info!("connected to Redis");
+            } else if self.endpoint.follows_failover() {
+                tracing::warn!(
+                    "Redis primary unreachable ({why}); asking the Sentinels again every {} s",
+                    RETRY.as_secs()
+                );
             } else {
                 tracing::warn!("Redis unreachable ({why}); retrying every {} s", RETRY.as_secs());
             }
@@ -82,11 +109,21 @@ impl Link {
         format!("{}{name}", self.prefix)
     }
 
+    /// A new connection to the primary (as the Sentinels name it now, with them).
     async fn connect(&self) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
         let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(REDIS_TIMEOUT))
-            .set_response_timeout(Some(REDIS_TIMEOUT));
-        self.client.get_multiplexed_async_connection_with_config(&config).await
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout));
+        self.endpoint.primary(self.timeout).await?.get_multiplexed_async_connection_with_config(&config).await
+    }
+
+    /// A subscription connection to the primary, bounded like any other exchange.
+    async fn connect_pubsub(&self) -> redis::RedisResult<redis::aio::PubSub> {
+        let primary = self.endpoint.primary(self.timeout).await?;
+        match tokio::time::timeout(self.timeout, primary.get_async_pubsub()).await {
+            Ok(connected) => connected,
+            Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "subscribing timed out").into()),
+        }
     }
 
     /// `name` under the cluster's key prefix.
@@ -97,42 +134,98 @@ impl Link {
     /// Runs one command on the shared connection; a failure drops the connection (the next
     /// command opens a new one) and marks Redis down.
     pub(crate) async fn query<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> ClusterResult<T> {
-        let span = if telemetry::in_trace() { telemetry::redis(&operation(command)) } else { tracing::Span::none() };
-        let answered = self.query_on_connection(command).instrument(span.clone()).await;
+        self.traced(&operation(command), Exchange::Command(command)).await
+    }
+
+    /// Runs `pipeline` on the shared connection, its commands back to back on that one
+    /// connection (what `WAIT` after a write needs); failures as [`Link::query`].
+    pub(crate) async fn query_pipeline<T: redis::FromRedisValue>(
+        &self,
+        name: &str,
+        pipeline: &redis::Pipeline,
+    ) -> ClusterResult<T> {
+        self.traced(name, Exchange::Pipeline(pipeline)).await
+    }
+
+    async fn traced<T: redis::FromRedisValue>(&self, name: &str, exchange: Exchange<'_>) -> ClusterResult<T> {
+        let span = if telemetry::in_trace() { telemetry::redis(name) } else { tracing::Span::none() };
+        let answered = self.exchange(exchange).instrument(span.clone()).await;
         if let Err(e) = &answered {
             telemetry::redis_failed(&span, &e.kind());
         }
-        answered
+        let value = answered?;
+        T::from_redis_value(value).map_err(|e| ClusterError::Redis(e.into()))
     }
 
-    async fn query_on_connection<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> ClusterResult<T> {
-        let mut connection = {
-            let mut slot = self.commands.lock().await;
-            match slot.as_ref() {
-                Some(open) => open.clone(),
-                None => match self.connect().await {
-                    Ok(fresh) => {
-                        *slot = Some(fresh.clone());
-                        fresh
-                    }
-                    Err(e) => {
+    async fn exchange(&self, exchange: Exchange<'_>) -> ClusterResult<redis::Value> {
+        let read_only = redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly);
+        let mut moved = false;
+        loop {
+            let mut connection = self.connection().await?;
+            match exchange.run(&mut connection).await {
+                Ok(value) => {
+                    self.mark(true, "");
+                    return Ok(value);
+                }
+                // READONLY: this node was the primary and a failover demoted it. The command
+                // did nothing, so it goes once more to the primary the Sentinels name now.
+                Err(e) if e.kind() == read_only && !moved => {
+                    tracing::info!("the Redis primary moved (READONLY); reconnecting");
+                    self.commands.lock().await.open = None;
+                    moved = true;
+                }
+                Err(e) => {
+                    let lost =
+                        e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal();
+                    if lost || e.kind() == read_only {
+                        self.commands.lock().await.open = None;
                         self.mark(false, &e.to_string());
-                        return Err(e.into());
                     }
-                },
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    /// The shared command connection, opened if there is none. Within the retry pause after
+    /// a failed attempt it fails at once: while Redis is unreachable, requests that need it
+    /// fail fast instead of queueing behind connection attempts that each take the timeout.
+    async fn connection(&self) -> ClusterResult<redis::aio::MultiplexedConnection> {
+        let connecting = async {
+            let mut slot = self.commands.lock().await;
+            if let Some(open) = slot.open.as_ref() {
+                return Ok(open.clone());
+            }
+            if let Some((at, why)) = &slot.failed
+                && at.elapsed() < RETRY
+            {
+                return Err(ClusterError::Down(format!("{why} ({} ms ago)", at.elapsed().as_millis())));
+            }
+            match self.connect().await {
+                Ok(fresh) => {
+                    *slot = Commands { open: Some(fresh.clone()), failed: None };
+                    Ok(fresh)
+                }
+                Err(e) => {
+                    slot.failed = Some((Instant::now(), e.to_string()));
+                    self.mark(false, &e.to_string());
+                    Err(e.into())
+                }
             }
         };
-        match command.query_async(&mut connection).await {
-            Ok(value) => {
-                self.mark(true, "");
-                Ok(value)
-            }
-            Err(e) => {
-                if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() {
-                    *self.commands.lock().await = None;
-                    self.mark(false, &e.to_string());
+        // Waiting for the lock while another request connects counts against the same bound.
+        match tokio::time::timeout(self.timeout, connecting).await {
+            Ok(connected) => connected,
+            Err(_) => {
+                let why = format!("no connection to Redis within {} ms", self.timeout.as_millis());
+                // A connect cut short here is a failed attempt too: the next requests fail
+                // fast rather than each waiting the bound again.
+                if let Ok(mut slot) = self.commands.try_lock()
+                    && slot.open.is_none()
+                {
+                    slot.failed = Some((Instant::now(), why.clone()));
                 }
-                Err(e.into())
+                Err(ClusterError::Down(why))
             }
         }
     }
@@ -153,25 +246,42 @@ impl Link {
         tokio::spawn(async move {
             while !deliver.is_closed() {
                 let Some(link) = weak.upgrade() else { return };
-                let subscribed = match link.client.get_async_pubsub().await {
-                    Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
-                        Ok(()) => Ok(pubsub),
-                        Err(e) => Err(e),
+                let subscribed = match link.connect_pubsub().await {
+                    Ok(mut pubsub) => match tokio::time::timeout(link.timeout, pubsub.subscribe(&channel)).await {
+                        Ok(Ok(())) => Ok(pubsub),
+                        Ok(Err(e)) => Err(e),
+                        Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "SUBSCRIBE timed out").into()),
                     },
                     Err(e) => Err(e),
                 };
                 match subscribed {
                     Ok(pubsub) => {
                         link.mark(true, "");
+                        let mut health = link.health.subscribe();
+                        health.mark_unchanged();
                         drop(link);
                         let mut stream = pubsub.into_on_message();
-                        while let Some(message) = stream.next().await {
-                            if deliver.send(message.get_payload_bytes().to_vec()).await.is_err() {
-                                return;
+                        loop {
+                            tokio::select! {
+                                message = stream.next() => {
+                                    let Some(message) = message else {
+                                        if let Some(link) = weak.upgrade() {
+                                            link.mark(false, "the subscription connection closed");
+                                        }
+                                        break;
+                                    };
+                                    if deliver.send(message.get_payload_bytes().to_vec()).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                // Redis went down for this replica: this connection may be
+                                // cut off without knowing it; subscribe again on a new one.
+                                changed = health.changed() => {
+                                    if changed.is_err() || !*health.borrow_and_update() {
+                                        break;
+                                    }
+                                }
                             }
-                        }
-                        if let Some(link) = weak.upgrade() {
-                            link.mark(false, "the subscription connection closed");
                         }
                     }
                     Err(e) => link.mark(false, &e.to_string()),
@@ -193,11 +303,39 @@ impl Link {
     }
 }
 
+/// What one exchange with Redis sends.
+#[derive(Clone, Copy)]
+enum Exchange<'a> {
+    Command(&'a redis::Cmd),
+    Pipeline(&'a redis::Pipeline),
+}
+
+impl Exchange<'_> {
+    async fn run(self, connection: &mut redis::aio::MultiplexedConnection) -> redis::RedisResult<redis::Value> {
+        match self {
+            Exchange::Command(command) => command.query_async(connection).await,
+            Exchange::Pipeline(pipeline) => pipeline.query_async(connection).await,
+        }
+    }
+}
+
 /// The name of `command` (`GET`, `EVALSHA`), for its trace span.
 fn operation(command: &redis::Cmd) -> String {
     match command.args_iter().next() {
         Some(redis::Arg::Simple(name)) => String::from_utf8_lossy(name).to_ascii_uppercase(),
         _ => "COMMAND".to_owned(),
+    }
+}
+
+/// Pings Redis every [`HEARTBEAT`] for as long as the link exists; the answer (or its
+/// absence within the exchange bound) marks Redis up or down.
+async fn heartbeat(link: std::sync::Weak<Link>) {
+    let mut every = tokio::time::interval(HEARTBEAT);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(link) = link.upgrade() else { return };
+        let _: ClusterResult<String> = link.query(&redis::cmd("PING")).await;
     }
 }
 
@@ -229,3 +367,7 @@ impl StateHealth for Link {
         Placement::Cluster { replica: self.replica.clone(), redis_up: self.redis_up() }
     }
 }
+
+#[cfg(test)]
+#[path = "link_tests.rs"]
+mod tests;

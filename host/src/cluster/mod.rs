@@ -20,6 +20,7 @@
 //! The `requestState` sealing key is shared too, but needs no Redis: every
 //! replica derives the same key from the cluster secret (`config::ClusterConfig`).
 
+mod endpoint;
 mod error;
 mod kv;
 mod link;

@@ -34,6 +34,11 @@ impl TestRedis {
         Self { child, port, prefix: format!("test{port}:") }
     }
 
+    /// Its URL.
+    pub(crate) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
     /// A link to it for replica `replica` (call inside a Tokio runtime).
     pub(crate) fn link(&self, replica: &str) -> Arc<Link> {
         self.link_in(replica, &self.prefix)

@@ -23,11 +23,31 @@ pub struct ClusterConfig {
     pub secret: Option<String>,
     /// This replica's name in logs and `/readyz` [default: host name and port]; `--replica-id`.
     pub replica_id: Option<String>,
+    /// How long one Redis exchange (connect, Sentinel lookup, command) may take before the
+    /// request that needs it fails with 503 [default: 1000 ms].
+    pub redis_timeout_ms: u64,
+    /// How many Redis replicas must acknowledge a plugin's key-value write (Redis `WAIT`)
+    /// before the write returns; 0 returns once the primary applied it [default: 0].
+    pub kv_acknowledged_by: u32,
 }
+
+/// The default bound on one Redis exchange: a healthy Redis answers in well under a
+/// millisecond and one 100 ms away still answers in time, while a request that needs a
+/// Redis that is gone fails well before a client or balancer gives up on it.
+pub const DEFAULT_REDIS_TIMEOUT_MS: u64 = 1000;
+/// Bounds of `redis_timeout_ms`.
+const REDIS_TIMEOUT_RANGE_MS: std::ops::RangeInclusive<u64> = 10..=60_000;
 
 impl Default for ClusterConfig {
     fn default() -> Self {
-        Self { redis_url: None, key_prefix: "berth:".to_owned(), secret: None, replica_id: None }
+        Self {
+            redis_url: None,
+            key_prefix: "berth:".to_owned(),
+            secret: None,
+            replica_id: None,
+            redis_timeout_ms: DEFAULT_REDIS_TIMEOUT_MS,
+            kv_acknowledged_by: 0,
+        }
     }
 }
 
@@ -43,10 +63,19 @@ impl ClusterConfig {
             return Ok(());
         }
         let url = self.redis_url.as_deref().unwrap_or_default();
-        if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
+        let schemes = ["redis://", "rediss://", "redis+unix://", "redis+sentinel://"];
+        if !schemes.iter().any(|scheme| url.starts_with(scheme)) {
             return Err(Error::Config(format!(
-                "cluster.redis_url (--redis, BERTH_REDIS_URL) {url:?} must start with redis://, rediss:// (TLS) \
-                 or redis+unix://, e.g. redis://127.0.0.1:6379"
+                "cluster.redis_url (--redis, BERTH_REDIS_URL) {url:?} must start with redis://, rediss:// (TLS), \
+                 redis+unix:// or redis+sentinel:// (Sentinels), e.g. redis://127.0.0.1:6379"
+            )));
+        }
+        if !REDIS_TIMEOUT_RANGE_MS.contains(&self.redis_timeout_ms) {
+            return Err(Error::Config(format!(
+                "cluster.redis_timeout_ms = {} is out of range: it must be {} to {} ms",
+                self.redis_timeout_ms,
+                REDIS_TIMEOUT_RANGE_MS.start(),
+                REDIS_TIMEOUT_RANGE_MS.end()
             )));
         }
         match &self.secret {
@@ -86,6 +115,11 @@ impl ClusterConfig {
         }
     }
 
+    /// The bound on one Redis exchange.
+    pub fn redis_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.redis_timeout_ms)
+    }
+
     /// The `requestState` sealing key derived from the shared secret, when clustered.
     pub fn sealing_key(&self) -> Option<[u8; 32]> {
         let secret = self.secret.as_deref().filter(|_| self.enabled())?;
@@ -121,6 +155,14 @@ mod tests {
         let bad_url =
             ClusterConfig { redis_url: Some("localhost:6379".into()), ..clustered(Some("x".repeat(20).as_str())) };
         assert!(bad_url.validate(false).is_err());
+        let sentinels = ClusterConfig {
+            redis_url: Some("redis+sentinel://127.0.0.1:26379/berth".into()),
+            ..clustered(Some("x".repeat(20).as_str()))
+        };
+        assert!(sentinels.validate(false).is_ok());
+        let slow = ClusterConfig { redis_timeout_ms: 5, ..sentinels };
+        let error = slow.validate(false).expect_err("too short");
+        assert!(error.to_string().contains("redis_timeout_ms = 5 is out of range"), "{error}");
     }
 
     #[test]

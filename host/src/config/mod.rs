@@ -12,17 +12,21 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
+mod access;
 mod auth;
 mod cluster;
 mod plugins;
 mod quota;
 mod telemetry;
+mod ws;
 
-pub use auth::{AuthConfig, OAuthConfig};
+pub use access::{AccessConfig, AuditConfig, RuleConfig};
+pub use auth::{AuthConfig, NamedToken, OAuthConfig, TokenEntry};
 pub use cluster::ClusterConfig;
 pub use plugins::{PluginsConfig, SourceConfig, plugins_file_stem};
-pub use quota::QuotaConfig;
+pub use quota::{QuotaConfig, QuotaOverride};
 pub use telemetry::{SAMPLERS, TelemetryConfig};
+pub use ws::WsConfig;
 
 /// The whole configuration of a berth server.
 #[derive(Debug, Clone, Deserialize)]
@@ -47,6 +51,10 @@ pub struct Config {
     pub ws: WsConfig,
     /// Who may connect: bearer tokens, OAuth.
     pub auth: AuthConfig,
+    /// Who may use which plugins, tools, resources and prompts.
+    pub access: AccessConfig,
+    /// The audit trail of calls, reads and prompt gets (off unless a sink is set).
+    pub audit: AuditConfig,
     /// What the logs include.
     pub log: LogConfig,
     /// Long-running tool calls (the Tasks extension).
@@ -77,38 +85,6 @@ pub struct TasksConfig {
 impl Default for TasksConfig {
     fn default() -> Self {
         Self { max: 1_000, ttl_secs: 3_600, max_ttl_secs: 86_400, poll_interval_ms: 500 }
-    }
-}
-
-/// Settings of the WebSocket transport at `/ws`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-#[non_exhaustive]
-pub struct WsConfig {
-    /// Largest accepted message (one JSON-RPC message per text frame), in bytes.
-    pub max_message_bytes: usize,
-    /// Requests one connection may have running at once; more are refused
-    /// with -32000 and a retry hint.
-    pub max_in_flight_per_connection: usize,
-    /// Seconds between the server's keep-alive pings; a peer that sends
-    /// nothing (not even a pong) for two intervals is disconnected.
-    pub ping_interval_secs: u64,
-    /// Seconds a connection may stay open with no message and nothing running.
-    pub idle_timeout_secs: u64,
-    /// Messages queued for one connection before it counts as a slow consumer
-    /// and is closed (code 1008).
-    pub send_queue: usize,
-}
-
-impl Default for WsConfig {
-    fn default() -> Self {
-        Self {
-            max_message_bytes: 4 * 1024 * 1024,
-            max_in_flight_per_connection: 256,
-            ping_interval_secs: 20,
-            idle_timeout_secs: 300,
-            send_queue: 1024,
-        }
     }
 }
 
@@ -239,6 +215,8 @@ impl Default for Config {
             protocol: ProtocolConfig::default(),
             ws: WsConfig::default(),
             auth: AuthConfig::default(),
+            access: AccessConfig::default(),
+            audit: AuditConfig::default(),
             log: LogConfig::default(),
             tasks: TasksConfig::default(),
             quota: QuotaConfig::default(),
@@ -353,7 +331,10 @@ impl Config {
         {
             return Err(Error::Config("auth.oauth needs jwks_file or jwks_url (where the signing keys are)".into()));
         }
+        self.auth.validate()?;
         self.quota.validate()?;
+        self.access.validate()?;
+        self.audit.validate()?;
         self.plugins.validate()?;
         self.cluster.validate(self.protocol.state_key.is_some())?;
         self.telemetry.validate()?;

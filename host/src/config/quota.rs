@@ -6,6 +6,7 @@
 //! is one). Every quota is a count one source may hold at once; 0 turns that
 //! quota off. The request rate is off unless set.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -41,6 +42,27 @@ pub struct QuotaConfig {
     /// whose peer is one of them is counted against the client address in
     /// `Forwarded` or `X-Forwarded-For`; those headers are ignored from anyone else.
     pub trusted_proxies: Vec<String>,
+    /// With several sources active, serve each at most its share of the server's measured
+    /// capacity, pacing (not refusing) a source above it; alone, a source is never paced.
+    pub pace_to_share: bool,
+    /// Per-identity overrides, by the name of a static token (`[quota.identities.batch]`):
+    /// a batch identity may get a higher rate than an interactive one.
+    pub identities: BTreeMap<String, QuotaOverride>,
+}
+
+/// What one named identity may hold and send instead of the defaults; unset fields keep them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct QuotaOverride {
+    /// Requests per second (0: no rate limit for this identity).
+    pub requests_per_sec: Option<u32>,
+    /// The burst above that rate [default: one second's worth].
+    pub burst: Option<u32>,
+    /// Requests it may have running at once (0: no cap).
+    pub in_flight: Option<usize>,
+    /// Event streams and WebSocket connections it may hold open (0: no cap).
+    pub streams: Option<usize>,
 }
 
 impl Default for QuotaConfig {
@@ -55,6 +77,8 @@ impl Default for QuotaConfig {
             burst: 0,
             refusal_delay_ms: 250,
             trusted_proxies: Vec::new(),
+            pace_to_share: true,
+            identities: BTreeMap::new(),
         }
     }
 }
@@ -88,6 +112,14 @@ impl QuotaConfig {
         }
         if self.burst > 0 && self.requests_per_sec == 0 {
             return Err(Error::Config("quota.burst needs quota.requests_per_sec (the rate it is a burst of)".into()));
+        }
+        for (name, over) in &self.identities {
+            let rate = over.requests_per_sec.unwrap_or(self.requests_per_sec);
+            if over.burst.is_some_and(|b| b > 0) && rate == 0 {
+                return Err(Error::Config(format!(
+                    "quota.identities.{name}.burst needs a requests_per_sec (the rate it is a burst of)"
+                )));
+            }
         }
         Ok(())
     }

@@ -9,7 +9,9 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::operations::Operations;
+use crate::access::Grant;
 use crate::admission::{Admitted, Requester};
+use crate::audit::{self, Audit};
 use crate::protocol::jsonrpc::{self, Request, RpcError};
 use crate::registry::Snapshot;
 use crate::router::{Era, RequestContext, Router, Sink};
@@ -24,6 +26,8 @@ pub(crate) struct Pending {
     pub(super) era: Era,
     pub(super) snapshot: Arc<Snapshot>,
     pub(super) requester: Requester,
+    /// What the caller may use, decided when the request was routed.
+    pub(super) grant: Grant,
     /// Where the request is tracked while it runs, so `notifications/cancelled` finds it.
     pub(super) tracker: Option<Arc<InFlight>>,
     pub(super) admitted: Option<Admitted>,
@@ -40,14 +44,55 @@ pub(crate) struct Measure {
     /// The `mcp_method_name` label.
     pub(super) method: &'static str,
     pub(super) operations: Arc<Operations>,
+    /// Set for a request the audit trail records.
+    pub(super) audited: Option<Box<Audited>>,
+}
+
+/// What the audit trail needs of a request besides its answer.
+pub(crate) struct Audited {
+    pub(super) audit: Arc<Audit>,
+    pub(super) requester: Requester,
+    pub(super) transport: &'static str,
+    /// The tool or prompt name, or the resource URI.
+    pub(super) target: Option<String>,
+    pub(super) session: Option<String>,
 }
 
 impl Measure {
-    /// Records the request's answer: its duration in its series, its failure on its span.
-    pub(super) fn finish(self, outcome: &Result<Value, RpcError>, tool: Option<&Arc<str>>) {
+    /// Records the request's answer: its duration in its series, its failure on its span,
+    /// and (audited requests) its event, which `verdict` names when the answer alone
+    /// cannot (refused by a rule, over a quota).
+    pub(super) fn finish(
+        self,
+        outcome: &Result<Value, RpcError>,
+        tool: Option<&Arc<str>>,
+        verdict: Option<audit::Outcome>,
+    ) {
         let error_type = telemetry::error_type(outcome);
         telemetry::record_error(&self.span, error_type.as_deref());
-        self.operations.record(self.method, tool, error_type.map(Arc::from), self.started.elapsed());
+        let elapsed = self.started.elapsed();
+        self.operations.record(self.method, tool, error_type.map(Arc::from), elapsed);
+        if let Some(audited) = self.audited {
+            let outcome_of = match outcome {
+                Ok(result) if result.get("isError").and_then(Value::as_bool) == Some(true) => audit::Outcome::ToolError,
+                Ok(_) => audit::Outcome::Ok,
+                Err(_) => audit::Outcome::Error,
+            };
+            let trace_id = telemetry::trace_id(&self.span, self.pass_on.as_ref());
+            audited.audit.record(&audit::Event {
+                identity: audited.requester.identity.as_deref(),
+                source: &audited.requester.key,
+                address: audited.requester.address,
+                transport: audited.transport,
+                method: self.method,
+                target: audited.target.as_deref(),
+                outcome: verdict.unwrap_or(outcome_of),
+                error_code: outcome.as_ref().err().map(|e| i64::from(e.code)),
+                duration: elapsed,
+                trace_id,
+                session: audited.session.as_deref(),
+            });
+        }
     }
 }
 
@@ -65,10 +110,13 @@ impl Pending {
     /// Runs the call: what it sends the client before its answer (progress, logs,
     /// questions) goes to `sink`, and `cancel` stops it.
     pub(crate) async fn run(self, sink: Option<Sink>, cancel: CancellationToken) -> Ran {
-        let Pending { router, request, era, snapshot, requester, tracker, admitted, measure } = self;
+        let Pending { router, request, era, snapshot, requester, grant, tracker, admitted, measure } = self;
         let modern = matches!(era, Era::Modern(_));
+        if let Some(admitted) = &admitted {
+            admitted.paced().await;
+        }
         let running = tracker.map(|tracker| tracker.begin(&request.id, cancel.clone()));
-        let cx = RequestContext::new(&request, era, snapshot, sink, cancel, requester);
+        let cx = RequestContext::new(&request, era, snapshot, sink, cancel, requester, grant);
         // Part of the request's trace: inside its span, or, when the sampler left the request
         // out, with the context what it calls must carry.
         let outcome = {
@@ -79,7 +127,8 @@ impl Pending {
             }
         };
         drop((running, admitted));
-        measure.finish(&outcome, cx.served_tool.get());
+        let verdict = cx.refused_by_rule().then_some(audit::Outcome::RefusedByRule);
+        measure.finish(&outcome, cx.served_tool.get(), verdict);
         Ran { answer: Answer { id: request.id, outcome, modern }, cancelled: cx.hooks.cancel.is_cancelled() }
     }
 }

@@ -14,11 +14,12 @@ use serde_json::Value;
 use tracing::Instrument as _;
 
 use super::Exchange;
-use super::call::{Measure, Pending};
+use super::call::{Audited, Measure, Pending};
 use super::listen::Listen;
 use super::operations::Operations;
 use super::route::{HttpHeaders, Step};
 use crate::admission::{Admission, Limit, OverQuota, Refusal, Requester};
+use crate::audit;
 use crate::protocol::jsonrpc::{self, Message, Request, RpcError, SERVER_BUSY};
 use crate::session::{self, InFlight, Replay, Session, SessionRefused};
 use crate::shared::Unavailable;
@@ -124,8 +125,11 @@ impl Reply {
     /// Records a reply that ends its request at once (not a call to run) with `measure`.
     fn measured(self, measure: Measure) -> Self {
         match &self {
-            Reply::Refuse(refused) => measure.finish(&Err(refused.error.clone()), None),
-            _ => measure.finish(&Ok(Value::Null), None),
+            Reply::Refuse(refused) => {
+                let verdict = matches!(refused.why, Why::OverQuota(_)).then_some(audit::Outcome::OverQuota);
+                measure.finish(&Err(refused.error.clone()), None, verdict);
+            }
+            _ => measure.finish(&Ok(Value::Null), None, None),
         }
         self
     }
@@ -140,7 +144,7 @@ impl Exchange {
         };
         // A request is measured (its server span, its duration) from here to its answer.
         let measure = match &message {
-            Message::Request(request) => Some(self.measure(request, &via)),
+            Message::Request(request) => Some(self.measure(request, &via, requester)),
             _ => None,
         };
         let span = measure.as_ref().map_or_else(tracing::Span::none, |m| m.span.clone());
@@ -209,21 +213,34 @@ impl Exchange {
         }
     }
 
-    /// What `request`, which came `via`, is measured with: its server span (parented on the
-    /// client's trace), the clock, its series.
-    fn measure(&self, request: &Request, via: &Via<'_>) -> Measure {
+    /// What `request`, which came `via` from `requester`, is measured with: its server span
+    /// (parented on the client's trace), the clock, its series, its audit event's parts.
+    fn measure(&self, request: &Request, via: &Via<'_>, requester: &Requester) -> Measure {
         let headers = match via {
             Via::Http(http) => Some(http.all),
             Via::Connection { .. } | Via::InProcess => None,
         };
         let (span, pass_on) = telemetry::server_span(request, via.transport(), headers);
-        Measure {
-            span,
-            pass_on,
-            started: Instant::now(),
-            method: Operations::method(&request.method),
-            operations: self.operations.clone(),
-        }
+        let method = Operations::method(&request.method);
+        let audited = match &self.audit {
+            Some(audit) if audit::AUDITED.contains(&method) => {
+                let target = request.param("name").or_else(|| request.param("uri")).and_then(Value::as_str);
+                let session = match via {
+                    Via::Http(http) => http.session_id.map(str::to_owned),
+                    Via::Connection { session, .. } => session.as_ref().map(|s| s.id.clone()),
+                    Via::InProcess => None,
+                };
+                Some(Box::new(Audited {
+                    audit: audit.clone(),
+                    requester: requester.clone(),
+                    transport: via.transport().name(),
+                    target: target.map(str::to_owned),
+                    session,
+                }))
+            }
+            _ => None,
+        };
+        Measure { span, pass_on, started: Instant::now(), method, operations: self.operations.clone(), audited }
     }
 
     /// Routes `request` and says what to do with it; `Err` with the request when it is an
@@ -243,7 +260,9 @@ impl Exchange {
             Via::Http(http) => Some(http),
             Via::Connection { .. } | Via::InProcess => None,
         };
-        let reply = match self.route(request, http, session.as_ref(), named) {
+        // What the caller may use, decided once: the header checks, the call, its lists.
+        let grant = self.access.grant(requester.identity.as_deref());
+        let reply = match self.route(request, http, session.as_ref(), named, &grant) {
             Step::Run { request, era, snapshot } => {
                 telemetry::record_era(&measure.span, era.version(), era.session().map(|s| s.id.as_str()));
                 let (tracker, admitted) = match via {
@@ -263,6 +282,7 @@ impl Exchange {
                     era,
                     snapshot,
                     requester,
+                    grant,
                     tracker,
                     admitted,
                     measure,
@@ -336,7 +356,7 @@ impl Exchange {
     /// session (`berth bench`, the dispatch benchmark).
     pub async fn call(&self, request: Request) -> Result<Value, RpcError> {
         let requester = Requester::named("in-process");
-        let measure = self.measure(&request, &Via::InProcess);
+        let measure = self.measure(&request, &Via::InProcess, &requester);
         match self.request(request, Via::InProcess, None, false, &requester, measure) {
             Ok(Reply::Run(pending)) if pending.is_modern() => {
                 pending.run(None, tokio_util::sync::CancellationToken::new()).await.answer.outcome

@@ -32,7 +32,9 @@ pub(crate) use listen::Listen;
 pub(crate) use operations::Operations;
 pub(crate) use route::HttpHeaders;
 
+use crate::access::Access;
 use crate::admission::Quotas;
+use crate::audit::Audit;
 use crate::notices::NoticeBus;
 use crate::protocol::jsonrpc::{Request, RpcError, SERVER_BUSY};
 use crate::protocol::notice::Notice;
@@ -51,6 +53,10 @@ pub struct Exchange {
     health: Arc<dyn StateHealth>,
     /// How long requests took, by method, tool and error type.
     operations: Arc<Operations>,
+    /// Who may use what (the rules in effect, swapped on SIGHUP).
+    access: Arc<Access>,
+    /// The audit trail, when one is configured.
+    audit: Option<Arc<Audit>>,
 }
 
 impl Exchange {
@@ -65,7 +71,34 @@ impl Exchange {
         quotas: Arc<Quotas>,
         health: Arc<dyn StateHealth>,
     ) -> Self {
-        Self { registry, router: Arc::new(router), sessions, notices, quotas, health, operations: Arc::default() }
+        Self {
+            registry,
+            router: Arc::new(router),
+            sessions,
+            notices,
+            quotas,
+            health,
+            operations: Arc::default(),
+            access: Arc::new(Access::new(&crate::config::AccessConfig::default())),
+            audit: None,
+        }
+    }
+
+    /// The same exchange, applying `access` to every request and recording to `audit`.
+    pub(crate) fn with_access(mut self, access: Arc<Access>, audit: Option<Arc<Audit>>) -> Self {
+        self.access = access;
+        self.audit = audit;
+        self
+    }
+
+    /// Who may use what.
+    pub(crate) fn access(&self) -> &Arc<Access> {
+        &self.access
+    }
+
+    /// The audit trail, when one is configured.
+    pub(crate) fn audit(&self) -> Option<&Arc<Audit>> {
+        self.audit.as_ref()
     }
 
     /// How long requests took, by method, tool and error type.

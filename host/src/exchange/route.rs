@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::Exchange;
 use super::listen::Listen;
+use crate::access::Grant;
 use crate::protocol::era::{self, Classified, ModernEnvelope, RoutingHeaders};
 use crate::protocol::headers;
 use crate::protocol::jsonrpc::{Request, RpcError};
@@ -48,6 +49,7 @@ impl Exchange {
         http: Option<&HttpHeaders<'_>>,
         session: Option<&Arc<Session>>,
         named: bool,
+        grant: &Grant,
     ) -> Step {
         let header_version = http.and_then(|h| h.routing.protocol_version.as_deref());
         match era::classify(&request.method, request.meta(), header_version, named) {
@@ -60,7 +62,7 @@ impl Exchange {
             }
             Classified::Modern => {
                 let snapshot = self.registry.snapshot();
-                let envelope = match check_modern(&request, http, &snapshot) {
+                let envelope = match check_modern(&request, http, &snapshot, grant) {
                     Ok(envelope) => envelope,
                     Err(error) => return Step::Refuse { id: request.id, error },
                 };
@@ -77,11 +79,13 @@ impl Exchange {
 }
 
 /// The 2026-07-28 ladder, plus the `Mcp-Param-*` checks of `tools/call`
-/// against the same snapshot the call will run on.
+/// against the same snapshot the call will run on. A tool the caller may not use is
+/// checked as an unknown one is (not at all), so its headers cannot tell it exists.
 fn check_modern(
     request: &Request,
     http: Option<&HttpHeaders<'_>>,
     snapshot: &Snapshot,
+    grant: &Grant,
 ) -> Result<ModernEnvelope, RpcError> {
     let envelope = era::check_modern(&request.method, request.params_object(), http.map(|h| &h.routing))?;
     if let Some(http) = http
@@ -89,7 +93,7 @@ fn check_modern(
         && let Some(name) = request.param("name").and_then(Value::as_str)
     {
         let params = snapshot.header_params(name);
-        if !params.is_empty() {
+        if !params.is_empty() && snapshot.tool(name).is_some_and(|plugin| grant.tool(&plugin.name, name)) {
             headers::validate(params, request.param("arguments"), |name| {
                 http.all.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect()
             })?;

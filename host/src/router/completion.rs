@@ -25,16 +25,13 @@ impl Router {
         let (plugin, reference) = match reference.get("type").and_then(Value::as_str) {
             Some("ref/prompt") => {
                 let name = field(reference, "name")?;
-                let plugin = cx
-                    .snapshot
-                    .prompt(&name)
-                    .ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {name}")))?;
+                let plugin =
+                    cx.prompt(&name).ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {name}")))?;
                 (plugin, CompletionRef::Prompt(name))
             }
             Some("ref/resource") => {
                 let uri = field(reference, "uri")?;
                 let plugin = cx
-                    .snapshot
                     .template(&uri)
                     .ok_or_else(|| RpcError::invalid_params(format!("unknown resource template: {uri}")))?;
                 (plugin, CompletionRef::ResourceTemplate(uri))

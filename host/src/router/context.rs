@@ -1,6 +1,7 @@
 //! The context one request runs in: its era, the snapshot it was routed
 //! against, its call hooks, and (legacy) the way back to the client.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -8,12 +9,13 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::sink::{self, Sink};
+use crate::access::Grant;
 use crate::admission::Requester;
 use crate::protocol::era::ModernEnvelope;
 use crate::protocol::jsonrpc::{self, Request, RpcError, notification};
 use crate::registry::Snapshot;
-use crate::runtime::CallHooks;
 use crate::runtime::bindings::types::CallContext;
+use crate::runtime::{CallHooks, Plugin};
 use crate::session::Session;
 use crate::tasks::RunningTask;
 
@@ -115,6 +117,10 @@ pub(crate) struct RequestContext {
     /// The tool a `tools/call` reached, once the router found it in the snapshot: the tool
     /// label of the request's duration (never a name the client sent that nothing serves).
     pub(crate) served_tool: OnceLock<Arc<str>>,
+    /// What the caller may use; everything it may not is, to it, not there.
+    pub(crate) grant: Grant,
+    /// Set when the request named something the snapshot has but the grant hides.
+    pub(crate) hidden_hit: AtomicBool,
 }
 
 impl RequestContext {
@@ -127,6 +133,7 @@ impl RequestContext {
         sink: Option<Sink>,
         cancel: CancellationToken,
         requester: Requester,
+        grant: Grant,
     ) -> Self {
         let hooks = match &sink {
             Some(sink) => sink::hooks(request, era.log_level().as_deref(), sink.clone(), cancel),
@@ -138,7 +145,57 @@ impl RequestContext {
             }
             _ => None,
         };
-        Self { era, snapshot, hooks, client, requester, task: None, served_tool: OnceLock::new() }
+        Self {
+            era,
+            snapshot,
+            hooks,
+            client,
+            requester,
+            task: None,
+            served_tool: OnceLock::new(),
+            grant,
+            hidden_hit: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the request named something its caller may not use (the audit trail's
+    /// `refused_by_rule`; the caller was answered as if it did not exist).
+    pub(crate) fn refused_by_rule(&self) -> bool {
+        self.hidden_hit.load(Ordering::Relaxed)
+    }
+
+    /// `found`, when the caller may use it (`allowed`); else nothing, noted.
+    fn visible<'a>(
+        &self,
+        found: Option<&'a Arc<Plugin>>,
+        allowed: impl Fn(&Plugin) -> bool,
+    ) -> Option<&'a Arc<Plugin>> {
+        let plugin = found?;
+        if allowed(plugin) {
+            return Some(plugin);
+        }
+        self.hidden_hit.store(true, Ordering::Relaxed);
+        None
+    }
+
+    /// The plugin serving tool `name`, when the caller may use it.
+    pub(super) fn tool(&self, name: &str) -> Option<&Arc<Plugin>> {
+        self.visible(self.snapshot.tool(name), |plugin| self.grant.tool(&plugin.name, name))
+    }
+
+    /// The plugin serving prompt `name`, when the caller may use it.
+    pub(super) fn prompt(&self, name: &str) -> Option<&Arc<Plugin>> {
+        self.visible(self.snapshot.prompt(name), |plugin| self.grant.prompt(&plugin.name, name))
+    }
+
+    /// The plugin serving resource `uri`, when the caller may read it.
+    pub(super) fn resource(&self, uri: &str) -> Option<&Arc<Plugin>> {
+        self.visible(self.snapshot.resource(uri), |plugin| self.grant.resource(&plugin.name, uri))
+    }
+
+    /// The plugin that declared resource template `uri_template`, when the caller may use it.
+    pub(super) fn template(&self, uri_template: &str) -> Option<&Arc<Plugin>> {
+        self.visible(self.snapshot.template(uri_template), |plugin| self.grant.template(&plugin.name, uri_template))
     }
 
     /// Who owns what this request creates, and whether only that owner may see it:

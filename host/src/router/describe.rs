@@ -63,16 +63,18 @@ impl Router {
 }
 
 /// Adds what every 2026-07-28 result carries: `resultType`, cache hints on
-/// cacheable results, and berth's identity in `_meta`.
-pub(super) fn decorate_modern(mut result: Value, cacheable: bool) -> Value {
+/// cacheable results (`private` ones when what they hold depends on the caller), and
+/// berth's identity in `_meta`.
+pub(super) fn decorate_modern(mut result: Value, cacheable: bool, private: bool) -> Value {
     if let Value::Object(object) = &mut result {
         let complete = object.get("resultType").is_none_or(|t| t == "complete");
         object.entry("resultType").or_insert_with(|| "complete".into());
         if cacheable && complete {
             // Lists change when plugins are reloaded, so clients revalidate
-            // every time; nothing berth returns is specific to one user.
+            // every time; without access rules nothing berth returns is specific to one user.
             object.entry("ttlMs").or_insert_with(|| 0.into());
-            object.entry("cacheScope").or_insert_with(|| "public".into());
+            let scope = if private { "private" } else { "public" };
+            object.entry("cacheScope").or_insert_with(|| scope.into());
         }
         let meta = object.entry("_meta").or_insert_with(|| json!({}));
         if let Value::Object(meta) = meta {

@@ -22,6 +22,7 @@ mod task_methods;
 mod tasks;
 mod tool_call;
 mod tools;
+mod visible;
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ pub(crate) use context::{Era, RequestContext};
 use describe::decorate_modern;
 use params::required_str;
 pub(crate) use sink::Sink;
+use visible::List;
 
 use crate::protocol::jsonrpc::{Request, RpcError};
 use crate::protocol::logging::level_rank;
@@ -64,16 +66,12 @@ impl Router {
     pub(crate) async fn handle(self: &Arc<Self>, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
         let session = cx.era.session();
         let legacy_tasks = session.is_some_and(|s| s.version == tasks::LEGACY_TASKS_VERSION);
-        let snapshot = &cx.snapshot;
+        let list = |key: &str, list: List| paging::page(request, key, &visible::entries(cx, list), self.page_size);
         let (result, cacheable) = match (request.method.as_str(), session) {
-            ("tools/list", _) => (paging::page(request, "tools", &snapshot.tools_json, self.page_size)?, true),
-            ("resources/list", _) => {
-                (paging::page(request, "resources", &snapshot.resources_json, self.page_size)?, true)
-            }
-            ("resources/templates/list", _) => {
-                (paging::page(request, "resourceTemplates", &snapshot.templates_json, self.page_size)?, true)
-            }
-            ("prompts/list", _) => (paging::page(request, "prompts", &snapshot.prompts_json, self.page_size)?, true),
+            ("tools/list", _) => (list("tools", List::Tools)?, true),
+            ("resources/list", _) => (list("resources", List::Resources)?, true),
+            ("resources/templates/list", _) => (list("resourceTemplates", List::Templates)?, true),
+            ("prompts/list", _) => (list("prompts", List::Prompts)?, true),
             ("tools/call", _) => (self.call_tool(request, cx).await?, false),
             ("resources/read", _) => (self.read_resource(request, cx).await?, true),
             ("prompts/get", _) => (self.get_prompt(request, cx).await?, false),
@@ -105,6 +103,7 @@ impl Router {
             ("initialize", Some(_)) => return Err(RpcError::invalid_request("this session is already initialized")),
             (other, _) => return Err(RpcError::method_not_found(other)),
         };
-        Ok(if session.is_none() { decorate_modern(result, cacheable) } else { result })
+        // Under access rules what a result holds may depend on who asked.
+        Ok(if session.is_none() { decorate_modern(result, cacheable, cx.grant.is_ruled()) } else { result })
     }
 }

@@ -41,8 +41,7 @@ impl Router {
     pub(super) async fn get_prompt(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
         let name = required_str(request, "name")?;
         let arguments = object_text(request, "arguments")?;
-        let plugin =
-            cx.snapshot.prompt(name).ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {name}")))?;
+        let plugin = cx.prompt(name).ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {name}")))?;
         match self.rounds(&PromptGet { plugin, name, arguments: &arguments }, request, cx).await {
             Finished::Done(result) => Ok(mcp::prompt_result(&result)),
             Finished::ToClient(result) => Ok(result),

@@ -14,7 +14,7 @@ impl Router {
     pub(super) async fn read_resource(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
         let uri = required_str(request, "uri")?;
         let not_found = || resource_not_found(&cx.era, uri);
-        let plugin = cx.snapshot.resource(uri).ok_or_else(not_found)?;
+        let plugin = cx.resource(uri).ok_or_else(not_found)?;
         let ctx = cx.call_context(request, None, None);
         match plugin.read_resource(&ctx, uri, cx.hooks.clone()).await? {
             Ok(contents) if contents.is_empty() => Err(not_found()),

@@ -141,6 +141,8 @@ impl Router {
             requester: cx.requester.clone(),
             task: Some(task.clone()),
             served_tool: OnceLock::new(),
+            grant: cx.grant.clone(),
+            hidden_hit: std::sync::atomic::AtomicBool::new(false),
         };
         let created = match flavor {
             Flavor::Extension => create_result(&record),

@@ -27,7 +27,7 @@ impl Router {
     pub(super) async fn call_tool(self: &Arc<Self>, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
         let name = required_str(request, "name")?;
         let arguments = object_text(request, "arguments")?;
-        let plugin = cx.snapshot.tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
+        let plugin = cx.tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
         let tool = plugin.tool(name).ok_or_else(|| RpcError::internal(format!("tool {name} has no entry")))?;
         let _ = cx.served_tool.set(tool.name.clone());
         let span = tracing::debug_span!(

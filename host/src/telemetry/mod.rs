@@ -33,7 +33,7 @@ pub(crate) use inner::{
     Carried, client_request, follow, http_answered, http_client, redis, redis_failed, relay_receive, relay_send,
 };
 pub(crate) use settings::Settings;
-pub(crate) use spans::{Transport, error_type, record_era, record_error, server_span};
+pub(crate) use spans::{Transport, error_type, record_era, record_error, server_span, trace_id};
 
 use crate::sync::lock;
 

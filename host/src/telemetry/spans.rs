@@ -22,6 +22,16 @@ pub(crate) enum Transport {
 }
 
 impl Transport {
+    /// Its name in the audit trail.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Transport::Http => "http",
+            Transport::WebSocket => "websocket",
+            Transport::Stdio => "stdio",
+            Transport::InProcess => "in-process",
+        }
+    }
+
     /// `network.transport`: TCP for HTTP and WebSocket, a pipe for stdio.
     fn network(self) -> Option<&'static str> {
         match self {
@@ -135,4 +145,19 @@ pub(crate) fn record_error(span: &Span, error_type: Option<&str>) {
         span.record("error.type", error_type);
         span.record("otel.status_code", "ERROR");
     }
+}
+
+/// The trace id of a request measured with `span` (or, when the sampler left it out,
+/// carrying `pass_on`); `None` with traces off or outside any trace.
+pub(crate) fn trace_id(span: &Span, pass_on: Option<&opentelemetry::Context>) -> Option<String> {
+    use opentelemetry::trace::TraceContextExt as _;
+    if !super::enabled() {
+        return None;
+    }
+    let context = match pass_on {
+        Some(context) => context.clone(),
+        None => span.context(),
+    };
+    let ids = context.span().span_context().clone();
+    ids.is_valid().then(|| ids.trace_id().to_string())
 }

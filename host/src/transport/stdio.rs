@@ -29,6 +29,7 @@ pub(crate) async fn serve<R, W>(
     input: R,
     output: W,
     max_line_bytes: usize,
+    requester: Requester,
 ) -> std::io::Result<()>
 where
     R: AsyncRead + Unpin,
@@ -49,7 +50,7 @@ where
         let _ = sender.send(message);
     });
     // One local client owns the process: no admission limits beyond the plugins' own.
-    let connection = Connection::new(exchange, Transport::Stdio, out, Admission::default(), Requester::named("stdio"));
+    let connection = Connection::new(exchange, Transport::Stdio, out, Admission::default(), requester);
     let mut input = BufReader::new(input);
     let mut line = Vec::new();
     loop {

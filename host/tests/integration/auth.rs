@@ -94,29 +94,29 @@ fn a_public_address_without_auth_is_refused_unless_overridden() {
 }
 
 /// An Ed25519 key the test made, and JWTs signed with it.
-struct Issuer {
+pub struct Issuer {
     key: Ed25519KeyPair,
     kid: &'static str,
 }
 
-const RESOURCE: &str = "http://127.0.0.1/mcp";
-const AUTH_SERVER: &str = "https://auth.example.test";
+pub const RESOURCE: &str = "http://127.0.0.1/mcp";
+pub const AUTH_SERVER: &str = "https://auth.example.test";
 
 impl Issuer {
-    fn new(kid: &'static str) -> Issuer {
+    pub fn new(kid: &'static str) -> Issuer {
         let rng = ring::rand::SystemRandom::new();
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("generate key");
         Issuer { key: Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("parse key"), kid }
     }
 
-    fn jwks(&self) -> Value {
+    pub fn jwks(&self) -> Value {
         json!({ "keys": [{
             "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
             "kid": self.kid, "x": B64.encode(self.key.public_key().as_ref()),
         }] })
     }
 
-    fn token(&self, claims: &Value) -> String {
+    pub fn token(&self, claims: &Value) -> String {
         let header = json!({ "alg": "EdDSA", "typ": "JWT", "kid": self.kid });
         let input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(claims.to_string()));
         let signature = self.key.sign(input.as_bytes());
@@ -124,16 +124,16 @@ impl Issuer {
     }
 }
 
-fn now() -> u64 {
+pub fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs()
 }
 
-fn claims(audience: &str, expires_in: i64, scope: &str) -> Value {
+pub fn claims(audience: &str, expires_in: i64, scope: &str) -> Value {
     let exp = (now() as i64 + expires_in).max(0);
     json!({ "iss": AUTH_SERVER, "sub": "user-1", "aud": audience, "exp": exp, "iat": now(), "scope": scope })
 }
 
-fn oauth_config(jwks_source: &str) -> String {
+pub fn oauth_config(jwks_source: &str) -> String {
     format!(
         "[auth.oauth]\nresource = \"{RESOURCE}\"\nauthorization_servers = [\"{AUTH_SERVER}\"]\n\
          required_scopes = [\"tools\"]\n{jwks_source}\n"

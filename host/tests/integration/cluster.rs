@@ -43,6 +43,10 @@ impl LocalRedis {
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.service.port)
     }
+
+    pub fn port(&self) -> u16 {
+        self.service.port
+    }
 }
 
 /// A replica serving `plugins`, clustered on `redis`.
@@ -52,6 +56,11 @@ fn replica(redis: &LocalRedis, plugins: &[&str], name: &str) -> (Server, tempfil
 
 /// A replica serving `plugins` with `toml` as its config file, clustered on `redis`.
 pub fn replica_with(redis: &LocalRedis, plugins: &[&str], name: &str, toml: &str) -> (Server, tempfile::TempDir) {
+    replica_at(&redis.url(), plugins, name, toml)
+}
+
+/// A replica serving `plugins` with `toml` as its config file, clustered on the Redis at `url`.
+pub fn replica_at(url: &str, plugins: &[&str], name: &str, toml: &str) -> (Server, tempfile::TempDir) {
     let dir = plugin_dir(plugins);
     // The faulty fixture's counter needs the store.
     std::fs::write(dir.path().join("faulty.toml"), "[capabilities]\nkv = true\n").expect("sidecar");
@@ -59,11 +68,8 @@ pub fn replica_with(redis: &LocalRedis, plugins: &[&str], name: &str, toml: &str
     std::fs::write(&config, toml).expect("config");
     let env = HashMap::from([("BERTH_CLUSTER_SECRET", SECRET)]);
     let config = config.to_str().expect("utf-8 path");
-    let server = Server::start_in_with_env(
-        dir.path(),
-        &["--redis", &redis.url(), "--replica-id", name, "--config", config],
-        &env,
-    );
+    let server =
+        Server::start_in_with_env(dir.path(), &["--redis", url, "--replica-id", name, "--config", config], &env);
     (server, dir)
 }
 
@@ -74,7 +80,7 @@ async fn readyz(server: &Server) -> Value {
 }
 
 /// Waits up to 10 s for `/readyz` to report Redis as `state`.
-async fn until_redis(server: &Server, state: &str) -> Value {
+pub async fn until_redis(server: &Server, state: &str) -> Value {
     let mut last = Value::Null;
     for _ in 0..100 {
         last = readyz(server).await;

@@ -101,7 +101,8 @@ impl Server {
 
     /// Serves the plugins folder `dir` with extra environment variables.
     pub fn start_in_with_env(dir: &Path, extra: &[&str], env: &std::collections::HashMap<&str, &str>) -> Server {
-        let mut child = berth()
+        let mut command = berth();
+        command
             .envs(env.iter())
             .arg("serve")
             .arg("--plugins")
@@ -109,11 +110,13 @@ impl Server {
             .arg("--cache-dir")
             .arg(shared_cache())
             .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn berth serve");
+            .args(extra);
+        Self::spawn(command)
+    }
+
+    /// Runs `command` (a `berth serve`, possibly wrapped) until it says where it listens.
+    pub fn spawn(mut command: Command) -> Server {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn berth serve");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let url = loop {
@@ -462,6 +465,11 @@ pub struct StdioServer {
 impl StdioServer {
     /// Starts `berth stdio` over the named bundled or fixture plugins.
     pub fn spawn(plugins: &[&str]) -> StdioServer {
+        Self::spawn_with(plugins, &[])
+    }
+
+    /// Starts `berth stdio` over the named plugins, with extra arguments.
+    pub fn spawn_with(plugins: &[&str], extra: &[&str]) -> StdioServer {
         use tokio::io::AsyncBufReadExt;
         let dir = plugin_dir(plugins);
         let mut child = tokio::process::Command::from(berth())
@@ -469,6 +477,7 @@ impl StdioServer {
             .arg(shared_cache())
             .arg("--plugins")
             .arg(dir.path())
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -71,7 +71,11 @@ pub(crate) struct HttpState {
 /// on; the probes (`/healthz`, `/readyz`) do not: a load balancer's health
 /// check or a Kubernetes probe cannot present one, and they say nothing secret.
 pub(crate) fn app(state: Arc<HttpState>, origins: Arc<OriginPolicy>) -> axum::Router {
-    let gate = Gate { limits: state.limits.clone(), admission: state.limits.admission(state.exchange.quotas()) };
+    let gate = Gate {
+        limits: state.limits.clone(),
+        admission: state.limits.admission(state.exchange.quotas()),
+        audit: state.exchange.audit().cloned(),
+    };
     let door = Arc::new(Door { origins, auth: state.auth.clone(), sources: state.sources.clone(), gate });
     let mcp = axum::Router::new()
         .route("/mcp", get(session::get).post(post::post).delete(session::delete))

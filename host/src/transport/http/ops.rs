@@ -43,8 +43,11 @@ pub(super) async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
             ("expired", sessions.expired),
         ],
         sources: quotas.sources(),
+        capacity: quotas.capacity(),
+        paced: quotas.paced(),
         placement: state.exchange.placement(),
         trace_spans: crate::telemetry::counts(),
+        audit: state.exchange.audit().map(|audit| audit.counts()),
     };
     let mut response =
         (StatusCode::OK, metrics::render(snapshot.plugins(), &gauges, state.exchange.operations())).into_response();
@@ -53,6 +56,16 @@ pub(super) async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     response
 }
+
+/// What a replica cut off from Redis cannot do, as `/readyz` says it (docs/scaling.md, "Faults").
+const REDIS_DOWN: [&str; 4] = [
+    "2025 sessions: new ones are refused with 503, those of other replicas cannot be adopted",
+    "tasks: refused with 503 until Redis is back",
+    "plugin key-value data: calls that use it fail with isError",
+    "notices to and from other replicas (list changes, relayed answers) are lost",
+];
+/// What it still serves.
+const SERVED_WITHOUT_REDIS: &str = "2026-07-28 calls that need no shared state, and 2025 sessions this replica holds";
 
 /// Ready: what is loaded and how many sessions are live; 503 while draining after a stop
 /// signal, so a balancer stops sending before the server stops accepting.
@@ -69,6 +82,11 @@ pub(super) async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
     // the balancer would help no client, and stateless calls still work here.
     if let Placement::Cluster { replica, redis_up } = state.exchange.placement() {
         body["cluster"] = json!({ "replica": replica, "redis": if redis_up { "up" } else { "down" } });
+        if !redis_up && !draining {
+            body["status"] = json!("degraded");
+            body["cluster"]["degraded"] = json!(REDIS_DOWN);
+            body["cluster"]["served"] = json!(SERVED_WITHOUT_REDIS);
+        }
     }
     json_response(if draining { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK }, &body)
 }
