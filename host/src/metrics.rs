@@ -70,7 +70,12 @@ const POOL_METRICS: &[PoolMetric] = &[
         help: "Calls served by a warm instance.",
         read: |s| s.reuse_hits,
     },
-
+    PoolMetric {
+        name: "berth_plugin_spare_hits_total",
+        kind: "counter",
+        help: "Fresh calls served by an instance made ahead of them.",
+        read: |s| s.spare_hits,
+    },
     PoolMetric {
         name: "berth_plugin_recycles_total",
         kind: "counter",
@@ -118,6 +123,12 @@ const POOL_METRICS: &[PoolMetric] = &[
         kind: "gauge",
         help: "Warm instances waiting.",
         read: |s| s.idle,
+    },
+    PoolMetric {
+        name: "berth_plugin_instances_spare",
+        kind: "gauge",
+        help: "Never-used instances made ahead of fresh calls, waiting.",
+        read: |s| s.spares,
     },
 ];
 

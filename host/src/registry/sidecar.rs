@@ -2,6 +2,7 @@
 //!
 //! ```toml
 //! isolation = "reuse"            # or "fresh" (default)
+//! spares = 1                     # fresh: never-used instances made ahead of calls (0 = off)
 //! prefix = "kit_"                # exposed names become kit_<name>
 //! skip = ["debug_*"]             # tools/prompts hidden from clients
 //! validate = false               # the plugin checks its own arguments (default: berth does)
@@ -46,6 +47,7 @@ use crate::runtime::{DirGrant, Isolation, PluginSettings};
 #[serde(deny_unknown_fields)]
 struct SidecarFile {
     isolation: Option<IsolationName>,
+    spares: Option<usize>,
     prefix: Option<String>,
     #[serde(default)]
     skip: Vec<String>,
@@ -108,6 +110,9 @@ struct SidecarDir {
     writable: bool,
 }
 
+/// Most spare instances one plugin may keep: each holds a slot of the instance pool.
+const MAX_SPARES: usize = 64;
+
 /// The sidecar file of plugin file `wasm`.
 pub(crate) fn path_for(wasm: &Path) -> PathBuf {
     wasm.with_extension("toml")
@@ -128,6 +133,12 @@ pub(crate) fn settings_for(wasm: &Path, config: &Config) -> Result<PluginSetting
             IsolationName::Fresh => Isolation::Fresh,
             IsolationName::Reuse => Isolation::Reuse,
         };
+    }
+    if let Some(spares) = file.spares {
+        if spares > MAX_SPARES {
+            return Err(fail(format!("spares must be at most {MAX_SPARES}, not {spares}")));
+        }
+        settings.spares = spares;
     }
     settings.prefix = file.prefix;
     settings.skip = file.skip;

@@ -116,6 +116,7 @@ impl Plugin {
         let pool = Arc::new(InstancePool::new(sandbox));
         let Exposed { catalog, originals } = read_catalog(&pool, &exports).await.map_err(fail)?;
         let tools = exposed_tools(&catalog, pool.sandbox().settings.validate, None).map_err(fail)?;
+        pool.refill();
         Ok(Arc::new(Plugin { name, path: path.to_owned(), catalog, from_cache, pool, exports, originals, tools }))
     }
 

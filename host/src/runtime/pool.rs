@@ -2,13 +2,15 @@
 //!
 //! Every call holds a permit of its plugin (bounded concurrency, bounded wait)
 //! and a [`Lease`] on an instance. In `fresh` isolation the lease's instance is
-//! new and dropped after the call. In `reuse` isolation a healthy instance goes
-//! back to the plugin's warm list after the call, unless it served its
-//! `max_calls`, failed, or the list is full; stale ones are dropped on the
-//! next lease. The pool counts what it does in [`PoolStats`].
+//! new and dropped after the call; it is a spare (instantiated ahead of demand,
+//! never used) when one is ready, so the call does not wait for instantiation.
+//! In `reuse` isolation a healthy instance goes back to the plugin's warm list
+//! after the call, unless it served its `max_calls`, failed, or the list is
+//! full; stale ones are dropped on the next lease. The pool counts what it
+//! does in [`PoolStats`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -32,6 +34,8 @@ pub(crate) struct PoolStats {
     instantiations: AtomicU64,
     /// Calls served by a warm instance.
     reuse_hits: AtomicU64,
+    /// Fresh calls served by a spare instantiated ahead of them.
+    spare_hits: AtomicU64,
     /// Warm instances dropped (call limit, failure, idle, full list).
     recycles: AtomicU64,
     /// Calls that trapped, ran out of time or memory.
@@ -48,6 +52,8 @@ pub(crate) struct PoolStats {
     in_use: AtomicU64,
     /// Warm instances waiting.
     idle: AtomicU64,
+    /// Spares waiting for a fresh call.
+    spares: AtomicU64,
 }
 
 /// One reading of a plugin's [`PoolStats`].
@@ -56,6 +62,7 @@ pub(crate) struct PoolCounts {
     pub(crate) calls: u64,
     pub(crate) instantiations: u64,
     pub(crate) reuse_hits: u64,
+    pub(crate) spare_hits: u64,
     pub(crate) recycles: u64,
     pub(crate) failures: u64,
     pub(crate) busy: u64,
@@ -64,6 +71,7 @@ pub(crate) struct PoolCounts {
     pub(crate) memory_kills: u64,
     pub(crate) in_use: u64,
     pub(crate) idle: u64,
+    pub(crate) spares: u64,
 }
 
 impl PoolStats {
@@ -74,6 +82,7 @@ impl PoolStats {
             calls: get(&self.calls),
             instantiations: get(&self.instantiations),
             reuse_hits: get(&self.reuse_hits),
+            spare_hits: get(&self.spare_hits),
             recycles: get(&self.recycles),
             failures: get(&self.failures),
             busy: get(&self.busy),
@@ -82,6 +91,7 @@ impl PoolStats {
             memory_kills: get(&self.memory_kills),
             in_use: get(&self.in_use),
             idle: get(&self.idle),
+            spares: get(&self.spares),
         }
     }
 }
@@ -92,6 +102,15 @@ struct Warm {
     instance: Instance,
     calls: u64,
     last_used: Instant,
+}
+
+/// A never-used instance, made ahead of a fresh call.
+///
+/// Nothing of any call has touched it: taking one keeps fresh isolation's
+/// promise while the call skips instantiation.
+struct Spare {
+    store: Store<CallState>,
+    instance: Instance,
 }
 
 /// An instance serving one call, and the permit that allowed it.
@@ -126,6 +145,9 @@ pub(crate) struct InstancePool {
     sandbox: Sandbox,
     permits: Arc<Semaphore>,
     warm: Mutex<Vec<Warm>>,
+    spares: Mutex<Vec<Spare>>,
+    /// Whether a task is making spares now (one at a time per plugin).
+    refilling: AtomicBool,
     stats: Arc<PoolStats>,
 }
 
@@ -133,7 +155,14 @@ impl InstancePool {
     /// A pool running calls in `sandbox`, at most its `max_concurrency` at once.
     pub(crate) fn new(sandbox: Sandbox) -> Self {
         let permits = Arc::new(Semaphore::new(sandbox.settings.max_concurrency.max(1)));
-        Self { sandbox, permits, warm: Mutex::new(Vec::new()), stats: Arc::default() }
+        Self {
+            sandbox,
+            permits,
+            warm: Mutex::new(Vec::new()),
+            spares: Mutex::new(Vec::new()),
+            refilling: AtomicBool::new(false),
+            stats: Arc::default(),
+        }
     }
 
     /// The sandbox calls run in.
@@ -149,7 +178,7 @@ impl InstancePool {
     /// Runs `call` on a leased instance under the deadline, then returns the
     /// instance to the pool (or drops it after a failure).
     pub(crate) async fn run<R>(
-        &self,
+        self: &Arc<Self>,
         hooks: CallHooks,
         call: impl AsyncFnOnce(&mut Store<CallState>, &Instance) -> wasmtime::Result<R>,
     ) -> Result<R, CallFailure> {
@@ -193,7 +222,7 @@ impl InstancePool {
 
     /// An instance for one call: waits (bounded) for a permit, then takes a warm
     /// instance (reuse isolation) or creates a fresh one.
-    async fn lease(&self, hooks: CallHooks, span: &tracing::Span) -> Result<Lease, CallFailure> {
+    async fn lease(self: &Arc<Self>, hooks: CallHooks, span: &tracing::Span) -> Result<Lease, CallFailure> {
         let settings = &self.sandbox.settings;
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         let waited = settings.queue_wait;
@@ -223,12 +252,71 @@ impl InstancePool {
             let in_use = InUse::new(&self.stats);
             return Ok(Lease { store, instance, calls, _permit: permit, _in_use: in_use });
         }
+        if settings.isolation == Isolation::Fresh && settings.spares > 0 {
+            let spare = self.take_spare();
+            // Replace what was taken, or make the first spare for the next call.
+            self.refill();
+            if let Some(Spare { mut store, instance }) = spare {
+                self.sandbox.rearm(&mut store, hooks);
+                span.record("berth.instance", "spare");
+                self.stats.spare_hits.fetch_add(1, Ordering::Relaxed);
+                let in_use = InUse::new(&self.stats);
+                return Ok(Lease { store, instance, calls: 0, _permit: permit, _in_use: in_use });
+            }
+        }
         span.record("berth.instance", "fresh");
         let instantiating = telemetry::child_span!("instantiate", "berth.plugin" = &*self.sandbox.name);
         let (store, instance) = telemetry::traced!(instantiating, self.sandbox.instantiate(hooks))?;
         self.stats.instantiations.fetch_add(1, Ordering::Relaxed);
         let in_use = InUse::new(&self.stats);
         Ok(Lease { store, instance, calls: 0, _permit: permit, _in_use: in_use })
+    }
+
+    fn take_spare(&self) -> Option<Spare> {
+        let mut spares = lock(&self.spares);
+        let taken = spares.pop();
+        self.stats.spares.store(spares.len() as u64, Ordering::Relaxed);
+        taken
+    }
+
+    /// Makes spares in the background until the plugin has its `spares`; a
+    /// no-op while another refill runs. Holds the pool only weakly between
+    /// instances, so an unloaded plugin stops refilling.
+    pub(crate) fn refill(self: &Arc<Self>) {
+        if self.sandbox.settings.isolation != Isolation::Fresh || self.sandbox.settings.spares == 0 {
+            return;
+        }
+        if self.refilling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.refilling.store(false, Ordering::Release);
+            return;
+        };
+        let pool: Weak<Self> = Arc::downgrade(self);
+        runtime.spawn(async move {
+            while let Some(pool) = pool.upgrade() {
+                if lock(&pool.spares).len() >= pool.sandbox.settings.spares {
+                    pool.refilling.store(false, Ordering::Release);
+                    return;
+                }
+                match pool.sandbox.instantiate(CallHooks::default()).await {
+                    Ok((store, instance)) => {
+                        store.data().bounds.release_long_slot();
+                        pool.stats.instantiations.fetch_add(1, Ordering::Relaxed);
+                        let mut spares = lock(&pool.spares);
+                        spares.push(Spare { store, instance });
+                        pool.stats.spares.store(spares.len() as u64, Ordering::Relaxed);
+                    }
+                    Err(failure) => {
+                        // The calls that follow instantiate for themselves and report it.
+                        tracing::debug!(plugin = %pool.sandbox.name, "no spare instance: {failure}");
+                        pool.refilling.store(false, Ordering::Release);
+                        return;
+                    }
+                }
+            }
+        });
     }
 
     fn take_warm(&self) -> Option<Warm> {

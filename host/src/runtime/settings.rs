@@ -59,6 +59,8 @@ pub(crate) struct PluginSettings {
     pub(crate) fuel: Option<u64>,
     pub(crate) isolation: Isolation,
     pub(crate) reuse: ReusePolicy,
+    /// Never-used instances kept ready for fresh calls (fresh isolation).
+    pub(crate) spares: usize,
     /// Environment variables the plugin sees (name, value).
     pub(crate) env: Vec<(String, String)>,
     /// Directories the plugin sees.
@@ -90,6 +92,7 @@ impl PluginSettings {
             fuel: None,
             isolation: Isolation::Fresh,
             reuse: ReusePolicy { max_calls: 10_000, idle: Duration::from_secs(60), max_idle: 16 },
+            spares: 1,
             env: Vec::new(),
             dirs: Vec::new(),
             kv: false,

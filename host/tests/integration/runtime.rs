@@ -51,6 +51,43 @@ async fn fresh_instances_forget_and_reused_ones_remember() {
     assert!(metrics.contains("berth_plugin_failures_total{plugin=\"faulty\"} 1"), "{metrics}");
 }
 
+/// Waits (bounded) until `series` in `/metrics` reads `value`; the last text read.
+async fn until_metric(server: &Server, series: &str, value: f64) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = metrics_text(server).await;
+        if metric_value(&text, series) == Some(value) || std::time::Instant::now() > deadline {
+            return text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn fresh_calls_take_spares_made_ahead_and_still_forget() {
+    let dir = folder(&["faulty"], &[]);
+    let server = Server::start_in(dir.path(), &[]);
+    let ready = "berth_plugin_instances_spare{plugin=\"faulty\"}";
+    for _ in 0..3 {
+        let text = until_metric(&server, ready, 1.0).await;
+        assert_eq!(metric_value(&text, ready), Some(1.0), "a spare is made ahead of the call: {text}");
+        assert_eq!(text_of(&server, "faulty_memo", json!({})).await.1, "1", "a spare is a fresh instance");
+    }
+    let text = until_metric(&server, ready, 1.0).await;
+    let hits = metric_value(&text, "berth_plugin_spare_hits_total{plugin=\"faulty\"}");
+    assert_eq!(hits, Some(3.0), "each call took the spare: {text}");
+
+    let off_dir = folder(&["faulty"], &[("faulty", "spares = 0\n")]);
+    let off = Server::start_in(off_dir.path(), &[]);
+    for _ in 0..2 {
+        assert_eq!(text_of(&off, "faulty_memo", json!({})).await.1, "1");
+    }
+    let text = metrics_text(&off).await;
+    assert_eq!(metric_value(&text, "berth_plugin_spare_hits_total{plugin=\"faulty\"}"), Some(0.0), "{text}");
+    assert_eq!(metric_value(&text, ready), Some(0.0), "{text}");
+    assert_eq!(metric_value(&text, "berth_plugin_instantiations_total{plugin=\"faulty\"}"), Some(2.0), "{text}");
+}
+
 #[tokio::test]
 async fn the_kv_store_is_denied_unless_granted() {
     let denied_dir = folder(&["faulty"], &[]);
@@ -160,6 +197,12 @@ fn sidecar_mistakes_name_the_key_and_file() {
     assert!(!output.status.success());
     let text = String::from_utf8_lossy(&output.stderr);
     assert!(text.contains("faulty.toml") && text.contains("deadline"), "{text}");
+
+    let dir = folder(&["faulty"], &[("faulty", "spares = 1000\n")]);
+    let output = berth().arg("list").arg("--plugins").arg(dir.path()).output().expect("run");
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(text.contains("faulty.toml") && text.contains("spares must be at most 64"), "{text}");
 }
 
 fn copy_plugin(name: &str, to: &Path) {
