@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! isolation = "reuse"            # or "fresh" (default)
-//! spares = 1                     # fresh: never-used instances made ahead of calls (0 = off)
+//! spares = 1                     # fresh: never-used instances made ahead of calls (default 0: off)
 //! prefix = "kit_"                # exposed names become kit_<name>
 //! skip = ["debug_*"]             # tools/prompts hidden from clients
 //! validate = false               # the plugin checks its own arguments (default: berth does)

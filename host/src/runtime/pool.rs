@@ -279,9 +279,9 @@ impl InstancePool {
         taken
     }
 
-    /// Makes spares in the background until the plugin has its `spares`; a
-    /// no-op while another refill runs. Holds the pool only weakly between
-    /// instances, so an unloaded plugin stops refilling.
+    /// Has spares made on the idle thread until the plugin has its `spares`; a
+    /// no-op while a refill is under way. The job holds the pool only weakly
+    /// while it waits, so an unloaded plugin is not kept alive for it.
     pub(crate) fn refill(self: &Arc<Self>) {
         if self.sandbox.settings.isolation != Isolation::Fresh || self.sandbox.settings.spares == 0 {
             return;
@@ -289,34 +289,36 @@ impl InstancePool {
         if self.refilling.swap(true, Ordering::AcqRel) {
             return;
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            self.refilling.store(false, Ordering::Release);
-            return;
-        };
         let pool: Weak<Self> = Arc::downgrade(self);
-        runtime.spawn(async move {
-            while let Some(pool) = pool.upgrade() {
-                if lock(&pool.spares).len() >= pool.sandbox.settings.spares {
-                    pool.refilling.store(false, Ordering::Release);
-                    return;
+        let queued = self.sandbox.runtime().idle.run(Box::pin(async move {
+            if let Some(pool) = pool.upgrade() {
+                pool.make_spares().await;
+            }
+        }));
+        if !queued {
+            self.refilling.store(false, Ordering::Release);
+        }
+    }
+
+    /// Instantiates spares until there are `spares`, or one fails (the calls
+    /// that follow instantiate for themselves and report why).
+    async fn make_spares(&self) {
+        while lock(&self.spares).len() < self.sandbox.settings.spares {
+            match self.sandbox.instantiate(CallHooks::default()).await {
+                Ok((store, instance)) => {
+                    store.data().bounds.release_long_slot();
+                    self.stats.instantiations.fetch_add(1, Ordering::Relaxed);
+                    let mut spares = lock(&self.spares);
+                    spares.push(Spare { store, instance });
+                    self.stats.spares.store(spares.len() as u64, Ordering::Relaxed);
                 }
-                match pool.sandbox.instantiate(CallHooks::default()).await {
-                    Ok((store, instance)) => {
-                        store.data().bounds.release_long_slot();
-                        pool.stats.instantiations.fetch_add(1, Ordering::Relaxed);
-                        let mut spares = lock(&pool.spares);
-                        spares.push(Spare { store, instance });
-                        pool.stats.spares.store(spares.len() as u64, Ordering::Relaxed);
-                    }
-                    Err(failure) => {
-                        // The calls that follow instantiate for themselves and report it.
-                        tracing::debug!(plugin = %pool.sandbox.name, "no spare instance: {failure}");
-                        pool.refilling.store(false, Ordering::Release);
-                        return;
-                    }
+                Err(failure) => {
+                    tracing::debug!(plugin = %self.sandbox.name, "no spare instance: {failure}");
+                    break;
                 }
             }
-        });
+        }
+        self.refilling.store(false, Ordering::Release);
     }
 
     fn take_warm(&self) -> Option<Warm> {

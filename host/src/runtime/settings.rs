@@ -92,7 +92,7 @@ impl PluginSettings {
             fuel: None,
             isolation: Isolation::Fresh,
             reuse: ReusePolicy { max_calls: 10_000, idle: Duration::from_secs(60), max_idle: 16 },
-            spares: 1,
+            spares: 0,
             env: Vec::new(),
             dirs: Vec::new(),
             kv: false,

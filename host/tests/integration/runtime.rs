@@ -65,7 +65,7 @@ async fn until_metric(server: &Server, series: &str, value: f64) -> String {
 
 #[tokio::test]
 async fn fresh_calls_take_spares_made_ahead_and_still_forget() {
-    let dir = folder(&["faulty"], &[]);
+    let dir = folder(&["faulty"], &[("faulty", "spares = 1\n")]);
     let server = Server::start_in(dir.path(), &[]);
     let ready = "berth_plugin_instances_spare{plugin=\"faulty\"}";
     for _ in 0..3 {
@@ -77,7 +77,8 @@ async fn fresh_calls_take_spares_made_ahead_and_still_forget() {
     let hits = metric_value(&text, "berth_plugin_spare_hits_total{plugin=\"faulty\"}");
     assert_eq!(hits, Some(3.0), "each call took the spare: {text}");
 
-    let off_dir = folder(&["faulty"], &[("faulty", "spares = 0\n")]);
+    // Off unless asked for.
+    let off_dir = folder(&["faulty"], &[]);
     let off = Server::start_in(off_dir.path(), &[]);
     for _ in 0..2 {
         assert_eq!(text_of(&off, "faulty_memo", json!({})).await.1, "1");
