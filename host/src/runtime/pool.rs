@@ -2,8 +2,9 @@
 //!
 //! Every call holds a permit of its plugin (bounded concurrency, bounded wait)
 //! and a [`Lease`] on an instance. In `fresh` isolation the lease's instance is
-//! new and dropped after the call; it is a spare (instantiated ahead of demand,
-//! never used) when one is ready, so the call does not wait for instantiation.
+//! new and dropped after the call; with `spares` set it is a spare (made ahead
+//! of demand on the idle-time thread, never used) when one is ready, so the
+//! call does not wait for instantiation.
 //! In `reuse` isolation a healthy instance goes back to the plugin's warm list
 //! after the call, unless it served its `max_calls`, failed, or the list is
 //! full; stale ones are dropped on the next lease. The pool counts what it
@@ -146,7 +147,7 @@ pub(crate) struct InstancePool {
     permits: Arc<Semaphore>,
     warm: Mutex<Vec<Warm>>,
     spares: Mutex<Vec<Spare>>,
-    /// Whether a task is making spares now (one at a time per plugin).
+    /// Whether a job on the idle-time thread is making spares now (one at a time per plugin).
     refilling: AtomicBool,
     stats: Arc<PoolStats>,
 }
