@@ -51,7 +51,7 @@ fn dispatch(c: &mut Criterion) {
                     || (exchange.clone(), request.clone()),
                     |(exchange, request)| async move {
                         let result = exchange.call(request).await.expect("the tool answers");
-                        assert_ne!(result["isError"], true, "{result}");
+                        assert!(!result.is_tool_error(), "{result:?}");
                         result
                     },
                     BatchSize::SmallInput,

@@ -1,15 +1,18 @@
 //! Fuzzes everything berth does with a client's bytes before a plugin runs:
 //! JSON-RPC parsing, era classification, the 2026-07-28 validation ladder
 //! (with routing headers taken from the input too) and `Mcp-Param` header
-//! decoding and validation. Any panic is a bug: bad input must become an error.
+//! decoding and validation, and the answer written from parts (a tool's text result
+//! as bytes, never a value tree), which must be exactly the value it stands for.
+//! Any panic is a bug: bad input must become an error.
 
 #![no_main]
 
 use berth_protocol::era::{self, RoutingHeaders};
 use berth_protocol::headers;
 use berth_protocol::jsonrpc::{self, Message};
+use berth_protocol::payload::{self, Payload};
 use libfuzzer_sys::fuzz_target;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fuzz_target!(|data: &[u8]| {
     // The first line (if any) supplies header values; the rest is the body.
@@ -41,6 +44,16 @@ fuzz_target!(|data: &[u8]| {
                 let _ = headers::validate(&params, request.param("arguments"), |_| vec![raw_param.as_str()]);
             }
             let _ = jsonrpc::success(&request.id, Value::Null).to_string();
+            // Any strings the client sent, as a tool's text answer written from parts:
+            // the reply must parse and hold exactly the value built the slow way.
+            let texts: Vec<&str> =
+                request.params_object().into_iter().flat_map(|p| p.values()).filter_map(Value::as_str).collect();
+            let is_error = texts.len() % 2 == 1;
+            let written = payload::text_tool_result(texts.iter().copied(), is_error).decorated(r#""resultType":"complete","#);
+            let reply: Value = serde_json::from_slice(&jsonrpc::success_bytes(&request.id, &Payload::Written(written)))
+                .expect("a written reply is JSON");
+            let content: Vec<Value> = texts.iter().map(|text| json!({ "type": "text", "text": text })).collect();
+            assert_eq!(reply, jsonrpc::success(&request.id, json!({ "resultType": "complete", "content": content, "isError": is_error })));
         }
         Ok(Message::Notification { .. }) | Ok(Message::Response { .. }) => {}
         Err(rejected) => {

@@ -220,7 +220,7 @@ async fn one_call(exchange: &Exchange, bytes: &[u8]) -> std::result::Result<(), 
     };
     let id = request.id.clone();
     let result = exchange.call(request).await.map_err(|e| e.message)?;
-    let is_error = result.get("isError").and_then(Value::as_bool).unwrap_or(false);
+    let is_error = result.is_tool_error();
     // Serialized as the HTTP transport serializes an answer.
     let reply = jsonrpc::success_bytes(&id, &result);
     if is_error {

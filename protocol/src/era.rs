@@ -53,7 +53,8 @@ pub struct RoutingHeaders {
 /// What the 2026-07-28 envelope of a request said.
 #[derive(Debug, Clone)]
 pub struct ModernEnvelope {
-    pub version: String,
+    /// The version served (the one 2026-07-28 revision, checked).
+    pub version: &'static str,
     pub client_capabilities: Value,
     /// The log level the client asked for, if any.
     pub log_level: Option<String>,
@@ -163,7 +164,7 @@ pub fn check_modern(
         return Err(unsupported_version(version));
     }
     Ok(ModernEnvelope {
-        version: version.to_owned(),
+        version: MODERN_VERSION,
         client_capabilities: meta[CLIENT_CAPABILITIES_KEY].clone(),
         log_level: meta.get(LOG_LEVEL_KEY).and_then(Value::as_str).map(str::to_owned),
     })

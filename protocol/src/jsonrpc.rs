@@ -3,6 +3,8 @@
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+pub use crate::payload::{Payload, Written};
+
 /// Invalid JSON.
 pub const PARSE_ERROR: i32 = -32700;
 /// Valid JSON that is not one JSON-RPC request, notification or response.
@@ -248,14 +250,25 @@ pub fn success(id: &Value, result: Value) -> Value {
 
 /// A success reply as JSON bytes, written from its parts: no message value
 /// is built, and nothing goes through `fmt` (the hot path of every answer).
-pub fn success_bytes(id: &Value, result: &Value) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
+pub fn success_bytes(id: &Value, result: &Payload) -> Vec<u8> {
+    // A written result's size is known: one buffer that fits, never grown.
+    let capacity = match result {
+        Payload::Written(written) => 64 + written.len(),
+        Payload::Value(_) => 256,
+    };
+    let mut out = Vec::with_capacity(capacity);
     out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
     write_json(&mut out, id);
     out.extend_from_slice(br#","result":"#);
-    write_json(&mut out, result);
+    result.write(&mut out);
     out.push(b'}');
     out
+}
+
+/// A success reply as JSON text (WebSocket text frames, stdio lines, SSE events).
+pub fn success_text(id: &Value, result: &Payload) -> String {
+    // Both parts are written by serde_json or vouched for by their writer: valid UTF-8.
+    String::from_utf8(success_bytes(id, result)).unwrap_or_default()
 }
 
 /// A message as JSON bytes.
@@ -294,7 +307,7 @@ mod tests {
     fn bytes_written_from_parts_are_the_reply_message() {
         let result = json!({ "content": [{ "type": "text", "text": "a \"quoted\" \u{e9}\n" }], "isError": false });
         for id in [json!(7), json!("req-1")] {
-            let bytes = success_bytes(&id, &result);
+            let bytes = success_bytes(&id, &Payload::Value(result.clone()));
             let parsed: Value = serde_json::from_slice(&bytes).expect("valid JSON");
             assert_eq!(parsed, success(&id, result.clone()));
         }

@@ -9,3 +9,4 @@
 pub mod era;
 pub mod headers;
 pub mod jsonrpc;
+pub mod payload;

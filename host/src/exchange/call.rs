@@ -12,7 +12,7 @@ use super::operations::Operations;
 use crate::access::Grant;
 use crate::admission::{Admitted, Requester};
 use crate::audit::{self, Audit};
-use crate::protocol::jsonrpc::{self, Request, RpcError};
+use crate::protocol::jsonrpc::{self, Payload, Request, RpcError};
 use crate::registry::Snapshot;
 use crate::router::{Era, RequestContext, Router, Sink};
 use crate::session::{InFlight, Session};
@@ -64,7 +64,7 @@ impl Measure {
     /// cannot (refused by a rule, over a quota).
     pub(super) fn finish(
         self,
-        outcome: &Result<Value, RpcError>,
+        outcome: &Result<Payload, RpcError>,
         tool: Option<&Arc<str>>,
         verdict: Option<audit::Outcome>,
     ) {
@@ -74,7 +74,7 @@ impl Measure {
         self.operations.record(self.method, tool, error_type.map(Arc::from), elapsed);
         if let Some(audited) = self.audited {
             let outcome_of = match outcome {
-                Ok(result) if result.get("isError").and_then(Value::as_bool) == Some(true) => audit::Outcome::ToolError,
+                Ok(result) if result.is_tool_error() => audit::Outcome::ToolError,
                 Ok(_) => audit::Outcome::Ok,
                 Err(_) => audit::Outcome::Error,
             };
@@ -150,7 +150,7 @@ impl Ran {
 /// A request's answer: its id and its result or error.
 pub(crate) struct Answer {
     pub(crate) id: Value,
-    pub(crate) outcome: Result<Value, RpcError>,
+    pub(crate) outcome: Result<Payload, RpcError>,
     /// Whether the request was a 2026-07-28 one (HTTP maps its errors to statuses).
     pub(crate) modern: bool,
 }
@@ -164,11 +164,11 @@ impl Answer {
         }
     }
 
-    /// The JSON-RPC reply message, taking the result.
-    pub(crate) fn into_message(self) -> Value {
-        match self.outcome {
-            Ok(result) => jsonrpc::success(&self.id, result),
-            Err(error) => jsonrpc::failure(&self.id, &error),
+    /// The JSON-RPC reply as JSON text (a WebSocket frame, a stdio line, an SSE event).
+    pub(crate) fn to_text(&self) -> String {
+        match &self.outcome {
+            Ok(result) => jsonrpc::success_text(&self.id, result),
+            Err(error) => jsonrpc::to_text(&jsonrpc::failure(&self.id, error)),
         }
     }
 }

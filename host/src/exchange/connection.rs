@@ -25,11 +25,17 @@ use crate::session::{InFlight, Session};
 use crate::sync::lock;
 use crate::telemetry::Transport;
 
+/// Where a connection's outgoing messages go, as JSON text: its transport's single writer.
+pub(crate) type Outbox = Arc<dyn Fn(String) + Send + Sync>;
+
 /// The state of one connection.
 pub(crate) struct Connection {
     exchange: Arc<Exchange>,
     /// WebSocket or stdio.
     transport: Transport,
+    /// Messages written as text already (answers to calls) go here.
+    text: Outbox,
+    /// Messages as values (notifications, questions, everything else) go here, then to `text`.
     out: Sink,
     admission: Admission,
     /// Who is at the other end (what its tasks are counted by).
@@ -52,13 +58,18 @@ impl Connection {
     pub(crate) fn new(
         exchange: Arc<Exchange>,
         transport: Transport,
-        out: Sink,
+        text: Outbox,
         admission: Admission,
         requester: Requester,
     ) -> Arc<Self> {
+        let out: Sink = {
+            let text = text.clone();
+            Arc::new(move |message: Value| text(jsonrpc::to_text(&message)))
+        };
         Arc::new(Self {
             exchange,
             transport,
+            text,
             out,
             admission,
             requester,
@@ -73,6 +84,11 @@ impl Connection {
     /// Sends one message to the client.
     pub(crate) fn send(&self, message: Value) {
         (self.out)(message);
+    }
+
+    /// Sends one message, written as JSON text already, to the client.
+    pub(crate) fn send_text(&self, message: String) {
+        (self.text)(message);
     }
 
     /// Whether any request or listen stream is running.
@@ -98,7 +114,7 @@ impl Connection {
                 self.tasks.spawn(async move {
                     let sink = connection.out.clone();
                     if let Some(answer) = pending.run(Some(sink), cancel).await.streamed() {
-                        connection.send(answer.into_message());
+                        connection.send_text(answer.to_text());
                     }
                 });
             }

@@ -20,7 +20,7 @@ use super::operations::Operations;
 use super::route::{HttpHeaders, Step};
 use crate::admission::{Admission, Limit, OverQuota, Refusal, Requester};
 use crate::audit;
-use crate::protocol::jsonrpc::{self, Message, Request, RpcError, SERVER_BUSY};
+use crate::protocol::jsonrpc::{self, Message, Payload, Request, RpcError, SERVER_BUSY};
 use crate::session::{self, InFlight, Replay, Session, SessionRefused};
 use crate::shared::Unavailable;
 use crate::telemetry::{self, Transport};
@@ -129,7 +129,7 @@ impl Reply {
                 let verdict = matches!(refused.why, Why::OverQuota(_)).then_some(audit::Outcome::OverQuota);
                 measure.finish(&Err(refused.error.clone()), None, verdict);
             }
-            _ => measure.finish(&Ok(Value::Null), None, None),
+            _ => measure.finish(&Ok(Payload::Value(Value::Null)), None, None),
         }
         self
     }
@@ -354,7 +354,7 @@ impl Exchange {
 
     /// Answers a 2026-07-28 request in process, with no transport, stream or
     /// session (`berth bench`, the dispatch benchmark).
-    pub async fn call(&self, request: Request) -> Result<Value, RpcError> {
+    pub async fn call(&self, request: Request) -> Result<Payload, RpcError> {
         let requester = Requester::named("in-process");
         let measure = self.measure(&request, &Via::InProcess, &requester);
         match self.request(request, Via::InProcess, None, false, &requester, measure) {

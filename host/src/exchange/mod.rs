@@ -25,7 +25,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 pub(crate) use call::{Answer, Pending};
-pub(crate) use connection::Connection;
+pub(crate) use connection::{Connection, Outbox};
 pub(crate) use driver::{Refused, Reply, Via, Why};
 pub(crate) use feed::{Fed, NoticeFeed};
 pub(crate) use listen::Listen;

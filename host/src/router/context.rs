@@ -35,7 +35,7 @@ impl Era {
     /// The protocol version the request speaks.
     pub(crate) fn version(&self) -> &str {
         match self {
-            Era::Modern(envelope) => &envelope.version,
+            Era::Modern(envelope) => envelope.version,
             Era::Legacy(session) => session.version,
         }
     }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::Router;
 use super::tasks::LEGACY_TASKS_VERSION;
-use crate::protocol::jsonrpc::Request;
+use crate::protocol::jsonrpc::{Payload, Request};
 use crate::protocol::{era, tasks};
 
 /// What `initialize` and `server/discover` tell clients berth is for.
@@ -65,7 +65,28 @@ impl Router {
 /// Adds what every 2026-07-28 result carries: `resultType`, cache hints on
 /// cacheable results (`private` ones when what they hold depends on the caller), and
 /// berth's identity in `_meta`.
-pub(super) fn decorate_modern(mut result: Value, cacheable: bool, private: bool) -> Value {
+pub(super) fn decorate_modern(result: Payload, cacheable: bool, private: bool) -> Payload {
+    match result {
+        // A written result names none of these members (its writer's promise), and is
+        // never a cacheable one: the decoration goes in front as text written once.
+        Payload::Written(written) if !cacheable => Payload::Written(written.decorated(uncacheable_decoration())),
+        other => Payload::Value(decorate_value(other.into_value(), cacheable, private)),
+    }
+}
+
+/// The members [`decorate_value`] adds to a result of its own without `_meta` that
+/// may not be cached, as JSON text, each followed by a comma.
+fn uncacheable_decoration() -> &'static str {
+    static TEXT: LazyLock<String> = LazyLock::new(|| {
+        let members = decorate_value(json!({}), false, false);
+        let text = serde_json::to_string(&members).unwrap_or_else(|_| "{}".to_owned());
+        // `{"a":1,"b":2}` → `"a":1,"b":2,`
+        format!("{},", text.trim_start_matches('{').trim_end_matches('}'))
+    });
+    &TEXT
+}
+
+fn decorate_value(mut result: Value, cacheable: bool, private: bool) -> Value {
     if let Value::Object(object) = &mut result {
         let complete = object.get("resultType").is_none_or(|t| t == "complete");
         object.entry("resultType").or_insert_with(|| "complete".into());
@@ -82,4 +103,22 @@ pub(super) fn decorate_modern(mut result: Value, cacheable: bool, private: bool)
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::jsonrpc::Written;
+
+    #[test]
+    fn a_written_result_is_decorated_as_its_value_would_be() {
+        let members = r#""content":[{"type":"text","text":"hi"}],"isError":false"#;
+        let value: Value = serde_json::from_str(&format!("{{{members}}}")).expect("valid JSON");
+        let written = Payload::Written(Written::new(members.to_owned(), false));
+        assert_eq!(decorate_modern(written, false, false).into_value(), decorate_value(value.clone(), false, false));
+        // Cacheable (never the case for a written one today) still gets its hints.
+        let cacheable = decorate_modern(Payload::Written(Written::new(members.to_owned(), false)), true, true);
+        assert!(matches!(cacheable, Payload::Value(_)));
+        assert_eq!(cacheable.into_value(), decorate_value(value, true, true));
+    }
 }

@@ -34,7 +34,7 @@ use params::required_str;
 pub(crate) use sink::Sink;
 use visible::List;
 
-use crate::protocol::jsonrpc::{Request, RpcError};
+use crate::protocol::jsonrpc::{Payload, Request, RpcError};
 use crate::protocol::logging::level_rank;
 use crate::protocol::seal::Sealer;
 use crate::tasks::TaskStore;
@@ -63,7 +63,21 @@ impl Router {
     }
 
     /// Runs `request` and returns its result, decorated for its era.
-    pub(crate) async fn handle(self: &Arc<Self>, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
+    pub(crate) async fn handle(self: &Arc<Self>, request: &Request, cx: &RequestContext) -> Result<Payload, RpcError> {
+        // A tool call's result may come written already (the hot path); every other result is a value.
+        let (result, cacheable) = match request.method.as_str() {
+            "tools/call" => (self.call_tool(request, cx).await?, false),
+            _ => {
+                let (value, cacheable) = self.dispatch(request, cx).await?;
+                (Payload::Value(value), cacheable)
+            }
+        };
+        // Under access rules what a result holds may depend on who asked.
+        Ok(if cx.era.session().is_none() { decorate_modern(result, cacheable, cx.grant.is_ruled()) } else { result })
+    }
+
+    /// Runs any request but a tool call: its result, and whether it may be cached.
+    async fn dispatch(self: &Arc<Self>, request: &Request, cx: &RequestContext) -> Result<(Value, bool), RpcError> {
         let session = cx.era.session();
         let legacy_tasks = session.is_some_and(|s| s.version == tasks::LEGACY_TASKS_VERSION);
         let list = |key: &str, list: List| paging::page(request, key, &visible::entries(cx, list), self.page_size);
@@ -72,7 +86,6 @@ impl Router {
             ("resources/list", _) => (list("resources", List::Resources)?, true),
             ("resources/templates/list", _) => (list("resourceTemplates", List::Templates)?, true),
             ("prompts/list", _) => (list("prompts", List::Prompts)?, true),
-            ("tools/call", _) => (self.call_tool(request, cx).await?, false),
             ("resources/read", _) => (self.read_resource(request, cx).await?, true),
             ("prompts/get", _) => (self.get_prompt(request, cx).await?, false),
             ("completion/complete", _) => (self.complete(request, cx).await?, false),
@@ -103,7 +116,6 @@ impl Router {
             ("initialize", Some(_)) => return Err(RpcError::invalid_request("this session is already initialized")),
             (other, _) => return Err(RpcError::method_not_found(other)),
         };
-        // Under access rules what a result holds may depend on who asked.
-        Ok(if session.is_none() { decorate_modern(result, cacheable, cx.grant.is_ruled()) } else { result })
+        Ok((result, cacheable))
     }
 }

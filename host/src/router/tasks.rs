@@ -17,7 +17,7 @@ use tracing::Instrument as _;
 use super::Router;
 use super::context::{ClientChannel, Era, RequestContext};
 use super::tool_call::{ToolCall, finish};
-use crate::protocol::jsonrpc::{METHOD_NOT_FOUND, Request, RpcError};
+use crate::protocol::jsonrpc::{METHOD_NOT_FOUND, Payload, Request, RpcError};
 use crate::protocol::tasks;
 use crate::runtime::bindings::tasks::TaskSupport;
 use crate::runtime::{CallHooks, ExposedTool, Plugin};
@@ -179,7 +179,7 @@ impl Router {
         let finished = self.tasks.run(&task, &record, self.rounds(&call, &request, &cx)).await;
         let (outcome, ending) = finish(&plugin, &name, tool, finished);
         tool.stats.record(ending, started.elapsed());
-        self.tasks.finish(&task, outcome).await;
+        self.tasks.finish(&task, outcome.map(Payload::into_value)).await;
     }
 
     /// Asks a task's client `questions` (key → `{method, params}`): the task waits in

@@ -2,10 +2,8 @@
 //! as an answer and the ending counted for it; shared by calls answered at
 //! once (`tools`) and calls run as tasks (`tasks`).
 
-use serde_json::Value;
-
 use super::rounds::{Finished, MultiRound, Round};
-use crate::protocol::jsonrpc::RpcError;
+use crate::protocol::jsonrpc::{Payload, RpcError};
 use crate::runtime::bindings::types::{CallContext, CallOutcome, Error as PluginError, ToolResult};
 use crate::runtime::{CallFailure, CallHooks, Ending, ExposedTool, Plugin, Violations, mcp};
 
@@ -42,11 +40,12 @@ pub(super) fn finish(
     name: &str,
     tool: &ExposedTool,
     finished: Finished<ToolResult>,
-) -> (Result<Value, RpcError>, Ending) {
+) -> (Result<Payload, RpcError>, Ending) {
     match finished {
         Finished::Done(result) => {
-            let value = mcp::tool_result(&result);
-            if let Some(structured) = value.get("structuredContent")
+            let payload = mcp::tool_result(&result);
+            if let Payload::Value(value) = &payload
+                && let Some(structured) = value.get("structuredContent")
                 && let Err(Violations(list)) = tool.schemas.check_output(structured)
             {
                 tracing::warn!(plugin = %plugin.name, tool = name, "structured output does not match the outputSchema: {list}");
@@ -54,19 +53,19 @@ pub(super) fn finish(
                     "The tool returned structured content that does not match its outputSchema (a bug in plugin {}):\n{list}",
                     plugin.name
                 );
-                return (Ok(mcp::error_result(&text)), Ending::InvalidOutput);
+                return (Ok(mcp::error_result(&text).into()), Ending::InvalidOutput);
             }
-            (Ok(value), if result.is_error { Ending::ToolError } else { Ending::Ok })
+            (Ok(payload), if result.is_error { Ending::ToolError } else { Ending::Ok })
         }
-        Finished::ToClient(result) => (Ok(result), Ending::Ok),
+        Finished::ToClient(result) => (Ok(result.into()), Ending::Ok),
         // The plugin's own "invalid params" is also the model's to fix: a tool error, not -32602.
         Finished::Refused(PluginError::InvalidParams(message)) => {
-            (Ok(mcp::error_result(&format!("Invalid arguments: {message}"))), Ending::InvalidArguments)
+            (Ok(mcp::error_result(&format!("Invalid arguments: {message}")).into()), Ending::InvalidArguments)
         }
         Finished::Refused(error) => (Err(error.into()), Ending::ProtocolError),
         Finished::Failed(failure) => {
             tracing::warn!(plugin = %plugin.name, tool = name, "{failure}");
-            (Ok(mcp::failure_result(&failure)), Ending::from(&failure))
+            (Ok(mcp::failure_result(&failure).into()), Ending::from(&failure))
         }
         Finished::Error(error) => (Err(error), Ending::ProtocolError),
     }

@@ -11,7 +11,7 @@ use super::context::RequestContext;
 use super::params::{object_text, required_str};
 use super::tasks::Mode;
 use super::tool_call::{ToolCall, finish};
-use crate::protocol::jsonrpc::{Request, RpcError};
+use crate::protocol::jsonrpc::{Payload, Request, RpcError};
 use crate::runtime::{Ending, ExposedTool, Violations, mcp};
 use crate::telemetry;
 use tracing::Instrument as _;
@@ -24,7 +24,11 @@ impl Router {
     /// with an `isError` result listing each violation (SEP-1303: the model
     /// reads it and corrects the call); no instance is leased for them. Only
     /// an unknown tool or a malformed request is a protocol error.
-    pub(super) async fn call_tool(self: &Arc<Self>, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
+    pub(super) async fn call_tool(
+        self: &Arc<Self>,
+        request: &Request,
+        cx: &RequestContext,
+    ) -> Result<Payload, RpcError> {
         let name = required_str(request, "name")?;
         let arguments = object_text(request, "arguments")?;
         let plugin = cx.tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
@@ -43,11 +47,14 @@ impl Router {
         }
         let started = Instant::now();
         let (answer, ending) = match check_arguments(tool, request) {
-            Err(refusal) => (Ok(refusal), Ending::InvalidArguments),
+            Err(refusal) => (Ok(refusal.into()), Ending::InvalidArguments),
             Ok(()) => match self.mode(request, cx, plugin, tool, name, &arguments).await {
                 // The task's call is counted when it ends.
                 Ok(Mode::Task(flavor, ttl)) => {
-                    return self.start_task(request, cx, plugin.clone(), name, arguments, flavor, ttl).await;
+                    return self
+                        .start_task(request, cx, plugin.clone(), name, arguments, flavor, ttl)
+                        .await
+                        .map(Payload::Value);
                 }
                 Ok(Mode::Now) => {
                     let call = ToolCall { plugin, name, arguments: &arguments };

@@ -13,6 +13,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use rmcp::model as m;
 use serde_json::{Value, json};
 
+use crate::protocol::payload::{self, Payload, Written};
+
 use super::bindings::tasks::TaskSupport;
 use super::bindings::types::{
     Content, Prompt, PromptMessage, PromptResult, Resource, ResourceBody, ResourceContents, ResourceTemplate, Role,
@@ -129,9 +131,9 @@ fn content_block(content: &Content) -> m::ContentBlock {
 
 /// A `CallToolResult`. Structured content that is not valid JSON turns the
 /// result into an error: a plugin bug the client should not have to parse.
-pub(crate) fn tool_result(result: &ToolResult) -> Value {
+pub(crate) fn tool_result(result: &ToolResult) -> Payload {
     if let Some(fast) = text_only_result(result) {
-        return fast;
+        return Payload::Written(fast);
     }
     let content = result.content.iter().map(content_block).collect();
     let mut converted =
@@ -146,29 +148,22 @@ pub(crate) fn tool_result(result: &ToolResult) -> Value {
         }
     }
     converted.result_type = None;
-    to_json(converted)
+    Payload::Value(to_json(converted))
 }
 
-/// The common case, text content and nothing else, built directly: the
-/// same JSON rmcp's model serializes to (a test checks), without building the
-/// model and converting it (the largest share of a warm call's time in the
-/// profile, see BENCHMARKS.md).
-fn text_only_result(result: &ToolResult) -> Option<Value> {
-    if result.structured_content.is_some() {
+/// The common case, text content and nothing else, written straight into the
+/// answer's JSON text: the same JSON rmcp's model serializes to (a test checks),
+/// with no model built and converted and no value tree built and walked (the
+/// largest shares of a warm call's time and allocations, see BENCHMARKS.md).
+fn text_only_result(result: &ToolResult) -> Option<Written> {
+    if result.structured_content.is_some() || !result.content.iter().all(|item| matches!(item, Content::Text(_))) {
         return None;
     }
-    let mut content = Vec::with_capacity(result.content.len());
-    for item in &result.content {
-        let Content::Text(text) = item else { return None };
-        let mut block = serde_json::Map::new();
-        block.insert("type".into(), Value::String("text".into()));
-        block.insert("text".into(), Value::String(text.clone()));
-        content.push(Value::Object(block));
-    }
-    let mut object = serde_json::Map::new();
-    object.insert("content".into(), Value::Array(content));
-    object.insert("isError".into(), Value::Bool(result.is_error));
-    Some(Value::Object(object))
+    let texts = result.content.iter().filter_map(|item| match item {
+        Content::Text(text) => Some(text.as_str()),
+        _ => None,
+    });
+    Some(payload::text_tool_result(texts, result.is_error))
 }
 
 /// The tool error (`isError: true`) reported when a call failed in the sandbox.
@@ -218,7 +213,7 @@ mod tests {
                 structured_content: None,
                 is_error,
             };
-            assert_eq!(tool_result(&result), through_rmcp(&result), "{texts:?}");
+            assert_eq!(tool_result(&result).into_value(), through_rmcp(&result), "{texts:?}");
         }
     }
 }

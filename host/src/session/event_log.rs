@@ -74,6 +74,11 @@ impl EventLog {
 
     /// Appends one JSON-RPC message as the next event.
     pub(crate) fn push(&self, message: &Value) {
+        self.push_text(crate::protocol::jsonrpc::to_text(message));
+    }
+
+    /// Appends one JSON-RPC message, written as JSON text already, as the next event.
+    pub(crate) fn push_text(&self, message: String) {
         {
             let mut inner = lock(&self.inner);
             let seq = inner.next;
@@ -81,7 +86,7 @@ impl EventLog {
             if inner.events.len() >= KEPT_EVENTS {
                 inner.events.pop_front();
             }
-            let event: Event = (seq, crate::protocol::jsonrpc::to_text(message).into());
+            let event: Event = (seq, message.into());
             // Sent under the lock, so the mirror sees the events in sequence order.
             (self.mirror)(Mirrored::Event(event.clone()));
             inner.events.push_back(event);

@@ -9,7 +9,7 @@ use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::{propagation, trace_span};
-use crate::protocol::jsonrpc::{Request, RpcError};
+use crate::protocol::jsonrpc::{Payload, Request, RpcError};
 
 /// Which transport a request came over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,10 +129,10 @@ pub(crate) fn record_era(span: &Span, version: &str, session: Option<&str>) {
 
 /// How an answer failed, by the conventions: the JSON-RPC error's code, or `tool_error`
 /// for a tool result marked `isError`; `None` when it did not.
-pub(crate) fn error_type(outcome: &Result<Value, RpcError>) -> Option<String> {
+pub(crate) fn error_type(outcome: &Result<Payload, RpcError>) -> Option<String> {
     match outcome {
         Err(error) => Some(error.code.to_string()),
-        Ok(result) if result.get("isError").and_then(Value::as_bool) == Some(true) => Some("tool_error".to_owned()),
+        Ok(result) if result.is_tool_error() => Some("tool_error".to_owned()),
         Ok(_) => None,
     }
 }

@@ -15,9 +15,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 use tokio::sync::mpsc;
 
 use crate::admission::{Admission, Requester};
-use crate::exchange::{Connection, Exchange};
+use crate::exchange::{Connection, Exchange, Outbox};
 use crate::protocol::jsonrpc::{self, RpcError};
-use crate::router::Sink;
 use crate::telemetry::Transport;
 
 /// How long running calls get to answer after stdin closes.
@@ -35,18 +34,17 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (sender, mut outbox) = mpsc::unbounded_channel::<Value>();
+    let (sender, mut outbox) = mpsc::unbounded_channel::<String>();
     let writer = tokio::spawn(async move {
         let mut output = output;
-        while let Some(message) = outbox.recv().await {
-            let mut line = jsonrpc::to_text(&message);
+        while let Some(mut line) = outbox.recv().await {
             line.push('\n');
             output.write_all(line.as_bytes()).await?;
             output.flush().await?;
         }
         Ok::<_, std::io::Error>(())
     });
-    let out: Sink = Arc::new(move |message| {
+    let out: Outbox = Arc::new(move |message| {
         let _ = sender.send(message);
     });
     // One local client owns the process: no admission limits beyond the plugins' own.

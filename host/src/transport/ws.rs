@@ -26,9 +26,8 @@ use crate::admission::overload::{Limits, StreamSlot};
 use crate::admission::refusal::json_error;
 use crate::admission::{Admission, Requester};
 use crate::config::WsConfig;
-use crate::exchange::{Connection, Exchange};
+use crate::exchange::{Connection, Exchange, Outbox};
 use crate::protocol::jsonrpc::{self, RpcError};
-use crate::router::Sink;
 use crate::telemetry::Transport;
 
 /// Close code: normal closure (idle timeout).
@@ -129,10 +128,10 @@ pub(crate) async fn upgrade(
 async fn serve(socket: WebSocket, state: Arc<WsState>, _slot: StreamSlot, requester: Requester) {
     let settings = &state.settings;
     let (sink, mut frames) = socket.split();
-    let (messages, outbox) = mpsc::channel::<Value>(settings.send_queue);
+    let (messages, outbox) = mpsc::channel::<String>(settings.send_queue);
     let (control, controls) = mpsc::unbounded_channel::<Control>();
     let overflow = Arc::new(Notify::new());
-    let out: Sink = {
+    let out: Outbox = {
         let overflow = overflow.clone();
         Arc::new(move |message| {
             if messages.try_send(message).is_err() {
@@ -233,7 +232,7 @@ async fn serve(socket: WebSocket, state: Arc<WsState>, _slot: StreamSlot, reques
 /// Writes queued messages and control frames until the connection ends.
 async fn write(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
-    mut outbox: mpsc::Receiver<Value>,
+    mut outbox: mpsc::Receiver<String>,
     mut controls: mpsc::UnboundedReceiver<Control>,
 ) {
     let mut queue_open = true;
@@ -245,7 +244,7 @@ async fn write(
                 Some(Control::Close(code, reason)) => {
                     // Flush what is already queued (answers to finished calls) before closing.
                     while let Ok(message) = outbox.try_recv() {
-                        if sink.send(Message::Text(jsonrpc::to_text(&message).into())).await.is_err() {
+                        if sink.send(Message::Text(message.into())).await.is_err() {
                             return;
                         }
                     }
@@ -261,11 +260,11 @@ async fn write(
                 Some(message) => {
                     // Write everything already queued, then flush once: one
                     // syscall for a burst of answers instead of one each.
-                    if sink.feed(Message::Text(jsonrpc::to_text(&message).into())).await.is_err() {
+                    if sink.feed(Message::Text(message.into())).await.is_err() {
                         return;
                     }
                     while let Ok(more) = outbox.try_recv() {
-                        if sink.feed(Message::Text(jsonrpc::to_text(&more).into())).await.is_err() {
+                        if sink.feed(Message::Text(more.into())).await.is_err() {
                             return;
                         }
                     }

@@ -100,7 +100,7 @@ async fn respond(state: Arc<HttpState>, pending: Pending, accept: Accepts) -> Re
                     log.push(&message);
                 }
                 if let Some(answer) = ran.streamed() {
-                    log.push(&answer.into_message());
+                    log.push_text(answer.to_text());
                 }
                 log.finish();
                 return sse::response(sse::log_body(log, None), None);
@@ -124,7 +124,7 @@ async fn respond(state: Arc<HttpState>, pending: Pending, accept: Accepts) -> Re
             writer.push(&message);
         }
         if let Some(answer) = ran.streamed() {
-            writer.push(&answer.into_message());
+            writer.push_text(answer.to_text());
         }
         writer.finish();
     });
