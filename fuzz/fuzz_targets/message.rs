@@ -23,8 +23,8 @@ fuzz_target!(|data: &[u8]| {
     let head = String::from_utf8_lossy(head);
     let mut fields = head.split('|');
     let routing = RoutingHeaders {
-        protocol_version: fields.next().map(str::to_owned),
-        method: fields.next().map(str::to_owned),
+        protocol_version: fields.next(),
+        method: fields.next(),
         name: fields.next().and_then(headers::decode_value),
     };
     let raw_param = fields.next().unwrap_or_default().to_owned();
@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
 
     match jsonrpc::parse(body) {
         Ok(Message::Request(request)) => {
-            let modern = era::wants_modern(request.meta(), routing.protocol_version.as_deref());
+            let modern = era::wants_modern(request.meta(), routing.protocol_version);
             let _ = era::check_modern(&request.method, request.params_object(), Some(&routing));
             let _ = era::check_modern(&request.method, request.params_object(), None);
             if !modern {
@@ -41,7 +41,18 @@ fuzz_target!(|data: &[u8]| {
             // Treat any `inputSchema` in the params as a tool schema with header params.
             if let Some(schema) = request.param("inputSchema") {
                 let params = headers::header_params(schema);
-                let _ = headers::validate(&params, request.param("arguments"), |_| vec![raw_param.as_str()]);
+                let arguments = request.arguments().ok().map(|arguments| arguments.checked().0);
+                let _ = headers::validate(&params, arguments.as_ref(), |_| vec![raw_param.as_str()]);
+            }
+            // The arguments a plugin gets: the client's text, or (a member named twice) the
+            // checked value written again; either way they must mean exactly what was checked,
+            // which is what the plain value path reads from the same text.
+            if let Ok(arguments) = request.arguments() {
+                let (checked, passed) = arguments.checked();
+                let plain: Value = serde_json::from_str(arguments.text()).expect("arguments are JSON");
+                assert_eq!(checked, plain);
+                assert_eq!(serde_json::from_str::<Value>(&passed).expect("passed arguments are JSON"), checked);
+                assert!(checked.is_object());
             }
             let _ = jsonrpc::success(&request.id, Value::Null).to_string();
             // Any strings the client sent, as a tool's text answer written from parts:

@@ -9,6 +9,8 @@
 //! The era is chosen from `_meta` and the `MCP-Protocol-Version` header, never
 //! from the method name: see [`wants_modern`].
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value, json};
 
 use super::jsonrpc::{HEADER_MISMATCH, RpcError, UNSUPPORTED_PROTOCOL_VERSION};
@@ -42,12 +44,13 @@ pub fn name_field(method: &str) -> Option<&'static str> {
     }
 }
 
-/// The HTTP routing headers of a request (absent on stdio).
+/// The HTTP routing headers of a request (absent on stdio), borrowed from the request's
+/// header map (`name` is decoded, so owned only when it came base64-encoded).
 #[derive(Debug, Default, Clone)]
-pub struct RoutingHeaders {
-    pub protocol_version: Option<String>,
-    pub method: Option<String>,
-    pub name: Option<String>,
+pub struct RoutingHeaders<'a> {
+    pub protocol_version: Option<&'a str>,
+    pub method: Option<&'a str>,
+    pub name: Option<Cow<'a, str>>,
 }
 
 /// What the 2026-07-28 envelope of a request said.
@@ -120,7 +123,7 @@ pub fn classify(
 pub fn check_modern(
     method: &str,
     params: Option<&Map<String, Value>>,
-    headers: Option<&RoutingHeaders>,
+    headers: Option<&RoutingHeaders<'_>>,
 ) -> Result<ModernEnvelope, RpcError> {
     let meta = params.and_then(|p| p.get("_meta")).and_then(Value::as_object).ok_or_else(|| {
         RpcError::invalid_params(format!(
@@ -138,13 +141,13 @@ pub fn check_modern(
     }
     let version = &meta[PROTOCOL_VERSION_KEY];
     if let Some(headers) = headers {
-        if headers.protocol_version.as_deref() != version.as_str() {
+        if headers.protocol_version != version.as_str() {
             return Err(RpcError::new(
                 HEADER_MISMATCH,
                 "the MCP-Protocol-Version header does not match params._meta's protocol version",
             ));
         }
-        if headers.method.as_deref() != Some(method) {
+        if headers.method != Some(method) {
             return Err(RpcError::new(HEADER_MISMATCH, "the Mcp-Method header does not match the body's method"));
         }
         if let Some(field) = name_field(method)

@@ -5,6 +5,8 @@
 //! can route on it. The server must check that header and body agree: both
 //! present and equal (after decoding the `=?base64?...?=` form), or both absent.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::Value;
@@ -70,16 +72,16 @@ fn collect(schema: &Value, path: &mut Vec<String>, found: &mut Vec<HeaderParam>)
 
 /// Decodes a header value: the `=?base64?...?=` form, or the literal text.
 /// `None` for a malformed base64 form.
-pub fn decode_value(raw: &str) -> Option<String> {
+pub fn decode_value(raw: &str) -> Option<Cow<'_, str>> {
     let Some(payload) = raw.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) else {
-        return Some(raw.to_owned());
+        return Some(Cow::Borrowed(raw));
     };
     let bytes = BASE64.decode(payload).ok()?;
     // Only the canonical encoding is accepted, as only it is ever produced.
     if BASE64.encode(&bytes) != payload {
         return None;
     }
-    String::from_utf8(bytes).ok()
+    String::from_utf8(bytes).ok().map(Cow::Owned)
 }
 
 fn value_at<'a>(arguments: Option<&'a Value>, path: &[String]) -> Option<&'a Value> {

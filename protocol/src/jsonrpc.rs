@@ -1,7 +1,13 @@
 //! JSON-RPC 2.0 framing: parsing one message, named error codes, building replies.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
+use serde::de::{MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
+
+use crate::arguments::{Arguments, NotAnObject};
 
 pub use crate::payload::{Payload, Written};
 
@@ -121,11 +127,32 @@ pub struct Request {
     /// A string or number, echoed in the reply.
     pub id: Value,
     pub method: String,
-    /// An object (or absent).
+    /// An object (or absent), without its `arguments` member, which is kept apart.
     pub params: Option<Value>,
+    /// `params.arguments` as the JSON text the client sent, parsed only where a check
+    /// needs it (see [`Arguments`](crate::arguments::Arguments)).
+    pub arguments: Option<Box<RawValue>>,
 }
 
 impl Request {
+    /// A request with `params` as a value (its `arguments` member taken out and kept as text).
+    pub fn new(id: Value, method: impl Into<String>, params: Option<Value>) -> Self {
+        let (params, arguments) = match params {
+            Some(Value::Object(members)) => {
+                let split = Params::from_members(members);
+                (Some(Value::Object(split.members)), split.arguments)
+            }
+            other => (other, None),
+        };
+        Self { id, method: method.into(), params, arguments }
+    }
+
+    /// `params.arguments`: the client's JSON text, or `{}`; -32602 when it is not an object.
+    pub fn arguments(&self) -> Result<Arguments<'_>, RpcError> {
+        Arguments::new(self.arguments.as_deref())
+            .map_err(|NotAnObject| RpcError::invalid_params("params.arguments must be an object"))
+    }
+
     /// The params object, or an empty one.
     pub fn params_object(&self) -> Option<&Map<String, Value>> {
         self.params.as_ref().and_then(Value::as_object)
@@ -176,8 +203,9 @@ struct Envelope {
     id: Option<Value>,
     #[serde(deserialize_with = "present")]
     method: Option<Value>,
-    #[serde(deserialize_with = "present")]
-    params: Option<Value>,
+    /// Only an object deserializes here; anything else takes the value path for its answer.
+    #[serde(deserialize_with = "present_object")]
+    params: Option<ParamsMember>,
     #[serde(deserialize_with = "present")]
     result: Option<Value>,
     #[serde(deserialize_with = "present")]
@@ -189,6 +217,67 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<V
     Value::deserialize(deserializer).map(Some)
 }
 
+/// `params` read straight from the bytes: an object, its `arguments` kept as text.
+fn present_object<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<ParamsMember>, D::Error> {
+    Params::deserialize(deserializer).map(|params| Some(ParamsMember::Object(params)))
+}
+
+/// A message's `params` member: an object, or something else (refused).
+enum ParamsMember {
+    Object(Params),
+    Other,
+}
+
+/// A `params` object: its members as values, except `arguments`, kept as JSON text.
+struct Params {
+    members: Map<String, Value>,
+    arguments: Option<Box<RawValue>>,
+}
+
+impl Params {
+    /// The same split of an object already decoded (the value path).
+    fn from_members(mut members: Map<String, Value>) -> Self {
+        // A `Value` always serializes to JSON text; were it not to, the arguments would read as absent.
+        let arguments = members.remove("arguments").and_then(|a| serde_json::value::to_raw_value(&a).ok());
+        Self { members, arguments }
+    }
+}
+
+impl<'de> Deserialize<'de> for Params {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ParamsVisitor)
+    }
+}
+
+struct ParamsVisitor;
+
+impl<'de> Visitor<'de> for ParamsVisitor {
+    type Value = Params;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a params object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params, A::Error> {
+        let mut params = Params { members: Map::new(), arguments: None };
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            // As in a value, the last of a member given twice counts.
+            if key == "arguments" {
+                let arguments: Box<RawValue> = map.next_value()?;
+                // Kept as text, the arguments skip the parser's nesting limit; a message
+                // nested deeper than a value could be takes the value path, which refuses it.
+                if nesting(arguments.get()) > ARGUMENTS_NESTING {
+                    return Err(serde::de::Error::custom("arguments nested too deep"));
+                }
+                params.arguments = Some(arguments);
+            } else {
+                params.members.insert(key.into_owned(), map.next_value()?);
+            }
+        }
+        Ok(params)
+    }
+}
+
 /// Checks the envelope of an already-decoded message.
 pub fn from_value(value: Value) -> Result<Message, Rejected> {
     let reject = |message: &str| Rejected { id: Value::Null, error: RpcError::invalid_request(message) };
@@ -198,11 +287,15 @@ pub fn from_value(value: Value) -> Result<Message, Rejected> {
         }
         return Err(reject("a JSON-RPC message must be a JSON object"));
     };
+    let params = object.remove("params").map(|params| match params {
+        Value::Object(members) => ParamsMember::Object(Params::from_members(members)),
+        _ => ParamsMember::Other,
+    });
     from_parts(Envelope {
         jsonrpc: object.remove("jsonrpc"),
         id: object.remove("id"),
         method: object.remove("method"),
-        params: object.remove("params"),
+        params,
         result: object.remove("result"),
         error: object.remove("error"),
     })
@@ -217,15 +310,15 @@ fn from_parts(envelope: Envelope) -> Result<Message, Rejected> {
     if jsonrpc.as_ref().and_then(Value::as_str) != Some("2.0") {
         return Err(reject(reply_id, "\"jsonrpc\" must be \"2.0\""));
     }
-    if let Some(p) = &params
-        && !p.is_object()
-    {
-        return Err(reject(reply_id, "\"params\" must be an object"));
-    }
+    let (params, arguments) = match params {
+        None => (None, None),
+        Some(ParamsMember::Object(Params { members, arguments })) => (Some(Value::Object(members)), arguments),
+        Some(ParamsMember::Other) => return Err(reject(reply_id, "\"params\" must be an object")),
+    };
     match method {
         Some(Value::String(method)) => match id {
-            None => Ok(Message::Notification { method, params }),
-            Some(id) if id_ok => Ok(Message::Request(Request { id, method, params })),
+            None => Ok(Message::Notification { method, params: with_arguments(params, arguments) }),
+            Some(id) if id_ok => Ok(Message::Request(Request { id, method, params, arguments })),
             Some(_) => Err(reject(Value::Null, "\"id\" must be a string or a number")),
         },
         Some(_) => Err(reject(reply_id, "\"method\" must be a string")),
@@ -240,6 +333,79 @@ fn from_parts(envelope: Envelope) -> Result<Message, Rejected> {
             Ok(Message::Response { id: reply_id, answer: Err(RpcError { code, message, data }) })
         }
         None => Err(reject(reply_id, "missing \"method\"")),
+    }
+}
+
+/// The deepest arguments a message may hold: as deep as a value of the whole message
+/// may be (serde_json stops at 127 nested arrays and objects; the message and its
+/// `params` are two of them). A test checks the two limits agree.
+const ARGUMENTS_NESTING: usize = 125;
+
+/// How deeply arrays and objects nest in JSON text (outside strings).
+fn nesting(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in text.as_bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// A member's name, borrowed from the bytes when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a member name")
+    }
+
+    fn visit_borrowed_str<E>(self, name: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(name)))
+    }
+
+    fn visit_str<E>(self, name: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(name.to_owned())))
+    }
+}
+
+/// `params` with its `arguments` member put back (a notification's params, kept whole).
+fn with_arguments(params: Option<Value>, arguments: Option<Box<RawValue>>) -> Option<Value> {
+    match (params, arguments) {
+        (Some(Value::Object(mut members)), Some(arguments)) => {
+            // The text came from valid JSON; were it not to parse, the member is left out.
+            if let Ok(value) = serde_json::from_str(arguments.get()) {
+                members.insert("arguments".to_owned(), value);
+            }
+            Some(Value::Object(members))
+        }
+        (params, _) => params,
     }
 }
 
@@ -328,6 +494,49 @@ mod tests {
         match parse(text.as_bytes()) {
             Err(rejected) => rejected,
             Ok(_) => panic!("{text}: accepted"),
+        }
+    }
+
+    #[test]
+    fn arguments_are_kept_as_the_text_the_client_sent() {
+        let text = r#"{ "b": 1,  "a": "\u00e9" }"#;
+        let fast = request(&format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"e","arguments":{text}}}}}"#
+        ));
+        assert_eq!(fast.arguments().map(|a| a.text()), Ok(text));
+        assert_eq!(fast.params, Some(json!({ "name": "e" })), "arguments are not in params as well");
+        // The value path (a member given twice) keeps them too, written again.
+        let slow = request(r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"tools/call","params":{"arguments":{"x":[1]}}}"#);
+        assert_eq!(slow.arguments().map(|a| a.text()), Ok(r#"{"x":[1]}"#));
+        // Absent or null is `{}`; anything else is the client's -32602, found when it is read.
+        assert_eq!(request(r#"{"jsonrpc":"2.0","id":1,"method":"x"}"#).arguments().map(|a| a.text()), Ok("{}"));
+        let array = request(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"arguments":[1]}}"#);
+        assert_eq!(array.arguments().map_err(|e| e.code), Err(INVALID_PARAMS));
+        // A notification's params stay whole.
+        match parse(br#"{"jsonrpc":"2.0","method":"n","params":{"arguments":{"k":1},"z":2}}"#) {
+            Ok(Message::Notification { params, .. }) => {
+                assert_eq!(params, Some(json!({ "arguments": { "k": 1 }, "z": 2 })))
+            }
+            other => panic!("not a notification: {other:?}"),
+        }
+        // Built from a value, the same split.
+        let built = Request::new(json!(3), "tools/call", Some(json!({ "name": "e", "arguments": { "k": true } })));
+        assert_eq!(built.arguments().map(|a| a.text()), Ok(r#"{"k":true}"#));
+        assert_eq!(built.params, Some(json!({ "name": "e" })));
+    }
+
+    #[test]
+    fn arguments_nest_exactly_as_deep_as_a_value_may() {
+        for depth in 120..135 {
+            let arguments =
+                format!("{}{}", r#"{"a":"#.repeat(depth - 1) + r#"{"s":"]]}}[[{\""}"#, "}".repeat(depth - 1));
+            let text =
+                format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"arguments":{arguments}}}}}"#);
+            let as_value = serde_json::from_str::<Value>(&text).is_ok();
+            assert_eq!(parse(text.as_bytes()).is_ok(), as_value, "{depth} deep");
+            if as_value {
+                assert_eq!(nesting(request(&text).arguments().expect("an object").text()), depth);
+            }
         }
     }
 

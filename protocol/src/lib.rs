@@ -6,6 +6,7 @@
 //! fuzzed without building the wasm runtime (see `fuzz/`). The host re-exports
 //! these modules as `berth::protocol::{jsonrpc, era, headers}`.
 
+pub mod arguments;
 pub mod era;
 pub mod headers;
 pub mod jsonrpc;

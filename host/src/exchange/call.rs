@@ -107,6 +107,20 @@ impl Pending {
         self.era.session()
     }
 
+    /// Whether it may send the client anything before its answer: a legacy session's
+    /// request may (questions, logs at the session's level); a 2026-07-28 one only when it
+    /// asks for progress (`progressToken`) or logs (a log level in `_meta`). The others
+    /// need no stream, channel or sink.
+    pub(crate) fn may_stream(&self) -> bool {
+        match &self.era {
+            Era::Legacy(_) => true,
+            Era::Modern(envelope) => {
+                envelope.log_level.is_some()
+                    || self.request.meta().and_then(|meta| meta.get("progressToken")).is_some_and(|t| !t.is_null())
+            }
+        }
+    }
+
     /// Runs the call: what it sends the client before its answer (progress, logs,
     /// questions) goes to `sink`, and `cancel` stops it.
     pub(crate) async fn run(self, sink: Option<Sink>, cancel: CancellationToken) -> Ran {

@@ -18,7 +18,7 @@ use crate::session::Session;
 /// What an HTTP request's headers say about its body.
 pub(crate) struct HttpHeaders<'a> {
     /// `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name`.
-    pub(crate) routing: RoutingHeaders,
+    pub(crate) routing: RoutingHeaders<'a>,
     /// All of the request's headers, for the `Mcp-Param-*` check.
     pub(crate) all: &'a http::HeaderMap,
     /// The legacy session `Mcp-Session-Id` names, if any.
@@ -51,7 +51,7 @@ impl Exchange {
         named: bool,
         grant: &Grant,
     ) -> Step {
-        let header_version = http.and_then(|h| h.routing.protocol_version.as_deref());
+        let header_version = http.and_then(|h| h.routing.protocol_version);
         match era::classify(&request.method, request.meta(), header_version, named) {
             Classified::Initialize => Step::Initialize(request),
             Classified::Legacy => {
@@ -94,7 +94,9 @@ fn check_modern(
     {
         let params = snapshot.header_params(name);
         if !params.is_empty() && snapshot.tool(name).is_some_and(|plugin| grant.tool(&plugin.name, name)) {
-            headers::validate(params, request.param("arguments"), |name| {
+            // Arguments that are not an object are refused when the call runs; here they are absent.
+            let arguments = request.arguments().ok().map(|arguments| arguments.checked().0);
+            headers::validate(params, arguments.as_ref(), |name| {
                 http.all.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect()
             })?;
         }

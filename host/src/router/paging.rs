@@ -45,7 +45,7 @@ mod tests {
 
     fn list_request(cursor: Option<&str>) -> Request {
         let params = cursor.map_or(json!({}), |c| json!({ "cursor": c }));
-        Request { id: json!(1), method: "tools/list".into(), params: Some(params) }
+        Request::new(json!(1), "tools/list", Some(params))
     }
 
     #[test]

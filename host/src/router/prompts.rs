@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::Router;
 use super::context::RequestContext;
-use super::params::{object_text, required_str};
+use super::params::required_str;
 use super::rounds::{Finished, MultiRound, Round};
 use crate::protocol::jsonrpc::{Request, RpcError};
 use crate::runtime::bindings::types::{CallContext, Error as PluginError, PromptOutcome, PromptResult};
@@ -40,9 +40,9 @@ impl MultiRound for PromptGet<'_> {
 impl Router {
     pub(super) async fn get_prompt(&self, request: &Request, cx: &RequestContext) -> Result<Value, RpcError> {
         let name = required_str(request, "name")?;
-        let arguments = object_text(request, "arguments")?;
+        let arguments = request.arguments()?.text();
         let plugin = cx.prompt(name).ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {name}")))?;
-        match self.rounds(&PromptGet { plugin, name, arguments: &arguments }, request, cx).await {
+        match self.rounds(&PromptGet { plugin, name, arguments }, request, cx).await {
             Finished::Done(result) => Ok(mcp::prompt_result(&result)),
             Finished::ToClient(result) => Ok(result),
             Finished::Refused(error) => Err(error.into()),

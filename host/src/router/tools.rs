@@ -1,6 +1,7 @@
 //! `tools/call`: find the tool in the request's snapshot, run it (in as many
 //! rounds as it needs), count it, and map its result to MCP.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -8,7 +9,7 @@ use serde_json::Value;
 
 use super::Router;
 use super::context::RequestContext;
-use super::params::{object_text, required_str};
+use super::params::required_str;
 use super::tasks::Mode;
 use super::tool_call::{ToolCall, finish};
 use crate::protocol::jsonrpc::{Payload, Request, RpcError};
@@ -30,10 +31,18 @@ impl Router {
         cx: &RequestContext,
     ) -> Result<Payload, RpcError> {
         let name = required_str(request, "name")?;
-        let arguments = object_text(request, "arguments")?;
+        let sent = request.arguments()?;
         let plugin = cx.tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
         let tool = plugin.tool(name).ok_or_else(|| RpcError::internal(format!("tool {name} has no entry")))?;
         let _ = cx.served_tool.set(tool.name.clone());
+        // The plugin gets the client's own text, parsed here only when a check reads it.
+        let checks_headers = !cx.snapshot.header_params(name).is_empty();
+        let (checked, arguments) = if tool.schemas.checks_input() || checks_headers {
+            let (value, text) = sent.checked();
+            (Some(value), text)
+        } else {
+            (None, Cow::Borrowed(sent.text()))
+        };
         let span = tracing::debug_span!(
             "tools/call",
             plugin = %plugin.name,
@@ -43,16 +52,16 @@ impl Router {
             arguments = tracing::field::Empty,
         );
         if self.log_arguments {
-            span.record("arguments", arguments.as_str());
+            span.record("arguments", &*arguments);
         }
         let started = Instant::now();
-        let (answer, ending) = match check_arguments(tool, request) {
+        let (answer, ending) = match check_arguments(tool, checked.as_ref()) {
             Err(refusal) => (Ok(refusal.into()), Ending::InvalidArguments),
             Ok(()) => match self.mode(request, cx, plugin, tool, name, &arguments).await {
                 // The task's call is counted when it ends.
                 Ok(Mode::Task(flavor, ttl)) => {
                     return self
-                        .start_task(request, cx, plugin.clone(), name, arguments, flavor, ttl)
+                        .start_task(request, cx, plugin.clone(), name, arguments.into_owned(), flavor, ttl)
                         .await
                         .map(Payload::Value);
                 }
@@ -81,18 +90,13 @@ impl Router {
     }
 }
 
-/// The arguments checked against the tool's input schema; the `isError`
-/// result listing the violations when they do not fit.
-fn check_arguments(tool: &ExposedTool, request: &Request) -> Result<(), Value> {
-    if !tool.schemas.checks_input() {
+/// The arguments (parsed when there is a check to read them) checked against the tool's
+/// input schema; the `isError` result listing the violations when they do not fit.
+fn check_arguments(tool: &ExposedTool, arguments: Option<&Value>) -> Result<(), Value> {
+    let Some(arguments) = arguments.filter(|_| tool.schemas.checks_input()) else {
         return Ok(());
-    }
-    let _span = telemetry::child_span!("validate arguments").entered();
-    let empty = Value::Object(serde_json::Map::new());
-    let arguments = match request.param("arguments") {
-        None | Some(Value::Null) => &empty,
-        Some(arguments) => arguments,
     };
+    let _span = telemetry::child_span!("validate arguments").entered();
     tool.schemas.check_arguments(arguments).map_err(|Violations(list)| {
         mcp::error_result(&format!("Invalid arguments (they do not match the tool's input schema):\n{list}"))
     })

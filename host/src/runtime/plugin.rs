@@ -186,6 +186,7 @@ impl Plugin {
                         guest
                     }
                 };
+                // The bindings take the WIT `json` alias as `&String`.
                 guest.call_call_tool(store, ctx, original, &arguments.to_owned()).await
             })
             .await;

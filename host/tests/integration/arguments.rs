@@ -196,3 +196,37 @@ async fn validate_false_passes_arguments_and_output_through() {
     let lying = call_tool(&server, "faulty_counted", json!({ "lie": true })).await;
     assert_eq!(lying["structuredContent"], json!({ "count": "three" }), "unchecked: {lying}");
 }
+
+/// A `tools/call echo` whose arguments name `text` twice (`"first"`, then `second`),
+/// as raw bytes: no JSON library would write that.
+async fn echo_with_text_twice(server: &Server, second: &str) -> Value {
+    let body = modern_body(1, "tools/call", json!({ "name": "echo", "arguments": { "text": "PLACEHOLDER" } }));
+    let text = body.to_string().replace(r#""text":"PLACEHOLDER""#, &format!(r#""text":"first","text":"{second}""#));
+    let headers = [
+        ("content-type", "application/json"),
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-protocol-version", MODERN),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "echo"),
+    ];
+    let reply = post_raw(server, &headers, text).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body["result"].clone()
+}
+
+#[tokio::test]
+async fn a_member_named_twice_reaches_the_plugin_as_the_value_berth_checked() {
+    // The schema check reads the last `text`; the plugin must run on exactly that, not on
+    // the client's text, where its parser would meet `text` twice and refuse it.
+    let server = Server::start(&["echo"]);
+    let result = echo_with_text_twice(&server, "checked").await;
+    assert_eq!((result["isError"].as_bool(), first_text(&result)), (Some(false), "checked"), "{result}");
+    // With nothing checked (`validate = false`) the plugin gets the client's own text, as
+    // sent: echo's parser refuses a field given twice, and says so.
+    let dir = plugin_dir(&["echo"]);
+    std::fs::write(dir.path().join("echo.toml"), "validate = false\n").expect("sidecar");
+    let unchecked = Server::start_in(dir.path(), &[]);
+    let result = echo_with_text_twice(&unchecked, "unchecked").await;
+    assert_eq!(result["isError"], true, "{result}");
+    assert!(first_text(&result).contains("duplicate field"), "{result}");
+}

@@ -52,8 +52,8 @@ pub(super) async fn post(
     };
     let http = HttpHeaders {
         routing: RoutingHeaders {
-            protocol_version: header_str(&headers, &PROTOCOL_VERSION_HEADER).map(str::to_owned),
-            method: header_str(&headers, &METHOD_HEADER).map(str::to_owned),
+            protocol_version: header_str(&headers, &PROTOCOL_VERSION_HEADER),
+            method: header_str(&headers, &METHOD_HEADER),
             name: header_str(&headers, &NAME_HEADER).and_then(headers::decode_value),
         },
         all: &headers,
@@ -70,6 +70,12 @@ pub(super) async fn post(
 
 /// Runs a call, answering with JSON unless it streams something first.
 async fn respond(state: Arc<HttpState>, pending: Pending, accept: Accepts) -> Response {
+    // Nothing can come before the answer, and the client takes JSON: no channel or sink,
+    // the call runs here and its answer is the body.
+    if accept.json && !pending.may_stream() {
+        let ran = Box::pin(pending.run(None, CancellationToken::new())).await;
+        return reply::answer(&state, &ran.answer);
+    }
     let modern = pending.is_modern();
     let session = pending.session().cloned();
     let (sender, mut events) = mpsc::unbounded_channel::<Value>();
