@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Where a fresh call's instructions go, for `echo` and for the Python template's tool:
+# Where a fresh call's instructions go, for `echo` and for the Python and JavaScript templates' tools:
 # callgrind counts every user-space instruction of `berth bench` (fresh isolation, spares
 # off), and the inclusive counts of a few functions, divided by the calls, say what
 # instantiation (and, inside it, the component's start functions), the call and the
@@ -7,16 +7,16 @@
 # page work (copy-on-write faults, the slot's reset) is not in these counts.
 #
 #   benches/fresh-cost.sh          release build; the Python template built with componentize-py
-#                                  from the test venv (make venv)
+#                                  from the test venv (make venv), the JavaScript one with npm (jco)
 #
-# Needs valgrind, `make plugins` and `make venv`. Results: .build/fresh-cost/.
+# Needs valgrind, `make plugins`, `make venv` and npm. Results: .build/fresh-cost/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth-target}"
 OUT=.build/fresh-cost
 CALLS=${CALLS:-200}
 WARMUP=20
-rm -rf "$OUT" && mkdir -p "$OUT/echo" "$OUT/python"
+rm -rf "$OUT" && mkdir -p "$OUT/echo" "$OUT/python" "$OUT/js"
 cargo build --release -q -p berth
 BERTH="$CARGO_TARGET_DIR/release/berth"
 cp plugins/echo.wasm "$OUT/echo/"
@@ -25,6 +25,11 @@ cp plugins/echo.wasm "$OUT/echo/"
   { echo "the Python template did not build: $OUT/pyg/build.log (make venv first)" >&2; exit 1; }
 cp "$OUT/pyg/pyg.wasm" "$OUT/python/"
 printf 'isolation = "fresh"\n' > "$OUT/python/pyg.toml"
+"$BERTH" new jsg --lang js --dir "$OUT/jsg" > /dev/null
+(cd "$OUT/jsg" && npm install --no-audit --no-fund --loglevel=error > build.log 2>&1 && npm run build >> build.log 2>&1) ||
+  { echo "the JavaScript template did not build: $OUT/jsg/build.log" >&2; exit 1; }
+cp "$OUT/jsg/jsg.wasm" "$OUT/js/"
+printf 'isolation = "fresh"\n' > "$OUT/js/jsg.toml"
 # A small pool: the default reserves more address space than valgrind can map.
 printf '[pool]\ninstances = 4\nmax_memory_mib = 128\n' > "$OUT/small.toml"
 
@@ -74,3 +79,4 @@ PY
 }
 measure echo "$OUT/echo" echo '{"text":"hello"}' | tee "$OUT/results.txt"
 measure python "$OUT/python" pyg_greet '{"name":"x"}' | tee -a "$OUT/results.txt"
+measure js "$OUT/js" jsg_greet '{"name":"x"}' | tee -a "$OUT/results.txt"

@@ -103,7 +103,10 @@ pub fn site(trace: &Backtrace, depth: usize) -> Vec<String> {
         .skip(1)
         .filter(|frame| {
             let function = frame.split('"').nth(1).unwrap_or("").trim_start_matches('<');
-            let counting = function.starts_with("berth_benches::allocations::") && !function.contains("::tests::");
+            // Optimized builds name inlined frames by their last segment alone (`note`).
+            let last = function.rsplit("::").next().unwrap_or(function);
+            let ours = frame.contains("allocations.rs") || function.starts_with("berth_benches::allocations::");
+            let counting = ours && ["note", "alloc", "alloc_zeroed", "realloc", "count", "traced"].contains(&last);
             let standard = ["alloc::", "core::", "std::", "__rust"].iter().any(|p| function.starts_with(p));
             !frame.contains("/rustc/") && !counting && !standard
         })
