@@ -41,7 +41,8 @@ impl Written {
 
     /// The length of its JSON text, in bytes.
     pub fn len(&self) -> usize {
-        self.decoration.len() + self.members.len() + 2
+        let decoration = if self.members.is_empty() { self.decoration.trim_end_matches(',') } else { self.decoration };
+        decoration.len() + self.members.len() + 2
     }
 
     /// Whether it is `{}`.
@@ -146,6 +147,11 @@ mod tests {
         assert_eq!(success_text(&json!(4), &payload).into_bytes(), success_bytes(&json!(4), &payload));
         // No members of its own: the decoration alone, its trailing comma dropped.
         let bare = Payload::Written(Written::new(String::new(), false).decorated(r#""resultType":"complete","#));
+        if let Payload::Written(written) = &bare {
+            let mut text = Vec::new();
+            written.write(&mut text);
+            assert_eq!(written.len(), text.len());
+        }
         assert_eq!(bare.into_value(), json!({ "resultType": "complete" }));
         assert_eq!(Payload::Written(Written::new(String::new(), false)).into_value(), json!({}));
     }

@@ -54,7 +54,8 @@ pub(crate) struct Connection {
 
 impl Connection {
     /// A connection of `exchange` with `requester` at the other end, whose
-    /// outgoing messages go to `out` and whose calls pass `admission`.
+    /// outgoing messages go to `text` (the transport's writer, as JSON text) and whose
+    /// calls pass `admission`.
     pub(crate) fn new(
         exchange: Arc<Exchange>,
         transport: Transport,
