@@ -80,8 +80,10 @@ fn uncacheable_decoration() -> &'static str {
     static TEXT: LazyLock<String> = LazyLock::new(|| {
         let members = decorate_value(json!({}), false, false);
         let text = serde_json::to_string(&members).unwrap_or_else(|_| "{}".to_owned());
-        // `{"a":1,"b":2}` → `"a":1,"b":2,`
-        format!("{},", text.trim_start_matches('{').trim_end_matches('}'))
+        // `{"a":1,"b":{}}` → `"a":1,"b":{},`: exactly one brace off each end, whatever the
+        // members' order (`trim_*_matches` would also eat a nested object's closing braces).
+        let members = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or_default();
+        if members.is_empty() { String::new() } else { format!("{members},") }
     });
     &TEXT
 }
