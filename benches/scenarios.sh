@@ -104,18 +104,62 @@ run_S2C() { # 15,000 WebSocket connections at 10,000 req/s, steady and then with
 import json, sys
 out = sys.argv[1]
 for name in ("S2C-steady", "S2C-churn"):
-    timeline = json.load(open(f"{out}/{name}.json"))["timeline"]
+    run = json.load(open(f"{out}/{name}.json"))
     phases = {"ramp (to 15,000)": [], "held (15,000 open)": [], "teardown": []}
-    for second in timeline:
+    for second in run["timeline"]:
         latency = second["latency_ms"]
         if not latency:
             continue
         phase = "ramp (to 15,000)" if second["t"] <= 13 else "teardown" if second["connections"] < 14900 else "held (15,000 open)"
-        phases[phase].append((latency["p99"], latency["max"], second.get("client_lag_ms_max", 0)))
+        lag = second.get("send_lag_ms") or {"p99": 0, "max": 0}
+        phases[phase].append((latency["p99"], latency["max"], second.get("client_lag_ms_max", 0), lag["p99"], lag["max"]))
     for phase, rows in phases.items():
         if rows:
             print(f"{name} {phase}: {len(rows)} s, per-second p99 {min(r[0] for r in rows)}-{max(r[0] for r in rows)} ms, "
-                  f"max {max(r[1] for r in rows)} ms; the generator's own timer lag up to {max(r[2] for r in rows)} ms")
+                  f"max {max(r[1] for r in rows)} ms; the generator's own timer lag up to {max(r[2] for r in rows)} ms, "
+                  f"its send lag p99 up to {max(r[3] for r in rows)} ms (max {max(r[4] for r in rows)} ms)")
+    wake = run["totals"].get("close_wake_lag_ms")
+    if wake:
+        print(f"{name} close: the generator reached its connections to close them p50 {wake['p50']} ms, "
+              f"p99 {wake['p99']} ms, last {wake['max']} ms late")
+PY
+}
+run_S2X() { # 900 calling connections while 14,000 others open, call, and all close at once
+  # Two generators: the held one's latencies show what the other's connect and close storms
+  # cost established connections (berth's share), apart from the storming generator's own lag.
+  # Its own source address keeps it within the per-source quotas; pacing is off, since this
+  # scenario is about connections coming and going, not about sharing the CPU between sources.
+  start $'[quota]\npace_to_share = false'
+  local began storm_began
+  began=$(date +%s.%N)
+  "$BIN/berth-load" --url "$URL" --server-pid "$SERVER_PID" --label S2X-held --transport ws \
+    --connections 900 --first-source 100 --ramp 3 --rate 1800 --duration 50 --out "$OUT/S2X-held.json" \
+    --report "$OUT/S2X-held.html" > "$OUT/S2X-held.txt" 2> "$OUT/S2X-held.progress" &
+  local held=$!
+  sleep 5
+  storm_began=$(date +%s.%N)
+  load S2X-storm --transport ws --ladder 14000 --step 30 --ramp 10 --rate 8000 --sources 16
+  wait "$held"
+  cat "$OUT/S2X-held.txt"
+  stop
+  python3 - "$OUT" "$began" "$storm_began" <<'PY'
+import json, sys
+out, offset = sys.argv[1], float(sys.argv[3]) - float(sys.argv[2])
+held = json.load(open(f"{out}/S2X-held.json"))["timeline"]
+storm = json.load(open(f"{out}/S2X-storm.json"))
+# The storming run's phases on the held run's clock: opening over its ramp, held, then
+# every connection closed a second after its end.
+ramp, step = storm["plan"]["ramp_secs"], storm["plan"]["step_secs"]
+phases = [("alone, before", 0, offset), ("14,000 opening", offset, offset + ramp + 1),
+          ("14,000 held", offset + ramp + 1, offset + step), ("14,000 closing", offset + step, offset + step + 3),
+          ("alone, after", offset + step + 3, 1e9)]
+for label, start, end in phases:
+    rows = [s for s in held if s["latency_ms"] and start < s["t"] <= end]
+    if rows:
+        print(f"S2X 900 held while {label}: {len(rows)} s, per-second p99 "
+              f"{min(r['latency_ms']['p99'] for r in rows)}-{max(r['latency_ms']['p99'] for r in rows)} ms, "
+              f"max {max(r['latency_ms']['max'] for r in rows)} ms; its own send lag p99 up to "
+              f"{max((r.get('send_lag_ms') or {'p99': 0})['p99'] for r in rows)} ms")
 PY
 }
 run_S3() { # message bombing: 20 clients x 500 msg/s
@@ -352,7 +396,7 @@ PY
   done
 }
 
-for SCENARIO in COLD S1 S1R S2 S2C S3 S4 S5 S6 S7 S8 S9 S10 S11 S12 S13 S14; do
+for SCENARIO in COLD S1 S1R S2 S2C S2X S3 S4 S5 S6 S7 S8 S9 S10 S11 S12 S13 S14; do
   if want "$@"; then
     "run_$SCENARIO"
   fi

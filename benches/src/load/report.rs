@@ -61,6 +61,8 @@ pub fn to_json(plan: &Plan, outcomes: &Outcomes, command: &str, unix_time: u64) 
             "errors": outcomes.total.errors,
             "answers_per_sec": outcomes.total.answered as f64 / plan.duration().as_secs_f64().max(1e-9),
             "latency_ms": outcomes.total.latency_json(),
+            "send_lag_ms": outcomes.total.send_lag_json(),
+            "close_wake_lag_ms": outcomes.total.close_wake_lag_json(),
             "peak_connections": outcomes.peak_connections,
         },
         "server": {

@@ -20,6 +20,11 @@ use super::stats::{Counts, Outcome, Point, Recorder, Window};
 /// How often a worker moves its counts into the shared window.
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
 
+/// How long after the run's end WebSocket workers close their connections, per connection
+/// held (closing takes the generator some 30–50 µs each), and at most.
+const CLOSE_GRACE_PER_CONNECTION: Duration = Duration::from_micros(100);
+const CLOSE_GRACE_MAX: Duration = Duration::from_secs(1);
+
 /// Everything a run measured.
 pub struct Outcomes {
     pub total: Counts,
@@ -124,6 +129,14 @@ pub async fn run(plan: Plan) -> Outcomes {
         Ok(outcomes) => outcomes,
         Err(e) => panic!("the collector failed: {e}"),
     };
+    // Late flushes from workers that ended after the collector's last tick (every worker
+    // has ended by now, so nothing is left out: a run against a refused port counts its
+    // connection errors).
+    let rest = shared.window.take();
+    outcomes.total.merge(&rest);
+    if let Some((_, last_step)) = outcomes.steps.last_mut() {
+        last_step.merge(&rest);
+    }
     outcomes.elapsed = elapsed;
     outcomes.reloads = reloads;
     outcomes.storms = storms;
@@ -183,6 +196,7 @@ async fn http_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: 
             Some(interval) => {
                 sleep_until(next.into()).await;
                 let at = next;
+                recorder.sent_late(micros_since(at));
                 next += interval;
                 at
             }
@@ -230,6 +244,11 @@ async fn http_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: 
     }
 }
 
+/// Microseconds from `since` to now (0 if `since` is still ahead).
+fn micros_since(since: Instant) -> u64 {
+    u64::try_from(Instant::now().saturating_duration_since(since).as_micros()).unwrap_or(u64::MAX)
+}
+
 /// The JSON-RPC id at the start of a berth reply (`{"id":N,...`), else by parsing.
 fn reply_id(text: &str) -> Option<u64> {
     if let Some(rest) = text.strip_prefix("{\"id\":") {
@@ -252,6 +271,13 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
     let mut last_flush = Instant::now();
     let mut storm_seen = shared.storm.load(Ordering::Relaxed);
     let give_up = shared.end + plan.timeout;
+    // Every worker closes at the same moment, after the calls of the run's last instant are
+    // answered: 15,000 closes at once keep the generator busy for hundreds of ms, and calls
+    // still in flight then would be read that late (measured: `close_wake_lag_ms`).
+    let peak = plan.ladder.iter().copied().max().unwrap_or(1);
+    let grace = CLOSE_GRACE_PER_CONNECTION.saturating_mul(u32::try_from(peak).unwrap_or(u32::MAX)).min(CLOSE_GRACE_MAX);
+    let close_at = (shared.end + grace).min(give_up);
+    let mut woke_to_close = false;
     'connection: while Instant::now() < shared.end {
         let ws = match conn::open_ws(plan, source(plan, index)).await {
             Ok(ws) => ws,
@@ -267,7 +293,11 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
         let mut keepalive = tokio::time::interval(Duration::from_secs(5));
         loop {
             let now = Instant::now();
-            if now >= give_up || (now >= shared.end && pending.is_empty()) {
+            if now >= close_at && !woke_to_close {
+                woke_to_close = true;
+                recorder.woke_to_close(micros_since(close_at));
+            }
+            if now >= give_up || (now >= close_at && pending.is_empty()) {
                 break;
             }
             let storm = shared.storm.load(Ordering::Relaxed);
@@ -282,10 +312,11 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
                 }
             }
             let gap = interval(&shared);
-            let can_send = !plan.idle && pending.len() < plan.in_flight && now < shared.end;
             // Closed loop sends at once: a timer, even one already due, would
             // wait for the next millisecond tick of tokio's timer wheel.
             let send_at = gap.map(|_| next);
+            // A call due at or after the end is not sent, so no worker needs waking at the end.
+            let can_send = !plan.idle && pending.len() < plan.in_flight && send_at.unwrap_or(now) < shared.end;
             tokio::select! {
                 biased;
                 frame = stream.next() => match frame {
@@ -313,6 +344,9 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
                     }
                 }, if can_send => {
                     let send_at = send_at.unwrap_or_else(Instant::now);
+                    if gap.is_some() {
+                        recorder.sent_late(micros_since(send_at));
+                    }
                     // Closed loop: fill every free slot, then flush once; open loop: one on schedule.
                     let burst = if gap.is_some() { 1 } else { plan.in_flight - pending.len() };
                     let mut failed = false;
@@ -346,7 +380,7 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
                     // Flushes the pongs tungstenite queued for the server's pings.
                     let _ = sink.flush().await;
                 }
-                () = sleep_until((if now < shared.end { shared.end } else { give_up }).into()) => {}
+                () = sleep_until((if now < close_at { close_at } else { give_up }).into()) => {}
             }
             if last_flush.elapsed() >= FLUSH_EVERY {
                 recorder.flush(&shared.window);
@@ -357,7 +391,11 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
             recorder.record(&Outcome::Timeout, plan.timeout.as_micros() as u64);
             shared.settled.fetch_add(1, Ordering::Relaxed);
         }
+        // Close as a well-behaved client does: send the close frame, then read until the
+        // server's close and the end of the stream. Dropping the socket with the server's
+        // close frame unread makes the kernel reset the connection instead of closing it.
         let _ = sink.close().await;
+        let _ = tokio::time::timeout(CLOSE_GRACE_MAX, async { while stream.next().await.is_some() {} }).await;
         shared.connections.fetch_sub(1, Ordering::Relaxed);
         break;
     }
@@ -412,7 +450,7 @@ async fn lag_probe(shared: Arc<Shared>) {
     while Instant::now() < last {
         let due = Instant::now() + Duration::from_millis(1);
         sleep_until(due.into()).await;
-        let late = u64::try_from(Instant::now().saturating_duration_since(due).as_micros()).unwrap_or(u64::MAX);
+        let late = micros_since(due);
         shared.lag_max_us.fetch_max(late, Ordering::Relaxed);
     }
 }
@@ -476,12 +514,6 @@ async fn collect(shared: Arc<Shared>, started: Instant) -> Outcomes {
         if finished || now >= last {
             break;
         }
-    }
-    // Late flushes from workers that ended after the last tick.
-    let rest = shared.window.take();
-    outcomes.total.merge(&rest);
-    if let Some((_, last_step)) = outcomes.steps.last_mut() {
-        last_step.merge(&rest);
     }
     outcomes.server_cpu_secs =
         server_cpu.as_ref().and_then(CpuMeter::total).zip(server_cpu_start).map(|(end, start)| end - start);

@@ -56,11 +56,27 @@ pub struct Counts {
     /// Calls dropped on purpose by a disconnect storm.
     pub dropped: u64,
     pub errors: BTreeMap<String, u64>,
+    /// Open loop: how late each call left the generator after its intended send time (µs).
+    /// The generator's own lag, which every latency measured from the intended time includes.
+    pub send_lag: Histogram<u64>,
+    /// How late each WebSocket worker woke to close its connection, shortly after the run's
+    /// end (µs): how long the generator takes to reach all its connections when every one of
+    /// them closes at once.
+    pub close_wake_lag: Histogram<u64>,
 }
 
 impl Default for Counts {
     fn default() -> Self {
-        Self { latency: histogram(), sent: 0, answered: 0, ok: 0, dropped: 0, errors: BTreeMap::new() }
+        Self {
+            latency: histogram(),
+            sent: 0,
+            answered: 0,
+            ok: 0,
+            dropped: 0,
+            errors: BTreeMap::new(),
+            send_lag: histogram(),
+            close_wake_lag: histogram(),
+        }
     }
 }
 
@@ -68,6 +84,8 @@ impl Counts {
     /// Adds `other` into these counts.
     pub fn merge(&mut self, other: &Counts) {
         let _ = self.latency.add(&other.latency);
+        let _ = self.send_lag.add(&other.send_lag);
+        let _ = self.close_wake_lag.add(&other.close_wake_lag);
         self.sent += other.sent;
         self.answered += other.answered;
         self.ok += other.ok;
@@ -84,54 +102,105 @@ impl Counts {
 
     /// Latency percentiles in milliseconds.
     pub fn latency_json(&self) -> Value {
-        let ms = |q: f64| self.latency.value_at_quantile(q) as f64 / 1000.0;
-        if self.latency.is_empty() {
-            return json!(null);
-        }
-        json!({
-            "p50": ms(0.50), "p90": ms(0.90), "p95": ms(0.95), "p99": ms(0.99), "p999": ms(0.999),
-            "max": self.latency.max() as f64 / 1000.0, "mean": self.latency.mean() / 1000.0,
-        })
+        percentiles_ms(&self.latency)
+    }
+
+    /// The generator's send lag in milliseconds (null in a closed loop, where there is none).
+    pub fn send_lag_json(&self) -> Value {
+        percentiles_ms(&self.send_lag)
+    }
+
+    /// The workers' wake-up lag at closing time in milliseconds (null before it).
+    pub fn close_wake_lag_json(&self) -> Value {
+        percentiles_ms(&self.close_wake_lag)
     }
 }
 
-/// A worker's local counts, flushed into a [`Window`].
+/// Percentiles of a histogram of microseconds, in milliseconds; null when it is empty.
+fn percentiles_ms(histogram: &Histogram<u64>) -> Value {
+    if histogram.is_empty() {
+        return json!(null);
+    }
+    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    json!({
+        "p50": ms(0.50), "p90": ms(0.90), "p95": ms(0.95), "p99": ms(0.99), "p999": ms(0.999),
+        "max": histogram.max() as f64 / 1000.0, "mean": histogram.mean() / 1000.0,
+    })
+}
+
+/// A worker's local counts and samples, flushed into a [`Window`].
+///
+/// Samples, not histograms: an HDR histogram of 1 µs to 60 s holds ~140 KB of buckets, and
+/// 15,000 workers each taking a fresh one at every flush would spend the generator's CPU
+/// clearing memory (it did: seconds of lag at 15,000 connections). The shared window's
+/// histograms take the samples instead, under its lock, a few times a second per worker.
 #[derive(Default)]
 pub struct Recorder {
-    pub counts: Counts,
+    sent: u64,
+    answered: u64,
+    ok: u64,
+    dropped: u64,
+    errors: BTreeMap<String, u64>,
+    latency: Vec<u64>,
+    send_lag: Vec<u64>,
+    close_wake_lag: Vec<u64>,
 }
 
 impl Recorder {
     pub fn sent(&mut self) {
-        self.counts.sent += 1;
+        self.sent += 1;
     }
 
     /// Records an answered (or failed) request that took `micros`.
     pub fn record(&mut self, outcome: &Outcome, micros: u64) {
         match outcome.error_kind() {
             None => {
-                self.counts.ok += 1;
-                self.counts.answered += 1;
-                let _ = self.counts.latency.record(micros.max(1));
+                self.ok += 1;
+                self.answered += 1;
+                self.latency.push(micros);
             }
             Some(kind) => {
                 if !matches!(outcome, Outcome::Timeout | Outcome::Connection(_)) {
-                    self.counts.answered += 1;
-                    let _ = self.counts.latency.record(micros.max(1));
+                    self.answered += 1;
+                    self.latency.push(micros);
                 }
-                *self.counts.errors.entry(kind).or_default() += 1;
+                *self.errors.entry(kind).or_default() += 1;
             }
         }
     }
 
-    pub fn dropped(&mut self, calls: u64) {
-        self.counts.dropped += calls;
+    /// A call left `micros` after its intended send time (open loop).
+    pub fn sent_late(&mut self, micros: u64) {
+        self.send_lag.push(micros);
     }
 
-    /// Moves the local counts into `window`.
+    /// The worker first ran `micros` after its closing time.
+    pub fn woke_to_close(&mut self, micros: u64) {
+        self.close_wake_lag.push(micros);
+    }
+
+    pub fn dropped(&mut self, calls: u64) {
+        self.dropped += calls;
+    }
+
+    /// Moves the local counts and samples into `window`.
     pub fn flush(&mut self, window: &Window) {
-        let counts = std::mem::take(&mut self.counts);
-        window.lock().merge(&counts);
+        let mut counts = window.lock();
+        counts.sent += std::mem::take(&mut self.sent);
+        counts.answered += std::mem::take(&mut self.answered);
+        counts.ok += std::mem::take(&mut self.ok);
+        counts.dropped += std::mem::take(&mut self.dropped);
+        for (kind, n) in std::mem::take(&mut self.errors) {
+            *counts.errors.entry(kind).or_default() += n;
+        }
+        let Counts { latency, send_lag, close_wake_lag, .. } = &mut *counts;
+        for (histogram, samples) in
+            [(latency, &mut self.latency), (send_lag, &mut self.send_lag), (close_wake_lag, &mut self.close_wake_lag)]
+        {
+            for micros in samples.drain(..) {
+                let _ = histogram.record(micros.max(1));
+            }
+        }
     }
 }
 
@@ -179,6 +248,46 @@ impl Point {
             "server_cpu_percent": self.server_cpu,
             "client_cpu_percent": self.client_cpu,
             "client_lag_ms_max": self.client_lag_ms,
+            "send_lag_ms": self.counts.send_lag_json(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flush_moves_counts_and_samples_into_the_window_and_starts_again() {
+        let window = Window::default();
+        let mut recorder = Recorder::default();
+        recorder.sent();
+        recorder.sent();
+        recorder.record(&Outcome::Ok, 1_500);
+        recorder.record(&Outcome::Rpc(-32000), 0);
+        recorder.record(&Outcome::Timeout, 9_000);
+        recorder.sent_late(250);
+        recorder.woke_to_close(40_000);
+        recorder.flush(&window);
+        recorder.sent();
+        recorder.record(&Outcome::Ok, 3_000);
+        recorder.flush(&window);
+
+        let counts = window.take();
+        assert_eq!((counts.sent, counts.answered, counts.ok), (3, 3, 2));
+        assert_eq!(counts.errors.get("rpc_-32000"), Some(&1));
+        assert_eq!(counts.errors.get("timeout"), Some(&1));
+        // A timeout is no answer: its latency is not recorded; an error answer's is (0 µs → 1).
+        assert_eq!(counts.latency.len(), 3);
+        assert_eq!(counts.latency.max(), counts.latency.highest_equivalent(3_000));
+        assert_eq!(counts.send_lag_json()["max"], json!(counts.send_lag.highest_equivalent(250) as f64 / 1000.0));
+        assert_eq!(counts.close_wake_lag.len(), 1);
+        // The window started again after the take.
+        assert_eq!(window.take().sent, 0);
+    }
+
+    #[test]
+    fn a_closed_loop_has_no_send_lag() {
+        assert_eq!(Counts::default().send_lag_json(), Value::Null);
     }
 }
