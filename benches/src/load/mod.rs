@@ -6,4 +6,5 @@ pub mod plan;
 pub mod probe;
 pub mod report;
 pub mod run;
+pub mod schedule;
 pub mod stats;

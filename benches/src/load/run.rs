@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::conn::{self, HttpConn};
 use super::plan::{MixEntry, Picker, Plan, Transport, legacy_call, modern_call};
 use super::probe::{self, CpuMeter};
+use super::schedule::Schedule;
 use super::stats::{Counts, Outcome, Point, Recorder, Window};
 
 /// How often a worker moves its counts into the shared window.
@@ -47,6 +48,8 @@ struct Shared {
     connections: AtomicUsize,
     /// Incremented by each disconnect storm.
     storm: AtomicU64,
+    /// When the run started: the origin of every connection's send times.
+    start: Instant,
     /// When workers stop sending.
     end: Instant,
     /// The connection count of the current step (open loop: the rate is shared by this many).
@@ -85,6 +88,7 @@ impl Template {
 pub async fn run(plan: Plan) -> Outcomes {
     let started = Instant::now();
     let shared = Arc::new(Shared {
+        start: started,
         end: started + plan.duration(),
         plan: plan.clone(),
         window: Window::default(),
@@ -166,10 +170,9 @@ fn chosen(index: usize, storm: u64, fraction: f64) -> bool {
 /// One HTTP connection, one request at a time, until the end.
 async fn http_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: usize, legacy: bool) {
     let plan = &shared.plan;
-    let first = interval(&shared);
     let mut recorder = Recorder::default();
     let mut picker = Picker::new(&plan.mix, index as u64);
-    let mut next = Instant::now() + first.map_or(Duration::ZERO, |i| i.mul_f64((index % 97) as f64 / 97.0));
+    let mut schedule = Schedule::new(shared.start, index);
     let mut conn: Option<HttpConn> = None;
     let mut last_flush = Instant::now();
     let mut storm_seen = shared.storm.load(Ordering::Relaxed);
@@ -192,12 +195,11 @@ async fn http_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: 
             }
         }
         let Some(open) = conn.as_mut() else { continue };
-        let intended = match interval(&shared) {
-            Some(interval) => {
-                sleep_until(next.into()).await;
-                let at = next;
+        let intended = match schedule.due(interval(&shared)) {
+            Some(at) => {
+                sleep_until(at.into()).await;
                 recorder.sent_late(micros_since(at));
-                next += interval;
+                schedule.advance();
                 at
             }
             None => Instant::now(),
@@ -263,10 +265,9 @@ fn reply_id(text: &str) -> Option<u64> {
 /// One WebSocket connection with up to `in_flight` requests outstanding.
 async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: usize) {
     let plan = &shared.plan;
-    let first = interval(&shared);
     let mut recorder = Recorder::default();
     let mut picker = Picker::new(&plan.mix, index as u64);
-    let mut next = Instant::now() + first.map_or(Duration::ZERO, |i| i.mul_f64((index % 97) as f64 / 97.0));
+    let mut schedule = Schedule::new(shared.start, index);
     let mut next_id: u64 = 1;
     let mut last_flush = Instant::now();
     let mut storm_seen = shared.storm.load(Ordering::Relaxed);
@@ -314,7 +315,7 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
             let gap = interval(&shared);
             // Closed loop sends at once: a timer, even one already due, would
             // wait for the next millisecond tick of tokio's timer wheel.
-            let send_at = gap.map(|_| next);
+            let send_at = schedule.due(gap);
             // A call due at or after the end is not sent, so no worker needs waking at the end.
             let can_send = !plan.idle && pending.len() < plan.in_flight && send_at.unwrap_or(now) < shared.end;
             tokio::select! {
@@ -372,9 +373,7 @@ async fn ws_worker(shared: Arc<Shared>, templates: Arc<Vec<Template>>, index: us
                         shared.connections.fetch_sub(1, Ordering::Relaxed);
                         continue 'connection;
                     }
-                    if let Some(gap) = gap {
-                        next += gap;
-                    }
+                    schedule.advance();
                 }
                 _ = keepalive.tick() => {
                     // Flushes the pongs tungstenite queued for the server's pings.
