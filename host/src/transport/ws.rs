@@ -40,6 +40,9 @@ const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
 /// Initial read and write buffer of one connection.
 const BUFFER_BYTES: usize = 4096;
+/// How long a closing connection's close frame may wait for room in its socket while it
+/// holds the turn to close (a client that reads nothing would otherwise hold every close up).
+const CLOSE_FRAME_WAIT: Duration = Duration::from_millis(50);
 /// The subprotocol berth answers with when a client offers it.
 pub(crate) const SUBPROTOCOL: &str = "mcp";
 
@@ -60,6 +63,8 @@ pub(crate) struct WsState {
     shutdown: CancellationToken,
     /// How long running calls get to answer once shutdown begins.
     grace: Duration,
+    /// One socket closed at a time (see the end of [`serve`]).
+    closing: Semaphore,
 }
 
 impl WsState {
@@ -72,7 +77,15 @@ impl WsState {
         shutdown: CancellationToken,
         grace: Duration,
     ) -> Self {
-        Self { exchange, limits, settings, connections: TaskTracker::new(), shutdown, grace }
+        Self {
+            exchange,
+            limits,
+            settings,
+            connections: TaskTracker::new(),
+            shutdown,
+            grace,
+            closing: Semaphore::new(1),
+        }
     }
 
     /// WebSocket connections open now.
@@ -139,7 +152,7 @@ async fn serve(socket: WebSocket, state: Arc<WsState>, _slot: StreamSlot, reques
             }
         })
     };
-    let writer = tokio::spawn(write(sink, outbox, controls));
+    let writer = tokio::spawn(write(sink, outbox, controls, state.clone()));
     let admission = Admission {
         per_connection: Some(Arc::new(Semaphore::new(settings.max_in_flight_per_connection))),
         ..state.limits.admission(state.exchange.quotas())
@@ -227,6 +240,13 @@ async fn serve(socket: WebSocket, state: Arc<WsState>, _slot: StreamSlot, reques
     if tokio::time::timeout(Duration::from_secs(5), finish).await.is_err() {
         abort.abort();
     }
+    // Closing a socket is kernel work (the FIN, on loopback the peer's receive path too, the
+    // epoll deregistration: ~50 µs here). When thousands of clients leave at once, their
+    // connections would all close in one go on the worker threads, and the calls of every
+    // other connection would wait behind them (S2X in BENCHMARKS.md: hundreds of ms). Taking
+    // turns, one close at a time, lets those calls run in between.
+    let _turn = state.closing.acquire().await;
+    drop(frames);
 }
 
 /// Writes queued messages and control frames until the connection ends.
@@ -234,6 +254,7 @@ async fn write(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     mut outbox: mpsc::Receiver<String>,
     mut controls: mpsc::UnboundedReceiver<Control>,
+    state: Arc<WsState>,
 ) {
     let mut queue_open = true;
     loop {
@@ -252,7 +273,11 @@ async fn write(
                     return;
                 }
                 None => {
-                    let _ = sink.close().await;
+                    // The close frame in its turn, as the socket's close (end of `serve`).
+                    // A client that reads nothing cannot hold the turn: the frame waits
+                    // for room in the socket at most briefly.
+                    let _turn = state.closing.acquire().await;
+                    let _ = tokio::time::timeout(CLOSE_FRAME_WAIT, sink.close()).await;
                     return;
                 }
             },

@@ -246,3 +246,76 @@ async fn a_thousand_connections_each_with_requests_in_flight() {
     }
     assert_eq!(complete, CONNECTIONS, "every connection got every answer");
 }
+
+#[tokio::test]
+async fn clients_leaving_at_once_each_get_the_closing_handshake_while_others_are_served() {
+    use futures_util::{SinkExt, StreamExt};
+    const LEAVING: usize = 200;
+    let config = "[quota]\nin_flight = 0\nstreams = 0\nconnections = 0\npace_to_share = false\n";
+    let server = Server::with_config(&["echo"], config);
+    let mut staying = WsClient::connect(&server).await;
+    let mut leaving = Vec::with_capacity(LEAVING);
+    for n in 0..LEAVING {
+        let mut ws = WsClient::connect(&server).await;
+        ws.send(&call(1, "echo", json!({ "text": format!("{n}") }))).await;
+        assert_eq!(ws.reply().await["result"]["content"][0]["text"], format!("{n}"));
+        leaving.push(ws);
+    }
+    // One client leaves after asking for far more than it ever reads: its close must not
+    // hold up the others' (closes take turns).
+    let stuck = WsClient::connect(&server).await;
+    let (mut stuck_sink, _stuck_stream) = stuck.socket.split();
+    let text = "x".repeat(96 * 1024);
+    for id in 0..100 {
+        let frame = Message::Text(call(id, "echo", json!({ "text": text })).to_string().into());
+        if stuck_sink.send(frame).await.is_err() {
+            break;
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), stuck_sink.send(Message::Close(None))).await;
+
+    let started = Instant::now();
+    let closing: Vec<_> = leaving
+        .into_iter()
+        .map(|mut ws| {
+            tokio::spawn(async move {
+                ws.send_raw(Message::Close(None)).await;
+                // The server answers with its own close frame, then ends the connection.
+                loop {
+                    match ws.next().await {
+                        WsEvent::Close(..) => break true,
+                        WsEvent::Ended => break false,
+                        WsEvent::Message(_) => {}
+                    }
+                }
+            })
+        })
+        .collect();
+    // Meanwhile a connection that stays is served.
+    staying.send(&call(7, "echo", json!({ "text": "still here" }))).await;
+    assert_eq!(staying.reply().await["result"]["content"][0]["text"], "still here");
+    let mut handshakes = 0;
+    for task in closing {
+        if task.await.expect("client task") {
+            handshakes += 1;
+        }
+    }
+    assert_eq!(handshakes, LEAVING, "every leaving client got the server's close frame");
+    assert!(started.elapsed() < Duration::from_secs(10), "closing took {:?}", started.elapsed());
+    // Every one of them is gone from the server, the stuck one included (within its 5 s).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = metrics_text(&server).await;
+        if text.contains("berth_websocket_connections 1\n") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "connections left open: {}",
+            text.lines().find(|l| l.starts_with("berth_websocket_connections ")).unwrap_or("?")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    staying.send(&call(8, "echo", json!({ "text": "after" }))).await;
+    assert_eq!(staying.reply().await["result"]["content"][0]["text"], "after");
+}
