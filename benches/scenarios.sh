@@ -6,6 +6,7 @@
 #   benches/scenarios.sh              all scenarios (about 15 minutes)
 #   benches/scenarios.sh S1 S4 S9     some of them
 #   S10_SECS=1800 benches/scenarios.sh S10   the soak at its full 30 minutes
+#   SERVER_BIN=/tmp/berth-old benches/scenarios.sh S2X   the same runs against another build of berth
 #
 # Client and server share the machine: every figure says so. Needs
 # `make plugins fixtures` (the faulty fixture is the crash/slow/runaway plugin)
@@ -30,7 +31,7 @@ printf '[limits]\ndeadline_ms = 1000\nmemory_mib = 64\n' > "$PLUGINS/faulty.toml
 SERVER_PID=""
 start() { # start CONFIG_TOML
   printf '%s\n' "$1" > "$OUT/berth.toml"
-  "$BIN/berth" serve --plugins "$PLUGINS" --listen "127.0.0.1:$PORT" --config "$OUT/berth.toml" \
+  "${SERVER_BIN:-$BIN/berth}" serve --plugins "$PLUGINS" --listen "127.0.0.1:$PORT" --config "$OUT/berth.toml" \
     --log warn > "$OUT/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do
