@@ -100,6 +100,7 @@ const BLUE: RGBColor = RGBColor(51, 102, 204);
 const RED: RGBColor = RGBColor(204, 51, 51);
 const GREY: RGBColor = RGBColor(150, 150, 150);
 const BROWN: RGBColor = RGBColor(170, 102, 0);
+const PURPLE: RGBColor = RGBColor(136, 68, 170);
 
 fn percentile(counts: &Counts, q: f64) -> f64 {
     counts.latency.value_at_quantile(q) as f64 / 1000.0
@@ -149,8 +150,17 @@ pub fn to_html(plan: &Plan, outcomes: &Outcomes, result: &Value) -> String {
     );
     let over_time = axes("answers per second", "time since start (s)", "answers/s");
     html.push_str(&chart(&over_time, &[line("answers/s", GREEN, throughput)], &marks));
-    let latency_lines =
-        [line("p50", BLUE, latency(0.5)), line("p99", RED, latency(0.99)), line("max", GREY, latency(1.0))];
+    let mut latency_lines =
+        vec![line("p50", BLUE, latency(0.5)), line("p99", RED, latency(0.99)), line("max", GREY, latency(1.0))];
+    // Open loop: how late the generator itself sent, which every latency above includes.
+    let send_lag: Vec<(f64, f64)> = timeline
+        .iter()
+        .filter(|p| !p.counts.send_lag.is_empty())
+        .map(|p| (p.second, p.counts.send_lag.value_at_quantile(0.99) as f64 / 1000.0))
+        .collect();
+    if !send_lag.is_empty() {
+        latency_lines.push(line("generator's send lag p99", PURPLE, send_lag));
+    }
     html.push_str(&chart(&axes("latency", "time since start (s)", "latency (ms)"), &latency_lines, &marks));
     let rss: Vec<(f64, f64)> =
         timeline.iter().filter_map(|p| p.server_rss.map(|r| (p.second, r as f64 / 1e6))).collect();
@@ -196,7 +206,7 @@ pub fn to_html(plan: &Plan, outcomes: &Outcomes, result: &Value) -> String {
         }
         html.push_str("</table>");
     }
-    html.push_str("<p>Dashed lines: ladder steps, hot reloads and disconnect storms. Latency of an open-loop run is measured from each request's intended send time (corrected for coordinated omission).</p>");
+    html.push_str("<p>Dashed lines: ladder steps, hot reloads and disconnect storms. Latency of an open-loop run is measured from each request's intended send time (corrected for coordinated omission); the generator's send lag is how late it sent them: where it meets the latency lines, the generator was late, not the server.</p>");
     html
 }
 
