@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth-target}"
 OUT=.build/scenarios
 BIN="$CARGO_TARGET_DIR/release"
+SERVER="${SERVER_BIN:-$BIN/berth}"
 PORT="${PORT:-18181}"
 URL="http://127.0.0.1:$PORT"
 ulimit -n "$(ulimit -Hn)" || true
@@ -31,7 +32,7 @@ printf '[limits]\ndeadline_ms = 1000\nmemory_mib = 64\n' > "$PLUGINS/faulty.toml
 SERVER_PID=""
 start() { # start CONFIG_TOML
   printf '%s\n' "$1" > "$OUT/berth.toml"
-  "${SERVER_BIN:-$BIN/berth}" serve --plugins "$PLUGINS" --listen "127.0.0.1:$PORT" --config "$OUT/berth.toml" \
+  "$SERVER" serve --plugins "$PLUGINS" --listen "127.0.0.1:$PORT" --config "$OUT/berth.toml" \
     --log warn > "$OUT/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do
@@ -61,7 +62,7 @@ want() { [ $# -eq 0 ] || [[ " $* " == *" $SCENARIO "* ]]; }
 
 run_COLD() { # cold start to the first answer, compiled-plugin cache warm
   mkdir -p "$OUT/coldstart" && cp plugins/echo.wasm plugins/textkit.wasm "$OUT/coldstart/"
-  "$BIN/berth-coldstart" --berth "$BIN/berth" --plugins "$OUT/coldstart" --runs 20 | tee "$OUT/COLD.txt"
+  "$BIN/berth-coldstart" --berth "$SERVER" --plugins "$OUT/coldstart" --runs 20 | tee "$OUT/COLD.txt"
 }
 run_S1() { # baseline: 150 connections; erlmcp's target rate, then closed loop for capacity
   start ""
@@ -252,7 +253,7 @@ cluster_up() {
   curl -sf "http://127.0.0.1:$CL_FRONT/readyz" > /dev/null || { echo "HAProxy did not start: $(cat "$CL_DIR/haproxy.log")" >&2; return 1; }
 }
 cluster_replica() { # cluster_replica INDEX: start r(INDEX+1), wait until it answers
-  BERTH_CLUSTER_SECRET=scenario-shared-secret-for-the-cluster "$BIN/berth" serve --plugins "$PLUGINS" \
+  BERTH_CLUSTER_SECRET=scenario-shared-secret-for-the-cluster "$SERVER" serve --plugins "$PLUGINS" \
     --listen "127.0.0.1:${CL_PORTS[$1]}" --redis "redis://127.0.0.1:$CL_REDIS" --replica-id "r$(($1 + 1))" \
     --log warn >> "$CL_DIR/r$(($1 + 1)).log" 2>&1 &
   CL_PIDS[$1]=$!
