@@ -225,6 +225,22 @@ impl Common {
     }
 }
 
+/// Says on stdout what `serve` loaded and where it listens.
+///
+/// Written without `println!`: a launcher that reads up to the "listening" line and then
+/// closes its end of the pipe (a script, a benchmark harness) must not make the server panic
+/// on the next line and die. What cannot be written is dropped; the server serves on.
+fn announce(loaded: &[String], addr: SocketAddr) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    for line in loaded {
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(out, "berth listening on http://{addr}/mcp");
+    let _ = writeln!(out, "berth WebSocket on ws://{addr}/ws");
+    let _ = out.flush();
+}
+
 /// Sends logs to stderr, never stdout: stdout belongs to the stdio transport. A server
 /// (`serve`, `stdio`) also traces, when its config file or the `OTEL_*` variables say so, and
 /// so does `bench` (what tracing costs a call is measured with it).
@@ -264,12 +280,8 @@ pub async fn run(args: Args) -> Result<()> {
             server::reload_access_on_hangup(exchange.clone(), common.config.clone());
             // From before it says it serves: a stop signal from then on drains it, never kills it.
             let signals = server::StopSignals::listen()?;
-            for line in berth::loaded(&exchange) {
-                println!("{line}");
-            }
             let addr = listener.local_addr().map_err(|source| berth::Error::Io { what: "listener".into(), source })?;
-            println!("berth listening on http://{addr}/mcp");
-            println!("berth WebSocket on ws://{addr}/ws");
+            announce(&berth::loaded(&exchange), addr);
             let served = server::serve_http_until(listener, exchange, &config, signals).await;
             berth::shutdown_telemetry().await;
             served

@@ -234,3 +234,51 @@ fn bench_measures_a_tool_and_reports_percentiles() {
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(stderr.contains("no tool \"nope\"") && stderr.contains("echo"), "{stderr}");
 }
+
+#[test]
+fn serve_keeps_serving_when_its_stdout_reader_goes_away() {
+    use std::io::{Read, Write};
+    let dir = plugin_dir(&["echo"]);
+    // A port that was free a moment ago: the server says where it listens only on stdout,
+    // and here nobody reads stdout.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let authority = format!("127.0.0.1:{port}");
+    let mut child = berth()
+        .args(["serve", "--listen", &authority, "--no-watch", "--log", "warn", "--plugins"])
+        .arg(dir.path())
+        .arg("--cache-dir")
+        .arg(shared_cache())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start berth");
+    // The launcher goes away before the server announces itself: every line it writes to
+    // stdout fails.
+    drop(child.stdout.take());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut stream = loop {
+        assert!(child.try_wait().expect("wait").is_none(), "berth exited when its stdout was gone");
+        if let Ok(stream) = std::net::TcpStream::connect(&authority) {
+            break stream;
+        }
+        assert!(std::time::Instant::now() < deadline, "berth never listened on {authority}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"still up"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+    write!(
+        stream,
+        "POST /mcp HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nAccept: application/json\r\n\
+         MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: echo\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut response = String::new();
+    let read = stream.read_to_string(&mut response);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let alive = child.try_wait().expect("wait").is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(alive, "berth exited when its stdout was gone");
+    read.expect("read the answer");
+    assert!(response.starts_with("HTTP/1.1 200") && response.contains("still up"), "answered: {response}");
+}
