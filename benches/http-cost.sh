@@ -14,9 +14,9 @@
 #                                              and how busy the load generator is changes
 #                                              what a server's system calls cost)
 #   PROFILE=1 benches/http-cost.sh             then one more run each of the floor and berth
-#                                              reuse under `perf record` (DWARF stacks): the
-#                                              µs per answer, and share of the samples, of
-#                                              each part of a request
+#                                              reuse under `perf record` (DWARF stacks): µs
+#                                              per answer, and share of the samples, of each
+#                                              part of a request (the parts add up)
 #
 # Needs `make plugins`. Results: .build/http-cost/.
 set -euo pipefail
@@ -141,62 +141,71 @@ EOF
 
 [ -n "${PROFILE:-}" ] || exit 0
 command -v perf > /dev/null || { echo "PROFILE=1 needs perf" >&2; exit 1; }
-# One more run of the floor and of berth reuse, each profiled. DWARF stacks (release
-# builds keep no frame pointers); DEBUGINFOD_URLS is emptied and inlines are not
-# resolved, or perf report waits on lookups it cannot make offline.
+# One more run each of the floor and berth reuse under perf, with DWARF stacks (release
+# builds keep no frame pointers) copied 64 KiB deep: berth's nested futures need more than
+# the default 8 KiB to unwind to the connection's task. DEBUGINFOD_URLS is emptied and
+# inlines are not resolved, or perf waits on lookups it cannot make offline.
 for server in floor berth-reuse; do
   pid=${PID[$server]}
   before=$(cpu_ticks "$pid")
-  perf record -q -F 1000 --call-graph dwarf,16384 -p "$pid" -o "$OUT/$server.perf.data" -- sleep "$SECS" 2> /dev/null &
+  perf record -q -F 1000 --call-graph dwarf,65528 -p "$pid" -o "$OUT/$server.perf.data" -- sleep "$SECS" 2> /dev/null &
   perf_pid=$!
   "$BIN/berth-load" --url "${URL[$server]}" --transport http --connections "$CONNECTIONS" --duration "$SECS" \
     "${PACE[@]}" --out "$OUT/$server.profiled.json" > /dev/null 2>&1
   wait "$perf_pid" || true
   after=$(cpu_ticks "$pid")
   echo "$before $after" > "$OUT/$server.profiled.cpu"
-  DEBUGINFOD_URLS= perf report -i "$OUT/$server.perf.data" --no-inline --children --sort sym -g none --stdio \
-    2> /dev/null > "$OUT/$server.children.txt"
+  DEBUGINFOD_URLS= perf script -i "$OUT/$server.perf.data" --no-inline -F comm,ip,sym 2> /dev/null \
+    > "$OUT/$server.stacks.txt"
   rm -f "$OUT/$server.perf.data"
 done
 python3 - "$OUT" "$TICK" floor berth-reuse << 'EOF' | tee "$OUT/profile.md"
 import json, sys
 out, tick, servers = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-# Parts of one request, by the function that holds each; they overlap where one holds another.
+# Each sample goes to the first part (in this order) that one of its frames names, so the
+# parts do not overlap and add up to the whole.
 PARTS = [
-    ("all system calls (kernel)", "[k] entry_SYSCALL_64_after_hwframe"),
-    ("writing the answer (hyper's flush: writev)", "[.] hyper::proto::h1::io::Buffered<T,B>::poll_flush"),
-    ("  of which the receiving end's TCP work, which loopback runs in the sender's system call (net_rx_action)", "[k] net_rx_action"),
-    ("  of which waking the thread that reads the other end (sock_def_readable)", "[k] sock_def_readable"),
-    ("reading and parsing the request head (hyper)", "[.] hyper::proto::h1::conn::Conn<I,B,T>::poll_read_head"),
-    ("tokio workers going idle and being woken (park)", "[.] tokio::runtime::scheduler::multi_thread::worker::Context::park_internal"),
-    ("berth's handler (POST /mcp, after the head)", "[.] berth::transport::http::post::post::{{closure}}"),
-    ("  JSON-RPC parse", "[.] berth_protocol::jsonrpc::parse"),
-    ("  the tool call (routing, checks, instance, wasm, result)", "[.] berth::router::tools::<impl berth::router::Router>::call_tool::{{closure}}"),
-    ("    the wasm call itself (lower, run, lift)", "[.] wasmtime::runtime::component::func::typed::TypedFunc<Params,Return>::call_impl"),
-    ("    the arguments' schema check", "[.] berth::router::tools::check_arguments"),
-    ("the floor's handler (parse, answer)", "[.] berth_floor::answer::{{closure}}"),
+    ("the wasm call, on its own stack (wasmtime's fiber, the plugin's code)",
+     lambda f: f.startswith("wasm[") or "fiber_start" in f or "wasmtime_builtin" in f),
+    ("berth's handler: the JSON-RPC parse", lambda f: f.startswith("berth_protocol::jsonrpc::parse")),
+    ("berth's handler: the tool call (routing, checks, instance, result)",
+     lambda f: "berth::router::tools::" in f and "call_tool" in f),
+    ("berth's handler: the rest (body, headers, exchange, answer)",
+     lambda f: f.startswith("berth::transport::http::post::post::")),
+    ("the floor's handler (parse, answer)", lambda f: f.startswith("berth_floor::answer")),
+    ("writing the answer: hyper's flush, writev and the kernel's loopback delivery",
+     lambda f: "Buffered<T,B>::poll_flush" in f),
+    ("reading the request: hyper's read and parse of the head",
+     lambda f: "Conn<I,B,T>::poll_read_head" in f),
+    ("tokio workers going idle and being woken", lambda f: "park_internal" in f),
+    ("the rest of the connection's task: axum routing, middleware, hyper's dispatch",
+     lambda f: "axum::serve::handle_connection" in f),
 ]
+OTHER = "other: outside a connection's task, or stacks that did not unwind"
 columns = []
 for server in servers:
     answered = json.load(open(f"{out}/{server}.profiled.json"))["totals"]["answered"]
     u0, k0, u1, k1 = map(int, open(f"{out}/{server}.profiled.cpu").read().split())
     cpu_us = ((u1 - u0) + (k1 - k0)) * 1e6 / tick / answered
-    inclusive = {}
-    for line in open(f"{out}/{server}.children.txt"):
-        parts = line.split(None, 3)
-        if len(parts) == 4 and parts[0].endswith("%"):
-            inclusive.setdefault(f"{parts[2]} {parts[3].strip()}", float(parts[0][:-1]))
-    columns.append((server, answered, cpu_us, inclusive))
+    counts, total = {}, 0
+    for sample in open(f"{out}/{server}.stacks.txt").read().split("\n\n"):
+        frames = [line.strip().split(None, 1)[-1] for line in sample.splitlines()[1:] if line.strip()]
+        if not frames:
+            continue
+        total += 1
+        part = next((label for label, names in PARTS if any(names(f) for f in frames)), OTHER)
+        counts[part] = counts.get(part, 0) + 1
+    columns.append((server, answered, cpu_us, counts, max(total, 1)))
 print("Each server profiled in one more run: " + "; ".join(
-    f"{server} {answered:,} answers, {cpu_us:.1f} µs of CPU per answer" for server, answered, cpu_us, _ in columns))
+    f"{server} {answered:,} answers, {cpu_us:.1f} µs of CPU per answer" for server, answered, cpu_us, _, _ in columns))
 print()
 print("| part of a request, µs of server CPU per answer (share of its samples) | " + " | ".join(c[0] for c in columns) + " |")
 print("|---|" + "---:|" * len(columns))
-for label, symbol in PARTS:
+for label in [label for label, _ in PARTS] + [OTHER]:
     cells = []
-    for _, _, cpu_us, inclusive in columns:
-        share = inclusive.get(symbol)
-        cells.append("-" if share is None else f"{share * cpu_us / 100:.1f} ({share:.1f} %)")
+    for _, _, cpu_us, counts, total in columns:
+        share = 100 * counts.get(label, 0) / total
+        cells.append("-" if not counts.get(label) else f"{share * cpu_us / 100:.1f} ({share:.1f} %)")
     if any(cell != "-" for cell in cells):
         print(f"| {label} | " + " | ".join(cells) + " |")
 EOF
