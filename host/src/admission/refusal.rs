@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::OverQuota;
@@ -17,7 +18,9 @@ pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
 
 /// JSON `bytes` as the body of `status`.
 pub(crate) fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
-    let mut response = (status, bytes).into_response();
+    // Built as it is sent: `(status, bytes).into_response()` would set a content type to replace.
+    let mut response = Response::new(Body::from(bytes));
+    *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }

@@ -120,6 +120,8 @@ struct Accepts {
 fn accepts(headers: &HeaderMap) -> Accepts {
     match header_str(headers, &header::ACCEPT) {
         None => Accepts { json: true, sse: false },
+        // What MCP clients send, matched whole before the searches below.
+        Some("application/json, text/event-stream") => Accepts { json: true, sse: true },
         Some(accept) => {
             let any = accept.contains("*/*");
             Accepts {

@@ -7,9 +7,8 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -28,12 +27,10 @@ use crate::protocol::jsonrpc::RpcError;
 use crate::router::Sink;
 use crate::session::{EventLog, Session};
 
-pub(super) async fn post(
-    State(state): State<Arc<HttpState>>,
-    requester: Requester,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub(super) async fn post(State(state): State<Arc<HttpState>>, requester: Requester, request: Request) -> Response {
+    // The request taken whole and split: axum's `HeaderMap` extractor would copy the headers.
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let accept = accepts(&headers);
     if !accept.json && !accept.sse {
         let error = RpcError::invalid_request("Accept must include application/json or text/event-stream");
