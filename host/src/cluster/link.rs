@@ -27,6 +27,8 @@ const RETRY: Duration = Duration::from_secs(1);
 /// How often an idle replica checks that Redis answers, so `/readyz` and the subscriptions
 /// learn of a partition even when no request needs Redis.
 const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long a replica's heartbeat key outlives its last beat.
+const HEARTBEAT_KEPT: Duration = Duration::from_secs(3);
 /// Messages waiting to be published; more are dropped while Redis is slow or gone.
 const OUTBOX: usize = 1024;
 
@@ -327,15 +329,37 @@ fn operation(command: &redis::Cmd) -> String {
     }
 }
 
-/// Pings Redis every [`HEARTBEAT`] for as long as the link exists; the answer (or its
-/// absence within the exchange bound) marks Redis up or down.
+/// Beats every [`HEARTBEAT`] for as long as the link exists (see [`Link::beat`]).
 async fn heartbeat(link: std::sync::Weak<Link>) {
     let mut every = tokio::time::interval(HEARTBEAT);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
         let Some(link) = link.upgrade() else { return };
-        let _: ClusterResult<String> = link.query(&redis::cmd("PING")).await;
+        link.beat().await;
+    }
+}
+
+impl Link {
+    /// One heartbeat: a write of this replica's short-lived key (`heartbeat:REPLICA`, gone
+    /// [`HEARTBEAT_KEPT`] after the last beat), whose answer (or its absence within the
+    /// exchange bound) marks Redis up or down.
+    ///
+    /// A write, not `PING`: a node that was demoted to a replica still answers `PING` but
+    /// refuses every write (`READONLY`). Counted up by a ping, it made readiness flap between
+    /// each refused write and the next beat; the write's `READONLY` is handled as any
+    /// command's (asked once more on a new connection, to the primary the Sentinels name
+    /// now), so the beat also finds the new primary before a request needs it.
+    pub(crate) async fn beat(&self) {
+        let kept = u64::try_from(HEARTBEAT_KEPT.as_millis()).unwrap_or(u64::MAX);
+        let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let write = redis::cmd("SET")
+            .arg(self.key(&format!("heartbeat:{}", self.replica)))
+            .arg(at.to_string())
+            .arg("PX")
+            .arg(kept)
+            .to_owned();
+        let _: ClusterResult<String> = self.query(&write).await;
     }
 }
 

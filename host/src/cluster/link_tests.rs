@@ -46,3 +46,22 @@ async fn a_readonly_answer_is_sent_again_on_a_new_connection_then_reported() {
     let _: String = link.query(&set(3)).await.expect("a write to the primary again");
     assert!(link.redis_up());
 }
+
+#[tokio::test]
+async fn the_heartbeat_counts_a_node_that_refuses_writes_as_down() {
+    let redis = TestRedis::start();
+    let link = redis.link("a");
+    link.beat().await;
+    assert!(link.redis_up(), "a primary takes the heartbeat's write");
+    let kept: i64 = link.query(&redis::cmd("PTTL").arg(link.key("heartbeat:a")).to_owned()).await.expect("PTTL");
+    assert!(kept > 0 && kept <= 3000, "the heartbeat key expires after its last beat: {kept} ms left");
+
+    // Demoted: the node answers PING, but refuses the heartbeat's write.
+    set_role(&redis, Some(1)).await;
+    link.beat().await;
+    assert!(!link.redis_up(), "a read-only replica counted as up");
+
+    set_role(&redis, None).await;
+    link.beat().await;
+    assert!(link.redis_up(), "promoted again, the next beat finds it up");
+}
