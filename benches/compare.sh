@@ -39,27 +39,8 @@ cp plugins/echo.wasm "$OUT/fresh/"
 cp plugins/echo.wasm "$OUT/reuse/"
 printf 'isolation = "reuse"\n' > "$OUT/reuse/echo.toml"
 
-PIDS=()
-trap 'for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done; wait 2> /dev/null || true' EXIT
-declare -A URL PID
-serve() { # serve NAME COMMAND...: start a server, wait for the URL it prints
-  local name=$1
-  shift
-  "$@" > "$OUT/$name.out" 2> "$OUT/$name.log" &
-  PIDS+=($!)
-  PID[$name]=$!
-  for _ in $(seq 600); do
-    local url
-    url=$(grep -o 'http://[0-9.:]*' "$OUT/$name.out" | head -n 1 || true)
-    if [ -n "$url" ]; then
-      URL[$name]=$url
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "$name did not start: $(cat "$OUT/$name.log")" >&2
-  exit 1
-}
+# shellcheck source=benches/servers.sh
+source benches/servers.sh
 serve floor "$BIN/berth-floor" 127.0.0.1:0
 serve peer "$BIN/berth-peer" 127.0.0.1:0
 for mode in fresh reuse; do
