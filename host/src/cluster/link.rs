@@ -24,8 +24,8 @@ use crate::telemetry;
 
 /// Pause between reconnection attempts.
 const RETRY: Duration = Duration::from_secs(1);
-/// How often an idle replica checks that Redis answers, so `/readyz` and the subscriptions
-/// learn of a partition even when no request needs Redis.
+/// How often an idle replica checks that Redis takes its writes, so `/readyz` and the
+/// subscriptions learn of a partition (or a demoted primary) even when no request needs Redis.
 const HEARTBEAT: Duration = Duration::from_secs(1);
 /// How long a replica's heartbeat key outlives its last beat.
 const HEARTBEAT_KEPT: Duration = Duration::from_secs(3);
