@@ -64,7 +64,8 @@ one_run() { # one_run SERVER NAME: a load run against SERVER, its figures in run
     perf_pid=$!
   fi
   "$BIN/berth-load" --url "${URL[$server]}" --transport http --connections "$CONNECTIONS" --duration "$SECS" \
-    "${PACE[@]}" --label "$name" --out "$OUT/runs/$name.json" --expect-no-errors > "$OUT/runs/$name.txt" 2> /dev/null
+    "${PACE[@]}" --label "$name" --out "$OUT/runs/$name.json" --expect-no-errors > "$OUT/runs/$name.txt" 2>&1 ||
+    { echo "FAILED: $name: $(cat "$OUT/runs/$name.txt")" >&2; exit 1; }
   after=$(cpu_ticks "$pid")
   switches_after=$(switches "$pid")
   local wakeups="-" syscalls="-"
