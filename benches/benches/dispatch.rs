@@ -150,7 +150,7 @@ fn json_rpc(c: &mut Criterion) {
     group.bench_function("parse", |b| {
         b.iter(|| {
             let Ok(Message::Request(request)) = parse(&bytes) else { panic!("does not parse") };
-            era::check_modern(&request.method, request.params_object(), None).expect("envelope")
+            era::check_modern(&request, None).expect("envelope")
         })
     });
     group.bench_function("serialize", |b| b.iter(|| jsonrpc::success(&json!(1), result.clone()).to_string()));

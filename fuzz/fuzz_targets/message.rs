@@ -9,7 +9,7 @@
 
 use berth_protocol::era::{self, RoutingHeaders};
 use berth_protocol::headers;
-use berth_protocol::jsonrpc::{self, Message};
+use berth_protocol::jsonrpc::{self, Message, Rejected, Request};
 use berth_protocol::payload::{self, Payload};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
@@ -30,11 +30,18 @@ fuzz_target!(|data: &[u8]| {
     let raw_param = fields.next().unwrap_or_default().to_owned();
     let _ = headers::decode_value(&raw_param);
 
+    // The parser reads members straight into their fields (`_meta` into a typed struct,
+    // `arguments` as text); whatever it reads must be what the same JSON decoded as a
+    // value first reads, and what it refuses must be refused the same way.
+    if let Ok(value) = serde_json::from_slice::<Value>(body) {
+        agree(jsonrpc::parse(body), jsonrpc::from_value(value));
+    }
+
     match jsonrpc::parse(body) {
         Ok(Message::Request(request)) => {
             let modern = era::wants_modern(request.meta(), routing.protocol_version);
-            let _ = era::check_modern(&request.method, request.params_object(), Some(&routing));
-            let _ = era::check_modern(&request.method, request.params_object(), None);
+            let _ = era::check_modern(&request, Some(&routing));
+            let _ = era::check_modern(&request, None);
             if !modern {
                 let _ = era::negotiate_legacy(request.param("protocolVersion").and_then(Value::as_str));
             }
@@ -72,3 +79,26 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// Asserts two readings of one message are the same message.
+fn agree(fast: Result<Message, Rejected>, slow: Result<Message, Rejected>) {
+    match (fast, slow) {
+        (Ok(Message::Request(fast)), Ok(Message::Request(slow))) => {
+            assert_eq!((&fast.id, &fast.method, &fast.params, &fast.meta), (&slow.id, &slow.method, &slow.params, &slow.meta));
+            assert_eq!(arguments(&fast), arguments(&slow));
+        }
+        (Ok(Message::Notification { method: m1, params: p1 }), Ok(Message::Notification { method: m2, params: p2 })) => {
+            assert_eq!((m1, p1), (m2, p2));
+        }
+        (Ok(Message::Response { id: i1, answer: a1 }), Ok(Message::Response { id: i2, answer: a2 })) => {
+            assert_eq!((i1, a1), (i2, a2));
+        }
+        (Err(fast), Err(slow)) => assert_eq!((fast.id, fast.error.code), (slow.id, slow.error.code)),
+        (fast, slow) => panic!("the parser read {fast:?}, the value path {slow:?}"),
+    }
+}
+
+/// A request's arguments as the value they stand for (or its refusal's code).
+fn arguments(request: &Request) -> Result<Value, i32> {
+    request.arguments().map(|arguments| arguments.checked().0).map_err(|e| e.code)
+}

@@ -11,9 +11,11 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::jsonrpc::{HEADER_MISMATCH, RpcError, UNSUPPORTED_PROTOCOL_VERSION};
+use super::jsonrpc::{HEADER_MISMATCH, Request, RpcError, UNSUPPORTED_PROTOCOL_VERSION};
+use super::meta::Meta;
+pub use super::meta::{CLIENT_CAPABILITIES_KEY, LOG_LEVEL_KEY, PROTOCOL_VERSION_KEY};
 
 /// The stateless revision.
 pub const MODERN_VERSION: &str = "2026-07-28";
@@ -22,14 +24,8 @@ pub const LEGACY_VERSIONS: [&str; 3] = ["2025-11-25", "2025-06-18", "2025-03-26"
 /// Every revision berth serves, newest first.
 pub const SUPPORTED_VERSIONS: [&str; 4] = [MODERN_VERSION, LEGACY_VERSIONS[0], LEGACY_VERSIONS[1], LEGACY_VERSIONS[2]];
 
-/// `_meta` key of the request's protocol version.
-pub const PROTOCOL_VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
-/// `_meta` key of the client's capabilities.
-pub const CLIENT_CAPABILITIES_KEY: &str = "io.modelcontextprotocol/clientCapabilities";
 /// `_meta` key of the client's name and version.
 pub const CLIENT_INFO_KEY: &str = "io.modelcontextprotocol/clientInfo";
-/// `_meta` key of the log level the client wants for this request.
-pub const LOG_LEVEL_KEY: &str = "io.modelcontextprotocol/logLevel";
 /// `_meta` key berth stamps its own name and version under.
 pub const SERVER_INFO_KEY: &str = "io.modelcontextprotocol/serverInfo";
 
@@ -65,8 +61,8 @@ pub struct ModernEnvelope {
 
 /// Whether a request belongs to the 2026-07-28 era: its `_meta` names a
 /// protocol version, or its `MCP-Protocol-Version` header is not a legacy one.
-pub fn wants_modern(meta: Option<&Map<String, Value>>, header_version: Option<&str>) -> bool {
-    if meta.is_some_and(|m| m.contains_key(PROTOCOL_VERSION_KEY)) {
+pub fn wants_modern(meta: Option<&Meta>, header_version: Option<&str>) -> bool {
+    if meta.is_some_and(|m| m.protocol_version.is_some()) {
         return true;
     }
     header_version.is_some_and(|v| !LEGACY_VERSIONS.contains(&v))
@@ -97,12 +93,7 @@ pub enum Classified {
 /// 3. Otherwise `initialize` starts a session.
 /// 4. Anything else is taken as 2026-07-28, whose envelope check then tells
 ///    the client what `_meta` must hold (or to send `initialize` first).
-pub fn classify(
-    method: &str,
-    meta: Option<&Map<String, Value>>,
-    header_version: Option<&str>,
-    has_session: bool,
-) -> Classified {
+pub fn classify(method: &str, meta: Option<&Meta>, header_version: Option<&str>, has_session: bool) -> Classified {
     if wants_modern(meta, header_version) {
         Classified::Modern
     } else if has_session {
@@ -120,26 +111,22 @@ pub fn classify(
 /// 2. With HTTP headers: `MCP-Protocol-Version`, `Mcp-Method` and, for
 ///    name-bearing methods, `Mcp-Name` equal the body (-32020).
 /// 3. The version is one berth serves (-32022, with the supported list).
-pub fn check_modern(
-    method: &str,
-    params: Option<&Map<String, Value>>,
-    headers: Option<&RoutingHeaders<'_>>,
-) -> Result<ModernEnvelope, RpcError> {
-    let meta = params.and_then(|p| p.get("_meta")).and_then(Value::as_object).ok_or_else(|| {
+pub fn check_modern(request: &Request, headers: Option<&RoutingHeaders<'_>>) -> Result<ModernEnvelope, RpcError> {
+    let method = request.method.as_str();
+    let meta = request.meta().ok_or_else(|| {
         RpcError::invalid_params(format!(
             "params._meta must be an object with {PROTOCOL_VERSION_KEY:?} and {CLIENT_CAPABILITIES_KEY:?} \
              (protocol {MODERN_VERSION}); clients of 2025 revisions must send initialize first"
         ))
     })?;
-    let missing: Vec<&str> =
-        [PROTOCOL_VERSION_KEY, CLIENT_CAPABILITIES_KEY].into_iter().filter(|k| !meta.contains_key(*k)).collect();
-    if !missing.is_empty() {
+    let (Some(version), Some(client_capabilities)) = (&meta.protocol_version, &meta.client_capabilities) else {
+        let missing: Vec<&str> =
+            [PROTOCOL_VERSION_KEY, CLIENT_CAPABILITIES_KEY].into_iter().filter(|k| !meta.contains_key(k)).collect();
         return Err(RpcError::invalid_params(format!(
             "params._meta is missing the required key(s): {}",
             missing.join(", ")
         )));
-    }
-    let version = &meta[PROTOCOL_VERSION_KEY];
+    };
     if let Some(headers) = headers {
         if headers.protocol_version != version.as_str() {
             return Err(RpcError::new(
@@ -151,7 +138,7 @@ pub fn check_modern(
             return Err(RpcError::new(HEADER_MISMATCH, "the Mcp-Method header does not match the body's method"));
         }
         if let Some(field) = name_field(method)
-            && let Some(body_value) = params.and_then(|p| p.get(field)).and_then(Value::as_str)
+            && let Some(body_value) = request.param(field).and_then(Value::as_str)
             && headers.name.as_deref() != Some(body_value)
         {
             return Err(RpcError::new(
@@ -168,8 +155,8 @@ pub fn check_modern(
     }
     Ok(ModernEnvelope {
         version: MODERN_VERSION,
-        client_capabilities: meta[CLIENT_CAPABILITIES_KEY].clone(),
-        log_level: meta.get(LOG_LEVEL_KEY).and_then(Value::as_str).map(str::to_owned),
+        client_capabilities: client_capabilities.clone(),
+        log_level: meta.log_level.as_ref().and_then(Value::as_str).map(str::to_owned),
     })
 }
 
@@ -218,8 +205,8 @@ mod tests {
             for (index, (label, meta)) in metas.iter().enumerate() {
                 for session in [false, true] {
                     for method in ["initialize", "tools/call", "ping"] {
-                        let meta = meta.and_then(Value::as_object);
-                        let got = classify(method, meta, header, session);
+                        let meta = meta.and_then(Value::as_object).cloned().map(Meta::from);
+                        let got = classify(method, meta.as_ref(), header, session);
                         assert_eq!(
                             got,
                             expected(header, index, session, method),
@@ -238,7 +225,8 @@ mod tests {
     #[test]
     fn classification_rules() {
         let meta = json!({ PROTOCOL_VERSION_KEY: MODERN_VERSION });
-        let meta = meta.as_object();
+        let meta = meta.as_object().cloned().map(Meta::from);
+        let meta = meta.as_ref();
         assert_eq!(classify("initialize", None, None, false), Classified::Initialize);
         assert_eq!(classify("initialize", meta, None, false), Classified::Modern, "_meta wins over the method");
         assert_eq!(classify("tools/call", None, None, true), Classified::Legacy);

@@ -1,13 +1,13 @@
 //! JSON-RPC 2.0 framing: parsing one message, named error codes, building replies.
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::arguments::{Arguments, NotAnObject};
+use crate::key::Key;
+use crate::meta::{Meta, MetaSeed};
 
 pub use crate::payload::{Payload, Written};
 
@@ -127,24 +127,29 @@ pub struct Request {
     /// A string or number, echoed in the reply.
     pub id: Value,
     pub method: String,
-    /// An object (or absent), without its `arguments` member, which is kept apart.
+    /// An object (or absent), without its `arguments` member and without a `_meta`
+    /// object, which are kept apart.
     pub params: Option<Value>,
     /// `params.arguments` as the JSON text the client sent, parsed only where a check
     /// needs it (see [`Arguments`](crate::arguments::Arguments)).
     pub arguments: Option<Box<RawValue>>,
+    /// `params._meta`, when it is an object, read into fields ([`Meta`]; boxed, as it is
+    /// large to move); any other `_meta` stays in `params` for the envelope check to refuse.
+    pub meta: Option<Box<Meta>>,
 }
 
 impl Request {
-    /// A request with `params` as a value (its `arguments` member taken out and kept as text).
+    /// A request with `params` as a value (its `arguments` member taken out and kept as
+    /// text, its `_meta` read into fields).
     pub fn new(id: Value, method: impl Into<String>, params: Option<Value>) -> Self {
-        let (params, arguments) = match params {
+        let (params, arguments, meta) = match params {
             Some(Value::Object(members)) => {
                 let split = Params::from_members(members);
-                (Some(Value::Object(split.members)), split.arguments)
+                (Some(Value::Object(split.members)), split.arguments, split.meta)
             }
-            other => (other, None),
+            other => (other, None, None),
         };
-        Self { id, method: method.into(), params, arguments }
+        Self { id, method: method.into(), params, arguments, meta }
     }
 
     /// `params.arguments`: the client's JSON text, or `{}`; -32602 when it is not an object.
@@ -158,14 +163,15 @@ impl Request {
         self.params.as_ref().and_then(Value::as_object)
     }
 
-    /// `params[key]`, if any.
+    /// `params[key]`, if any (`arguments` is read through [`Request::arguments`], a
+    /// `_meta` object through [`Request::meta`]).
     pub fn param(&self, key: &str) -> Option<&Value> {
         self.params_object().and_then(|p| p.get(key))
     }
 
     /// `params._meta`, if it is an object.
-    pub fn meta(&self) -> Option<&Map<String, Value>> {
-        self.param("_meta").and_then(Value::as_object)
+    pub fn meta(&self) -> Option<&Meta> {
+        self.meta.as_deref()
     }
 }
 
@@ -197,8 +203,9 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Rejected> {
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct Envelope {
-    #[serde(deserialize_with = "present")]
-    jsonrpc: Option<Value>,
+    /// Whether the member is the string `"2.0"`.
+    #[serde(deserialize_with = "version_two")]
+    jsonrpc: Option<bool>,
     #[serde(deserialize_with = "present")]
     id: Option<Value>,
     #[serde(deserialize_with = "present")]
@@ -217,6 +224,14 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<V
     Value::deserialize(deserializer).map(Some)
 }
 
+/// Whether `jsonrpc` is `"2.0"`, read without copying it out of the bytes.
+fn version_two<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    let raw = <&'de RawValue>::deserialize(deserializer)?;
+    // Written with escapes (`"2\u002e0"`) it is still the same string.
+    let two = raw.get() == r#""2.0""# || serde_json::from_str::<String>(raw.get()).is_ok_and(|s| s == "2.0");
+    Ok(Some(two))
+}
+
 /// `params` read straight from the bytes: an object, its `arguments` kept as text.
 fn present_object<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<ParamsMember>, D::Error> {
     Params::deserialize(deserializer).map(|params| Some(ParamsMember::Object(params)))
@@ -228,10 +243,12 @@ enum ParamsMember {
     Other,
 }
 
-/// A `params` object: its members as values, except `arguments`, kept as JSON text.
+/// A `params` object: its members as values, except `arguments`, kept as JSON text, and
+/// a `_meta` object, read into fields.
 struct Params {
     members: Map<String, Value>,
     arguments: Option<Box<RawValue>>,
+    meta: Option<Box<Meta>>,
 }
 
 impl Params {
@@ -239,7 +256,30 @@ impl Params {
     fn from_members(mut members: Map<String, Value>) -> Self {
         // A `Value` always serializes to JSON text; were it not to, the arguments would read as absent.
         let arguments = members.remove("arguments").and_then(|a| serde_json::value::to_raw_value(&a).ok());
-        Self { members, arguments }
+        let meta = match members.remove("_meta") {
+            Some(Value::Object(meta)) => Some(Box::new(Meta::from(meta))),
+            Some(other) => {
+                members.insert("_meta".to_owned(), other);
+                None
+            }
+            None => None,
+        };
+        Self { members, arguments, meta }
+    }
+
+    /// The members put back together as one object (a notification's params, kept whole).
+    fn into_value(self) -> Value {
+        let Params { mut members, arguments, meta } = self;
+        if let Some(meta) = meta {
+            members.insert("_meta".to_owned(), Value::Object(meta.into_members()));
+        }
+        // The text came from valid JSON; were it not to parse, the member is left out.
+        if let Some(arguments) = arguments
+            && let Ok(value) = serde_json::from_str(arguments.get())
+        {
+            members.insert("arguments".to_owned(), value);
+        }
+        Value::Object(members)
     }
 }
 
@@ -259,17 +299,23 @@ impl<'de> Visitor<'de> for ParamsVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params, A::Error> {
-        let mut params = Params { members: Map::new(), arguments: None };
+        let mut params = Params { members: Map::new(), arguments: None, meta: None };
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             // As in a value, the last of a member given twice counts.
             if key == "arguments" {
                 let arguments: Box<RawValue> = map.next_value()?;
                 // Kept as text, the arguments skip the parser's nesting limit; a message
                 // nested deeper than a value could be takes the value path, which refuses it.
-                if nesting(arguments.get()) > ARGUMENTS_NESTING {
+                if nests_deeper_than(arguments.get(), ARGUMENTS_NESTING) {
                     return Err(serde::de::Error::custom("arguments nested too deep"));
                 }
                 params.arguments = Some(arguments);
+            } else if key == "_meta" {
+                // As in a value, the last `_meta` counts, whatever it is.
+                match map.next_value_seed(MetaSeed(&mut params.meta))? {
+                    None => params.members.remove("_meta"),
+                    Some(other) => params.members.insert("_meta".to_owned(), other),
+                };
             } else {
                 params.members.insert(key.into_owned(), map.next_value()?);
             }
@@ -292,7 +338,7 @@ pub fn from_value(value: Value) -> Result<Message, Rejected> {
         _ => ParamsMember::Other,
     });
     from_parts(Envelope {
-        jsonrpc: object.remove("jsonrpc"),
+        jsonrpc: object.remove("jsonrpc").map(|version| version == "2.0"),
         id: object.remove("id"),
         method: object.remove("method"),
         params,
@@ -307,18 +353,24 @@ fn from_parts(envelope: Envelope) -> Result<Message, Rejected> {
     let Envelope { jsonrpc, id, method, params, result, error } = envelope;
     let id_ok = matches!(&id, Some(Value::String(_)) | Some(Value::Number(_)));
     let reply_id = if id_ok { id.clone().unwrap_or(Value::Null) } else { Value::Null };
-    if jsonrpc.as_ref().and_then(Value::as_str) != Some("2.0") {
+    if jsonrpc != Some(true) {
         return Err(reject(reply_id, "\"jsonrpc\" must be \"2.0\""));
     }
-    let (params, arguments) = match params {
-        None => (None, None),
-        Some(ParamsMember::Object(Params { members, arguments })) => (Some(Value::Object(members)), arguments),
+    let params = match params {
+        None => None,
+        Some(ParamsMember::Object(params)) => Some(params),
         Some(ParamsMember::Other) => return Err(reject(reply_id, "\"params\" must be an object")),
     };
     match method {
         Some(Value::String(method)) => match id {
-            None => Ok(Message::Notification { method, params: with_arguments(params, arguments) }),
-            Some(id) if id_ok => Ok(Message::Request(Request { id, method, params, arguments })),
+            None => Ok(Message::Notification { method, params: params.map(Params::into_value) }),
+            Some(id) if id_ok => {
+                let (params, arguments, meta) = match params {
+                    Some(Params { members, arguments, meta }) => (Some(Value::Object(members)), arguments, meta),
+                    None => (None, None, None),
+                };
+                Ok(Message::Request(Request { id, method, params, arguments, meta }))
+            }
             Some(_) => Err(reject(Value::Null, "\"id\" must be a string or a number")),
         },
         Some(_) => Err(reject(reply_id, "\"method\" must be a string")),
@@ -340,6 +392,17 @@ fn from_parts(envelope: Envelope) -> Result<Message, Rejected> {
 /// may be (serde_json stops at 127 nested arrays and objects; the message and its
 /// `params` are two of them). A test checks the two limits agree.
 const ARGUMENTS_NESTING: usize = 125;
+
+/// Whether arrays and objects nest more than `limit` deep in JSON text.
+fn nests_deeper_than(text: &str, limit: usize) -> bool {
+    // Every level opens with a `{` or `[`: text with no more of them than `limit` (those in
+    // strings counted too) cannot nest deeper, and most arguments are found so in one
+    // quick count instead of the scan that tells strings apart.
+    if text.len() <= limit || text.bytes().filter(|b| matches!(b, b'{' | b'[')).count() <= limit {
+        return false;
+    }
+    nesting(text) > limit
+}
 
 /// How deeply arrays and objects nest in JSON text (outside strings).
 fn nesting(text: &str) -> usize {
@@ -366,47 +429,6 @@ fn nesting(text: &str) -> usize {
         }
     }
     deepest
-}
-
-/// A member's name, borrowed from the bytes when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Key<'de>;
-
-    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-        formatter.write_str("a member name")
-    }
-
-    fn visit_borrowed_str<E>(self, name: &'de str) -> Result<Key<'de>, E> {
-        Ok(Key(Cow::Borrowed(name)))
-    }
-
-    fn visit_str<E>(self, name: &str) -> Result<Key<'de>, E> {
-        Ok(Key(Cow::Owned(name.to_owned())))
-    }
-}
-
-/// `params` with its `arguments` member put back (a notification's params, kept whole).
-fn with_arguments(params: Option<Value>, arguments: Option<Box<RawValue>>) -> Option<Value> {
-    match (params, arguments) {
-        (Some(Value::Object(mut members)), Some(arguments)) => {
-            // The text came from valid JSON; were it not to parse, the member is left out.
-            if let Ok(value) = serde_json::from_str(arguments.get()) {
-                members.insert("arguments".to_owned(), value);
-            }
-            Some(Value::Object(members))
-        }
-        (params, _) => params,
-    }
 }
 
 /// A success reply.
@@ -538,6 +560,69 @@ mod tests {
                 assert_eq!(nesting(request(&text).arguments().expect("an object").text()), depth);
             }
         }
+        // The quick count and the scan agree, on either side of the limit, with brackets in
+        // strings to mislead the count.
+        for depth in [1, 3, 4, 5] {
+            let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let quoted = format!(r#"[{}"{}\"[",{}]"#, "[".repeat(depth - 1), "[".repeat(9), "]".repeat(depth - 1));
+            for text in [text, quoted] {
+                for limit in 0..8 {
+                    assert_eq!(nests_deeper_than(&text, limit), nesting(&text) > limit, "{text} against {limit}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn meta_is_read_into_its_fields_and_kept_apart_from_params() {
+        let text = r#"{"jsonrpc":"2\u002e0","id":1,"method":"tools/call","params":{"name":"e","_meta":{
+            "io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},
+            "progressToken":"p","traceparent":"t"}}}"#;
+        let read = request(text);
+        let meta = read.meta().expect("an object");
+        assert_eq!(meta.protocol_version, Some(json!("2026-07-28")));
+        assert_eq!(meta.client_capabilities, Some(json!({})));
+        assert_eq!((meta.progress_token.clone(), meta.get("traceparent")), (Some(json!("p")), Some(&json!("t"))));
+        assert_eq!(read.params, Some(json!({ "name": "e" })), "_meta is not in params as well");
+        // The value path (a member given twice) reads the same.
+        let twice = text.replacen(r#""id":1"#, r#""id":0,"id":1"#, 1);
+        let slow = request(&twice);
+        assert_eq!((slow.meta(), &slow.params), (read.meta(), &read.params));
+        // A `_meta` that is not an object stays in params; the last of two counts.
+        let other =
+            request(r#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"_meta":{"progressToken":1},"_meta":5}}"#);
+        assert_eq!((other.meta(), &other.params), (None, &Some(json!({ "_meta": 5 }))));
+        let last = request(r#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"_meta":5,"_meta":{"progressToken":1}}}"#);
+        assert_eq!(
+            (last.meta().and_then(|m| m.progress_token.clone()), last.params),
+            (Some(json!(1)), Some(json!({})))
+        );
+        // A notification's params stay whole, `_meta` with them.
+        match parse(br#"{"jsonrpc":"2.0","method":"n","params":{"_meta":{"progressToken":2,"k":[]},"z":2}}"#) {
+            Ok(Message::Notification { params, .. }) => {
+                assert_eq!(params, Some(json!({ "_meta": { "progressToken": 2, "k": [] }, "z": 2 })))
+            }
+            other => panic!("not a notification: {other:?}"),
+        }
+        // Built from a value, the same split.
+        let built = Request::new(json!(3), "m", Some(json!({ "_meta": { "progressToken": 3 }, "k": 1 })));
+        assert_eq!(
+            (built.meta().and_then(|m| m.progress_token.clone()), built.params),
+            (Some(json!(3)), Some(json!({ "k": 1 })))
+        );
+    }
+
+    #[test]
+    fn the_version_must_be_the_string_two_point_oh() {
+        for version in [r#""2.0""#, r#""2\u002e0""#, r#""\u0032.0""#] {
+            let text = format!(r#"{{"jsonrpc":{version},"id":1,"method":"ping"}}"#);
+            assert!(matches!(parse(text.as_bytes()), Ok(Message::Request(_))), "{text}");
+        }
+        for version in [r#""2.00""#, "2.0", "2", "null", r#"["2.0"]"#, r#"{"v":"2.0"}"#, r#""2.0 ""#] {
+            let text = format!(r#"{{"jsonrpc":{version},"id":1,"method":"ping"}}"#);
+            assert_eq!(refusal(&text).error.code, INVALID_REQUEST, "{text}");
+        }
+        assert_eq!(refusal(r#"{"id":1,"method":"ping"}"#).error.code, INVALID_REQUEST, "absent");
     }
 
     #[test]

@@ -10,4 +10,6 @@ pub mod arguments;
 pub mod era;
 pub mod headers;
 pub mod jsonrpc;
+mod key;
+pub mod meta;
 pub mod payload;

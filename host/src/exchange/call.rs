@@ -116,7 +116,7 @@ impl Pending {
             Era::Legacy(_) => true,
             Era::Modern(envelope) => {
                 envelope.log_level.is_some()
-                    || self.request.meta().and_then(|meta| meta.get("progressToken")).is_some_and(|t| !t.is_null())
+                    || self.request.meta().and_then(|meta| meta.progress_token.as_ref()).is_some_and(|t| !t.is_null())
             }
         }
     }

@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 
 use super::feed::NoticeFeed;
 use crate::notices::NoticeBus;
-use crate::protocol::era::CLIENT_CAPABILITIES_KEY;
 use crate::protocol::jsonrpc::{self, Request, RpcError};
 use crate::protocol::notice::SubscriptionFilter;
 use crate::protocol::tasks;
@@ -27,7 +26,7 @@ impl Listen {
     /// published after the acknowledgement is missed.
     pub(super) fn new(request: &Request, bus: &NoticeBus) -> Result<Self, RpcError> {
         let filter = SubscriptionFilter::parse(request.param("notifications"))?;
-        let capabilities = request.meta().and_then(|m| m.get(CLIENT_CAPABILITIES_KEY)).unwrap_or(&Value::Null);
+        let capabilities = request.meta().and_then(|m| m.client_capabilities.as_ref()).unwrap_or(&Value::Null);
         if filter.wants_tasks() && !tasks::declared(capabilities) {
             return Err(tasks::missing("subscribing to task notifications"));
         }

@@ -87,7 +87,7 @@ fn check_modern(
     snapshot: &Snapshot,
     grant: &Grant,
 ) -> Result<ModernEnvelope, RpcError> {
-    let envelope = era::check_modern(&request.method, request.params_object(), http.map(|h| &h.routing))?;
+    let envelope = era::check_modern(request, http.map(|h| &h.routing))?;
     if let Some(http) = http
         && request.method == "tools/call"
         && let Some(name) = request.param("name").and_then(Value::as_str)

@@ -6,7 +6,7 @@
 //! be fuzzed alone) and are re-exported here. This is the bottom layer of
 //! the host: everything may use it, it uses nothing of the host.
 
-pub use berth_protocol::{era, headers, jsonrpc, payload};
+pub use berth_protocol::{era, headers, jsonrpc, meta, payload};
 
 pub(crate) mod logging;
 pub(crate) mod notice;

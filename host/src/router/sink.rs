@@ -36,7 +36,7 @@ pub(super) fn hooks(
     sink: Sink,
     cancel: CancellationToken,
 ) -> CallHooks {
-    let progress_token = request.meta().and_then(|m| m.get("progressToken")).filter(|t| !t.is_null()).cloned();
+    let progress_token = request.meta().and_then(|m| m.progress_token.as_ref()).filter(|t| !t.is_null()).cloned();
     let min_rank = min_log_level.and_then(level_rank);
     if progress_token.is_none() && min_rank.is_none() {
         return CallHooks { events: None, cancel, deadline: None };

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, Injector, TextMapCompositePropagator, TextMapPropagator};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use crate::protocol::meta::Meta;
 
 /// The keys SEP-414 reserves in `_meta` (and the HTTP headers of the same names).
 const KEYS: [&str; 3] = ["traceparent", "tracestate", "baggage"];
@@ -20,7 +22,7 @@ fn propagator() -> TextMapCompositePropagator {
 }
 
 /// A request's `_meta`, read as a carrier.
-struct MetaCarrier<'a>(&'a Map<String, Value>);
+struct MetaCarrier<'a>(&'a Meta);
 
 impl Extractor for MetaCarrier<'_> {
     fn get(&self, key: &str) -> Option<&str> {
@@ -28,7 +30,7 @@ impl Extractor for MetaCarrier<'_> {
     }
 
     fn keys(&self) -> Vec<&str> {
-        KEYS.into_iter().filter(|k| self.0.contains_key(*k)).collect()
+        KEYS.into_iter().filter(|k| self.0.contains_key(k)).collect()
     }
 }
 
@@ -61,7 +63,7 @@ impl Injector for HeaderWriter<'_> {
 
 /// The remote parent of a request: `_meta`'s trace context when it has a `traceparent`, else
 /// the HTTP request's; `None` when neither carries a valid one.
-pub(crate) fn remote_parent(meta: Option<&Map<String, Value>>, headers: Option<&http::HeaderMap>) -> Option<Context> {
+pub(crate) fn remote_parent(meta: Option<&Meta>, headers: Option<&http::HeaderMap>) -> Option<Context> {
     use opentelemetry::trace::TraceContextExt as _;
     let propagator = propagator();
     let from_meta = meta.filter(|m| m.contains_key("traceparent")).map(|m| propagator.extract(&MetaCarrier(m)));
@@ -118,23 +120,24 @@ mod tests {
     use opentelemetry::trace::TraceContextExt as _;
     use serde_json::json;
 
-    use super::remote_parent;
+    use super::{Meta, remote_parent};
 
     const PARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
     #[test]
     fn meta_wins_over_headers_and_invalid_values_are_ignored() {
-        let meta = json!({ "traceparent": PARENT, "baggage": "k=v" });
+        let meta =
+            Meta::from(json!({ "traceparent": PARENT, "baggage": "k=v" }).as_object().cloned().expect("an object"));
         let mut headers = http::HeaderMap::new();
         headers
             .insert("traceparent", "00-11111111111111111111111111111111-2222222222222222-01".parse().expect("value"));
-        let from_meta = remote_parent(meta.as_object(), Some(&headers)).expect("a parent");
+        let from_meta = remote_parent(Some(&meta), Some(&headers)).expect("a parent");
         assert_eq!(from_meta.span().span_context().trace_id().to_string(), "0af7651916cd43dd8448eb211c80319c");
         let from_headers = remote_parent(None, Some(&headers)).expect("a parent");
         assert_eq!(from_headers.span().span_context().trace_id().to_string(), "11111111111111111111111111111111");
-        let broken = json!({ "traceparent": "nonsense" });
-        let fallback = remote_parent(broken.as_object(), Some(&headers)).expect("the header's");
+        let broken = Meta::from(json!({ "traceparent": "nonsense" }).as_object().cloned().expect("an object"));
+        let fallback = remote_parent(Some(&broken), Some(&headers)).expect("the header's");
         assert_eq!(fallback.span().span_context().trace_id().to_string(), "11111111111111111111111111111111");
-        assert!(remote_parent(broken.as_object(), None).is_none(), "nothing valid: a trace of its own");
+        assert!(remote_parent(Some(&broken), None).is_none(), "nothing valid: a trace of its own");
     }
 }
