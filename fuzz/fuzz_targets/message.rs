@@ -48,8 +48,8 @@ fuzz_target!(|data: &[u8]| {
             // Treat any `inputSchema` in the params as a tool schema with header params.
             if let Some(schema) = request.param("inputSchema") {
                 let params = headers::header_params(schema);
-                let arguments = request.arguments().ok().map(|arguments| arguments.checked().0);
-                let _ = headers::validate(&params, arguments.as_ref(), |_| vec![raw_param.as_str()]);
+                let arguments = request.checked_arguments().ok().map(|(value, _)| value);
+                let _ = headers::validate(&params, arguments, |_| vec![raw_param.as_str()]);
             }
             // The arguments a plugin gets: the client's text, or (a member named twice) the
             // checked value written again; either way they must mean exactly what was checked,
@@ -60,6 +60,11 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(checked, plain);
                 assert_eq!(serde_json::from_str::<Value>(&passed).expect("passed arguments are JSON"), checked);
                 assert!(checked.is_object());
+                // Kept on the request (the header check and the schema check share one parse),
+                // the same value and text, however often asked.
+                for _ in 0..2 {
+                    assert_eq!(request.checked_arguments().ok(), Some((&checked, passed.as_ref())));
+                }
             }
             let _ = jsonrpc::success(&request.id, Value::Null).to_string();
             // Any strings the client sent, as a tool's text answer written from parts:

@@ -1,5 +1,8 @@
 //! JSON-RPC 2.0 framing: parsing one message, named error codes, building replies.
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -136,6 +139,17 @@ pub struct Request {
     /// `params._meta`, when it is an object, read into fields ([`Meta`]; boxed, as it is
     /// large to move); any other `_meta` stays in `params` for the envelope check to refuse.
     pub meta: Option<Box<Meta>>,
+    /// The arguments as parsed for berth's checks, kept so the `Mcp-Param-*` headers and
+    /// the input schema are checked against one parse (see [`Request::checked_arguments`]).
+    checked: OnceLock<Checked>,
+}
+
+/// Arguments parsed once: the value berth's checks read and, when the client's text named
+/// a member twice, the text written again from that value.
+#[derive(Debug, Clone)]
+struct Checked {
+    value: Value,
+    rewritten: Option<String>,
 }
 
 impl Request {
@@ -149,13 +163,24 @@ impl Request {
             }
             other => (other, None, None),
         };
-        Self { id, method: method.into(), params, arguments, meta }
+        Self { id, method: method.into(), params, arguments, meta, checked: OnceLock::new() }
     }
 
     /// `params.arguments`: the client's JSON text, or `{}`; -32602 when it is not an object.
     pub fn arguments(&self) -> Result<Arguments<'_>, RpcError> {
         Arguments::new(self.arguments.as_deref())
             .map_err(|NotAnObject| RpcError::invalid_params("params.arguments must be an object"))
+    }
+
+    /// `params.arguments` as [`Arguments::checked`] reads them (the value berth's checks
+    /// read, the text a plugin gets), parsed on the first call and kept for the next.
+    pub fn checked_arguments(&self) -> Result<(&Value, &str), RpcError> {
+        let arguments = self.arguments()?;
+        let checked = self.checked.get_or_init(|| match arguments.checked() {
+            (value, Cow::Borrowed(_)) => Checked { value, rewritten: None },
+            (value, Cow::Owned(text)) => Checked { value, rewritten: Some(text) },
+        });
+        Ok((&checked.value, checked.rewritten.as_deref().unwrap_or(arguments.text())))
     }
 
     /// The params object, or an empty one.
@@ -369,7 +394,7 @@ fn from_parts(envelope: Envelope) -> Result<Message, Rejected> {
                     Some(Params { members, arguments, meta }) => (Some(Value::Object(members)), arguments, meta),
                     None => (None, None, None),
                 };
-                Ok(Message::Request(Request { id, method, params, arguments, meta }))
+                Ok(Message::Request(Request { id, method, params, arguments, meta, checked: OnceLock::new() }))
             }
             Some(_) => Err(reject(Value::Null, "\"id\" must be a string or a number")),
         },
@@ -545,6 +570,22 @@ mod tests {
         let built = Request::new(json!(3), "tools/call", Some(json!({ "name": "e", "arguments": { "k": true } })));
         assert_eq!(built.arguments().map(|a| a.text()), Ok(r#"{"k":true}"#));
         assert_eq!(built.params, Some(json!({ "name": "e" })));
+    }
+
+    #[test]
+    fn checked_arguments_are_parsed_once_and_keep_the_text_a_plugin_gets() {
+        let read = request(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{"a": 1}}}"#);
+        let (value, text) = read.checked_arguments().expect("an object");
+        assert_eq!((value, text), (&json!({ "a": 1 }), r#"{"a": 1}"#), "the client's own text");
+        let (again, _) = read.checked_arguments().expect("an object");
+        assert!(std::ptr::eq(value, again), "the second read is the first parse, kept");
+        // A member named twice: the checked value's text, written again, every time.
+        let twice = request(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{"a":1,"a":2}}}"#);
+        for _ in 0..2 {
+            assert_eq!(twice.checked_arguments().expect("an object"), (&json!({ "a": 2 }), r#"{"a":2}"#));
+        }
+        let array = request(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"arguments":[1]}}"#);
+        assert_eq!(array.checked_arguments().map_err(|e| e.code), Err(INVALID_PARAMS));
     }
 
     #[test]

@@ -95,8 +95,8 @@ fn check_modern(
         let params = snapshot.header_params(name);
         if !params.is_empty() && snapshot.tool(name).is_some_and(|plugin| grant.tool(&plugin.name, name)) {
             // Arguments that are not an object are refused when the call runs; here they are absent.
-            let arguments = request.arguments().ok().map(|arguments| arguments.checked().0);
-            headers::validate(params, arguments.as_ref(), |name| {
+            let arguments = request.checked_arguments().ok().map(|(value, _)| value);
+            headers::validate(params, arguments, |name| {
                 http.all.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect()
             })?;
         }

@@ -1,7 +1,6 @@
 //! `tools/call`: find the tool in the request's snapshot, run it (in as many
 //! rounds as it needs), count it, and map its result to MCP.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -35,13 +34,14 @@ impl Router {
         let plugin = cx.tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
         let tool = plugin.tool(name).ok_or_else(|| RpcError::internal(format!("tool {name} has no entry")))?;
         let _ = cx.served_tool.set(tool.name.clone());
-        // The plugin gets the client's own text, parsed here only when a check reads it.
+        // The plugin gets the client's own text, parsed only when a check reads it (once:
+        // the `Mcp-Param-*` check, made when the request was routed, parsed it already).
         let checks_headers = !cx.snapshot.header_params(name).is_empty();
         let (checked, arguments) = if tool.schemas.checks_input() || checks_headers {
-            let (value, text) = sent.checked();
+            let (value, text) = request.checked_arguments()?;
             (Some(value), text)
         } else {
-            (None, Cow::Borrowed(sent.text()))
+            (None, sent.text())
         };
         let span = tracing::debug_span!(
             "tools/call",
@@ -52,21 +52,21 @@ impl Router {
             arguments = tracing::field::Empty,
         );
         if self.log_arguments {
-            span.record("arguments", &*arguments);
+            span.record("arguments", arguments);
         }
         let started = Instant::now();
-        let (answer, ending) = match check_arguments(tool, checked.as_ref()) {
+        let (answer, ending) = match check_arguments(tool, checked) {
             Err(refusal) => (Ok(refusal.into()), Ending::InvalidArguments),
-            Ok(()) => match self.mode(request, cx, plugin, tool, name, &arguments).await {
+            Ok(()) => match self.mode(request, cx, plugin, tool, name, arguments).await {
                 // The task's call is counted when it ends.
                 Ok(Mode::Task(flavor, ttl)) => {
                     return self
-                        .start_task(request, cx, plugin.clone(), name, arguments.into_owned(), flavor, ttl)
+                        .start_task(request, cx, plugin.clone(), name, arguments.to_owned(), flavor, ttl)
                         .await
                         .map(Payload::Value);
                 }
                 Ok(Mode::Now) => {
-                    let call = ToolCall { plugin, name, arguments: &arguments };
+                    let call = ToolCall { plugin, name, arguments };
                     // Not `telemetry::traced!`: pinned here, the call's future became one the
                     // HTTP transport copies whole (9 KB) into its box on every request
                     // (benches/request-cost.sh: +7,600 instructions per request).

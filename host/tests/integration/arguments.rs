@@ -230,3 +230,45 @@ async fn a_member_named_twice_reaches_the_plugin_as_the_value_berth_checked() {
     assert_eq!(result["isError"], true, "{result}");
     assert!(first_text(&result).contains("duplicate field"), "{result}");
 }
+
+/// A `tools/call faulty_region` with `Mcp-Param-Region: header` and the raw `arguments` text.
+async fn region_call(server: &Server, header: &str, arguments: &str) -> Reply {
+    let body = modern_body(1, "tools/call", json!({ "name": "faulty_region", "arguments": {} }));
+    let text = body.to_string().replace(r#""arguments":{}"#, &format!(r#""arguments":{arguments}"#));
+    let headers = [
+        ("content-type", "application/json"),
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-protocol-version", MODERN),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "faulty_region"),
+        ("mcp-param-region", header),
+    ];
+    post_raw(server, &headers, text).await
+}
+
+#[tokio::test]
+async fn an_mcp_param_header_and_the_call_read_the_same_arguments() {
+    // The header is checked when the request is routed and the input schema when the call
+    // runs, against one parse of the arguments: the value the header must match is the one
+    // the plugin runs on, for a member named twice too (the last counts).
+    let dir = plugin_dir(&["faulty"]);
+    std::fs::write(dir.path().join("faulty.toml"), "[capabilities]\nkv = true\n").expect("sidecar");
+    let server = Server::start_in(dir.path(), &[]);
+    for (header, arguments) in [("eu", r#"{"region":"eu"}"#), ("eu", r#"{"region":"us","region":"eu"}"#)] {
+        let reply = region_call(&server, header, arguments).await;
+        assert_eq!(
+            (reply.status, first_text(&reply.body["result"])),
+            (200, "region=eu"),
+            "{arguments}: {}",
+            reply.body
+        );
+    }
+    let mismatch = region_call(&server, "us", r#"{"region":"us","region":"eu"}"#).await;
+    assert_eq!((mismatch.status, mismatch.error_code()), (400, -32020), "{}", mismatch.body);
+    // With the schema check off the header check still parses the arguments, and the call
+    // runs on that parse's text.
+    std::fs::write(dir.path().join("faulty.toml"), "validate = false\n[capabilities]\nkv = true\n").expect("sidecar");
+    let unvalidated = Server::start_in(dir.path(), &[]);
+    let reply = region_call(&unvalidated, "eu", r#"{"region":"us","region":"eu"}"#).await;
+    assert_eq!((reply.status, first_text(&reply.body["result"])), (200, "region=eu"), "{}", reply.body);
+}
