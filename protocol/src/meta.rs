@@ -111,12 +111,6 @@ impl From<Map<String, Value>> for Meta {
     }
 }
 
-impl<'de> Deserialize<'de> for Meta {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(MetaVisitor)
-    }
-}
-
 /// Reads a `_meta` member into the slot it names: an object into the fields of a new
 /// [`Meta`] there (built in place), anything else, which the
 /// envelope check refuses, handed back as the value it is (the slot emptied).
@@ -128,22 +122,6 @@ impl<'de> DeserializeSeed<'de> for MetaSeed<'_> {
 
     fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Option<Value>, D::Error> {
         deserializer.deserialize_any(self)
-    }
-}
-
-struct MetaVisitor;
-
-impl<'de> Visitor<'de> for MetaVisitor {
-    type Value = Meta;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("a _meta object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Meta, A::Error> {
-        let mut meta = Meta::default();
-        fill(&mut meta, map)?;
-        Ok(meta)
     }
 }
 
@@ -222,6 +200,14 @@ mod tests {
 
     use super::*;
 
+    /// `text`, a JSON object, read as the parser reads a `_meta` member.
+    fn read(text: &str) -> Meta {
+        let mut slot = None;
+        let other = MetaSeed(&mut slot).deserialize(&mut serde_json::Deserializer::from_str(text)).expect("JSON");
+        assert_eq!(other, None, "{text} is an object");
+        *slot.expect("read into the slot")
+    }
+
     /// Read from text or from a decoded value, `_meta` holds the same members, and they
     /// come back out as the object that was sent.
     #[test]
@@ -234,7 +220,7 @@ mod tests {
             "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
             "x.example/own": [1, { "a": null }],
         });
-        let parsed: Meta = serde_json::from_str(&sent.to_string()).expect("an object");
+        let parsed = read(&sent.to_string());
         let Value::Object(members) = sent.clone() else { unreachable!("built as an object") };
         assert_eq!(parsed, Meta::from(members));
         assert_eq!(parsed.protocol_version, Some(json!("2026-07-28")));
@@ -250,7 +236,7 @@ mod tests {
     #[test]
     fn the_last_of_a_repeated_member_counts() {
         let text = r#"{"progressToken":1,"k":1,"progressToken":null,"k":2}"#;
-        let parsed: Meta = serde_json::from_str(text).expect("an object");
+        let parsed = read(text);
         let value: Value = serde_json::from_str(text).expect("JSON");
         assert_eq!(parsed.progress_token, Some(Value::Null));
         assert!(parsed.contains_key(PROGRESS_TOKEN_KEY));
