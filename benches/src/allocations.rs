@@ -1,4 +1,4 @@
-//! Counting heap allocations: mimalloc underneath, with counters that run only while
+//! Counting heap allocations: berth's allocator (mimalloc) underneath, with counters that run only while
 //! [`count`] measures, so every other bench pays one relaxed load per allocation.
 
 use std::alloc::{GlobalAlloc, Layout};
@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-/// mimalloc, counting while [`count`] runs.
+/// berth's allocator, counting while [`count`] runs.
 pub struct Counting;
 
 static ON: AtomicBool = AtomicBool::new(false);
@@ -36,32 +36,32 @@ fn note(size: usize) {
     }
 }
 
-// SAFETY: every call is forwarded unchanged to mimalloc, itself a `GlobalAlloc`; counting
+// SAFETY: every call is forwarded unchanged to berth's allocator, itself a `GlobalAlloc`; counting
 // touches only atomics and never allocates.
-#[allow(unsafe_code, reason = "a global allocator is an unsafe trait; this one only forwards to mimalloc")]
+#[allow(unsafe_code, reason = "a global allocator is an unsafe trait; this one only forwards to berth's")]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         note(layout.size());
         // SAFETY: the caller's contract is passed on as is.
-        unsafe { mimalloc::MiMalloc.alloc(layout) }
+        unsafe { berth::allocator::Allocator.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         note(layout.size());
         // SAFETY: as above.
-        unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
+        unsafe { berth::allocator::Allocator.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // A grown buffer is an allocation the code asked for, whether or not it moved.
         note(new_size);
         // SAFETY: as above.
-        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
+        unsafe { berth::allocator::Allocator.realloc(ptr, layout, new_size) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: as above.
-        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+        unsafe { berth::allocator::Allocator.dealloc(ptr, layout) }
     }
 }
 

@@ -69,8 +69,8 @@ fuzz_target!(|data: &[u8]| {
             let _ = jsonrpc::success(&request.id, Value::Null).to_string();
             // Any strings the client sent, as a tool's text answer written from parts:
             // the reply must parse and hold exactly the value built the slow way.
-            let texts: Vec<&str> =
-                request.params_object().into_iter().flat_map(|p| p.values()).filter_map(Value::as_str).collect();
+            let params = request.params_object().into_iter().flat_map(|p| p.values());
+            let texts: Vec<&str> = request.param("name").into_iter().chain(params).filter_map(Value::as_str).collect();
             let is_error = texts.len() % 2 == 1;
             let written = payload::text_tool_result(texts.iter().copied(), is_error).decorated(r#""resultType":"complete","#);
             let reply: Value = serde_json::from_slice(&jsonrpc::success_bytes(&request.id, &Payload::Written(written)))
@@ -89,7 +89,10 @@ fuzz_target!(|data: &[u8]| {
 fn agree(fast: Result<Message, Rejected>, slow: Result<Message, Rejected>) {
     match (fast, slow) {
         (Ok(Message::Request(fast)), Ok(Message::Request(slow))) => {
-            assert_eq!((&fast.id, &fast.method, &fast.params, &fast.meta), (&slow.id, &slow.method, &slow.params, &slow.meta));
+            assert_eq!(
+                (&fast.id, &fast.method, &fast.params, fast.param("name"), &fast.meta),
+                (&slow.id, &slow.method, &slow.params, slow.param("name"), &slow.meta)
+            );
             assert_eq!(arguments(&fast), arguments(&slow));
         }
         (Ok(Message::Notification { method: m1, params: p1 }), Ok(Message::Notification { method: m2, params: p2 })) => {

@@ -35,6 +35,7 @@
 //! the fuzz targets and the integration tests use: the modules below marked
 //! `pub`, and the re-exports after them. Everything else is crate-private.
 
+pub mod allocator;
 pub mod bench;
 pub mod config;
 pub mod distribution;

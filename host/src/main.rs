@@ -10,7 +10,7 @@ use clap::Parser;
 /// many small JSON values, and glibc's malloc/free were the largest items in
 /// the dispatch profile (BENCHMARKS.md has the before/after figures).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: berth::allocator::Allocator = berth::allocator::Allocator;
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();

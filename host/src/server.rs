@@ -8,6 +8,7 @@
 //! WebSocket transports in front of it; `berth stdio` puts the stdio transport
 //! there instead.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -214,7 +215,7 @@ pub async fn serve_http_until(
     let shutdown = stopping.stop.clone();
     let drain = config.drain();
     // The peer tells clients apart when they carry no credentials (quotas, task owners).
-    let app = app.into_make_service_with_connect_info::<Peer>();
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<Peer>(app);
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
         signals.next().await;
         tracing::info!("shutting down");
@@ -259,7 +260,15 @@ pub(crate) async fn http_app(
     loopback: bool,
     sources: Arc<SourcePolicy>,
     stopping: Stopping,
-) -> Result<(axum::Router, Arc<WsState>)> {
+) -> Result<(
+    impl tower::Service<axum::extract::Request, Response = axum::response::Response, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+    + use<>,
+    Arc<WsState>,
+)> {
     let auth = Auth::from_config(&config.auth).await?.map(Arc::new);
     let limits = Arc::new(Limits::new(&config.http));
     let grace = Duration::from_secs(config.http.shutdown_grace_secs);

@@ -130,9 +130,12 @@ pub struct Request {
     /// A string or number, echoed in the reply.
     pub id: Value,
     pub method: String,
-    /// An object (or absent), without its `arguments` member and without a `_meta`
-    /// object, which are kept apart.
+    /// An object (or absent), without its `name` and `arguments` members and without a
+    /// `_meta` object, which are kept apart.
     pub params: Option<Value>,
+    /// `params.name` (what `tools/call` and `prompts/get` name), kept apart from the map:
+    /// a call's params then often need no map node at all. Read through [`Request::param`].
+    name: Option<Value>,
     /// `params.arguments` as the JSON text the client sent, parsed only where a check
     /// needs it (see [`Arguments`](crate::arguments::Arguments)).
     pub arguments: Option<Box<RawValue>>,
@@ -156,14 +159,14 @@ impl Request {
     /// A request with `params` as a value (its `arguments` member taken out and kept as
     /// text, its `_meta` read into fields).
     pub fn new(id: Value, method: impl Into<String>, params: Option<Value>) -> Self {
-        let (params, arguments, meta) = match params {
+        let (params, name, arguments, meta) = match params {
             Some(Value::Object(members)) => {
                 let split = Params::from_members(members);
-                (Some(Value::Object(split.members)), split.arguments, split.meta)
+                (Some(Value::Object(split.members)), split.name, split.arguments, split.meta)
             }
-            other => (other, None, None),
+            other => (other, None, None, None),
         };
-        Self { id, method: method.into(), params, arguments, meta, checked: OnceLock::new() }
+        Self { id, method: method.into(), params, name, arguments, meta, checked: OnceLock::new() }
     }
 
     /// `params.arguments`: the client's JSON text, or `{}`; -32602 when it is not an object.
@@ -183,7 +186,8 @@ impl Request {
         Ok((&checked.value, checked.rewritten.as_deref().unwrap_or(arguments.text())))
     }
 
-    /// The params object, or an empty one.
+    /// The params object, if any, without the members kept apart (`name`, `arguments`, a
+    /// `_meta` object).
     pub fn params_object(&self) -> Option<&Map<String, Value>> {
         self.params.as_ref().and_then(Value::as_object)
     }
@@ -191,6 +195,9 @@ impl Request {
     /// `params[key]`, if any (`arguments` is read through [`Request::arguments`], a
     /// `_meta` object through [`Request::meta`]).
     pub fn param(&self, key: &str) -> Option<&Value> {
+        if key == NAME {
+            return self.name.as_ref();
+        }
         self.params_object().and_then(|p| p.get(key))
     }
 
@@ -214,8 +221,14 @@ pub fn parse(bytes: &[u8]) -> Result<Message, Rejected> {
     // the whole message built first; anything else (arrays, scalars, an
     // object with a member twice) takes the slower path for its exact answer.
     // (A derived struct would also take an array, by position: objects only.)
+    // The bytes are checked as UTF-8 once, as a whole: read from bytes, serde_json would
+    // check each string it reads on its own, which cost more than the check of the body.
+    // Bytes that are not UTF-8 take the value path, whose error says where they go wrong.
     let is_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    if is_object && let Ok(envelope) = serde_json::from_slice::<Envelope>(bytes) {
+    if is_object
+        && let Ok(text) = std::str::from_utf8(bytes)
+        && let Ok(envelope) = serde_json::from_str::<Envelope>(text)
+    {
         return from_parts(envelope);
     }
     let value: Value = serde_json::from_slice(bytes)
@@ -268,10 +281,14 @@ enum ParamsMember {
     Other,
 }
 
-/// A `params` object: its members as values, except `arguments`, kept as JSON text, and
-/// a `_meta` object, read into fields.
+/// The member kept apart from a request's params map, see [`Request::param`].
+const NAME: &str = "name";
+
+/// A `params` object: its members as values, except `name`, `arguments`, kept as JSON
+/// text, and a `_meta` object, read into fields.
 struct Params {
     members: Map<String, Value>,
+    name: Option<Value>,
     arguments: Option<Box<RawValue>>,
     meta: Option<Box<Meta>>,
 }
@@ -280,6 +297,7 @@ impl Params {
     /// The same split of an object already decoded (the value path).
     fn from_members(mut members: Map<String, Value>) -> Self {
         // A `Value` always serializes to JSON text; were it not to, the arguments would read as absent.
+        let name = members.remove(NAME);
         let arguments = members.remove("arguments").and_then(|a| serde_json::value::to_raw_value(&a).ok());
         let meta = match members.remove("_meta") {
             Some(Value::Object(meta)) => Some(Box::new(Meta::from(meta))),
@@ -289,12 +307,15 @@ impl Params {
             }
             None => None,
         };
-        Self { members, arguments, meta }
+        Self { members, name, arguments, meta }
     }
 
     /// The members put back together as one object (a notification's params, kept whole).
     fn into_value(self) -> Value {
-        let Params { mut members, arguments, meta } = self;
+        let Params { mut members, name, arguments, meta } = self;
+        if let Some(name) = name {
+            members.insert(NAME.to_owned(), name);
+        }
         if let Some(meta) = meta {
             members.insert("_meta".to_owned(), Value::Object(meta.into_members()));
         }
@@ -324,7 +345,7 @@ impl<'de> Visitor<'de> for ParamsVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params, A::Error> {
-        let mut params = Params { members: Map::new(), arguments: None, meta: None };
+        let mut params = Params { members: Map::new(), name: None, arguments: None, meta: None };
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             // As in a value, the last of a member given twice counts.
             if key == "arguments" {
@@ -335,6 +356,8 @@ impl<'de> Visitor<'de> for ParamsVisitor {
                     return Err(serde::de::Error::custom("arguments nested too deep"));
                 }
                 params.arguments = Some(arguments);
+            } else if key == NAME {
+                params.name = Some(map.next_value()?);
             } else if key == "_meta" {
                 // As in a value, the last `_meta` counts, whatever it is.
                 match map.next_value_seed(MetaSeed(&mut params.meta))? {
@@ -390,11 +413,13 @@ fn from_parts(envelope: Envelope) -> Result<Message, Rejected> {
         Some(Value::String(method)) => match id {
             None => Ok(Message::Notification { method, params: params.map(Params::into_value) }),
             Some(id) if id_ok => {
-                let (params, arguments, meta) = match params {
-                    Some(Params { members, arguments, meta }) => (Some(Value::Object(members)), arguments, meta),
-                    None => (None, None, None),
+                let (params, name, arguments, meta) = match params {
+                    Some(Params { members, name, arguments, meta }) => {
+                        (Some(Value::Object(members)), name, arguments, meta)
+                    }
+                    None => (None, None, None, None),
                 };
-                Ok(Message::Request(Request { id, method, params, arguments, meta, checked: OnceLock::new() }))
+                Ok(Message::Request(Request { id, method, params, name, arguments, meta, checked: OnceLock::new() }))
             }
             Some(_) => Err(reject(Value::Null, "\"id\" must be a string or a number")),
         },
@@ -551,7 +576,7 @@ mod tests {
             r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"e","arguments":{text}}}}}"#
         ));
         assert_eq!(fast.arguments().map(|a| a.text()), Ok(text));
-        assert_eq!(fast.params, Some(json!({ "name": "e" })), "arguments are not in params as well");
+        assert_eq!(fast.params, Some(json!({})), "arguments are not in params as well");
         // The value path (a member given twice) keeps them too, written again.
         let slow = request(r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"tools/call","params":{"arguments":{"x":[1]}}}"#);
         assert_eq!(slow.arguments().map(|a| a.text()), Ok(r#"{"x":[1]}"#));
@@ -569,7 +594,35 @@ mod tests {
         // Built from a value, the same split.
         let built = Request::new(json!(3), "tools/call", Some(json!({ "name": "e", "arguments": { "k": true } })));
         assert_eq!(built.arguments().map(|a| a.text()), Ok(r#"{"k":true}"#));
-        assert_eq!(built.params, Some(json!({ "name": "e" })));
+        assert_eq!((built.param("name"), &built.params), (Some(&json!("e")), &Some(json!({}))));
+    }
+
+    #[test]
+    fn the_name_is_kept_apart_and_read_as_a_param() {
+        let read = request(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"e","k":1}}"#);
+        assert_eq!((read.param("name"), read.param("k")), (Some(&json!("e")), Some(&json!(1))));
+        assert_eq!(read.params, Some(json!({ "k": 1 })), "the name is not in params as well");
+        // Whatever it is, the last of two counts; a notification's params stay whole.
+        let twice = request(r#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"name":"a","name":5}}"#);
+        assert_eq!(twice.param("name"), Some(&json!(5)));
+        let slow = request(r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"m","params":{"name":"a","name":[1]}}"#);
+        assert_eq!(slow.param("name"), Some(&json!([1])));
+        assert_eq!(request(r#"{"jsonrpc":"2.0","id":1,"method":"m","params":{}}"#).param("name"), None);
+        match parse(br#"{"jsonrpc":"2.0","method":"n","params":{"name":"e","z":2}}"#) {
+            Ok(Message::Notification { params, .. }) => assert_eq!(params, Some(json!({ "name": "e", "z": 2 }))),
+            other => panic!("not a notification: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_a_parse_error() {
+        let mut body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"e"}}"#.to_vec();
+        let at = body.iter().position(|b| *b == b'e').expect("an e");
+        body[at] = 0xff;
+        assert_eq!(parse(&body).map_err(|r| (r.id, r.error.code)).err(), Some((Value::Null, PARSE_ERROR)));
+        // UTF-8 beyond ASCII, escaped or not, is read as sent.
+        let accented = request(r#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"name":"éé"}}"#);
+        assert_eq!(accented.param("name"), Some(&json!("éé")));
     }
 
     #[test]
@@ -624,7 +677,7 @@ mod tests {
         assert_eq!(meta.protocol_version, Some(json!("2026-07-28")));
         assert_eq!(meta.client_capabilities, Some(json!({})));
         assert_eq!((meta.progress_token.clone(), meta.get("traceparent")), (Some(json!("p")), Some(&json!("t"))));
-        assert_eq!(read.params, Some(json!({ "name": "e" })), "_meta is not in params as well");
+        assert_eq!(read.params, Some(json!({})), "_meta is not in params as well");
         // The value path (a member given twice) reads the same.
         let twice = text.replacen(r#""id":1"#, r#""id":0,"id":1"#, 1);
         let slow = request(&twice);
@@ -669,8 +722,8 @@ mod tests {
     #[test]
     fn the_fast_path_and_the_value_path_agree() {
         let plain = request(r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo"},"x":1}"#);
-        assert_eq!((plain.id, plain.method.as_str()), (json!(3), "tools/call"));
-        assert_eq!(plain.params, Some(json!({ "name": "echo" })));
+        assert_eq!((&plain.id, plain.method.as_str()), (&json!(3), "tools/call"));
+        assert_eq!((plain.param("name"), &plain.params), (Some(&json!("echo")), &Some(json!({}))));
         // A member given twice takes the Value path, where the last one wins, as before.
         assert_eq!(request(r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}"#).id, json!(2));
         // `"id": null` is present and wrong; no id at all is a notification.

@@ -116,8 +116,7 @@ pub fn text_tool_result<'a>(texts: impl Iterator<Item = &'a str> + Clone, is_err
             members.push(b',');
         }
         members.extend_from_slice(br#"{"type":"text","text":"#);
-        // A string into a `Vec` cannot fail to serialize.
-        let _ = serde_json::to_writer(&mut members, text);
+        write_string(&mut members, text);
         members.push(b'}');
     }
     members.extend_from_slice(if is_error { br#"],"isError":true"# } else { br#"],"isError":false"# });
@@ -126,6 +125,26 @@ pub fn text_tool_result<'a>(texts: impl Iterator<Item = &'a str> + Clone, is_err
     let members =
         String::from_utf8(members).unwrap_or_else(|_| r#""content":[],"isError":true,"invalidText":true"#.to_owned());
     Written::new(members, is_error)
+}
+
+/// Appends `text` as a JSON string, exactly as serde_json writes it (which escapes
+/// control characters, `"` and `\`, and nothing else).
+///
+/// Most tool text needs no escape: it is then copied whole, after a check the compiler
+/// turns into a vector loop, where serde_json would look at it byte by byte (the largest
+/// part of writing a small result, see BENCHMARKS.md).
+fn write_string(out: &mut Vec<u8>, text: &str) {
+    // No early exit, so the check vectorizes; a text that needs escapes pays it once more.
+    let plain = !text.bytes().fold(false, |escape, b| escape | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    if plain {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        // A string into a `Vec` cannot fail to serialize.
+        let _ = serde_json::to_writer(out, text);
+    }
 }
 
 #[cfg(test)]
@@ -165,6 +184,18 @@ mod tests {
             let content: Vec<Value> = texts.iter().map(|t| json!({ "type": "text", "text": t })).collect();
             assert_eq!(written.is_tool_error(), is_error);
             assert_eq!(written.into_value(), json!({ "content": content, "isError": is_error }));
+        }
+    }
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        let mut texts: Vec<String> = (0u8..=0x7f).map(|b| format!("a{}z", b as char)).collect();
+        texts.extend(["", "plain text", "\u{e9}\u{1F600} \u{7f}", "\"", "\\", "tab\there", "\u{0}"].map(str::to_owned));
+        texts.push("x".repeat(1000) + "\n");
+        for text in texts {
+            let mut written = Vec::new();
+            write_string(&mut written, &text);
+            assert_eq!(written, serde_json::to_vec(&text).expect("a string"), "{text:?}");
         }
     }
 }

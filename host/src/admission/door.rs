@@ -1,16 +1,11 @@
-//! The front door of `/mcp` and `/ws`: one middleware that checks a request
-//! in the order the checks depend on each other, Origin/Host guard, auth,
-//! the source's identification, admission, before a handler sees it.
-//!
-//! One layer instead of four: each `axum` middleware layer clones the inner
-//! service and boxes a future per request, which was a measurable share of a
-//! small call's cost (BENCHMARKS.md, "Close to the floor").
+//! The door of `/mcp` and `/ws`: the checks a request passes in the order they
+//! depend on each other, Origin/Host guard, auth, the source's identification,
+//! admission, before a handler sees it. The front middleware (`layers`) opens it.
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::Response;
 
 use super::Gate;
@@ -32,19 +27,21 @@ pub(crate) struct Door {
     pub(crate) gate: Gate,
 }
 
-/// Middleware: 403 for a refused Origin or Host, 401/403 from auth, then the
-/// request's source recorded and the request admitted (429/503 when it is not).
-pub(crate) async fn enter(State(door): State<Arc<Door>>, mut request: Request, next: Next) -> Response {
-    if let Some(reason) = door.origins.refuse(request.headers()) {
-        return json_error(StatusCode::FORBIDDEN, &RpcError::invalid_request(reason));
+impl Door {
+    /// 403 for a refused Origin or Host, 401/403 from auth, then the request's source
+    /// recorded and the request admitted (429/503 when it is not) and run by `routes`.
+    pub(crate) async fn enter(&self, mut request: Request, routes: axum::Router) -> Response {
+        if let Some(reason) = self.origins.refuse(request.headers()) {
+            return json_error(StatusCode::FORBIDDEN, &RpcError::invalid_request(reason));
+        }
+        let verified = match &self.auth {
+            Some(auth) => match auth.check(request.headers()).await {
+                Ok(requester) => Some(requester),
+                Err(refusal) => return refusal,
+            },
+            None => None,
+        };
+        source::identify(&self.sources, &mut request, verified);
+        self.gate.admit(request, routes).await
     }
-    let verified = match &door.auth {
-        Some(auth) => match auth.check(request.headers()).await {
-            Ok(requester) => Some(requester),
-            Err(refusal) => return refusal,
-        },
-        None => None,
-    };
-    source::identify(&door.sources, &mut request, verified);
-    door.gate.admit(request, next).await
 }

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::Response;
 
 use super::overload::Limits;
@@ -31,7 +30,7 @@ impl Gate {
     /// so a client that ignores `Retry-After` cannot turn refusals into a flood
     /// of their own. A fair-share refusal is load shedding, not a client over
     /// its own limit: like a 503 it comes at once.
-    pub(crate) async fn admit(&self, request: Request, next: Next) -> Response {
+    pub(crate) async fn admit(&self, request: Request, routes: axum::Router) -> Response {
         if let Some(ConnectInfo(Peer { over_quota: Some(over), .. })) = request.extensions().get::<ConnectInfo<Peer>>()
         {
             let mut response = over_quota(&serde_json::Value::Null, over);
@@ -44,7 +43,7 @@ impl Gate {
         match self.admission.admit(&source) {
             Ok(admitted) => {
                 admitted.paced().await;
-                let response = next.run(request).await;
+                let response = route(routes, request).await;
                 drop(admitted);
                 self.hold_refusal(response).await
             }
@@ -91,5 +90,13 @@ impl Gate {
             tokio::time::sleep(delay).await;
         }
         response
+    }
+}
+
+/// `request` answered by `routes` (a router answers everything, if only with 404).
+pub(super) async fn route(mut routes: axum::Router, request: Request) -> Response {
+    match tower::Service::call(&mut routes, request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
     }
 }

@@ -1,40 +1,97 @@
-//! The tower layers every HTTP route gets: a trace span, a request timeout
-//! (504) and a body limit (413), each failure mapped to a JSON-RPC body.
+//! The one middleware every HTTP request passes, put around the whole router: the
+//! request timeout (504), the body limit (413), and for the MCP routes the [`Door`]
+//! (Origin/Host guard, auth, the source's identification, admission).
+//!
+//! Around the router, not on each route: axum's `Router::layer` wraps every route in a
+//! boxed service that each request clones, with every layer beneath it, and each of its
+//! middleware boxes a future of its own; here a request pays for one service and one
+//! box (BENCHMARKS.md, "Fewer copies and layers on the way to a call"). No tower-http
+//! trace layer either: its debug-level span and failure log read the clock three times a
+//! request, and berth's own spans (`telemetry`) already trace every MCP request.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use axum::BoxError;
 use axum::body::Body;
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
-use axum::middleware::Next;
 use axum::response::Response;
-use tower::ServiceBuilder;
-use tower::timeout::TimeoutLayer;
+use tower::Service;
 
+use super::door::Door;
+use super::gate::route;
 use super::overload::Limits;
 use super::refusal::json_error;
 use crate::protocol::jsonrpc::RpcError;
 
-/// Adds the layers every route shares (trace, timeout, body limit) to `routes`.
-pub(crate) fn apply(routes: axum::Router, limits: &Arc<Limits>) -> axum::Router {
-    let on_error = limits.clone();
-    let max_body = limits.max_body_bytes;
-    routes.layer(
-        ServiceBuilder::new()
-            // Refusals are expected under overload: log them at debug, not as errors.
-            .layer(
-                tower_http::trace::TraceLayer::new_for_http()
-                    .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG)),
-            )
-            .layer(HandleErrorLayer::new(move |error: BoxError| {
-                let limits = on_error.clone();
-                async move { limits.refusal(&error) }
-            }))
-            .layer(TimeoutLayer::new(limits.request_timeout))
-            .layer(axum::middleware::from_fn(move |request: Request, next: Next| limit_body(request, next, max_body))),
-    )
+/// The paths behind the door: the MCP endpoint and the WebSocket upgrade. The probes,
+/// `/metrics` (behind its own auth check) and the OAuth metadata are not admitted, so an
+/// overloaded server can still be watched.
+const DOOR_PATHS: [&str; 2] = ["/mcp", "/ws"];
+
+/// What the front middleware checks a request against.
+pub(crate) struct Front {
+    pub(crate) limits: Arc<Limits>,
+    /// The checks of the MCP routes.
+    pub(crate) door: Door,
+}
+
+/// `router` behind the front middleware: the service the server runs.
+pub(crate) fn wrap(
+    router: axum::Router,
+    front: Arc<Front>,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + Sync + 'static {
+    FrontService { front, routes: router }
+}
+
+/// The front middleware as a service around the router. Not `axum::middleware::from_fn`,
+/// which boxes the inner service anew for every request on top of the future.
+#[derive(Clone)]
+struct FrontService {
+    front: Arc<Front>,
+    routes: axum::Router,
+}
+
+impl Service<Request> for FrontService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // A router is always ready; admission happens per request, in `enter`.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let (front, routes) = (self.front.clone(), self.routes.clone());
+        Box::pin(async move { Ok(front.enter(request, routes).await) })
+    }
+}
+
+impl Front {
+    /// The whole request (its body read, the door's checks, the handler) within the request
+    /// timeout.
+    async fn enter(&self, request: Request, routes: axum::Router) -> Response {
+        match tokio::time::timeout(self.limits.request_timeout, self.admit(request, routes)).await {
+            Ok(response) => response,
+            Err(_) => self.limits.timed_out(),
+        }
+    }
+
+    async fn admit(&self, request: Request, routes: axum::Router) -> Response {
+        let request = match limit_body(request, self.limits.max_body_bytes).await {
+            Ok(request) => request,
+            Err(refused) => return refused,
+        };
+        if DOOR_PATHS.contains(&request.uri().path()) {
+            self.door.enter(request, routes).await
+        } else {
+            route(routes, request).await
+        }
+    }
 }
 
 /// Most bytes of an oversized body read and thrown away so the client sees
@@ -44,7 +101,7 @@ const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 /// The body limit: a declared `Content-Length` over `max` is refused with 413
 /// before anything is buffered; a chunked body is cut off at `max` (the
 /// handlers answer that with 413 too).
-async fn limit_body(request: Request, next: Next, max: usize) -> Response {
+async fn limit_body(request: Request, max: usize) -> Result<Request, Response> {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -60,11 +117,11 @@ async fn limit_body(request: Request, next: Next, max: usize) -> Response {
                 _ => break,
             }
         }
-        return json_error(
+        return Err(json_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             &RpcError::invalid_request(format!("the request body is larger than {max} bytes")),
-        );
+        ));
     }
     let (parts, body) = request.into_parts();
-    next.run(Request::from_parts(parts, Body::new(http_body_util::Limited::new(body, max)))).await
+    Ok(Request::from_parts(parts, Body::new(http_body_util::Limited::new(body, max))))
 }

@@ -1,8 +1,8 @@
 //! Admission: who is calling, and whether this request may come in now.
 //!
 //! Every check is a file of its own, run in the order they depend on each
-//! other by the HTTP `door` (one middleware in front of `/mcp` and `/ws`), and
-//! per message by a WebSocket connection:
+//! other by the HTTP `door` (opened for `/mcp` and `/ws` by the one middleware
+//! in front of every route), and per message by a WebSocket connection:
 //!
 //! - `guard` — the Origin and Host headers (DNS-rebinding protection, 403);
 //! - `auth` — static bearer tokens and OAuth access tokens (401/403);
@@ -14,7 +14,7 @@
 //! - `admit` — one request's [`Admission`] through quota, connection and server slots;
 //! - `overload` — the server's request and stream slots, and what was shed;
 //! - `gate` — the door's admission step, holding a request's slots until it answers;
-//! - `layers` — the tower layers every route gets (trace, timeout 504, body limit 413);
+//! - `layers` — the middleware around the router (trace, timeout 504, body limit 413, the door);
 //! - `refusal` — the JSON-RPC bodies and statuses every refusal answers with.
 //!
 //! Nothing here knows what a message means: the exchange sits above and asks.
@@ -37,7 +37,7 @@ pub(crate) mod source;
 pub(crate) use admit::{Admission, Admitted, Refusal};
 pub(crate) use fair_share::InFlightLimit;
 pub(crate) use gate::Gate;
-pub(crate) use layers::apply as apply_layers;
+pub(crate) use layers::{Front, wrap as front};
 pub(crate) use limit::{Limit, OverQuota};
 pub(crate) use quota::{Held, Quotas};
 pub(crate) use requester::Requester;

@@ -10,15 +10,21 @@ use crate::error::{Error, Result};
 use crate::protocol::headers::{HeaderParam, header_params};
 use crate::runtime::{Plugin, mcp};
 
+/// A map from a name a client sends to what serves it. Hashed with foldhash, seeded per
+/// process: every call looks its name up here, and SipHash (the standard hasher) was a
+/// measurable part of a small call (BENCHMARKS.md); the keys are the plugins' names, so
+/// a client's lookups cannot make the map slow.
+type ByName<V> = HashMap<String, V, foldhash::fast::RandomState>;
+
 /// Everything the server offers at one moment, with list answers prepared.
 pub(crate) struct Snapshot {
     plugins: Vec<Arc<Plugin>>,
-    tools: HashMap<String, Arc<Plugin>>,
-    resources: HashMap<String, Arc<Plugin>>,
+    tools: ByName<Arc<Plugin>>,
+    resources: ByName<Arc<Plugin>>,
     templates: Vec<(UriTemplate, Arc<Plugin>)>,
-    prompts: HashMap<String, Arc<Plugin>>,
+    prompts: ByName<Arc<Plugin>>,
     /// Arguments each tool mirrors into `Mcp-Param-*` headers (tools with none are absent).
-    header_params: HashMap<String, Vec<HeaderParam>>,
+    header_params: ByName<Vec<HeaderParam>>,
     /// `tools/list` entries in plugin order, rendered once.
     pub(crate) tools_json: Vec<Value>,
     pub(crate) resources_json: Vec<Value>,
@@ -31,11 +37,11 @@ impl Snapshot {
     pub(crate) fn build(plugins: Vec<Arc<Plugin>>) -> Result<Self> {
         let mut snapshot = Snapshot {
             plugins: Vec::new(),
-            tools: HashMap::new(),
-            resources: HashMap::new(),
+            tools: ByName::default(),
+            resources: ByName::default(),
             templates: Vec::new(),
-            prompts: HashMap::new(),
-            header_params: HashMap::new(),
+            prompts: ByName::default(),
+            header_params: ByName::default(),
             tools_json: Vec::new(),
             resources_json: Vec::new(),
             templates_json: Vec::new(),
@@ -104,7 +110,7 @@ impl Snapshot {
     }
 }
 
-fn claim(map: &mut HashMap<String, Arc<Plugin>>, kind: &'static str, name: &str, plugin: &Arc<Plugin>) -> Result<()> {
+fn claim(map: &mut ByName<Arc<Plugin>>, kind: &'static str, name: &str, plugin: &Arc<Plugin>) -> Result<()> {
     if let Some(first) = map.get(name) {
         return Err(collision(kind, name, first, plugin));
     }

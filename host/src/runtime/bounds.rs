@@ -35,10 +35,10 @@ impl Bounds {
         Self { deadline: started + deadline, started, long_slot: Arc::default(), memory: MemoryCap::new(memory_bytes) }
     }
 
-    /// Starts the clock again for the next call on a warm instance.
-    pub(crate) fn restart(&mut self, deadline: Duration) {
-        self.started = Instant::now();
-        self.deadline = self.started + deadline;
+    /// Starts the clock again, at `now`, for the next call on a warm instance.
+    pub(crate) fn restart(&mut self, deadline: Duration, now: Instant) {
+        self.started = now;
+        self.deadline = now + deadline;
     }
 
     /// Gives back the long-call slot, if the call holds one (at every tick and when it ends).

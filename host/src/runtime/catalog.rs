@@ -26,7 +26,7 @@ impl Catalog {
 }
 
 /// A catalog as clients see it, and the plugin's own name for each exposed
-/// tool and prompt name.
+/// tool and prompt name that differs from it (a `prefix` renames them).
 pub(crate) struct Exposed {
     pub(crate) catalog: Catalog,
     pub(crate) originals: HashMap<String, String>,
@@ -69,15 +69,24 @@ impl Catalog {
             if let Some(support) = self.task_tools.get(&tool.name) {
                 task_tools.insert(exposed.clone(), *support);
             }
-            originals.insert(exposed.clone(), std::mem::replace(&mut tool.name, exposed));
+            rename(&mut originals, &mut tool.name, exposed);
         }
         self.task_tools = task_tools;
         self.prompts.retain(|p| !settings.skips(&p.name));
         for prompt in &mut self.prompts {
             let exposed = settings.exposed(&prompt.name);
-            originals.insert(exposed.clone(), std::mem::replace(&mut prompt.name, exposed));
+            rename(&mut originals, &mut prompt.name, exposed);
         }
         Exposed { catalog: self, originals }
+    }
+}
+
+/// Gives `name` its exposed name, noting the original when they differ: a plugin without
+/// a prefix keeps an empty map, which a call's lookup leaves at once, without hashing.
+fn rename(originals: &mut HashMap<String, String>, name: &mut String, exposed: String) {
+    if *name != exposed {
+        let original = std::mem::replace(name, exposed.clone());
+        originals.insert(exposed, original);
     }
 }
 

@@ -73,7 +73,7 @@ pub(crate) struct Plugin {
     /// warm instances, permits and counters carry over.
     pool: Arc<InstancePool>,
     exports: Exports,
-    /// Exposed tool and prompt names → the names the plugin knows them by.
+    /// Exposed tool and prompt names → the names the plugin knows them by, where they differ.
     originals: HashMap<String, String>,
     /// Each exposed tool's counters and schemas, by exposed name.
     tools: BTreeMap<String, ExposedTool>,

@@ -245,9 +245,9 @@ impl InstancePool {
             }
         };
         if settings.isolation == Isolation::Reuse
-            && let Some(Warm { mut store, instance, calls, .. }) = self.take_warm()
+            && let (Some(Warm { mut store, instance, calls, .. }), now) = self.take_warm()
         {
-            self.sandbox.rearm(&mut store, hooks);
+            self.sandbox.rearm(&mut store, hooks, now);
             span.record("berth.instance", "warm");
             self.stats.reuse_hits.fetch_add(1, Ordering::Relaxed);
             let in_use = InUse::new(&self.stats);
@@ -258,7 +258,7 @@ impl InstancePool {
             // Replace what was taken, or make the first spare for the next call.
             self.refill();
             if let Some(Spare { mut store, instance }) = spare {
-                self.sandbox.rearm(&mut store, hooks);
+                self.sandbox.rearm(&mut store, hooks, Instant::now());
                 span.record("berth.instance", "spare");
                 self.stats.spare_hits.fetch_add(1, Ordering::Relaxed);
                 let in_use = InUse::new(&self.stats);
@@ -322,17 +322,21 @@ impl InstancePool {
         self.refilling.store(false, Ordering::Release);
     }
 
-    fn take_warm(&self) -> Option<Warm> {
+    /// The most recently used warm instance, after the stale ones are recycled, and the
+    /// moment it was taken, which the call's clock starts from (one clock read, not two).
+    fn take_warm(&self) -> (Option<Warm>, Instant) {
         let mut warm = lock(&self.warm);
         let idle = self.sandbox.settings.reuse.idle;
         let before = warm.len();
         let now = Instant::now();
         warm.retain(|w| now.saturating_duration_since(w.last_used) < idle);
         let stale = (before - warm.len()) as u64;
-        self.stats.recycles.fetch_add(stale, Ordering::Relaxed);
+        if stale > 0 {
+            self.stats.recycles.fetch_add(stale, Ordering::Relaxed);
+        }
         let taken = warm.pop();
         self.stats.idle.store(warm.len() as u64, Ordering::Relaxed);
-        taken
+        (taken, now)
     }
 
     /// Ends a call's lease: keeps a healthy instance warm (reuse isolation) or drops it.

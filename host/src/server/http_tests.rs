@@ -4,6 +4,7 @@
 //! folder. Everything that needs wasm, sockets or a real client is in
 //! `host/tests/`.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -15,7 +16,17 @@ use crate::config::Config;
 use crate::protocol::era::MODERN_VERSION;
 
 /// The app over no plugins, with `adjust` applied to the default config.
-async fn app(adjust: impl FnOnce(&mut Config)) -> (axum::Router, tempfile::TempDir) {
+/// The service as the server runs it.
+trait App:
+    tower::Service<Request<Body>, Response = axum::response::Response, Error = Infallible, Future: Send> + Clone
+{
+}
+impl<S> App for S where
+    S: tower::Service<Request<Body>, Response = axum::response::Response, Error = Infallible, Future: Send> + Clone
+{
+}
+
+async fn app(adjust: impl FnOnce(&mut Config)) -> (impl App, tempfile::TempDir) {
     let plugins = tempfile::tempdir().expect("plugins dir");
     let mut config = Config { plugins: crate::config::PluginsConfig::in_dir(plugins.path()), ..Config::default() };
     config.pool.instances = 4;
@@ -51,7 +62,7 @@ fn modern(method: &str, params: Value) -> Request<Body> {
     post(&body, &[("mcp-protocol-version", MODERN_VERSION), ("mcp-method", method)])
 }
 
-async fn send(app: &axum::Router, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+async fn send(app: &impl App, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
     let response = app.clone().oneshot(request).await.expect("the service answers");
     let status = response.status();
     let headers = response.headers().clone();

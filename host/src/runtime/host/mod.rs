@@ -15,6 +15,7 @@ mod stdio;
 mod wasi;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::component::{HasData, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtxView, WasiView};
@@ -73,9 +74,9 @@ impl CallState {
         }
     }
 
-    /// Readies a warm instance's state for its next call.
-    pub(crate) fn begin_call(&mut self, hooks: CallHooks) {
-        self.bounds.restart(hooks.deadline.unwrap_or(self.settings.deadline));
+    /// Readies a warm instance's state for its next call, which starts `now`.
+    pub(crate) fn begin_call(&mut self, hooks: CallHooks, now: Instant) {
+        self.bounds.restart(hooks.deadline.unwrap_or(self.settings.deadline), now);
         self.notify.hooks = hooks;
         self.wasi.reset_budget(self.settings.max_log_bytes);
     }

@@ -88,10 +88,10 @@ impl Sandbox {
         }
     }
 
-    /// Readies a warm instance's store for its next call: new hooks, a new
-    /// deadline, a full fuel tank and a new output budget.
-    pub(crate) fn rearm(&self, store: &mut Store<CallState>, hooks: CallHooks) {
-        store.data_mut().begin_call(hooks);
+    /// Readies a warm instance's store for its next call, which starts `now`: new
+    /// hooks, a new deadline, a full fuel tank and a new output budget.
+    pub(crate) fn rearm(&self, store: &mut Store<CallState>, hooks: CallHooks, now: Instant) {
+        store.data_mut().begin_call(hooks, now);
         store.set_epoch_deadline(1);
         self.refuel(store);
     }

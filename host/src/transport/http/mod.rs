@@ -14,19 +14,23 @@ mod reply;
 mod session;
 mod sse;
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, header};
+use axum::response::Response;
 use axum::routing::get;
 use tokio_util::sync::CancellationToken;
+use tower::Service;
 
 use super::ws::{self, WsState};
 use crate::admission::auth::{self, Auth};
-use crate::admission::door::{self, Door};
+use crate::admission::door::Door;
 use crate::admission::guard::OriginPolicy;
 use crate::admission::overload::Limits;
 use crate::admission::source::SourcePolicy;
-use crate::admission::{Gate, apply_layers};
+use crate::admission::{Front, Gate, front};
 use crate::exchange::Exchange;
 
 /// Header carrying the legacy session id.
@@ -64,25 +68,28 @@ pub(crate) struct HttpState {
     pub(crate) stopping: Stopping,
 }
 
-/// The axum application: `/mcp` and `/ws` behind the door (Origin/Host guard,
+/// The HTTP service: `/mcp` and `/ws` behind the door (Origin/Host guard,
 /// auth, the source's identification and admission); `/healthz`, `/readyz`,
 /// `/metrics` and the OAuth metadata beside them (not admitted, so an
 /// overloaded server can be watched). `/metrics` needs a token when auth is
 /// on; the probes (`/healthz`, `/readyz`) do not: a load balancer's health
 /// check or a Kubernetes probe cannot present one, and they say nothing secret.
-pub(crate) fn app(state: Arc<HttpState>, origins: Arc<OriginPolicy>) -> axum::Router {
+/// Every route is behind the front middleware (request timeout, body limit),
+/// which opens the door for the MCP routes.
+pub(crate) fn app(
+    state: Arc<HttpState>,
+    origins: Arc<OriginPolicy>,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + Sync + 'static {
     let gate = Gate {
         limits: state.limits.clone(),
         admission: state.limits.admission(state.exchange.quotas()),
         audit: state.exchange.audit().cloned(),
     };
-    let door = Arc::new(Door { origins, auth: state.auth.clone(), sources: state.sources.clone(), gate });
+    let door = Door { origins, auth: state.auth.clone(), sources: state.sources.clone(), gate };
     let mcp = axum::Router::new()
         .route("/mcp", get(session::get).post(post::post).delete(session::delete))
         .with_state(state.clone())
-        .merge(axum::Router::new().route("/ws", get(ws::upgrade)).with_state(state.ws.clone()))
-        .layer(axum::middleware::from_fn_with_state(door, door::enter));
-    let mcp = apply_layers(mcp, &state.limits);
+        .merge(axum::Router::new().route("/ws", get(ws::upgrade)).with_state(state.ws.clone()));
     let watched = axum::Router::new().route("/metrics", get(ops::metrics)).with_state(state.clone());
     let open = axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -90,8 +97,8 @@ pub(crate) fn app(state: Arc<HttpState>, origins: Arc<OriginPolicy>) -> axum::Ro
         .route("/.well-known/oauth-protected-resource", get(ops::resource_metadata))
         .route("/.well-known/oauth-protected-resource/{*path}", get(ops::resource_metadata))
         .with_state(state.clone());
-    let operator = apply_layers(with_auth(watched, state.auth.as_ref()).merge(open), &state.limits);
-    mcp.merge(operator)
+    let routes = mcp.merge(with_auth(watched, state.auth.as_ref())).merge(open);
+    front(routes, Arc::new(Front { limits: state.limits.clone(), door }))
 }
 
 /// `routes` behind the auth check, when auth is on.
@@ -106,8 +113,10 @@ fn with_auth(routes: axum::Router, auth: Option<&Arc<Auth>>) -> axum::Router {
 ///
 /// Names are `HeaderName` constants, not strings: a string name is parsed
 /// and hashed anew on every lookup, a cost every request paid several times.
+/// A value `to_str` accepts is visible ASCII, so ASCII trimming is whole (and
+/// cheaper than `str::trim`, which decodes characters).
 fn header_str<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim_ascii)
 }
 
 /// What the client's `Accept` header allows.
