@@ -156,8 +156,8 @@ struct Checked {
 }
 
 impl Request {
-    /// A request with `params` as a value (its `arguments` member taken out and kept as
-    /// text, its `_meta` read into fields).
+    /// A request with `params` as a value (its `name` kept apart, its `arguments` member
+    /// taken out and kept as text, its `_meta` read into fields).
     pub fn new(id: Value, method: impl Into<String>, params: Option<Value>) -> Self {
         let (params, name, arguments, meta) = match params {
             Some(Value::Object(members)) => {

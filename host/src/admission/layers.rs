@@ -81,6 +81,7 @@ impl Front {
         }
     }
 
+    /// The body limit, then the door for the MCP paths, then the route.
     async fn admit(&self, request: Request, routes: axum::Router) -> Response {
         let request = match limit_body(request, self.limits.max_body_bytes).await {
             Ok(request) => request,
