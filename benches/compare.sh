@@ -16,6 +16,8 @@
 #   BASELINE=DIR benches/compare.sh     also DIR/berth (an earlier build) in the same rounds,
 #                                       as base-fresh and base-reuse; berth's rows get a
 #                                       ratio to it (before/after a change, in one run)
+#   SPARES=1 benches/compare.sh         also berth-spares: fresh isolation with `spares = 1`
+#                                       (over HTTP; with BASELINE, base-spares too)
 #
 # Needs `make plugins`. Results: .build/compare/.
 set -euo pipefail
@@ -34,16 +36,20 @@ else
     --bin berth --bin berth-load --bin berth-floor --bin berth-peer --bin berth-chart
 fi
 ulimit -n "$(ulimit -Hn)" || true
-rm -rf "$OUT" && mkdir -p "$OUT/runs" "$OUT/fresh" "$OUT/reuse"
+rm -rf "$OUT" && mkdir -p "$OUT/runs" "$OUT/fresh" "$OUT/reuse" "$OUT/spares"
 cp plugins/echo.wasm "$OUT/fresh/"
 cp plugins/echo.wasm "$OUT/reuse/"
+cp plugins/echo.wasm "$OUT/spares/"
 printf 'isolation = "reuse"\n' > "$OUT/reuse/echo.toml"
+printf 'spares = 1\n' > "$OUT/spares/echo.toml"
+MODES=(fresh reuse)
+[ -n "${SPARES:-}" ] && MODES+=(spares)
 
 # shellcheck source=benches/servers.sh
 source benches/servers.sh
 serve floor "$BIN/berth-floor" 127.0.0.1:0
 serve peer "$BIN/berth-peer" 127.0.0.1:0
-for mode in fresh reuse; do
+for mode in "${MODES[@]}"; do
   serve "berth-$mode" "$BIN/berth" serve --plugins "$OUT/$mode" --cache-dir "$OUT/cache" --listen 127.0.0.1:0 \
     --no-watch --log warn
 done
@@ -51,14 +57,16 @@ done
 # What is measured: server and transport (the floor answers 2026-07-28 calls only).
 CELLS=(floor:http peer:http peer:legacy berth-fresh:http berth-fresh:legacy berth-fresh:ws
   berth-reuse:http berth-reuse:legacy berth-reuse:ws)
+[ -n "${SPARES:-}" ] && CELLS+=(berth-spares:http)
 if [ -n "${BASELINE:-}" ]; then
   [ -x "$BASELINE/berth" ] || { echo "BASELINE=$BASELINE holds no berth binary" >&2; exit 1; }
-  for mode in fresh reuse; do
+  for mode in "${MODES[@]}"; do
     # A cache of its own: the two builds' compiled artifacts may differ.
     serve "base-$mode" "$BASELINE/berth" serve --plugins "$OUT/$mode" --cache-dir "$OUT/cache-base" \
       --listen 127.0.0.1:0 --no-watch --log warn
   done
   CELLS+=(base-fresh:http base-fresh:legacy base-fresh:ws base-reuse:http base-reuse:legacy base-reuse:ws)
+  [ -n "${SPARES:-}" ] && CELLS+=(base-spares:http)
 fi
 checks=()
 [ -n "$SMOKE" ] && checks=(--expect-all-answered --expect-no-errors)

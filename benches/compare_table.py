@@ -53,7 +53,8 @@ baseline = any(key[0].startswith("base-") for key in medians)
 print("| server | transport | connections | answers/s | p50 ms | p99 ms | × floor | × peer |"
       + (" × base |" if baseline else "") + " errors |")
 print("|---|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if baseline else "") + "---:|")
-order = {"floor": 0, "peer": 1, "base-fresh": 2, "berth-fresh": 3, "base-reuse": 4, "berth-reuse": 5}
+order = {"floor": 0, "peer": 1, "base-fresh": 2, "berth-fresh": 3, "base-reuse": 4, "berth-reuse": 5,
+         "base-spares": 6, "berth-spares": 7}
 for key in sorted(medians, key=lambda k: (k[2], order.get(k[0], 9), k[1])):
     server, transport, connections = key
     m = medians[key]

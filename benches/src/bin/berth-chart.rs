@@ -22,13 +22,15 @@ struct Args {
 }
 
 /// The servers in the order they are drawn, with their colours.
-const SERVERS: [(&str, RGBColor); 6] = [
+const SERVERS: [(&str, RGBColor); 8] = [
     ("floor", RGBColor(150, 150, 150)),
     ("peer", RGBColor(230, 140, 40)),
     ("base-fresh", RGBColor(150, 190, 230)),
     ("berth-fresh", RGBColor(51, 102, 204)),
     ("base-reuse", RGBColor(140, 210, 170)),
     ("berth-reuse", RGBColor(34, 150, 90)),
+    ("base-spares", RGBColor(200, 170, 220)),
+    ("berth-spares", RGBColor(120, 70, 160)),
 ];
 
 fn main() -> ExitCode {

@@ -8,7 +8,6 @@ use wasmtime::component::Linker;
 use wasmtime::{Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::host::{Announcer, CallState, KeyValueStore, Shared, link};
-use super::idle::IdleWorker;
 use crate::config::{Config, PoolConfig};
 use crate::error::{Error, Result};
 
@@ -30,8 +29,6 @@ pub(crate) struct Runtime {
     /// Slots long calls take turns on: half the cores (at least one), so
     /// CPU-bound plugins cannot take every worker from short calls.
     pub(crate) long_calls: Arc<tokio::sync::Semaphore>,
-    /// Where spares are made, on whichever core is idle.
-    pub(crate) idle: IdleWorker,
 }
 
 impl Runtime {
@@ -56,7 +53,6 @@ impl Runtime {
             shared: Shared { kv, announcer },
             fuel: config.pool.fuel,
             long_calls: Arc::new(tokio::sync::Semaphore::new(long_call_slots())),
-            idle: IdleWorker::start(),
         })
     }
 }

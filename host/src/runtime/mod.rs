@@ -8,8 +8,7 @@
 //! - `host/` — one file per capability a plugin can import, each with its own
 //!   context type, held together by the store data `CallState` (the key-value
 //!   store's backend is a trait, `host::kv`, chosen when the server is assembled);
-//! - `idle` — a lowest-priority thread for work done ahead of demand (spares);
-//! - `engine` — the shared engine, linker, epoch ticker and idle thread ([`Runtime`]);
+//! - `engine` — the shared engine, linker and epoch ticker ([`Runtime`]);
 //! - `sandbox/` — instantiate into a bounded store, keep calls within their
 //!   deadline, fuel and memory, and classify failures ([`CallFailure`]);
 //! - `pool` — per-plugin permits, fresh or warm instances, pool counters;
@@ -24,7 +23,6 @@ mod catalog;
 mod engine;
 mod failure;
 mod host;
-mod idle;
 pub(crate) mod mcp;
 mod plugin;
 mod pool;

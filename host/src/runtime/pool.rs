@@ -3,8 +3,9 @@
 //! Every call holds a permit of its plugin (bounded concurrency, bounded wait)
 //! and a [`Lease`] on an instance. In `fresh` isolation the lease's instance is
 //! new and dropped after the call; with `spares` set it is a spare (made ahead
-//! of demand on the idle-time thread, never used) when one is ready, so the
-//! call does not wait for instantiation.
+//! of demand, never used) when one is ready, so the call does not wait for
+//! instantiation, and both the used instance's teardown and the next spare are
+//! left to a task that runs after the answer has gone.
 //! In `reuse` isolation a healthy instance goes back to the plugin's warm list
 //! after the call, unless it served its `max_calls`, failed, or the list is
 //! full; stale ones are dropped on the next lease. The pool counts what it
@@ -147,7 +148,7 @@ pub(crate) struct InstancePool {
     permits: Arc<Semaphore>,
     warm: Mutex<Vec<Warm>>,
     spares: Mutex<Vec<Spare>>,
-    /// Whether a job on the idle-time thread is making spares now (one at a time per plugin).
+    /// Whether a task is making spares now (one at a time per plugin).
     refilling: AtomicBool,
     stats: Arc<PoolStats>,
 }
@@ -254,9 +255,8 @@ impl InstancePool {
             return Ok(Lease { store, instance, calls, _permit: permit, _in_use: in_use });
         }
         if settings.isolation == Isolation::Fresh && settings.spares > 0 {
+            // What is taken is replaced after the answer (`release`).
             let spare = self.take_spare();
-            // Replace what was taken, or make the first spare for the next call.
-            self.refill();
             if let Some(Spare { mut store, instance }) = spare {
                 self.sandbox.rearm(&mut store, hooks, Instant::now());
                 span.record("berth.instance", "spare");
@@ -280,30 +280,29 @@ impl InstancePool {
         taken
     }
 
-    /// Has spares made on the idle thread until the plugin has its `spares`; a
-    /// no-op while a refill is under way. The job holds the pool only weakly
-    /// while it waits, so an unloaded plugin is not kept alive for it.
+    /// Has spares made until the plugin has its `spares`, by a task on the runtime (at load,
+    /// for the first call); a no-op in `reuse` isolation, without spares, or while a refill is
+    /// under way. The task holds the pool only weakly, so an unloaded plugin is not kept
+    /// alive for it.
     pub(crate) fn refill(self: &Arc<Self>) {
         if self.sandbox.settings.isolation != Isolation::Fresh || self.sandbox.settings.spares == 0 {
             return;
         }
-        if self.refilling.swap(true, Ordering::AcqRel) {
-            return;
-        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let pool: Weak<Self> = Arc::downgrade(self);
-        let queued = self.sandbox.runtime().idle.run(Box::pin(async move {
+        runtime.spawn(async move {
             if let Some(pool) = pool.upgrade() {
                 pool.make_spares().await;
             }
-        }));
-        if !queued {
-            self.refilling.store(false, Ordering::Release);
-        }
+        });
     }
 
     /// Instantiates spares until there are `spares`, or one fails (the calls
     /// that follow instantiate for themselves and report why).
     async fn make_spares(&self) {
+        if self.refilling.swap(true, Ordering::AcqRel) {
+            return;
+        }
         while lock(&self.spares).len() < self.sandbox.settings.spares {
             match self.sandbox.instantiate(CallHooks::default()).await {
                 Ok((store, instance)) => {
@@ -339,13 +338,17 @@ impl InstancePool {
         (taken, now)
     }
 
-    /// Ends a call's lease: keeps a healthy instance warm (reuse isolation) or drops it.
-    fn release(&self, lease: Lease, healthy: bool) {
+    /// Ends a call's lease: keeps a healthy instance warm (reuse isolation) or drops it
+    /// (with spares, after the answer, and makes the next spare).
+    fn release(self: &Arc<Self>, lease: Lease, healthy: bool) {
         let settings = &self.sandbox.settings;
         if !healthy {
             self.stats.failures.fetch_add(1, Ordering::Relaxed);
         }
         if settings.isolation != Isolation::Reuse {
+            if settings.spares > 0 {
+                self.retire(lease);
+            }
             return;
         }
         let calls = lease.calls + 1;
@@ -357,5 +360,25 @@ impl InstancePool {
             self.stats.recycles.fetch_add(1, Ordering::Relaxed);
         }
         self.stats.idle.store(warm.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Drops a used fresh instance and makes the next spare in a task of their own.
+    ///
+    /// Spawned from the call's task, it runs when that task next waits: after hyper has
+    /// written the answer, in the gap before the connection's next request. Tearing down
+    /// the store (its slot's memory and tables reset) and instantiating the next spare there
+    /// keeps both off the next call's path; on the worker that ran the call, not a thread of
+    /// their own, the instance is made where the caches are warm (BENCHMARKS.md, "Spares
+    /// made after the answer"). The lease keeps its permit until dropped, so the plugin's
+    /// concurrency still bounds its instances.
+    fn retire(self: &Arc<Self>, lease: Lease) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let pool: Weak<Self> = Arc::downgrade(self);
+        runtime.spawn(async move {
+            drop(lease);
+            if let Some(pool) = pool.upgrade() {
+                pool.make_spares().await;
+            }
+        });
     }
 }

@@ -43,11 +43,6 @@ impl Sandbox {
         Self { name, settings, runtime, pre }
     }
 
-    /// The runtime the sandbox's instances run on.
-    pub(crate) fn runtime(&self) -> &Runtime {
-        &self.runtime
-    }
-
     /// A new store with every bound armed, and a fresh instance of the plugin in it.
     pub(crate) async fn instantiate(&self, hooks: CallHooks) -> Result<(Store<CallState>, Instance), CallFailure> {
         let state = CallState::new(self.name.clone(), self.settings.clone(), hooks, &self.runtime.shared);
