@@ -367,10 +367,10 @@ impl InstancePool {
     /// Spawned from the call's task, it runs when that task next waits: after hyper has
     /// written the answer, in the gap before the connection's next request. Tearing down
     /// the store (its slot's memory and tables reset) and instantiating the next spare there
-    /// keeps both off the next call's path; on the worker that ran the call, not a thread of
-    /// their own, the instance is made where the caches are warm (BENCHMARKS.md, "Spares
-    /// made after the answer"). The lease keeps its permit until dropped, so the plugin's
-    /// concurrency still bounds its instances.
+    /// keeps both off the next call's path. On the worker that ran the call, not on a thread
+    /// of their own as before: that one answered one connection no faster (BENCHMARKS.md,
+    /// "Spares made after the answer"). The lease keeps its permit until dropped, so the
+    /// plugin's concurrency still bounds its instances.
     fn retire(self: &Arc<Self>, lease: Lease) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let pool: Weak<Self> = Arc::downgrade(self);
