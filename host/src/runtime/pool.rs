@@ -150,6 +150,8 @@ pub(crate) struct InstancePool {
     spares: Mutex<Vec<Spare>>,
     /// Whether a task is making spares now (one at a time per plugin).
     refilling: AtomicBool,
+    /// Whether a used instance waits for its task to drop it (one at a time per plugin).
+    retiring: AtomicBool,
     stats: Arc<PoolStats>,
 }
 
@@ -163,6 +165,7 @@ impl InstancePool {
             warm: Mutex::new(Vec::new()),
             spares: Mutex::new(Vec::new()),
             refilling: AtomicBool::new(false),
+            retiring: AtomicBool::new(false),
             stats: Arc::default(),
         }
     }
@@ -371,12 +374,24 @@ impl InstancePool {
     /// of their own as before: that one answered one connection no faster (BENCHMARKS.md,
     /// "Spares made after the answer"). The lease keeps its permit until dropped, so the
     /// plugin's concurrency still bounds its instances.
+    ///
+    /// One such task per plugin at a time: a call that ends while the last one has not run
+    /// yet drops its instance here. Calls that follow each other without a gap (a task that
+    /// never waits, as `berth bench` drives them) would otherwise pile up used instances
+    /// behind tasks their worker does not get to.
     fn retire(self: &Arc<Self>, lease: Lease) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if self.retiring.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.retiring.store(false, Ordering::Release);
+            return;
+        };
         let pool: Weak<Self> = Arc::downgrade(self);
         runtime.spawn(async move {
             drop(lease);
             if let Some(pool) = pool.upgrade() {
+                pool.retiring.store(false, Ordering::Release);
                 pool.make_spares().await;
             }
         });
