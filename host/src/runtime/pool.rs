@@ -367,8 +367,9 @@ impl InstancePool {
 
     /// Drops a used fresh instance and makes the next spare in a task of their own.
     ///
-    /// Spawned from the call's task, it runs when that task next waits: after hyper has
-    /// written the answer, in the gap before the connection's next request. Tearing down
+    /// Spawned from the call's task, tokio keeps it in that worker's next-task slot, so it
+    /// normally runs when the call's task next waits: after hyper has written the answer, in
+    /// the gap before the connection's next request. Tearing down
     /// the store (its slot's memory and tables reset) and instantiating the next spare there
     /// keeps both off the next call's path. On the worker that ran the call, not on a thread
     /// of their own as before: that one answered one connection no faster (BENCHMARKS.md,

@@ -76,8 +76,8 @@ async fn fresh_calls_take_spares_made_ahead_and_still_forget() {
     let text = until_metric(&server, ready, 1.0).await;
     let hits = metric_value(&text, "berth_plugin_spare_hits_total{plugin=\"faulty\"}");
     assert_eq!(hits, Some(3.0), "each call took the spare: {text}");
-    // Each used instance is dropped after its answer, by the task that made the next spare:
-    // none stays in use, and every instance made was a spare (the first at load).
+    // Each used instance is dropped once its call is done (by the task that makes the next
+    // spare): none stays in use, and every instance made was a spare (the first at load).
     let in_use = "berth_plugin_instances_in_use{plugin=\"faulty\"}";
     let text = until_metric(&server, in_use, 0.0).await;
     assert_eq!(metric_value(&text, in_use), Some(0.0), "{text}");
