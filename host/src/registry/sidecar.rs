@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! isolation = "reuse"            # or "fresh" (default)
-//! spares = 1                     # fresh: never-used instances made ahead of calls (default 0: off)
+//! # spares = 1                   # only with isolation = "fresh": instances made ahead of calls (default 0: off)
 //! prefix = "kit_"                # exposed names become kit_<name>
 //! skip = ["debug_*"]             # tools/prompts hidden from clients
 //! validate = false               # the plugin checks its own arguments (default: berth does)
@@ -17,7 +17,7 @@
 //! max_log_bytes = 65536
 //! fuel = 50000000               # needs `fuel = true` under [pool] in the main config
 //!
-//! [reuse]                        # only with isolation = "reuse"
+//! [reuse]                        # only with isolation = "reuse" (an error otherwise)
 //! max_calls = 10000
 //! idle_secs = 60
 //! max_idle = 16
@@ -88,6 +88,13 @@ struct SidecarReuse {
     max_idle: Option<usize>,
 }
 
+impl SidecarReuse {
+    /// Whether any key of `[reuse]` is given.
+    fn is_set(&self) -> bool {
+        self.max_calls.is_some() || self.idle_secs.is_some() || self.max_idle.is_some()
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SidecarCapabilities {
@@ -138,7 +145,22 @@ pub(crate) fn settings_for(wasm: &Path, config: &Config) -> Result<PluginSetting
         if spares > MAX_SPARES {
             return Err(fail(format!("spares must be at most {MAX_SPARES}, not {spares}")));
         }
+        // A setting that cannot take effect is a mistake to name, not to ignore.
+        if spares > 0 && settings.isolation == Isolation::Reuse {
+            return Err(fail(
+                "spares applies to isolation = \"fresh\" (reuse keeps warm instances of its own): \
+                 remove it or set isolation = \"fresh\""
+                    .into(),
+            ));
+        }
         settings.spares = spares;
+    }
+    if file.reuse.is_set() && settings.isolation != Isolation::Reuse {
+        return Err(fail(
+            "[reuse] applies to isolation = \"reuse\", and this plugin runs \"fresh\" (the default): \
+             set isolation = \"reuse\" or remove [reuse]"
+                .into(),
+        ));
     }
     settings.prefix = file.prefix;
     settings.skip = file.skip;

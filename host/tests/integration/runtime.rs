@@ -210,6 +210,31 @@ fn sidecar_mistakes_name_the_key_and_file() {
     assert!(!output.status.success());
     let text = String::from_utf8_lossy(&output.stderr);
     assert!(text.contains("faulty.toml") && text.contains("spares must be at most 64"), "{text}");
+
+    // Settings of the other isolation mode would be ignored: they are refused, saying why.
+    for (sidecar, expected) in [
+        ("isolation = \"reuse\"\nspares = 2\n", "spares applies to isolation = \"fresh\""),
+        ("[reuse]\nmax_calls = 5\n", "[reuse] applies to isolation = \"reuse\""),
+    ] {
+        let dir = folder(&["faulty"], &[("faulty", sidecar)]);
+        let output = berth().arg("list").arg("--plugins").arg(dir.path()).output().expect("run");
+        assert!(!output.status.success(), "{sidecar}");
+        let text = String::from_utf8_lossy(&output.stderr);
+        assert!(text.contains("faulty.toml") && text.contains(expected), "{sidecar}: {text}");
+    }
+    // The same keys in the mode they belong to load.
+    for sidecar in ["isolation = \"reuse\"\nspares = 0\n[reuse]\nmax_calls = 5\n", "spares = 1\n"] {
+        let dir = folder(&["faulty"], &[("faulty", sidecar)]);
+        let output = berth()
+            .arg("list")
+            .arg("--plugins")
+            .arg(dir.path())
+            .arg("--cache-dir")
+            .arg(shared_cache())
+            .output()
+            .expect("run");
+        assert!(output.status.success(), "{sidecar}: {}", String::from_utf8_lossy(&output.stderr));
+    }
 }
 
 fn copy_plugin(name: &str, to: &Path) {
