@@ -67,7 +67,7 @@ impl CallState {
             notify: NotifyCtx { plugin: plugin.clone(), hooks, announcer: shared.announcer.clone() },
             kv: KvCtx { plugin: plugin.clone(), granted: settings.kv, store: shared.kv.clone() },
             http: HttpCtx::new(plugin.clone(), settings.http.clone()),
-            wasi: Wasi::granted(&plugin, &settings),
+            wasi: Wasi::new(&plugin, &settings),
             table: ResourceTable::new(),
             settings,
             tools: None,
@@ -89,7 +89,7 @@ impl CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi.ctx, table: &mut self.table }
+        WasiCtxView { ctx: self.wasi.ctx(&self.notify.plugin, &self.settings), table: &mut self.table }
     }
 }
 
