@@ -542,6 +542,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_number_id_reads_back_as_the_number_the_client_sent() {
+        // Integers past u64 and fractions are floats; the written reply must parse to the very
+        // float the request's id parsed to (found by the fuzz target: one unit apart before).
+        for id in [
+            "1666666666666666666666666666666666666666",
+            "1666666666666666666666666666666666666666666666",
+            "0.1",
+            "2.5e-308",
+            "18446744073709551616",
+            "-7",
+        ] {
+            let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"ping"}}"#);
+            let Ok(Message::Request(request)) = parse(body.as_bytes()) else { panic!("{body} is a request") };
+            let bytes = success_bytes(&request.id, &Payload::Value(json!({})));
+            let reply: Value = serde_json::from_slice(&bytes).expect("valid JSON");
+            assert_eq!(reply["id"], request.id, "{id}");
+            assert_eq!(request.id, serde_json::from_str::<Value>(id).expect("a number"), "{id}");
+        }
+    }
+
+    #[test]
     fn bytes_written_from_parts_are_the_reply_message() {
         let result = json!({ "content": [{ "type": "text", "text": "a \"quoted\" \u{e9}\n" }], "isError": false });
         for id in [json!(7), json!("req-1")] {
