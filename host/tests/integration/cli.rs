@@ -11,14 +11,7 @@ fn stderr(output: &Output) -> String {
 #[test]
 fn list_prints_each_plugin_offer() {
     let dir = plugin_dir(&["echo", "textkit"]);
-    let output = berth()
-        .arg("list")
-        .arg("--plugins")
-        .arg(dir.path())
-        .arg("--cache-dir")
-        .arg(shared_cache())
-        .output()
-        .expect("run");
+    let output = list_plugins(dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
     let text = String::from_utf8_lossy(&output.stdout);
     for expected in [
@@ -153,14 +146,7 @@ fn berth_new_scaffolds_a_plugin_that_builds_and_loads() {
     let plugins = work.path().join("plugins");
     std::fs::create_dir(&plugins).expect("plugins");
     std::fs::copy(&wasm, plugins.join("hello-kit.wasm")).expect("copy the built plugin");
-    let list = berth()
-        .arg("list")
-        .arg("--plugins")
-        .arg(&plugins)
-        .arg("--cache-dir")
-        .arg(shared_cache())
-        .output()
-        .expect("run");
+    let list = list_plugins(&plugins);
     assert!(list.status.success(), "{}", stderr(&list));
     assert!(String::from_utf8_lossy(&list.stdout).contains("tool      hello_kit_greet"));
     let mut json = berth();

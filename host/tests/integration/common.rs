@@ -54,6 +54,11 @@ pub fn berth() -> Command {
     command
 }
 
+/// `berth list` of the plugins in `dir`, with the tests' shared artifact cache.
+pub fn list_plugins(dir: &Path) -> std::process::Output {
+    berth().arg("list").arg("--plugins").arg(dir).arg("--cache-dir").arg(shared_cache()).output().expect("run")
+}
+
 /// A running `berth serve`, killed when dropped.
 pub struct Server {
     child: Child,
