@@ -57,12 +57,14 @@ import json, os, sys
 out = sys.argv[1]
 names = {"rust": "Rust", "python": "Python (componentize-py)", "js": "JavaScript (jco, QuickJS)",
          "ts": "TypeScript (tsc + jco)", "c": "C (wit-bindgen, clang)"}
-print("| language | component size | fresh p50 µs | fresh p99 µs | reuse p50 µs | reuse p99 µs | reuse calls/s |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| language | component size | fresh p50 µs | fresh p99 µs | fresh page faults / call | reuse p50 µs | reuse p99 µs | reuse calls/s |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for lang, label in names.items():
     fresh = json.load(open(f"{out}/{lang}-fresh.json"))
     reuse = json.load(open(f"{out}/{lang}-reuse.json"))
     size = os.path.getsize(f"{out}/plugins-{lang}-fresh/greet-{lang}.wasm")
+    faults = fresh.get("page_faults_per_call")
+    faults = "n/a" if faults is None else f"{faults:,.1f}"
     print(f"| {label} | {size / 1024:,.0f} KiB | {fresh['latency_us']['p50']:,.1f} | {fresh['latency_us']['p99']:,.1f} "
-          f"| {reuse['latency_us']['p50']:,.1f} | {reuse['latency_us']['p99']:,.1f} | {reuse['calls_per_sec']:,.0f} |")
+          f"| {faults} | {reuse['latency_us']['p50']:,.1f} | {reuse['latency_us']['p99']:,.1f} | {reuse['calls_per_sec']:,.0f} |")
 PY

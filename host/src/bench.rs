@@ -48,12 +48,21 @@ pub struct BenchReport {
     pub latency: Histogram<u64>,
     /// With traces on: spans exported, dropped and failed, once the export has stopped.
     pub trace_spans: Option<[u64; 3]>,
+    /// The process's page faults (minor and major) over the measured calls, where the OS
+    /// tells them (Linux).
+    pub page_faults: Option<u64>,
 }
 
 impl BenchReport {
     /// Calls per second over the measured phase.
     pub fn calls_per_sec(&self) -> f64 {
         self.calls as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Page faults per measured call: memory the kernel had to map while the calls ran
+    /// (an instance's pages written for the first time since its slot was reset).
+    pub fn page_faults_per_call(&self) -> Option<f64> {
+        self.page_faults.map(|faults| faults as f64 / self.calls.max(1) as f64)
     }
 
     fn micros(&self, quantile: f64) -> f64 {
@@ -81,6 +90,7 @@ impl BenchReport {
                 "max": self.latency.max() as f64 / 1000.0,
                 "mean": self.latency.mean() / 1000.0,
             },
+            "page_faults_per_call": self.page_faults_per_call(),
             "trace_spans": self.trace_spans.map(|[exported, dropped, failed]| {
                 json!({ "exported": exported, "dropped": dropped, "failed": failed })
             }),
@@ -102,6 +112,9 @@ impl BenchReport {
             self.latency.max() as f64 / 1000.0
         ));
         text.push_str(&format!("  throughput  {:.0} calls/s\n", self.calls_per_sec()));
+        if let Some(faults) = self.page_faults_per_call() {
+            text.push_str(&format!("  page faults  {faults:.1} per call\n"));
+        }
         if self.errors > 0 {
             text.push_str(&format!(
                 "  errors  {} of {} calls (first: {})\n",
@@ -140,9 +153,11 @@ pub async fn run(exchange: Arc<Exchange>, plan: &BenchPlan) -> Result<BenchRepor
     {
         return Err(Error::Config(format!("every warm-up call of {} failed: {error}", plan.tool)));
     }
+    let faults_before = page_faults();
     let started = Instant::now();
     let samples = drive(&exchange, &bytes, plan.calls, concurrency).await;
     let elapsed = started.elapsed();
+    let page_faults = faults_before.zip(page_faults()).map(|(before, after)| after.saturating_sub(before));
     let mut latency =
         Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| Error::Config(e.to_string()))?;
     let mut errors = 0;
@@ -163,9 +178,20 @@ pub async fn run(exchange: Arc<Exchange>, plan: &BenchPlan) -> Result<BenchRepor
         errors,
         first_error,
         trace_spans: None,
+        page_faults,
         elapsed,
         latency,
     })
+}
+
+/// This process's page faults so far, minor and major, from `/proc/self/stat` (Linux).
+fn page_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name, in parentheses, may hold spaces: count fields after its end.
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 1..)?.split_whitespace().collect();
+    let field = |n: usize| fields.get(n).and_then(|f| f.parse::<u64>().ok());
+    // After the name: state, ppid, pgrp, session, tty_nr, tpgid, flags, minflt, cminflt, majflt.
+    Some(field(7)? + field(9)?)
 }
 
 /// A 2026-07-28 `tools/call` request of `tool` with `arguments` (id 1).

@@ -196,6 +196,9 @@ fn bench_measures_a_tool_and_reports_percentiles() {
     }
     assert!(latency["p50"].as_f64() <= latency["max"].as_f64());
     assert!(report["calls_per_sec"].as_f64().is_some_and(|v| v > 0.0));
+    // Linux tells each process its page faults; a fresh echo call's slot stays resident.
+    let faults = report["page_faults_per_call"].as_f64().expect("page faults per call on Linux");
+    assert!((0.0..50.0).contains(&faults), "{report}");
 
     let text = berth()
         .args(["bench", "--tool", "echo", "--calls", "50", "--warmup", "0", "--cache-dir"])
@@ -206,6 +209,7 @@ fn bench_measures_a_tool_and_reports_percentiles() {
         .expect("run berth bench");
     let stdout = String::from_utf8_lossy(&text.stdout);
     assert!(stdout.contains("p50") && stdout.contains("p99") && stdout.contains("calls/s"), "{stdout}");
+    assert!(stdout.contains("page faults") && stdout.contains("per call"), "{stdout}");
     // echo without text is an isError result: counted, not hidden.
     assert!(stdout.contains("errors  50 of 50 calls"), "{stdout}");
 
