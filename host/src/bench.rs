@@ -59,8 +59,9 @@ impl BenchReport {
         self.calls as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
-    /// Page faults per measured call: memory the kernel had to map while the calls ran
-    /// (an instance's pages written for the first time since its slot was reset).
+    /// Page faults per measured call: memory the kernel had to map while the calls ran, the
+    /// whole process's (for a fresh plugin that leaves written pages its slot's reset does not
+    /// keep, those pages, written again by the next instance).
     pub fn page_faults_per_call(&self) -> Option<f64> {
         self.page_faults.map(|faults| faults as f64 / self.calls.max(1) as f64)
     }

@@ -196,9 +196,11 @@ fn bench_measures_a_tool_and_reports_percentiles() {
     }
     assert!(latency["p50"].as_f64() <= latency["max"].as_f64());
     assert!(report["calls_per_sec"].as_f64().is_some_and(|v| v > 0.0));
-    // Linux tells each process its page faults; a fresh echo call's slot stays resident.
+    // Linux tells each process its page faults. echo's fresh instances leave nothing their
+    // slot's reset releases, so a call faults in next to nothing (the Python template's tool:
+    // over a hundred pages a call); a few per call allow for the process's own allocations.
     let faults = report["page_faults_per_call"].as_f64().expect("page faults per call on Linux");
-    assert!((0.0..50.0).contains(&faults), "{report}");
+    assert!((0.0..5.0).contains(&faults), "{report}");
 
     let text = berth()
         .args(["bench", "--tool", "echo", "--calls", "50", "--warmup", "0", "--cache-dir"])
