@@ -95,6 +95,29 @@ async fn fresh_calls_take_spares_made_ahead_and_still_forget() {
     assert_eq!(metric_value(&text, "berth_plugin_instantiations_total{plugin=\"faulty\"}"), Some(2.0), "{text}");
 }
 
+/// A call that never ends on its own (its client left while it slept in a host call) still
+/// has its spare replaced, without waiting for some later call to finish.
+#[tokio::test]
+async fn a_spare_taken_by_a_call_whose_client_left_is_replaced() {
+    let dir = folder(&["faulty"], &[("faulty", "spares = 1\n")]);
+    let server = Server::start_in(dir.path(), &[]);
+    let ready = "berth_plugin_instances_spare{plugin=\"faulty\"}";
+    let in_use = "berth_plugin_instances_in_use{plugin=\"faulty\"}";
+    assert_eq!(metric_value(&until_metric(&server, ready, 1.0).await, ready), Some(1.0));
+    let body = modern_body(1, "tools/call", json!({ "name": "faulty_sleep", "arguments": {} }));
+    let call = tokio::spawn(modern_request_from(&server.client(), &server.url, &body).send());
+    let text = until_metric(&server, in_use, 1.0).await;
+    assert_eq!(metric_value(&text, in_use), Some(1.0), "the sleeper runs on the spare: {text}");
+    assert_eq!(metric_value(&text, "berth_plugin_spare_hits_total{plugin=\"faulty\"}"), Some(1.0), "{text}");
+    // The client leaves mid-call: hyper drops the call's future with the connection, so the
+    // call never hands its instance back.
+    call.abort();
+    let text = until_metric(&server, in_use, 0.0).await;
+    assert_eq!(metric_value(&text, in_use), Some(0.0), "the abandoned call's instance is gone: {text}");
+    let text = until_metric(&server, ready, 1.0).await;
+    assert_eq!(metric_value(&text, ready), Some(1.0), "a new spare is made without another call: {text}");
+}
+
 #[tokio::test]
 async fn the_kv_store_is_denied_unless_granted() {
     let denied_dir = folder(&["faulty"], &[]);

@@ -8,10 +8,13 @@
 //! left to a task that runs after the answer has gone.
 //! In `reuse` isolation a healthy instance goes back to the plugin's warm list
 //! after the call, unless it served its `max_calls`, failed, or the list is
-//! full; stale ones are dropped on the next lease. The pool counts what it
-//! does in [`PoolStats`].
+//! full; stale ones are dropped on the next lease. A call whose future is
+//! dropped before it returns (its client left) has its spare replaced all the
+//! same. The pool counts what it does in [`PoolStats`].
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+mod counts;
+
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
@@ -27,76 +30,8 @@ use super::settings::Isolation;
 use crate::sync::lock;
 use crate::telemetry;
 
-/// Counters of one plugin's instance use, for `/metrics`.
-#[derive(Debug, Default)]
-pub(crate) struct PoolStats {
-    /// Calls run (any outcome).
-    calls: AtomicU64,
-    /// Instances created.
-    instantiations: AtomicU64,
-    /// Calls served by a warm instance.
-    reuse_hits: AtomicU64,
-    /// Fresh calls served by a spare instantiated ahead of them.
-    spare_hits: AtomicU64,
-    /// Warm instances dropped (call limit, failure, idle, full list).
-    recycles: AtomicU64,
-    /// Calls that trapped, ran out of time or memory.
-    failures: AtomicU64,
-    /// Calls refused because the plugin was at its concurrency limit too long.
-    busy: AtomicU64,
-    /// Calls stopped by a trap (panic, unreachable, bad memory access).
-    traps: AtomicU64,
-    /// Calls stopped at their deadline.
-    deadline_kills: AtomicU64,
-    /// Calls stopped at their memory cap.
-    memory_kills: AtomicU64,
-    /// Instances serving calls now.
-    in_use: AtomicU64,
-    /// Warm instances waiting.
-    idle: AtomicU64,
-    /// Spares waiting for a fresh call.
-    spares: AtomicU64,
-}
-
-/// One reading of a plugin's [`PoolStats`].
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct PoolCounts {
-    pub(crate) calls: u64,
-    pub(crate) instantiations: u64,
-    pub(crate) reuse_hits: u64,
-    pub(crate) spare_hits: u64,
-    pub(crate) recycles: u64,
-    pub(crate) failures: u64,
-    pub(crate) busy: u64,
-    pub(crate) traps: u64,
-    pub(crate) deadline_kills: u64,
-    pub(crate) memory_kills: u64,
-    pub(crate) in_use: u64,
-    pub(crate) idle: u64,
-    pub(crate) spares: u64,
-}
-
-impl PoolStats {
-    /// The counters now.
-    pub(crate) fn read(&self) -> PoolCounts {
-        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        PoolCounts {
-            calls: get(&self.calls),
-            instantiations: get(&self.instantiations),
-            reuse_hits: get(&self.reuse_hits),
-            spare_hits: get(&self.spare_hits),
-            recycles: get(&self.recycles),
-            failures: get(&self.failures),
-            busy: get(&self.busy),
-            traps: get(&self.traps),
-            deadline_kills: get(&self.deadline_kills),
-            memory_kills: get(&self.memory_kills),
-            in_use: get(&self.in_use),
-            idle: get(&self.idle),
-            spares: get(&self.spares),
-        }
-    }
-}
+use self::counts::InUse;
+pub(crate) use self::counts::{PoolCounts, PoolStats};
 
 /// A warm instance between calls.
 struct Warm {
@@ -124,22 +59,6 @@ struct Lease {
     calls: u64,
     _permit: OwnedSemaphorePermit,
     _in_use: InUse,
-}
-
-/// Counts an instance as in use for as long as it lives.
-struct InUse(Arc<PoolStats>);
-
-impl InUse {
-    fn new(stats: &Arc<PoolStats>) -> Self {
-        stats.in_use.fetch_add(1, Ordering::Relaxed);
-        Self(stats.clone())
-    }
-}
-
-impl Drop for InUse {
-    fn drop(&mut self) {
-        self.0.in_use.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// The sandbox of a plugin, its warm instances and its concurrency limit.
@@ -192,6 +111,7 @@ impl InstancePool {
             telemetry::child_span!("lease instance", "berth.plugin" = &*self.sandbox.name, "berth.instance" = Empty);
         let mut lease = telemetry::traced!(leasing, self.lease(hooks, &leasing))?;
         drop(leasing);
+        let abandoned = Abandoned(Some(self));
         let running = telemetry::child_span!(
             "wasm call",
             otel.status_code = Empty,
@@ -213,6 +133,7 @@ impl InstancePool {
         }
         lease.store.data().bounds.release_long_slot();
         self.release(lease, outcome.is_ok());
+        abandoned.disarm();
         let counter = match &outcome {
             Err(CallFailure::Trap { .. }) => Some(&self.stats.traps),
             Err(CallFailure::Deadline { .. }) => Some(&self.stats.deadline_kills),
@@ -396,5 +317,24 @@ impl InstancePool {
                 pool.make_spares().await;
             }
         });
+    }
+}
+
+/// Replaces the spare a call took if the call's future is dropped before it returns (its
+/// client left, the server stopped): such a call never reaches `release`, which would have.
+struct Abandoned<'a>(Option<&'a Arc<InstancePool>>);
+
+impl Abandoned<'_> {
+    /// The call returned: `release` has seen to the spares.
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if let Some(pool) = self.0 {
+            pool.refill();
+        }
     }
 }
