@@ -4,8 +4,9 @@
 //!
 //! The engine is berth's own, built by the same function with the default
 //! pool settings (`::berth::build_engine`), so the two cannot drift;
-//! the host imports are minimal stubs and WASI gets an empty context, which
-//! is the least any host must provide to this component.
+//! the host imports are minimal stubs and WASI gets an empty context, made
+//! only if the component uses WASI (`echo` does not), which is the least any
+//! host must provide to this component.
 
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
@@ -19,15 +20,17 @@ wasmtime::component::bindgen!({
 
 use self::berth::plugin::types::{CallContext, ListKind, LogLevel};
 
-/// The store data of one baseline call: an empty WASI context and nothing else.
+/// The store data of one baseline call: an empty WASI context, made when the
+/// component first uses WASI (as berth makes its own), and nothing else.
 pub struct Bare {
-    wasi: WasiCtx,
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
 }
 
 impl WasiView for Bare {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        let ctx = self.wasi.get_or_insert_with(|| WasiCtx::builder().build());
+        WasiCtxView { ctx, table: &mut self.table }
     }
 }
 
@@ -71,10 +74,15 @@ pub struct Warm {
 }
 
 impl Baseline {
-    /// Compiles `wasm` on berth's engine.
+    /// Compiles `wasm` on berth's engine with its default pool.
     pub fn new(wasm: &[u8]) -> wasmtime::Result<Self> {
         // `::berth` is the crate; plain `berth` is the WIT package bindgen generated above.
-        let engine = ::berth::build_engine(&::berth::config::Config::default().pool)?;
+        Self::with_pool(wasm, &::berth::config::Config::default().pool)
+    }
+
+    /// Compiles `wasm` on berth's engine with `pool` (a small one fits under valgrind).
+    pub fn with_pool(wasm: &[u8], pool: &::berth::config::PoolConfig) -> wasmtime::Result<Self> {
+        let engine = ::berth::build_engine(pool)?;
         let component = Component::new(&engine, wasm)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
@@ -85,8 +93,7 @@ impl Baseline {
     }
 
     fn store(&self) -> Store<Bare> {
-        let mut store =
-            Store::new(&self.engine, Bare { wasi: WasiCtx::builder().build(), table: ResourceTable::new() });
+        let mut store = Store::new(&self.engine, Bare { wasi: None, table: ResourceTable::new() });
         store.set_epoch_deadline(u64::MAX / 2);
         store
     }
