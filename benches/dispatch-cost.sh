@@ -56,4 +56,19 @@ for mode in ["bare", "berth", "berth-unvalidated"]:
     wasm = per_call(mode, r"TypedFunc<Params,Return>::call_impl")
     print(f"{mode:<40} {total:>11,.0f} {wasm:>10,.0f} {total - wasm:>10,.0f}")
 print(f"(the request copy subtracted from berth's rows: {clone:,.0f})")
+# berth's call, layer by layer: each row includes the ones below it (inclusive counts of the
+# functions named; the compiler inlines most of berth's async functions into these).
+layers = [
+    ("exchange: routing, era, snapshot, measures", "PROGRAM TOTALS"),
+    ("router: the tool call (lookup, access, argument check, result)", r"router/tools\.rs:berth::router::tools::.*::call_tool::\{\{closure\}\}"),
+    ("  of it the arguments read for the schema check", r"Request::checked_arguments"),
+    ("router: the instance round (permit, lease, context, release)", r"router/rounds\.rs:berth::router::rounds::.*::rounds::\{\{closure\}\}"),
+    ("sandbox: the call under its deadline (timer, wasmtime's fiber)", r"runtime/sandbox/mod\.rs:<core::pin::Pin<P> as core::future::future::Future>::poll"),
+    ("wasm call (TypedFunc::call_impl)", r"TypedFunc<Params,Return>::call_impl"),
+]
+print()
+print(f"{'berth, layer by layer (inclusive)':<66} {'per call':>9}")
+for label, pattern in layers:
+    value = per_call("berth", pattern) - (clone if pattern == "PROGRAM TOTALS" else 0)
+    print(f"{label:<66} {value:>9,.0f}")
 PY
