@@ -5,12 +5,12 @@
 //! new and dropped after the call; with `spares` set it is a spare (made ahead
 //! of demand, never used) when one is ready, so the call does not wait for
 //! instantiation, and both the used instance's teardown and the next spare are
-//! left to a task that runs after the answer has gone.
+//! left to a task that runs after the answer has gone (or, for a call dropped
+//! before it returns because its client left, to one started as it is dropped).
 //! In `reuse` isolation a healthy instance goes back to the plugin's warm list
 //! after the call, unless it served its `max_calls`, failed, or the list is
-//! full; stale ones are dropped on the next lease. A call whose future is
-//! dropped before it returns (its client left) has its spare replaced all the
-//! same. The pool counts what it does in [`PoolStats`].
+//! full; stale ones are dropped on the next lease. The pool counts what it
+//! does in [`PoolStats`].
 
 mod counts;
 
