@@ -18,6 +18,9 @@
 #                                       ratio to it (before/after a change, in one run)
 #   SPARES=1 benches/compare.sh         also berth-spares: fresh isolation with `spares = 1`
 #                                       (over HTTP; with BASELINE, base-spares too)
+#   PROFILE=production benches/compare.sh  every server built with that cargo profile instead of
+#                                       release (with BASELINE=$CARGO_TARGET_DIR/release: the
+#                                       production build against the release one, in one run)
 #
 # Needs `make plugins`. Results: .build/compare/.
 set -euo pipefail
@@ -30,9 +33,10 @@ if [ "${1:-}" = "--smoke" ]; then
   BIN=${2:?usage: benches/compare.sh --smoke BIN_DIR}
   ROUNDS=1 SECS=1 CONNECTIONS="8"
 else
-  BIN="$CARGO_TARGET_DIR/release"
+  PROFILE=${PROFILE:-release}
+  BIN="$CARGO_TARGET_DIR/$PROFILE"
   ROUNDS=${ROUNDS:-3} SECS=${SECS:-5} CONNECTIONS=${CONNECTIONS:-"1 16 64"}
-  cargo build --release -q -p berth -p berth-benches -p berth-peers \
+  cargo build --profile "$PROFILE" -q -p berth -p berth-benches -p berth-peers \
     --bin berth --bin berth-load --bin berth-floor --bin berth-peer --bin berth-chart
 fi
 ulimit -n "$(ulimit -Hn)" || true
