@@ -95,8 +95,8 @@ async fn fresh_calls_take_spares_made_ahead_and_still_forget() {
     assert_eq!(metric_value(&text, "berth_plugin_instantiations_total{plugin=\"faulty\"}"), Some(2.0), "{text}");
 }
 
-/// A call that never ends on its own (its client left while it slept in a host call) still
-/// has its spare replaced, without waiting for some later call to finish.
+/// A call dropped mid-call (its client left while it slept in a host call) never hands its
+/// instance back, yet its spare is replaced without waiting for some later call to finish.
 #[tokio::test]
 async fn a_spare_taken_by_a_call_whose_client_left_is_replaced() {
     let dir = folder(&["faulty"], &[("faulty", "spares = 1\n")]);
