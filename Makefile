@@ -111,7 +111,7 @@ test-deploy: venv test-services
 
 ## test-load: a few seconds of the load generator per transport; every request answered exactly once
 test-load: plugins test-services
-	cargo build -p berth -p berth-benches -p berth-peers --bin berth --bin berth-load --bin berth-floor --bin berth-peer --bin berth-chart
+	cargo build -p berth -p berth-benches -p berth-peers --bin berth --bin berth-load --bin berth-floor --bin berth-peer --bin berth-chart --bin berth-floor-wasm
 	benches/load-smoke.sh $(CARGO_TARGET_DIR)/debug/berth $(CARGO_TARGET_DIR)/debug/berth-load
 	benches/compare.sh --smoke $(CARGO_TARGET_DIR)/debug
 
@@ -119,7 +119,7 @@ test-load: plugins test-services
 scenarios: plugins fixtures
 	benches/scenarios.sh
 
-## compare: berth beside the floor (axum, no MCP, no wasm) and the official Rust SDK, one interleaved run (~8 min)
+## compare: berth beside the floor (axum, no MCP, no wasm), the floor with bare wasmtime calls, and the official Rust SDK, one interleaved run (~10 min)
 compare: plugins
 	benches/compare.sh
 

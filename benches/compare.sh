@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # berth beside its anchors, in one run: the floor (berth-floor: axum + serde_json,
-# no MCP, no wasm), the peer (berth-peer: the official Rust SDK's Streamable HTTP
-# server, native echo), berth with a fresh instance per call, and berth with
-# warm instances (isolation = "reuse"). Every server runs for the whole run;
+# no MCP, no wasm), the wasm floor (berth-floor-wasm: the floor's server with the echo
+# component called straight through wasmtime on berth's engine, a fresh instance per call
+# and warm ones: the most a wasm host on this stack answers here), the peer (berth-peer:
+# the official Rust SDK's Streamable HTTP server, native echo), berth with a fresh
+# instance per call, and berth with warm instances (isolation = "reuse"). Every server runs for the whole run;
 # berth-load drives one at a time, `tools/call echo` with 64 bytes, at 1, 16 and
 # 64 connections (WebSocket: 8 in flight each), in interleaved rounds so the
 # shared machine's mood falls on all of them. Prints one table of medians, each
-# berth figure as a ratio to the floor and to the peer; JSON and a chart (SVG) beside it.
+# berth figure as a ratio to the floor, to the peer and (HTTP) to the wasm floor with
+# the same kind of instance; JSON and a chart (SVG) beside it.
 #
-#   benches/compare.sh                 3 rounds of 5 s per cell, release builds (~8 min)
+#   benches/compare.sh                 3 rounds of 5 s per cell, release builds (~10 min)
 #   ROUNDS=5 SECS=10 benches/compare.sh
 #   benches/compare.sh --smoke BIN_DIR  CI: one short round at 8 connections with the
 #                                       binaries in BIN_DIR; fails unless every request
@@ -37,7 +40,7 @@ else
   BIN="$CARGO_TARGET_DIR/$PROFILE"
   ROUNDS=${ROUNDS:-3} SECS=${SECS:-5} CONNECTIONS=${CONNECTIONS:-"1 16 64"}
   cargo build --profile "$PROFILE" -q -p berth -p berth-benches -p berth-peers \
-    --bin berth --bin berth-load --bin berth-floor --bin berth-peer --bin berth-chart
+    --bin berth --bin berth-load --bin berth-floor --bin berth-peer --bin berth-chart --bin berth-floor-wasm
 fi
 ulimit -n "$(ulimit -Hn)" || true
 rm -rf "$OUT" && mkdir -p "$OUT/runs" "$OUT/fresh" "$OUT/reuse" "$OUT/spares"
@@ -53,14 +56,17 @@ MODES=(fresh reuse)
 source benches/servers.sh
 serve floor "$BIN/berth-floor" 127.0.0.1:0
 serve peer "$BIN/berth-peer" 127.0.0.1:0
+for isolation in fresh warm; do
+  serve "wasm-$isolation" "$BIN/berth-floor-wasm" "$isolation" 127.0.0.1:0
+done
 for mode in "${MODES[@]}"; do
   serve "berth-$mode" "$BIN/berth" serve --plugins "$OUT/$mode" --cache-dir "$OUT/cache" --listen 127.0.0.1:0 \
     --no-watch --log warn
 done
 
 # What is measured: server and transport (the floor answers 2026-07-28 calls only).
-CELLS=(floor:http peer:http peer:legacy berth-fresh:http berth-fresh:legacy berth-fresh:ws
-  berth-reuse:http berth-reuse:legacy berth-reuse:ws)
+CELLS=(floor:http wasm-fresh:http wasm-warm:http peer:http peer:legacy berth-fresh:http berth-fresh:legacy
+  berth-fresh:ws berth-reuse:http berth-reuse:legacy berth-reuse:ws)
 [ -n "${SPARES:-}" ] && CELLS+=(berth-spares:http)
 if [ -n "${BASELINE:-}" ]; then
   [ -x "$BASELINE/berth" ] || { echo "BASELINE=$BASELINE holds no berth binary" >&2; exit 1; }

@@ -2,7 +2,9 @@
 # What one call costs per plugin language: `berth new` scaffolds the same
 # greeting tool in Rust, Python, JavaScript, TypeScript and C; each is built with
 # its toolchain and measured with `berth bench` (in process: parse, dispatch,
-# serialize), on a fresh instance per call and on a warm one, in the same run.
+# serialize), on a fresh instance per call and on a warm one, in the same run; beside it,
+# the same call straight through wasmtime on berth's engine (berth-bare: no berth code), so
+# what is berth's and what is wasmtime's own cost of each language's instance shows.
 #
 #   benches/languages.sh            prints a Markdown table; JSON per run in .build/languages/
 #
@@ -12,8 +14,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/berth-target}"
-cargo build --release -q -p berth
+cargo build --release -q -p berth -p berth-benches --bin berth --bin berth-bare
 BERTH="$CARGO_TARGET_DIR/release/berth"
+BARE="$CARGO_TARGET_DIR/release/berth-bare"
 OUT=.build/languages
 rm -rf "$OUT" && mkdir -p "$OUT"
 VENV_BIN="$PWD/.build/venv/bin"
@@ -49,6 +52,10 @@ for lang in rust python js ts c; do
     "$BERTH" bench --plugins "$dir" --cache-dir "$OUT/cache" --tool "greet_${lang}_greet" --args '{"name":"Ada"}' \
       --calls $calls --warmup $warmup --json --log warn > "$OUT/$lang-$isolation.json"
   done
+  # The template names its tool greet_<lang>_greet itself, so berth and wasmtime call it alike.
+  calls=20000 warmup=2000
+  if [ $lang != rust ] && [ $lang != c ]; then calls=300 warmup=20; fi
+  "$BARE" "$wasm" "greet_${lang}_greet" '{"name":"Ada"}' $calls $warmup --json > "$OUT/$lang-bare.json"
   echo "$lang: $(wc -c < "$wasm") bytes" >&2
 done
 
@@ -57,14 +64,17 @@ import json, os, sys
 out = sys.argv[1]
 names = {"rust": "Rust", "python": "Python (componentize-py)", "js": "JavaScript (jco, QuickJS)",
          "ts": "TypeScript (tsc + jco)", "c": "C (wit-bindgen, clang)"}
-print("| language | component size | fresh p50 µs | fresh p99 µs | fresh page faults / call | reuse p50 µs | reuse p99 µs | reuse calls/s |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| language | component size | fresh p50 µs | fresh p99 µs | fresh page faults / call | reuse p50 µs | reuse p99 µs | reuse calls/s "
+      "| bare wasmtime fresh p50 µs | bare wasmtime warm p50 µs |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for lang, label in names.items():
     fresh = json.load(open(f"{out}/{lang}-fresh.json"))
     reuse = json.load(open(f"{out}/{lang}-reuse.json"))
+    bare = json.load(open(f"{out}/{lang}-bare.json"))
     size = os.path.getsize(f"{out}/plugins-{lang}-fresh/greet-{lang}.wasm")
     faults = fresh.get("page_faults_per_call")
     faults = "n/a" if faults is None else f"{faults:,.1f}"
     print(f"| {label} | {size / 1024:,.0f} KiB | {fresh['latency_us']['p50']:,.1f} | {fresh['latency_us']['p99']:,.1f} "
-          f"| {faults} | {reuse['latency_us']['p50']:,.1f} | {reuse['latency_us']['p99']:,.1f} | {reuse['calls_per_sec']:,.0f} |")
+          f"| {faults} | {reuse['latency_us']['p50']:,.1f} | {reuse['latency_us']['p99']:,.1f} | {reuse['calls_per_sec']:,.0f} "
+          f"| {bare['fresh_us']['p50']:,.1f} | {bare['warm_us']['p50']:,.1f} |")
 PY

@@ -18,7 +18,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-use self::berth::plugin::types::{CallContext, ListKind, LogLevel};
+use self::berth::plugin::types::{CallContext, CallOutcome, Content, ListKind, LogLevel};
 
 /// The store data of one baseline call: an empty WASI context, made when the
 /// component first uses WASI (as berth makes its own), and nothing else.
@@ -100,9 +100,15 @@ impl Baseline {
 
     /// A fresh pooled instance and one `call-tool`, as berth's `fresh` isolation does.
     pub async fn call_fresh(&self, arguments: &str) -> wasmtime::Result<()> {
+        self.call_tool_fresh("echo", arguments).await.map(drop)
+    }
+
+    /// A fresh pooled instance and one `call-tool` of `tool` (the plugin's own name for it);
+    /// the text it answered.
+    pub async fn call_tool_fresh(&self, tool: &str, arguments: &str) -> wasmtime::Result<String> {
         let mut store = self.store();
         let plugin = self.pre.instantiate_async(&mut store).await?;
-        call(&mut store, &plugin, arguments).await
+        call(&mut store, &plugin, tool, arguments).await
     }
 
     /// A warm instance for repeated calls.
@@ -116,11 +122,17 @@ impl Baseline {
 impl Warm {
     /// One `call-tool` on the warm instance.
     pub async fn call(&mut self, arguments: &str) -> wasmtime::Result<()> {
-        call(&mut self.store, &self.plugin, arguments).await
+        self.call_tool("echo", arguments).await.map(drop)
+    }
+
+    /// One `call-tool` of `tool` (the plugin's own name for it); the text it answered.
+    pub async fn call_tool(&mut self, tool: &str, arguments: &str) -> wasmtime::Result<String> {
+        call(&mut self.store, &self.plugin, tool, arguments).await
     }
 }
 
-async fn call(store: &mut Store<Bare>, plugin: &ToolsPlugin, arguments: &str) -> wasmtime::Result<()> {
+/// One `call-tool` of `tool`; the text of its first text content.
+async fn call(store: &mut Store<Bare>, plugin: &ToolsPlugin, tool: &str, arguments: &str) -> wasmtime::Result<String> {
     let ctx = CallContext {
         request_id: "1".into(),
         protocol_version: "2026-07-28".into(),
@@ -128,9 +140,17 @@ async fn call(store: &mut Store<Bare>, plugin: &ToolsPlugin, arguments: &str) ->
         input_responses: None,
         request_state: None,
     };
-    let outcome = plugin.berth_plugin_tools().call_call_tool(store, &ctx, "echo", &arguments.to_owned()).await?;
+    let outcome = plugin.berth_plugin_tools().call_call_tool(store, &ctx, tool, &arguments.to_owned()).await?;
     match outcome {
-        Ok(_) => Ok(()),
-        Err(e) => Err(wasmtime::format_err!("echo refused the call: {e:?}")),
+        Ok(CallOutcome::Complete(result)) => Ok(result
+            .content
+            .into_iter()
+            .find_map(|content| match content {
+                Content::Text(text) => Some(text),
+                _ => None,
+            })
+            .unwrap_or_default()),
+        Ok(CallOutcome::InputRequired(_)) => Err(wasmtime::format_err!("{tool} asked for input")),
+        Err(e) => Err(wasmtime::format_err!("{tool} refused the call: {e:?}")),
     }
 }

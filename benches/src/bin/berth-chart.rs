@@ -22,9 +22,11 @@ struct Args {
 }
 
 /// The servers in the order they are drawn, with their colours.
-const SERVERS: [(&str, RGBColor); 8] = [
+const SERVERS: [(&str, RGBColor); 10] = [
     ("floor", RGBColor(150, 150, 150)),
     ("peer", RGBColor(230, 140, 40)),
+    ("wasm-fresh", RGBColor(110, 110, 150)),
+    ("wasm-warm", RGBColor(110, 150, 130)),
     ("base-fresh", RGBColor(150, 190, 230)),
     ("berth-fresh", RGBColor(51, 102, 204)),
     ("base-reuse", RGBColor(140, 210, 170)),
