@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Where a server's CPU goes per HTTP answer: the floor (berth-floor: axum + serde_json,
-# no MCP, no wasm) beside berth with a fresh instance per call and with warm instances,
+# no MCP, no wasm) and the wasm floor (berth-floor-wasm: the floor calling echo through bare
+# wasmtime, fresh and warm) beside berth with a fresh instance per call and with warm instances,
 # `tools/call echo` (64 bytes) over HTTP 2026-07-28, in interleaved rounds. For each
 # server: answers/s, and per answer the server's user and system CPU (from
 # /proc/PID/stat), its threads' context switches (from /proc/PID/task/*/status) and,
@@ -28,7 +29,8 @@ ROUNDS=${ROUNDS:-3} SECS=${SECS:-5} CONNECTIONS=${CONNECTIONS:-16}
 PACE=()
 [ -n "${RATE:-}" ] && PACE=(--rate "$RATE")
 [ -f plugins/echo.wasm ] || { echo "plugins/echo.wasm is missing: run make plugins first" >&2; exit 1; }
-cargo build --release -q -p berth -p berth-benches -p berth-peers --bin berth --bin berth-load --bin berth-floor
+cargo build --release -q -p berth -p berth-benches -p berth-peers --bin berth --bin berth-load --bin berth-floor \
+  --bin berth-floor-wasm
 ulimit -n "$(ulimit -Hn)" || true
 rm -rf "$OUT" && mkdir -p "$OUT/runs" "$OUT/fresh" "$OUT/reuse"
 cp plugins/echo.wasm "$OUT/fresh/"
@@ -39,11 +41,14 @@ TICK=$(getconf CLK_TCK)
 # shellcheck source=benches/servers.sh
 source benches/servers.sh
 serve floor "$BIN/berth-floor" 127.0.0.1:0
+for isolation in fresh warm; do
+  serve "wasm-$isolation" "$BIN/berth-floor-wasm" "$isolation" 127.0.0.1:0
+done
 for mode in fresh reuse; do
   serve "berth-$mode" "$BIN/berth" serve --plugins "$OUT/$mode" --cache-dir "$OUT/cache" --listen 127.0.0.1:0 \
     --no-watch --log warn
 done
-SERVERS=(floor berth-fresh berth-reuse)
+SERVERS=(floor wasm-fresh wasm-warm berth-fresh berth-reuse)
 
 cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; } # user and system, in clock ticks
 switches() { cat /proc/"$1"/task/*/status 2> /dev/null | awk '/ctxt_switches/ {n += $2} END {print n}'; }

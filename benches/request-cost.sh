@@ -5,7 +5,8 @@
 # whatever else this shared machine is doing. Counts user-space instructions
 # only (the kernel's socket work is not in them) and one request at a time.
 #
-#   benches/request-cost.sh                      berth (fresh and reuse) and berth-floor, release builds
+#   benches/request-cost.sh                      berth (fresh and reuse), berth-floor and the wasm floor
+#                                                (berth-floor-wasm fresh and warm), release builds
 #   benches/request-cost.sh BERTH [BERTH...]     other berth binaries too (e.g. one built at an older commit)
 #
 # EXTRA_CONFIG=FILE appends FILE to the servers' config (access rules, an audit sink, named
@@ -29,11 +30,12 @@ if [ -n "${EXTRA_CONFIG:-}" ]; then
   cat "$EXTRA_CONFIG" >> "$OUT/small.toml"
 fi
 if [ $# -eq 0 ]; then
-  cargo build --release -q -p berth -p berth-peers --bin berth --bin berth-floor
+  cargo build --release -q -p berth -p berth-peers -p berth-benches --bin berth --bin berth-floor --bin berth-floor-wasm
   set -- "$CARGO_TARGET_DIR/release/berth"
   FLOOR="$CARGO_TARGET_DIR/release/berth-floor"
+  WASM_FLOOR="$CARGO_TARGET_DIR/release/berth-floor-wasm"
 else
-  FLOOR=""
+  FLOOR="" WASM_FLOOR=""
 fi
 
 # client PORT COUNT: COUNT sequential calls on one connection; fails on any non-200 answer.
@@ -82,6 +84,12 @@ measure() {
 port=18700
 if [ -n "$FLOOR" ]; then
   measure floor $port "$FLOOR" 127.0.0.1:$port
+fi
+if [ -n "$WASM_FLOOR" ]; then
+  for isolation in warm fresh; do
+    port=$((port + 1))
+    measure "wasm-floor-$isolation" $port "$WASM_FLOOR" "$isolation" 127.0.0.1:$port --small-pool
+  done
 fi
 for berth in "$@"; do
   tag=${TAG:+$TAG-}$(basename "$(dirname "$berth")")-$(basename "$berth")

@@ -7,7 +7,11 @@
 //! per call (`fresh`), or one of a stack of warm ones (`warm`). No routing, checks, permits,
 //! deadlines or metrics: what berth does beyond this shows up as the gap to it.
 //!
-//!   berth-floor-wasm fresh|warm [ADDR]    (default 127.0.0.1:0; prints the URL it serves)
+//!   berth-floor-wasm fresh|warm [ADDR] [--small-pool]
+//!
+//! ADDR defaults to 127.0.0.1:0; it prints the URL it serves. `--small-pool` sizes the engine's
+//! pool as benches/request-cost.sh sizes berth's (4 instances of at most 64 MiB), small enough
+//! for valgrind to map; by default it is berth's default pool.
 //!
 //! Run from the repository (it reads plugins/echo.wasm; `make plugins` builds it).
 
@@ -91,12 +95,14 @@ async fn main() -> ExitCode {
         Some("fresh") => Isolation::Fresh,
         Some("warm") => Isolation::Warm,
         _ => {
-            eprintln!("usage: berth-floor-wasm fresh|warm [ADDR]");
+            eprintln!("usage: berth-floor-wasm fresh|warm [ADDR] [--small-pool]");
             return ExitCode::from(2);
         }
     };
-    let addr = args.next().unwrap_or_else(|| "127.0.0.1:0".to_owned());
-    match serve(isolation, &addr).await {
+    let rest: Vec<String> = args.collect();
+    let small_pool = rest.iter().any(|a| a == "--small-pool");
+    let addr = rest.iter().find(|a| !a.starts_with("--")).map_or("127.0.0.1:0", String::as_str);
+    match serve(isolation, addr, small_pool).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("berth-floor-wasm: {e}");
@@ -105,10 +111,16 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(isolation: Isolation, addr: &str) -> Result<(), String> {
+async fn serve(isolation: Isolation, addr: &str, small_pool: bool) -> Result<(), String> {
     let path = berth_benches::plugins_dir().join("echo.wasm");
     let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {} (run make plugins): {e}", path.display()))?;
-    let baseline = Baseline::new(&bytes).map_err(|e| format!("cannot compile {}: {e:#}", path.display()))?;
+    let mut pool = berth::config::Config::default().pool;
+    if small_pool {
+        pool.instances = 4;
+        pool.max_memory_mib = 64;
+    }
+    let baseline =
+        Baseline::with_pool(&bytes, &pool).map_err(|e| format!("cannot compile {}: {e:#}", path.display()))?;
     let wasm = Arc::new(Wasm { baseline, isolation, idle: Mutex::new(Vec::new()) });
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
