@@ -65,10 +65,11 @@ for key in sorted(medians, key=lambda k: (k[2], order.get(k[0], 9), k[1])):
     m = medians[key]
     # Ratios compare like with like: HTTP to the floor's HTTP, each transport to the
     # peer's same transport (WebSocket, which the peer lacks, to its HTTP).
-    is_berth = server.startswith(("berth", "base", "wasm"))
-    to_floor = ratio(key, ("floor", "http", connections)) if is_berth else None
+    # berth's rows (this build and an earlier one) and the wasm floor's get ratios to the anchors.
+    held_to_anchors = server.startswith(("berth", "base", "wasm"))
+    to_floor = ratio(key, ("floor", "http", connections)) if held_to_anchors else None
     peer_transport = transport if transport != "ws" else "http"
-    to_peer = ratio(key, ("peer", peer_transport, connections)) if is_berth else None
+    to_peer = ratio(key, ("peer", peer_transport, connections)) if held_to_anchors else None
     # This build to the earlier one, same isolation, transport and connections.
     to_base = ratio(key, (server.replace("berth-", "base-"), transport, connections)) if server.startswith("berth") else None
     mode = server.split("-", 1)[-1]

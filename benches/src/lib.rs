@@ -19,6 +19,14 @@ use std::sync::Arc;
 use berth::Exchange;
 use berth::config::Config;
 
+/// berth's default pool shrunk to what valgrind can map (4 instances of at most 64 MiB; the
+/// default reserves more address space than it can): the pool the counting tools run with.
+pub fn small_pool() -> berth::config::PoolConfig {
+    let mut pool = Config::default().pool;
+    (pool.instances, pool.max_memory_mib) = (4, 64);
+    pool
+}
+
 /// The repository's `plugins/` folder.
 pub fn plugins_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins")

@@ -54,30 +54,32 @@ fn micros(times: &[Duration], p: f64) -> f64 {
     times[at].as_secs_f64() * 1e6
 }
 
+/// Runs `call` `args.warmup` times, then `args.calls` times timed; the timings, sorted.
+async fn timed(
+    args: &Args,
+    mut call: impl AsyncFnMut() -> wasmtime::Result<String>,
+) -> wasmtime::Result<Vec<Duration>> {
+    for _ in 0..args.warmup {
+        call().await?;
+    }
+    let mut times = Vec::with_capacity(args.calls);
+    for _ in 0..args.calls {
+        let started = Instant::now();
+        call().await?;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    Ok(times)
+}
+
 async fn measure(args: &Args) -> Result<serde_json::Value, String> {
     let bytes = std::fs::read(&args.wasm).map_err(|e| format!("cannot read {}: {e}", args.wasm))?;
     let baseline = Baseline::new(&bytes).map_err(|e| format!("cannot load {}: {e:#}", args.wasm))?;
     let (tool, arguments) = (args.tool.as_str(), args.arguments.as_str());
     let failed = |e: wasmtime::Error| format!("{tool} failed: {e:#}");
-    let mut fresh = Vec::with_capacity(args.calls);
-    for round in 0..args.warmup + args.calls {
-        let started = Instant::now();
-        baseline.call_tool_fresh(tool, arguments).await.map_err(failed)?;
-        if round >= args.warmup {
-            fresh.push(started.elapsed());
-        }
-    }
+    let fresh = timed(args, async || baseline.call_tool_fresh(tool, arguments).await).await.map_err(failed)?;
     let mut instance = baseline.warm().await.map_err(failed)?;
-    let mut warm = Vec::with_capacity(args.calls);
-    for round in 0..args.warmup + args.calls {
-        let started = Instant::now();
-        instance.call_tool(tool, arguments).await.map_err(failed)?;
-        if round >= args.warmup {
-            warm.push(started.elapsed());
-        }
-    }
-    fresh.sort();
-    warm.sort();
+    let warm = timed(args, async || instance.call_tool(tool, arguments).await).await.map_err(failed)?;
     let figures = |times: &[Duration]| json!({ "p50": micros(times, 0.5), "p99": micros(times, 0.99) });
     Ok(json!({ "calls": args.calls, "fresh_us": figures(&fresh), "warm_us": figures(&warm) }))
 }

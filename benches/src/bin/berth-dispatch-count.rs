@@ -11,7 +11,6 @@
 
 use std::process::ExitCode;
 
-use berth::config::PoolConfig;
 use berth::protocol::jsonrpc::{Message, parse};
 use serde_json::json;
 
@@ -25,8 +24,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio");
-    let mut pool = PoolConfig::default();
-    (pool.instances, pool.max_memory_mib) = (4, 64);
+    let pool = berth_benches::small_pool();
     let arguments = json!({ "text": TEXT });
     rt.block_on(async {
         match mode.as_str() {

@@ -114,11 +114,7 @@ async fn main() -> ExitCode {
 async fn serve(isolation: Isolation, addr: &str, small_pool: bool) -> Result<(), String> {
     let path = berth_benches::plugins_dir().join("echo.wasm");
     let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {} (run make plugins): {e}", path.display()))?;
-    let mut pool = berth::config::Config::default().pool;
-    if small_pool {
-        pool.instances = 4;
-        pool.max_memory_mib = 64;
-    }
+    let pool = if small_pool { berth_benches::small_pool() } else { berth::config::Config::default().pool };
     let baseline =
         Baseline::with_pool(&bytes, &pool).map_err(|e| format!("cannot compile {}: {e:#}", path.display()))?;
     let wasm = Arc::new(Wasm { baseline, isolation, idle: Mutex::new(Vec::new()) });
